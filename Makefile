@@ -1,0 +1,50 @@
+# Thin wrapper around CMake/CTest. `make run` and `make test` work on a fresh
+# Debian machine: the deps step installs whatever package is missing.
+BUILD_DIR ?= build
+SAN_DIR ?= build-sanitize
+JOBS ?= 2
+CONF ?= conf/causalkv.conf
+
+# Every package the build, the server and the tests need (Debian names).
+DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-dev \
+                libgtest-dev redis-tools redis-server python3 python3-redis
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build run test sanitize bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	$(BUILD_DIR)/causalkv-server $(CONF)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+sanitize: deps
+	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAUSALKV_SANITIZE=ON
+	cmake --build $(SAN_DIR) -j$(JOBS)
+	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j$(JOBS) --timeout 900
+
+bench: build
+	bench/compare
+
+clean:
+	rm -rf $(BUILD_DIR) $(SAN_DIR)
