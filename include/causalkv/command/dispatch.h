@@ -1,0 +1,39 @@
+// Dispatcher: looks a command up in the table, checks arity and
+// authentication, runs its handler and writes the reply.
+//
+// Thread-compatibility: loop thread only. Handlers never block.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "causalkv/command/client.h"
+#include "causalkv/command/server_state.h"
+#include "causalkv/resp/writer.h"
+#include "causalkv/store/store.h"
+
+namespace causalkv::command {
+
+class CommandTable;
+
+class Dispatcher {
+ public:
+  Dispatcher(ServerState* server, store::Store* store);
+  ~Dispatcher();
+
+  // Runs one command (args[0] is its name, any case) and appends its reply.
+  // REQUIRES: !args.empty(); writer uses client.protocol.
+  void Dispatch(ClientState& client, std::span<const std::string_view> args,
+                resp::Writer& writer);
+
+ private:
+  ServerState* server_;
+  store::Store* store_;
+  std::unique_ptr<CommandTable> table_;
+};
+
+// Milliseconds since the Unix epoch (the clock commands and TTLs use).
+int64_t WallClockMs();
+
+}  // namespace causalkv::command

@@ -1,0 +1,152 @@
+// Keyspace: one logical database (SELECT n): keys -> SiblingSet, a TTL index,
+// lazy expiry on access and a sampled active-expiry step.
+//
+// Operations return plain data (a status and views of the stored set), never
+// protocol replies. A `const SiblingSet*` handed out stays valid until the
+// next call that changes this keyspace. Every check is made before anything
+// changes, so an operation that fails changes nothing.
+//
+// Thread-compatibility: used from the loop thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "causalkv/store/hash_table.h"
+#include "causalkv/store/sibling_set.h"
+#include "causalkv/store/version.h"
+#include "causalkv/store/version_counter.h"
+
+namespace causalkv::store {
+
+enum class OpStatus {
+  kOk,
+  kNotFound,
+  kExists,              // RENAMENX / NX-style refusal
+  kVersionFromFuture,   // a client named a version the server never issued
+  kVersionUnavailable,  // the counter could not be made durable; nothing stored
+};
+
+// What a write does to the key's TTL.
+struct TtlUpdate {
+  enum class Kind { kClear, kKeep, kSet };
+  Kind kind = Kind::kClear;
+  int64_t at_ms = SiblingSet::kNoExpire;
+  static TtlUpdate Clear() { return {Kind::kClear, SiblingSet::kNoExpire}; }
+  static TtlUpdate Keep() { return {Kind::kKeep, SiblingSet::kNoExpire}; }
+  static TtlUpdate At(int64_t ms) { return {Kind::kSet, ms}; }
+};
+
+// Shared by every keyspace of a Store.
+struct Clock {
+  int64_t now_ms = 0;  // wall-clock milliseconds, fixed for the duration of one command
+};
+struct KeyspaceStats {
+  uint64_t expired_keys = 0;
+};
+
+class Keyspace {
+ public:
+  Keyspace(VersionCounter* counter, const Clock* clock, KeyspaceStats* stats, uint64_t seed);
+  ~Keyspace();
+  Keyspace(const Keyspace&) = delete;
+  Keyspace& operator=(const Keyspace&) = delete;
+
+  size_t size() const { return table_.size(); }
+  size_t expires_count() const { return ttl_index_.size(); }
+
+  // The key's siblings, or nullptr if it is missing or has expired (an expired
+  // key is deleted here: lazy expiry).
+  const SiblingSet* FindReadOnly(std::string_view key);
+
+  // The versioned write: drops the siblings `seen` covers and adds `value` at
+  // a fresh version. *after is the key afterwards.
+  OpStatus VPut(std::string_view key, Version seen, std::string_view value, TtlUpdate ttl,
+                const SiblingSet** after);
+  // Drops the siblings `seen` covers; *after is nullptr when none is left.
+  OpStatus VDel(std::string_view key, Version seen, const SiblingSet** after);
+
+  // The plain write: replaces every sibling by `value` at a fresh version.
+  // REQUIRES: `value` does not point into this keyspace.
+  OpStatus Set(std::string_view key, std::string_view value, TtlUpdate ttl);
+
+  bool Delete(std::string_view key);
+  // Sets the TTL of an existing key (the caller deletes instead for a time
+  // already past, as Redis does). Returns false if the key is missing.
+  bool SetExpire(std::string_view key, int64_t at_ms);
+  // Removes the TTL; false if the key is missing or had none.
+  bool Persist(std::string_view key);
+
+  // Moves `src` (every sibling, with its TTL) to `dst` in the same keyspace,
+  // giving the moved siblings fresh versions in their order. kNotFound if src
+  // is missing; kExists if `nx` and dst exists. src == dst changes nothing.
+  OpStatus Rename(std::string_view src, std::string_view dst, bool nx);
+  // Moves `key` to another keyspace (MOVE); the siblings get fresh versions.
+  OpStatus MoveTo(std::string_view key, Keyspace* target);
+
+  void Clear();
+
+  // SCAN: visits the keys in the buckets `cursor` names (expired keys are
+  // skipped) and returns the next cursor, 0 at the end.
+  template <typename Fn>
+  uint64_t Scan(uint64_t cursor, Fn&& fn);
+  template <typename Fn>
+  void ForEachLive(Fn&& fn);
+  // A random live key, or nullptr.
+  const SiblingSet* RandomKey();
+
+  // Samples up to `samples` keys with a TTL and deletes the expired ones.
+  // Returns how many it deleted; *sampled how many it looked at.
+  size_t ExpireSample(size_t samples, size_t* sampled);
+  // Incremental rehash work: a small step per operation, more from the server's timer.
+  bool RehashStep(int buckets) { return table_.RehashStep(buckets); }
+
+  // Test hook: bucket count, to check SCAN across resizes.
+  size_t TEST_bucket_count() const { return table_.bucket_count(); }
+
+ private:
+  bool IsExpired(const SiblingSet* set) const {
+    return set->has_expire() && set->expire_at_ms() < clock_->now_ms;
+  }
+  // Finds a live key's slot; deletes it and returns nullptr if it has expired.
+  SiblingSet** FindLive(std::string_view key);
+  void Remove(SiblingSet** link);
+  // Stores `set` (a block that moved or changed) in *link and the TTL index.
+  void Relink(SiblingSet** link, SiblingSet* set) {
+    *link = set;
+    if (set->has_expire()) ttl_index_[set->ttl_slot()] = set;
+  }
+  void IndexTtl(SiblingSet* set);
+  void UnindexTtl(SiblingSet* set);
+  // Applies `ttl` to the block in *link (after a write).
+  void ApplyTtl(SiblingSet** link, TtlUpdate ttl);
+  SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status);
+
+  HashTable table_;
+  // Every key with a TTL, each knowing its slot: O(1) add/remove and uniform
+  // sampling for active expiry, for 8 bytes per key with a TTL.
+  std::vector<SiblingSet*> ttl_index_;
+  VersionCounter* counter_;
+  const Clock* clock_;
+  KeyspaceStats* stats_;
+  std::minstd_rand rnd_;
+};
+
+template <typename Fn>
+uint64_t Keyspace::Scan(uint64_t cursor, Fn&& fn) {
+  return table_.Scan(cursor, [&](const SiblingSet* set) {
+    if (!IsExpired(set)) fn(set);
+  });
+}
+
+template <typename Fn>
+void Keyspace::ForEachLive(Fn&& fn) {
+  table_.ForEach([&](const SiblingSet* set) {
+    if (!IsExpired(set)) fn(set);
+  });
+}
+
+}  // namespace causalkv::store

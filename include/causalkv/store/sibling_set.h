@@ -1,0 +1,140 @@
+// SiblingSet: one key of the keyspace, stored as a single heap block.
+//
+// Invariants:
+//   - siblings are sorted by version, oldest first;
+//   - versions are unique (each write takes a fresh counter value);
+//   - a stored set has at least one sibling (an empty set is a missing key);
+//   - the TTL belongs to the key, not to a sibling.
+//
+// Memory layout (one malloc per key; every field after the header is read
+// with memcpy, so nothing needs alignment):
+//
+//   offset 0   SiblingSet* next      hash-chain link, owned by the hash table
+//          8   uint32 key_len
+//         12   uint32 meta           bit 31: has TTL; bits 0..30: sibling count
+//         16   [TTL block, only if has TTL: int64 expire_at_ms, uint32 ttl_slot]
+//              key bytes
+//              per sibling: uint64 version, uint32 value_len, value bytes
+//
+// A one-sibling key with no TTL therefore costs 16 + key + 12 + value bytes,
+// against Redis's dictEntry + key sds + robj + value (about 40 bytes more).
+// Appending a sibling and dropping covered ones (the versioned write) is one
+// pass over the block; because siblings are sorted, "every sibling whose
+// version <= v" is always a prefix.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include "causalkv/store/version.h"
+
+namespace causalkv::store {
+
+struct Sibling {
+  Version version;
+  std::string_view value;
+};
+
+class HashTable;
+
+class SiblingSet {
+ public:
+  static constexpr uint32_t kMaxSiblings = 0x7fffffff;
+  static constexpr int64_t kNoExpire = -1;
+
+  // Allocates a set holding `siblings` (sorted, non-empty) for `key`.
+  static SiblingSet* Create(std::string_view key, int64_t expire_at_ms,
+                            std::span<const Sibling> siblings);
+  static void Destroy(SiblingSet* set);
+
+  // Each of these consumes `set` and returns the (possibly moved) block; the
+  // caller must update whatever pointed at the old one. The returned set has
+  // the same key, TTL and ttl_slot. `value` must not point into `set`.
+  //
+  // Replaces every sibling by (v, value). Reuses the block when it fits.
+  static SiblingSet* ReplaceAll(SiblingSet* set, Version v, std::string_view value);
+  // Drops the siblings `seen` covers, then appends (v, value). REQUIRES: v > every version.
+  static SiblingSet* Put(SiblingSet* set, Version seen, Version v, std::string_view value);
+  // Drops the siblings `seen` covers. Returns nullptr (and frees) if none is left.
+  static SiblingSet* DropCovered(SiblingSet* set, Version seen);
+  // Adds or removes the TTL block.
+  static SiblingSet* WithExpire(SiblingSet* set, int64_t expire_at_ms);
+
+  std::string_view key() const {
+    return {reinterpret_cast<const char*>(this) + KeyOffset(), key_len_};
+  }
+  uint32_t size() const { return meta_ & kCountMask; }
+  bool has_expire() const { return (meta_ & kTtlBit) != 0; }
+  int64_t expire_at_ms() const {
+    if (!has_expire()) return kNoExpire;
+    int64_t v;
+    std::memcpy(&v, Base() + kHeaderSize, sizeof v);
+    return v;
+  }
+  // Only meaningful with a TTL: the slot of this key in its keyspace's TTL index.
+  uint32_t ttl_slot() const {
+    uint32_t v;
+    std::memcpy(&v, Base() + kHeaderSize + 8, sizeof v);
+    return v;
+  }
+  void set_ttl_slot(uint32_t slot) { std::memcpy(Base() + kHeaderSize + 8, &slot, sizeof slot); }
+  // REQUIRES: has_expire().
+  void set_expire_at_ms(int64_t ms) { std::memcpy(Base() + kHeaderSize, &ms, sizeof ms); }
+
+  // Walks siblings oldest first.
+  class Iterator {
+   public:
+    explicit Iterator(const char* p, uint32_t left) : p_(p), left_(left) {}
+    Sibling operator*() const {
+      uint64_t v;
+      uint32_t len;
+      std::memcpy(&v, p_, 8);
+      std::memcpy(&len, p_ + 8, 4);
+      return Sibling{Version(v), std::string_view(p_ + kSiblingHeader, len)};
+    }
+    Iterator& operator++() {
+      uint32_t len;
+      std::memcpy(&len, p_ + 8, 4);
+      p_ += kSiblingHeader + len;
+      --left_;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const { return left_ != o.left_; }
+
+   private:
+    const char* p_;
+    uint32_t left_;
+  };
+  Iterator begin() const { return Iterator(Base() + SiblingsOffset(), size()); }
+  Iterator end() const { return Iterator(nullptr, 0); }
+
+  // The sibling with the highest version (what GET returns).
+  Sibling newest() const;
+  // The key's version: the newest sibling's.
+  Version max_version() const { return newest().version; }
+  // Bytes of the whole block (header, TTL, key, siblings).
+  size_t BlockSize() const;
+
+ private:
+  friend class HashTable;
+  static constexpr uint32_t kTtlBit = 0x80000000u;
+  static constexpr uint32_t kCountMask = 0x7fffffffu;
+  static constexpr size_t kHeaderSize = 16;
+  static constexpr size_t kTtlBlockSize = 12;
+  static constexpr size_t kSiblingHeader = 12;
+
+  SiblingSet() = default;
+  const char* Base() const { return reinterpret_cast<const char*>(this); }
+  char* Base() { return reinterpret_cast<char*>(this); }
+  size_t KeyOffset() const { return kHeaderSize + (has_expire() ? kTtlBlockSize : 0); }
+  size_t SiblingsOffset() const { return KeyOffset() + key_len_; }
+
+  SiblingSet* next_;
+  uint32_t key_len_;
+  uint32_t meta_;
+};
+static_assert(sizeof(void*) == 8, "layout assumes 64-bit pointers");
+
+}  // namespace causalkv::store

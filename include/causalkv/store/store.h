@@ -1,0 +1,49 @@
+// Store: every database (SELECT 0..n-1), the version counter they share, the
+// command clock and the background work (active expiry, incremental rehash).
+//
+// Thread-compatibility: used from the loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "causalkv/store/keyspace.h"
+#include "causalkv/store/version_counter.h"
+
+namespace causalkv::store {
+
+class Store {
+ public:
+  Store(int databases, uint64_t hash_seed);
+
+  int database_count() const { return static_cast<int>(dbs_.size()); }
+  // REQUIRES: 0 <= index < database_count().
+  Keyspace& db(int index) { return *dbs_[index]; }
+
+  VersionCounter& counter() { return counter_; }
+  const KeyspaceStats& stats() const { return stats_; }
+
+  // Fixes "now" for the command about to run (Redis caches the time per
+  // command too, so a key cannot expire half-way through one).
+  void set_now_ms(int64_t now_ms) { clock_.now_ms = now_ms; }
+  int64_t now_ms() const { return clock_.now_ms; }
+
+  void FlushAll();
+
+  // One active-expiry pass over every database: samples keys with a TTL and
+  // keeps going in a database while more than a quarter of a sample had
+  // expired, until `budget_us` microseconds are spent. Returns keys expired.
+  size_t ActiveExpireCycle(int64_t budget_us);
+  // Rehashes for up to `budget_us` microseconds; true if work remains.
+  bool RehashCycle(int64_t budget_us);
+
+ private:
+  VersionCounter counter_;
+  Clock clock_;
+  KeyspaceStats stats_;
+  std::vector<std::unique_ptr<Keyspace>> dbs_;
+  size_t expire_db_cursor_ = 0;
+};
+
+}  // namespace causalkv::store

@@ -1,0 +1,50 @@
+// Helpers shared by the command families.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "causalkv/store/keyspace.h"
+#include "command_table.h"
+
+namespace causalkv::command {
+
+// Reported to clients as the Redis version we are compatible with (HELLO,
+// INFO): client libraries gate features on it.
+inline constexpr const char* kRedisCompatVersion = "7.2.4";
+
+// Redis's SET-style expiry options. Parsed options are validated together
+// (conflicts are a syntax error) before any number is read, as Redis does.
+struct SetOptions {
+  bool nx = false;
+  bool xx = false;
+  bool get = false;
+  bool keepttl = false;
+  bool persist = false;  // GETEX only
+  enum class Unit { kNone, kEx, kPx, kExAt, kPxAt } unit = Unit::kNone;
+  std::string_view expire_arg;
+};
+
+enum class OptionSet { kSet, kVPut, kGetEx };
+
+// Parses args[first..] as options of `which`. On failure writes the error
+// reply and returns false.
+bool ParseSetOptions(Context& ctx, size_t first, OptionSet which, SetOptions* out);
+
+// Turns the parsed expire option into an absolute time. On failure writes
+// "invalid expire time in '<cmd>' command" (or the integer error) and returns false.
+bool ResolveExpire(Context& ctx, const SetOptions& opts, int64_t* at_ms);
+
+// The TTL effect of SET-style options (after ResolveExpire).
+store::TtlUpdate TtlFor(const SetOptions& opts, int64_t at_ms);
+
+// Writes the error reply for a failed store operation.
+void WriteStoreError(resp::Writer& w, store::OpStatus status);
+
+// Read lookup that counts keyspace hits and misses.
+const store::SiblingSet* LookupRead(Context& ctx, std::string_view key);
+
+// "invalid expire time in '<name>' command".
+void WriteInvalidExpire(Context& ctx);
+
+}  // namespace causalkv::command

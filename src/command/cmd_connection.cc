@@ -1,0 +1,343 @@
+// Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT.
+#include <algorithm>
+#include <string>
+
+#include "args.h"
+#include "cmd_common.h"
+#include "errors.h"
+
+namespace causalkv::command {
+
+namespace {
+
+void Ping(Context& ctx) {
+  if (ctx.args.size() > 2) {
+    ctx.w.Error("wrong number of arguments for 'ping' command");
+    return;
+  }
+  if (ctx.args.size() == 2) {
+    ctx.w.Bulk(ctx.args[1]);
+  } else {
+    ctx.w.SimpleString("PONG");
+  }
+}
+
+void Echo(Context& ctx) { ctx.w.Bulk(ctx.args[1]); }
+
+void Quit(Context& ctx) {
+  ctx.w.Ok();
+  ctx.client.close_after_reply = true;
+}
+
+// Checks a username/password pair against requirepass (the only user is
+// "default"). Returns false after writing the error.
+bool CheckCredentials(Context& ctx, std::string_view user, std::string_view pass) {
+  const std::string& required = ctx.server.config.requirepass;
+  if (user == "default" && (required.empty() || pass == required)) return true;
+  ctx.w.Error(err::kWrongPass);
+  return false;
+}
+
+void Auth(Context& ctx) {
+  if (ctx.args.size() > 3) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  if (ctx.args.size() == 2) {
+    if (ctx.server.config.requirepass.empty()) {
+      ctx.w.Error(
+          "AUTH <password> called without any password configured for the default user. "
+          "Are you sure your configuration is correct?");
+      return;
+    }
+    if (!CheckCredentials(ctx, "default", ctx.args[1])) return;
+  } else if (!CheckCredentials(ctx, ctx.args[1], ctx.args[2])) {
+    return;
+  }
+  ctx.client.authenticated = true;
+  ctx.w.Ok();
+}
+
+bool ValidClientName(std::string_view name) {
+  for (char c : name)
+    if (c < '!' || c > '~') return false;
+  return true;
+}
+
+void WriteHelloMap(Context& ctx) {
+  ctx.w.MapHeader(7);
+  ctx.w.Bulk("server");
+  ctx.w.Bulk("redis");
+  ctx.w.Bulk("version");
+  ctx.w.Bulk(kRedisCompatVersion);
+  ctx.w.Bulk("proto");
+  ctx.w.Integer(ctx.client.protocol);
+  ctx.w.Bulk("id");
+  ctx.w.Integer(static_cast<int64_t>(ctx.client.id));
+  ctx.w.Bulk("mode");
+  ctx.w.Bulk("standalone");
+  ctx.w.Bulk("role");
+  ctx.w.Bulk("master");
+  ctx.w.Bulk("modules");
+  ctx.w.ArrayHeader(0);
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+void Hello(Context& ctx) {
+  int64_t version = ctx.client.protocol;
+  size_t j = 1;
+  if (ctx.args.size() >= 2) {
+    if (!ParseInt64(ctx.args[1], &version)) {
+      ctx.w.Error("Protocol version is not an integer or out of range");
+      return;
+    }
+    j = 2;
+    if (version < 2 || version > 3) {
+      ctx.w.Error("-NOPROTO unsupported protocol version");
+      return;
+    }
+  }
+  std::string_view user, pass, name;
+  bool has_auth = false, has_name = false;
+  for (; j < ctx.args.size(); ++j) {
+    const size_t left = ctx.args.size() - j - 1;
+    if (EqualsIgnoreCase(ctx.args[j], "auth") && left >= 2) {
+      user = ctx.args[j + 1];
+      pass = ctx.args[j + 2];
+      has_auth = true;
+      j += 2;
+    } else if (EqualsIgnoreCase(ctx.args[j], "setname") && left >= 1) {
+      name = ctx.args[j + 1];
+      has_name = true;
+      j += 1;
+    } else {
+      ctx.w.Error("Syntax error in HELLO option '" + std::string(ctx.args[j]) + "'");
+      return;
+    }
+  }
+  if (has_auth) {
+    if (!CheckCredentials(ctx, user, pass)) return;
+    ctx.client.authenticated = true;
+  }
+  if (!ctx.client.authenticated) {
+    ctx.w.Error("-NOAUTH HELLO must be called with the client already authenticated, "
+                "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                "authenticate the client and select the RESP protocol version at the same "
+                "time");
+    return;
+  }
+  if (has_name) {
+    if (!ValidClientName(name)) {
+      ctx.w.Error("Client names cannot contain spaces, newlines or special characters.");
+      return;
+    }
+    ctx.client.name = std::string(name);
+  }
+  ctx.client.protocol = static_cast<int>(version);
+  ctx.w.set_protocol(ctx.client.protocol);
+  WriteHelloMap(ctx);
+}
+
+void Select(Context& ctx) {
+  int64_t db;
+  if (!ParseInt64(ctx.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+    ctx.w.Error(err::kNotInteger);
+    return;
+  }
+  if (db < 0 || db >= ctx.store.database_count()) {
+    ctx.w.Error(err::kDbRange);
+    return;
+  }
+  ctx.client.db = static_cast<int>(db);
+  ctx.w.Ok();
+}
+
+// One CLIENT LIST line, with Redis's fields.
+std::string DescribeClient(const ClientState& c, int64_t now_ms) {
+  std::string s;
+  s.reserve(256);
+  s += "id=" + std::to_string(c.id);
+  s += " addr=" + c.addr;
+  s += " laddr=" + c.laddr;
+  s += " fd=" + std::to_string(c.fd);
+  s += " name=" + c.name;
+  s += " age=" + std::to_string((now_ms - c.created_ms) / 1000);
+  s += " idle=" + std::to_string((now_ms - c.last_interaction_ms) / 1000);
+  s += " flags=N db=" + std::to_string(c.db);
+  s += " sub=0 psub=0 ssub=0 multi=-1";
+  s += " qbuf=" + std::to_string(c.query_buffer_bytes);
+  s += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0";
+  s += " omem=" + std::to_string(c.output_buffer_bytes);
+  s += " tot-mem=" + std::to_string(c.query_buffer_bytes + c.output_buffer_bytes);
+  s += " events=r cmd=" + c.last_command;
+  s += " user=default redir=-1 resp=" + std::to_string(c.protocol);
+  s += " lib-name=" + c.lib_name;
+  s += " lib-ver=" + c.lib_ver;
+  s += "\n";
+  return s;
+}
+
+void WriteText(Context& ctx, const std::string& text) {
+  if (ctx.w.protocol() == 3) {
+    ctx.w.Verbatim("txt", text);
+  } else {
+    ctx.w.Bulk(text);
+  }
+}
+
+void ClientId(Context& ctx) { ctx.w.Integer(static_cast<int64_t>(ctx.client.id)); }
+
+void ClientSetName(Context& ctx) {
+  if (!ValidClientName(ctx.args[2])) {
+    ctx.w.Error("Client names cannot contain spaces, newlines or special characters.");
+    return;
+  }
+  ctx.client.name = std::string(ctx.args[2]);
+  ctx.w.Ok();
+}
+
+void ClientGetName(Context& ctx) {
+  if (ctx.client.name.empty()) {
+    ctx.w.Null();
+  } else {
+    ctx.w.Bulk(ctx.client.name);
+  }
+}
+
+void ClientSetInfo(Context& ctx) {
+  const std::string_view attr = ctx.args[2];
+  const std::string_view value = ctx.args[3];
+  std::string* field = nullptr;
+  if (EqualsIgnoreCase(attr, "lib-name")) {
+    field = &ctx.client.lib_name;
+  } else if (EqualsIgnoreCase(attr, "lib-ver")) {
+    field = &ctx.client.lib_ver;
+  } else {
+    ctx.w.Error("Unrecognized option '" + std::string(attr) + "'");
+    return;
+  }
+  if (!ValidClientName(value)) {
+    ctx.w.Error(std::string(attr) + " cannot contain spaces, newlines or special characters.");
+    return;
+  }
+  *field = std::string(value);
+  ctx.w.Ok();
+}
+
+void ClientList(Context& ctx) {
+  // CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
+  bool only_ids = false;
+  std::vector<uint64_t> ids;
+  bool none = false;
+  for (size_t j = 2; j < ctx.args.size(); ++j) {
+    if (EqualsIgnoreCase(ctx.args[j], "type") && j + 1 < ctx.args.size()) {
+      const std::string_view t = ctx.args[++j];
+      if (EqualsIgnoreCase(t, "normal")) continue;
+      if (EqualsIgnoreCase(t, "master") || EqualsIgnoreCase(t, "replica") ||
+          EqualsIgnoreCase(t, "slave") || EqualsIgnoreCase(t, "pubsub")) {
+        none = true;
+        continue;
+      }
+      ctx.w.Error("Unknown client type '" + std::string(t) + "'");
+      return;
+    } else if (EqualsIgnoreCase(ctx.args[j], "id") && j + 1 < ctx.args.size()) {
+      only_ids = true;
+      for (++j; j < ctx.args.size(); ++j) {
+        int64_t id;
+        if (!ParseInt64(ctx.args[j], &id) || id <= 0) {
+          ctx.w.Error("Invalid client ID");
+          return;
+        }
+        ids.push_back(static_cast<uint64_t>(id));
+      }
+    } else {
+      ctx.w.Error(err::kSyntax);
+      return;
+    }
+  }
+  std::string text;
+  const int64_t now = ctx.store.now_ms();
+  if (!none) {
+    for (const auto& [id, client] : ctx.server.clients) {
+      if (only_ids && std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
+      text += DescribeClient(*client, now);
+    }
+  }
+  WriteText(ctx, text);
+}
+
+void ClientInfo(Context& ctx) { WriteText(ctx, DescribeClient(ctx.client, ctx.store.now_ms())); }
+
+void ClientHelp(Context& ctx) {
+  static const char* kLines[] = {
+      "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GETNAME",
+      "    Return the name of the current connection.",
+      "ID",
+      "    Return the ID of the current connection.",
+      "INFO",
+      "    Return information about the current client connection.",
+      "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
+      "    Return information about client connections.",
+      "SETINFO <option> <value>",
+      "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+      "SETNAME <name>",
+      "    Assign the name <name> to the current connection.",
+      "HELP",
+      "    Print this help."};
+  ctx.w.ArrayHeader(std::size(kLines));
+  for (const char* line : kLines) ctx.w.SimpleString(line);
+}
+
+}  // namespace
+
+void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
+  const std::string g = "connection";
+  const uint32_t kConn = kNoScript | kLoading | kStale;
+  auto spec = [&](const char* name, int arity, uint32_t flags, Handler h, const char* since,
+                  const char* summary, const char* complexity, const char* args) {
+    return CommandSpec{name, arity, flags, 0, 0, 0, h, g, since, summary, complexity, args, {}};
+  };
+  out->push_back(spec("ping", -1, kFast, Ping, "1.0.0", "Returns the server's liveliness "
+                      "response.", "O(1)", "[message:string]"));
+  out->push_back(spec("echo", 2, kFast, Echo, "1.0.0", "Returns the given string.", "O(1)",
+                      "message:string"));
+  out->push_back(spec("quit", -1, kConn | kFast | kNoAuth, Quit, "1.0.0",
+                      "Closes the connection.", "O(1)", ""));
+  out->push_back(spec("auth", -2, kConn | kFast | kNoAuth, Auth, "1.0.0",
+                      "Authenticates the connection.",
+                      "O(N) where N is the number of passwords defined for the user",
+                      "[username:string] password:string"));
+  out->push_back(spec("hello", -1, kConn | kFast | kNoAuth, Hello, "6.0.0",
+                      "Handshakes with the Redis server.", "O(1)",
+                      "[protover:integer] [AUTH=username:string] [password:string] "
+                      "[SETNAME=clientname:string]"));
+  out->push_back(spec("select", 2, kConn | kFast, Select, "1.0.0",
+                      "Changes the selected database.", "O(1)", "index:integer"));
+  CommandSpec client = spec("client", -2, 0, nullptr, "2.4.0",
+                            "A container for client connection commands.",
+                            "Depends on subcommand.", "");
+  auto sub = [&](const char* name, int arity, uint32_t flags, Handler h, const char* since,
+                 const char* summary, const char* args) {
+    client.subcommands.push_back(
+        spec(name, arity, flags, h, since, summary, "O(1)", args));
+  };
+  sub("client|id", 2, kConn, ClientId, "5.0.0", "Returns the unique client ID of the "
+      "connection.", "");
+  sub("client|setname", 3, kConn, ClientSetName, "2.6.9", "Sets the connection name.",
+      "connection-name:string");
+  sub("client|getname", 2, kConn, ClientGetName, "2.6.9", "Returns the name of the "
+      "connection.", "");
+  sub("client|setinfo", 4, kConn, ClientSetInfo, "7.2.0",
+      "Sets information specific to the client or connection.",
+      "LIB-NAME=libname:string LIB-VER=libver:string");
+  sub("client|list", -2, kConn | kAdmin, ClientList, "2.4.0", "Lists open connections.",
+      "[TYPE=type:string] [ID=client-id:integer...]");
+  sub("client|info", 2, kConn, ClientInfo, "6.2.0",
+      "Returns information about the connection.", "");
+  sub("client|help", 2, kConn, ClientHelp, "5.0.0", "Returns helpful text about the different "
+      "subcommands.", "");
+  out->push_back(std::move(client));
+}
+
+}  // namespace causalkv::command

@@ -1,0 +1,367 @@
+// Keyspace commands: they act on whole keys, every sibling at once.
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "causalkv/util/glob.h"
+#include "cmd_common.h"
+#include "errors.h"
+
+namespace causalkv::command {
+namespace {
+
+using store::OpStatus;
+using store::SiblingSet;
+
+void Del(Context& ctx) {
+  int64_t deleted = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i) deleted += ctx.db().Delete(ctx.args[i]) ? 1 : 0;
+  ctx.w.Integer(deleted);
+}
+
+void Exists(Context& ctx) {
+  int64_t found = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i)
+    found += ctx.db().FindReadOnly(ctx.args[i]) != nullptr ? 1 : 0;
+  ctx.w.Integer(found);
+}
+
+void Type(Context& ctx) {
+  ctx.w.SimpleString(ctx.db().FindReadOnly(ctx.args[1]) != nullptr ? "string" : "none");
+}
+
+void RenameGeneric(Context& ctx, bool nx) {
+  const OpStatus status = ctx.db().Rename(ctx.args[1], ctx.args[2], nx);
+  switch (status) {
+    case OpStatus::kOk:
+      if (nx) {
+        ctx.w.Integer(1);
+      } else {
+        ctx.w.Ok();
+      }
+      return;
+    case OpStatus::kExists:
+      ctx.w.Integer(0);
+      return;
+    default:
+      WriteStoreError(ctx.w, status);
+  }
+}
+void Rename(Context& ctx) { RenameGeneric(ctx, false); }
+void RenameNx(Context& ctx) { RenameGeneric(ctx, true); }
+
+void Move(Context& ctx) {
+  int64_t db;
+  if (!ParseInt64(ctx.args[2], &db) || db < INT32_MIN || db > INT32_MAX) {
+    ctx.w.Error(err::kNotInteger);
+    return;
+  }
+  if (db < 0 || db >= ctx.store.database_count()) {
+    ctx.w.Error(err::kDbRange);
+    return;
+  }
+  if (db == ctx.client.db) {
+    ctx.w.Error("source and destination objects are the same");
+    return;
+  }
+  const OpStatus status = ctx.db().MoveTo(ctx.args[1], &ctx.store.db(static_cast<int>(db)));
+  if (status == OpStatus::kOk) {
+    ctx.w.Integer(1);
+  } else if (status == OpStatus::kNotFound || status == OpStatus::kExists) {
+    ctx.w.Integer(0);
+  } else {
+    WriteStoreError(ctx.w, status);
+  }
+}
+
+void Keys(Context& ctx) {
+  const std::string_view pattern = ctx.args[1];
+  const bool all = pattern == "*";
+  std::vector<std::string_view> keys;
+  ctx.db().ForEachLive([&](const SiblingSet* set) {
+    if (all || util::GlobMatch(pattern, set->key())) keys.push_back(set->key());
+  });
+  ctx.w.ArrayHeader(static_cast<int64_t>(keys.size()));
+  for (std::string_view k : keys) ctx.w.Bulk(k);
+}
+
+// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+void Scan(Context& ctx) {
+  const std::string_view cursor_arg = ctx.args[1];
+  uint64_t cursor = 0;
+  {
+    // Redis reads the cursor with strtoull: decimal digits only.
+    if (cursor_arg.empty() || cursor_arg.size() > 20) {
+      ctx.w.Error(err::kCursor);
+      return;
+    }
+    for (char c : cursor_arg) {
+      if (c < '0' || c > '9') {
+        ctx.w.Error(err::kCursor);
+        return;
+      }
+      const uint64_t digit = static_cast<uint64_t>(c - '0');
+      if (cursor > (UINT64_MAX - digit) / 10) {
+        ctx.w.Error(err::kCursor);
+        return;
+      }
+      cursor = cursor * 10 + digit;
+    }
+  }
+  std::string_view pattern;
+  bool has_pattern = false;
+  int64_t count = 10;
+  std::string_view type;
+  bool has_type = false;
+  for (size_t j = 2; j < ctx.args.size(); j += 2) {
+    if (j + 1 >= ctx.args.size()) {
+      ctx.w.Error(err::kSyntax);
+      return;
+    }
+    const std::string_view opt = ctx.args[j];
+    if (EqualsIgnoreCase(opt, "count")) {
+      if (!ParseInt64(ctx.args[j + 1], &count)) {
+        ctx.w.Error(err::kNotInteger);
+        return;
+      }
+      if (count < 1) {
+        ctx.w.Error(err::kSyntax);
+        return;
+      }
+    } else if (EqualsIgnoreCase(opt, "match")) {
+      pattern = ctx.args[j + 1];
+      has_pattern = !(pattern.size() == 1 && pattern[0] == '*');
+    } else if (EqualsIgnoreCase(opt, "type")) {
+      type = ctx.args[j + 1];
+      has_type = true;
+    } else {
+      ctx.w.Error(err::kSyntax);
+      return;
+    }
+  }
+  // Every key is a string; any other TYPE filter matches nothing, but the
+  // cursor still walks the table as Redis's does.
+  const bool type_matches = !has_type || EqualsIgnoreCase(type, "string");
+  std::vector<std::string> keys;
+  int64_t max_iterations = count * 10;
+  do {
+    cursor = ctx.db().Scan(cursor, [&](const SiblingSet* set) {
+      if (!type_matches) return;
+      if (has_pattern && !util::GlobMatch(pattern, set->key())) return;
+      keys.emplace_back(set->key());
+    });
+  } while (cursor != 0 && max_iterations-- > 0 && static_cast<int64_t>(keys.size()) < count);
+  ctx.w.ArrayHeader(2);
+  ctx.w.Bulk(std::to_string(cursor));
+  ctx.w.ArrayHeader(static_cast<int64_t>(keys.size()));
+  for (const std::string& k : keys) ctx.w.Bulk(k);
+}
+
+void RandomKey(Context& ctx) {
+  const SiblingSet* set = ctx.db().RandomKey();
+  if (set == nullptr) {
+    ctx.w.Null();
+  } else {
+    ctx.w.Bulk(set->key());
+  }
+}
+
+enum ExpireFlag { kNx = 1, kXx = 2, kGt = 4, kLt = 8 };
+
+// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX|XX|GT|LT]
+void ExpireGeneric(Context& ctx, bool seconds, bool relative) {
+  int flags = 0;
+  for (size_t j = 3; j < ctx.args.size(); ++j) {
+    const std::string_view opt = ctx.args[j];
+    if (EqualsIgnoreCase(opt, "nx")) {
+      flags |= kNx;
+    } else if (EqualsIgnoreCase(opt, "xx")) {
+      flags |= kXx;
+    } else if (EqualsIgnoreCase(opt, "gt")) {
+      flags |= kGt;
+    } else if (EqualsIgnoreCase(opt, "lt")) {
+      flags |= kLt;
+    } else {
+      ctx.w.Error("Unsupported option " + std::string(opt));
+      return;
+    }
+  }
+  if ((flags & kNx) && (flags & (kXx | kGt | kLt))) {
+    ctx.w.Error("NX and XX, GT or LT options at the same time are not compatible");
+    return;
+  }
+  if ((flags & kGt) && (flags & kLt)) {
+    ctx.w.Error("GT and LT options at the same time are not compatible");
+    return;
+  }
+  int64_t when;
+  if (!ParseInt64(ctx.args[2], &when)) {
+    ctx.w.Error(err::kNotInteger);
+    return;
+  }
+  if (seconds) {
+    if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) {
+      WriteInvalidExpire(ctx);
+      return;
+    }
+    when *= 1000;
+  }
+  const int64_t base = relative ? ctx.store.now_ms() : 0;
+  if (when > INT64_MAX - base) {
+    WriteInvalidExpire(ctx);
+    return;
+  }
+  when += base;
+  const SiblingSet* set = ctx.db().FindReadOnly(ctx.args[1]);
+  if (set == nullptr) {
+    ctx.w.Integer(0);
+    return;
+  }
+  const int64_t current = set->expire_at_ms();  // kNoExpire (-1) without a TTL
+  const bool has_ttl = set->has_expire();
+  if (((flags & kNx) && has_ttl) || ((flags & kXx) && !has_ttl) ||
+      ((flags & kGt) && (!has_ttl || when <= current)) ||
+      ((flags & kLt) && has_ttl && when >= current)) {
+    ctx.w.Integer(0);
+    return;
+  }
+  if (when <= ctx.store.now_ms()) {
+    ctx.db().Delete(ctx.args[1]);
+  } else {
+    ctx.db().SetExpire(ctx.args[1], when);
+  }
+  ctx.w.Integer(1);
+}
+void Expire(Context& ctx) { ExpireGeneric(ctx, true, true); }
+void PExpire(Context& ctx) { ExpireGeneric(ctx, false, true); }
+void ExpireAt(Context& ctx) { ExpireGeneric(ctx, true, false); }
+void PExpireAt(Context& ctx) { ExpireGeneric(ctx, false, false); }
+
+// TTL-family replies: -2 missing key, -1 no TTL.
+void TtlGeneric(Context& ctx, bool seconds, bool absolute) {
+  const SiblingSet* set = LookupRead(ctx, ctx.args[1]);
+  if (set == nullptr) {
+    ctx.w.Integer(-2);
+    return;
+  }
+  if (!set->has_expire()) {
+    ctx.w.Integer(-1);
+    return;
+  }
+  int64_t ms = set->expire_at_ms();
+  if (!absolute) {
+    ms -= ctx.store.now_ms();
+    if (ms < 0) ms = 0;
+  }
+  ctx.w.Integer(seconds ? (ms + 500) / 1000 : ms);
+}
+void Ttl(Context& ctx) { TtlGeneric(ctx, true, false); }
+void PTtl(Context& ctx) { TtlGeneric(ctx, false, false); }
+void ExpireTime(Context& ctx) { TtlGeneric(ctx, true, true); }
+void PExpireTime(Context& ctx) { TtlGeneric(ctx, false, true); }
+
+void Persist(Context& ctx) { ctx.w.Integer(ctx.db().Persist(ctx.args[1]) ? 1 : 0); }
+
+void Touch(Context& ctx) { Exists(ctx); }
+
+void DbSize(Context& ctx) { ctx.w.Integer(static_cast<int64_t>(ctx.db().size())); }
+
+bool ParseFlushMode(Context& ctx) {
+  if (ctx.args.size() > 2) {
+    ctx.w.Error(err::kSyntax);
+    return false;
+  }
+  if (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "sync") &&
+      !EqualsIgnoreCase(ctx.args[1], "async")) {
+    ctx.w.Error(err::kSyntax);
+    return false;
+  }
+  return true;
+}
+
+// ASYNC is accepted and done synchronously: freeing is fast enough here, and
+// the version counter is never reset either way.
+void FlushDb(Context& ctx) {
+  if (!ParseFlushMode(ctx)) return;
+  ctx.db().Clear();
+  ctx.w.Ok();
+}
+
+void FlushAll(Context& ctx) {
+  if (!ParseFlushMode(ctx)) return;
+  ctx.store.FlushAll();
+  ctx.w.Ok();
+}
+
+}  // namespace
+
+void RegisterKeyspaceCommands(std::vector<CommandSpec>* out) {
+  const std::string g = "generic";
+  auto add = [&](const char* name, int arity, uint32_t flags, int first, int last, int step,
+                 Handler h, const char* since, const char* summary, const char* complexity,
+                 const char* args) {
+    out->push_back(
+        {name, arity, flags, first, last, step, h, g, since, summary, complexity, args, {}});
+  };
+  const char* expire_args_s = "key:key seconds:integer [NX] [XX] [GT] [LT]";
+  add("del", -2, kWrite, 1, -1, 1, Del, "1.0.0", "Deletes one or more keys.",
+      "O(N) where N is the number of keys that will be removed.", "key:key...");
+  add("unlink", -2, kWrite | kFast, 1, -1, 1, Del, "4.0.0",
+      "Asynchronously deletes one or more keys.",
+      "O(1) for each key removed regardless of its size.", "key:key...");
+  add("exists", -2, kReadOnly | kFast, 1, -1, 1, Exists, "1.0.0",
+      "Determines whether one or more keys exist.",
+      "O(N) where N is the number of keys to check.", "key:key...");
+  add("type", 2, kReadOnly | kFast, 1, 1, 1, Type, "1.0.0",
+      "Determines the type of value stored at a key.", "O(1)", "key:key");
+  add("rename", 3, kWrite, 1, 2, 1, Rename, "1.0.0", "Renames a key and overwrites the "
+      "destination.", "O(1)", "key:key newkey:key");
+  add("renamenx", 3, kWrite | kFast, 1, 2, 1, RenameNx, "1.0.0",
+      "Renames a key only when the target key name doesn't exist.", "O(1)",
+      "key:key newkey:key");
+  add("move", 3, kWrite | kFast, 1, 1, 1, Move, "1.0.0", "Moves a key to another database.",
+      "O(1)", "key:key db:integer");
+  add("keys", 2, kReadOnly, 0, 0, 0, Keys, "1.0.0", "Returns all key names that match a "
+      "pattern.", "O(N) with N being the number of keys in the database", "pattern:pattern");
+  add("scan", -2, kReadOnly, 0, 0, 0, Scan, "2.8.0", "Iterates over the key names in the "
+      "database.", "O(1) for every call. O(N) for a complete iteration.",
+      "cursor:integer [MATCH=pattern:pattern] [COUNT=count:integer] [TYPE=type:string]");
+  add("randomkey", 1, kReadOnly | kRandom, 0, 0, 0, RandomKey, "1.0.0",
+      "Returns a random key name from the database.", "O(1)", "");
+  add("expire", -3, kWrite | kFast, 1, 1, 1, Expire, "1.0.0",
+      "Sets the expiration time of a key in seconds.", "O(1)", expire_args_s);
+  add("pexpire", -3, kWrite | kFast, 1, 1, 1, PExpire, "2.6.0",
+      "Sets the expiration time of a key in milliseconds.", "O(1)",
+      "key:key milliseconds:integer [NX] [XX] [GT] [LT]");
+  add("expireat", -3, kWrite | kFast, 1, 1, 1, ExpireAt, "1.2.0",
+      "Sets the expiration time of a key to a Unix timestamp.", "O(1)",
+      "key:key unix-time-seconds:unix-time [NX] [XX] [GT] [LT]");
+  add("pexpireat", -3, kWrite | kFast, 1, 1, 1, PExpireAt, "2.6.0",
+      "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)",
+      "key:key unix-time-milliseconds:unix-time [NX] [XX] [GT] [LT]");
+  add("ttl", 2, kReadOnly | kFast | kRandom, 1, 1, 1, Ttl, "1.0.0",
+      "Returns the expiration time in seconds of a key.", "O(1)", "key:key");
+  add("pttl", 2, kReadOnly | kFast | kRandom, 1, 1, 1, PTtl, "2.6.0",
+      "Returns the expiration time in milliseconds of a key.", "O(1)", "key:key");
+  add("expiretime", 2, kReadOnly | kFast, 1, 1, 1, ExpireTime, "7.0.0",
+      "Returns the expiration time of a key as a Unix timestamp.", "O(1)", "key:key");
+  add("pexpiretime", 2, kReadOnly | kFast, 1, 1, 1, PExpireTime, "7.0.0",
+      "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)",
+      "key:key");
+  add("persist", 2, kWrite | kFast, 1, 1, 1, Persist, "2.2.0",
+      "Removes the expiration time of a key.", "O(1)", "key:key");
+  add("touch", -2, kReadOnly | kFast, 1, -1, 1, Touch, "3.2.1",
+      "Returns the number of existing keys out of those specified after updating the time "
+      "they were last accessed.",
+      "O(N) where N is the number of keys that will be touched.", "key:key...");
+  add("dbsize", 1, kReadOnly | kFast, 0, 0, 0, DbSize, "1.0.0",
+      "Returns the number of keys in the database.", "O(1)", "");
+  add("flushdb", -1, kWrite, 0, 0, 0, FlushDb, "1.0.0", "Removes all keys from the current "
+      "database.", "O(N) where N is the number of keys in the selected database",
+      "[ASYNC] [SYNC]");
+  add("flushall", -1, kWrite, 0, 0, 0, FlushAll, "1.0.0", "Removes all keys from all "
+      "databases.", "O(N) where N is the total number of keys in all databases",
+      "[ASYNC] [SYNC]");
+}
+
+}  // namespace causalkv::command

@@ -1,0 +1,440 @@
+// Server commands: COMMAND, INFO, CONFIG, SHUTDOWN, TIME.
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "args.h"
+#include "causalkv/util/glob.h"
+#include "cmd_common.h"
+#include "errors.h"
+
+#ifndef CAUSALKV_VERSION
+#define CAUSALKV_VERSION "0.0.0"
+#endif
+
+namespace causalkv::command {
+namespace {
+
+void CommandAll(Context& ctx) {
+  ctx.w.ArrayHeader(static_cast<int64_t>(ctx.table.all().size()));
+  for (const CommandSpec& spec : ctx.table.all()) WriteCommandInfo(ctx.w, spec);
+}
+
+void CommandCount(Context& ctx) { ctx.w.Integer(static_cast<int64_t>(ctx.table.all().size())); }
+
+void CommandList(Context& ctx) {
+  ctx.w.ArrayHeader(static_cast<int64_t>(ctx.table.all().size()));
+  for (const CommandSpec& spec : ctx.table.all()) ctx.w.Bulk(spec.name);
+}
+
+// Finds "name" or "container|sub".
+const CommandSpec* FindByFullName(const CommandTable& table, std::string_view name) {
+  const size_t bar = name.find('|');
+  if (bar == std::string_view::npos) return table.Find(name);
+  const CommandSpec* container = table.Find(name.substr(0, bar));
+  return container == nullptr ? nullptr : CommandTable::FindSub(*container, name.substr(bar + 1));
+}
+
+void CommandInfo(Context& ctx) {
+  if (ctx.args.size() == 2) {
+    CommandAll(ctx);
+    return;
+  }
+  ctx.w.ArrayHeader(static_cast<int64_t>(ctx.args.size() - 2));
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    const CommandSpec* spec = FindByFullName(ctx.table, ctx.args[i]);
+    if (spec == nullptr) {
+      ctx.w.NullArray();
+    } else {
+      WriteCommandInfo(ctx.w, *spec);
+    }
+  }
+}
+
+void CommandDocs(Context& ctx) {
+  std::vector<const CommandSpec*> specs;
+  if (ctx.args.size() == 2) {
+    for (const CommandSpec& spec : ctx.table.all()) specs.push_back(&spec);
+  } else {
+    for (size_t i = 2; i < ctx.args.size(); ++i) {
+      if (const CommandSpec* spec = FindByFullName(ctx.table, ctx.args[i])) specs.push_back(spec);
+    }
+  }
+  ctx.w.MapHeader(static_cast<int64_t>(specs.size()));
+  for (const CommandSpec* spec : specs) {
+    ctx.w.Bulk(spec->name);
+    WriteCommandDocs(ctx.w, *spec);
+  }
+}
+
+void CommandGetKeys(Context& ctx) {
+  const std::span<const std::string_view> cmd = ctx.args.subspan(2);
+  const CommandSpec* spec = ctx.table.Find(cmd[0]);
+  if (spec == nullptr) {
+    ctx.w.Error("Invalid command specified");
+    return;
+  }
+  const int arity = spec->arity;
+  if ((arity > 0 && static_cast<int>(cmd.size()) != arity) ||
+      static_cast<int>(cmd.size()) < -arity) {
+    ctx.w.Error("Invalid number of arguments specified for command");
+    return;
+  }
+  if (spec->first_key == 0) {
+    ctx.w.Error("The command has no key arguments");
+    return;
+  }
+  const int last = spec->last_key < 0 ? static_cast<int>(cmd.size()) + spec->last_key
+                                      : spec->last_key;
+  std::vector<std::string_view> keys;
+  for (int i = spec->first_key; i <= last && i < static_cast<int>(cmd.size());
+       i += spec->key_step)
+    keys.push_back(cmd[i]);
+  ctx.w.ArrayHeader(static_cast<int64_t>(keys.size()));
+  for (std::string_view k : keys) ctx.w.Bulk(k);
+}
+
+// With no argument, COMMAND lists every command's info.
+void Command(Context& ctx) { CommandAll(ctx); }
+
+std::string HumanBytes(uint64_t n) {
+  char buf[64];
+  const double d = static_cast<double>(n);
+  if (n < 1024) {
+    std::snprintf(buf, sizeof buf, "%lluB", static_cast<unsigned long long>(n));
+  } else if (n < 1024ull * 1024) {
+    std::snprintf(buf, sizeof buf, "%.2fK", d / 1024);
+  } else if (n < 1024ull * 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.2fM", d / (1024 * 1024));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2fG", d / (1024.0 * 1024 * 1024));
+  }
+  return buf;
+}
+
+uint64_t ResidentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long pages_total = 0, pages_resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &pages_total, &pages_resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return pages_resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+void Line(std::string* out, std::string_view name, const std::string& value) {
+  out->append(name).append(":").append(value).append("\r\n");
+}
+void Line(std::string* out, std::string_view name, uint64_t value) {
+  Line(out, name, std::to_string(value));
+}
+
+void InfoServer(Context& ctx, std::string* s) {
+  const ServerState& st = ctx.server;
+  const int64_t uptime_s = (ctx.store.now_ms() - st.start_time_ms) / 1000;
+  s->append("# Server\r\n");
+  Line(s, "redis_version", std::string(kRedisCompatVersion));
+  Line(s, "causalkv_version", std::string(CAUSALKV_VERSION));
+  Line(s, "redis_mode", std::string("standalone"));
+  Line(s, "os", std::string("Linux"));
+  Line(s, "arch_bits", std::string("64"));
+  Line(s, "multiplexing_api", std::string("libuv"));
+  Line(s, "process_id", static_cast<uint64_t>(st.pid));
+  Line(s, "run_id", std::string(40, '0'));
+  Line(s, "tcp_port", static_cast<uint64_t>(st.tcp_port));
+  Line(s, "server_time_usec", static_cast<uint64_t>(ctx.store.now_ms()) * 1000);
+  Line(s, "uptime_in_seconds", static_cast<uint64_t>(uptime_s));
+  Line(s, "uptime_in_days", static_cast<uint64_t>(uptime_s / 86400));
+  Line(s, "hz", static_cast<uint64_t>(st.config.hz));
+  Line(s, "executable", st.executable);
+  Line(s, "config_file", st.config.config_file);
+  s->append("\r\n");
+}
+
+void InfoClients(Context& ctx, std::string* s) {
+  s->append("# Clients\r\n");
+  Line(s, "connected_clients", ctx.server.clients.size());
+  Line(s, "blocked_clients", 0);
+  s->append("\r\n");
+}
+
+void InfoMemory(Context& ctx, std::string* s) {
+  const struct mallinfo2 mi = mallinfo2();
+  const uint64_t used = mi.uordblks + mi.hblkhd;
+  const uint64_t rss = ResidentBytes();
+  s->append("# Memory\r\n");
+  Line(s, "used_memory", used);
+  Line(s, "used_memory_human", HumanBytes(used));
+  Line(s, "used_memory_rss", rss);
+  Line(s, "used_memory_rss_human", HumanBytes(rss));
+  Line(s, "maxmemory", 0);
+  Line(s, "maxmemory_human", std::string("0B"));
+  Line(s, "maxmemory_policy", std::string("noeviction"));
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%.2f",
+                used == 0 ? 0.0 : static_cast<double>(rss) / static_cast<double>(used));
+  Line(s, "mem_fragmentation_ratio", std::string(ratio));
+  Line(s, "mem_allocator", std::string("libc"));
+  s->append("\r\n");
+  (void)ctx;
+}
+
+void InfoPersistence(Context& ctx, std::string* s) {
+  s->append("# Persistence\r\n");
+  Line(s, "loading", 0);
+  Line(s, "rdb_bgsave_in_progress", 0);
+  Line(s, "aof_enabled", 0);
+  Line(s, "aof_rewrite_in_progress", 0);
+  Line(s, "version_counter", ctx.store.counter().last_issued().counter());
+  Line(s, "version_high_water_mark", ctx.store.counter().limit());
+  s->append("\r\n");
+}
+
+void InfoStats(Context& ctx, std::string* s) {
+  const ServerStats& st = ctx.server.stats;
+  s->append("# Stats\r\n");
+  Line(s, "total_connections_received", st.total_connections_received);
+  Line(s, "total_commands_processed", st.total_commands_processed);
+  Line(s, "total_net_input_bytes", st.total_net_input_bytes);
+  Line(s, "total_net_output_bytes", st.total_net_output_bytes);
+  Line(s, "rejected_connections", st.rejected_connections);
+  Line(s, "expired_keys", ctx.store.stats().expired_keys);
+  Line(s, "evicted_keys", 0);
+  Line(s, "keyspace_hits", st.keyspace_hits);
+  Line(s, "keyspace_misses", st.keyspace_misses);
+  Line(s, "total_error_replies", st.total_error_replies);
+  s->append("\r\n");
+}
+
+void InfoReplication(Context&, std::string* s) {
+  s->append("# Replication\r\n");
+  Line(s, "role", std::string("master"));
+  Line(s, "connected_slaves", 0);
+  s->append("\r\n");
+}
+
+void InfoCpu(Context&, std::string* s) {
+  struct rusage self;
+  getrusage(RUSAGE_SELF, &self);
+  char buf[64];
+  s->append("# CPU\r\n");
+  std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(self.ru_stime.tv_sec),
+                static_cast<long>(self.ru_stime.tv_usec));
+  Line(s, "used_cpu_sys", std::string(buf));
+  std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(self.ru_utime.tv_sec),
+                static_cast<long>(self.ru_utime.tv_usec));
+  Line(s, "used_cpu_user", std::string(buf));
+  s->append("\r\n");
+}
+
+void InfoKeyspace(Context& ctx, std::string* s) {
+  s->append("# Keyspace\r\n");
+  for (int i = 0; i < ctx.store.database_count(); ++i) {
+    store::Keyspace& db = ctx.store.db(i);
+    if (db.size() == 0) continue;
+    s->append("db" + std::to_string(i) + ":keys=" + std::to_string(db.size()) +
+              ",expires=" + std::to_string(db.expires_count()) + ",avg_ttl=0\r\n");
+  }
+  s->append("\r\n");
+}
+
+struct InfoSection {
+  const char* name;
+  void (*write)(Context&, std::string*);
+  bool in_default;
+};
+constexpr InfoSection kSections[] = {
+    {"server", InfoServer, true},           {"clients", InfoClients, true},
+    {"memory", InfoMemory, true},           {"persistence", InfoPersistence, true},
+    {"stats", InfoStats, true},             {"replication", InfoReplication, true},
+    {"cpu", InfoCpu, true},                 {"keyspace", InfoKeyspace, true},
+};
+
+void Info(Context& ctx) {
+  std::vector<bool> wanted(std::size(kSections), false);
+  if (ctx.args.size() == 1) {
+    for (size_t i = 0; i < std::size(kSections); ++i) wanted[i] = kSections[i].in_default;
+  }
+  for (size_t a = 1; a < ctx.args.size(); ++a) {
+    const std::string_view arg = ctx.args[a];
+    const bool everything = EqualsIgnoreCase(arg, "all") || EqualsIgnoreCase(arg, "everything");
+    const bool defaults = EqualsIgnoreCase(arg, "default");
+    for (size_t i = 0; i < std::size(kSections); ++i) {
+      if (everything || (defaults && kSections[i].in_default) ||
+          EqualsIgnoreCase(arg, kSections[i].name))
+        wanted[i] = true;
+    }
+  }
+  std::string text;
+  for (size_t i = 0; i < std::size(kSections); ++i)
+    if (wanted[i]) kSections[i].write(ctx, &text);
+  // Redis drops the blank line after the last section.
+  if (text.size() >= 2) text.resize(text.size() - 2);
+  if (ctx.w.protocol() == 3) {
+    ctx.w.Verbatim("txt", text);
+  } else {
+    ctx.w.Bulk(text);
+  }
+}
+
+void ConfigGet(Context& ctx) {
+  std::vector<std::pair<std::string, std::string>> found;
+  for (const std::string& name : config::OptionNames()) {
+    for (size_t i = 2; i < ctx.args.size(); ++i) {
+      if (util::GlobMatch(ctx.args[i], name, true)) {
+        std::string value;
+        config::GetOption(ctx.server.config, name, &value);
+        found.emplace_back(name, std::move(value));
+        break;
+      }
+    }
+  }
+  ctx.w.MapHeader(static_cast<int64_t>(found.size()));
+  for (const auto& [name, value] : found) {
+    ctx.w.Bulk(name);
+    ctx.w.Bulk(value);
+  }
+}
+
+// CONFIG SET name value [name value ...]: all or nothing.
+void ConfigSet(Context& ctx) {
+  if (ctx.args.size() % 2 != 0) {
+    ctx.w.Error("wrong number of arguments for 'config|set' command");
+    return;
+  }
+  config::Config updated = ctx.server.config;
+  std::vector<std::string> changed;
+  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
+    const std::string name = ToLower(ctx.args[i]);
+    if (std::find(changed.begin(), changed.end(), name) != changed.end()) {
+      ctx.w.Error("CONFIG SET failed (possibly related to argument '" + name +
+                  "') - duplicate parameter");
+      return;
+    }
+    std::string error;
+    if (!config::SetOption(&updated, name, {std::string(ctx.args[i + 1])}, true, &error)) {
+      ctx.w.Error(error);
+      return;
+    }
+    changed.push_back(name);
+  }
+  ctx.server.config = std::move(updated);
+  if (ctx.server.on_config_changed) {
+    for (const std::string& name : changed) ctx.server.on_config_changed(name);
+  }
+  ctx.w.Ok();
+}
+
+void ConfigResetStat(Context& ctx) {
+  ctx.server.stats = ServerStats{};
+  ctx.w.Ok();
+}
+
+void ConfigHelp(Context& ctx) {
+  static const char* kLines[] = {
+      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "SET <directive> <value>",
+      "    Set the configuration <directive> to <value>.",
+      "RESETSTAT",
+      "    Reset statistics reported by the INFO command.",
+      "HELP",
+      "    Print this help."};
+  ctx.w.ArrayHeader(std::size(kLines));
+  for (const char* line : kLines) ctx.w.SimpleString(line);
+}
+
+void Shutdown(Context& ctx) {
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    const std::string_view a = ctx.args[i];
+    if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") &&
+        !EqualsIgnoreCase(a, "now") && !EqualsIgnoreCase(a, "force")) {
+      ctx.w.Error(err::kSyntax);
+      return;
+    }
+  }
+  // Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
+  ctx.server.shutdown_requested = true;
+  ctx.client.close_after_reply = true;
+}
+
+void Time(Context& ctx) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+  ctx.w.ArrayHeader(2);
+  ctx.w.Bulk(std::to_string(us / 1000000));
+  ctx.w.Bulk(std::to_string(us % 1000000));
+}
+
+}  // namespace
+
+void RegisterServerCommands(std::vector<CommandSpec>* out) {
+  const std::string g = "server";
+  auto spec = [&](const char* name, int arity, uint32_t flags, Handler h, const char* since,
+                  const char* summary, const char* complexity, const char* args) {
+    return CommandSpec{name, arity, flags, 0, 0, 0, h, g, since, summary, complexity, args, {}};
+  };
+  const uint32_t kInfoFlags = kLoading | kStale;
+  CommandSpec command = spec("command", -1, kInfoFlags, Command, "2.8.13",
+                             "Returns detailed information about all commands.",
+                             "O(N) where N is the total number of Redis commands", "");
+  command.subcommands.push_back(spec("command|count", 2, kInfoFlags, CommandCount, "2.8.13",
+                                     "Returns a count of commands.", "O(1)", ""));
+  command.subcommands.push_back(spec("command|info", -2, kInfoFlags, CommandInfo, "2.8.13",
+                                     "Returns information about one, multiple or all "
+                                     "commands.",
+                                     "O(N) where N is the number of commands to look up",
+                                     "[command-name:string...]"));
+  command.subcommands.push_back(spec("command|docs", -2, kInfoFlags, CommandDocs, "7.0.0",
+                                     "Returns documentary information about one, multiple or "
+                                     "all commands.",
+                                     "O(N) where N is the number of commands to look up",
+                                     "[command-name:string...]"));
+  command.subcommands.push_back(spec("command|list", -2, kInfoFlags, CommandList, "7.0.0",
+                                     "Returns a list of command names.",
+                                     "O(N) where N is the total number of Redis commands",
+                                     ""));
+  command.subcommands.push_back(spec("command|getkeys", -3, kInfoFlags, CommandGetKeys,
+                                     "2.8.13", "Extracts the key names from an arbitrary "
+                                     "command.", "O(N) where N is the number of arguments to "
+                                     "the command", "command:string arg:string..."));
+  out->push_back(std::move(command));
+  out->push_back(spec("info", -1, kInfoFlags | kRandom, Info, "1.0.0",
+                      "Returns information and statistics about the server.", "O(1)",
+                      "[section:string...]"));
+  CommandSpec cfg = spec("config", -2, 0, nullptr, "2.0.0",
+                         "A container for server configuration commands.",
+                         "Depends on subcommand.", "");
+  cfg.subcommands.push_back(spec("config|get", -3, kAdmin | kNoScript | kLoading | kStale,
+                                 ConfigGet, "2.0.0",
+                                 "Returns the effective values of configuration parameters.",
+                                 "O(N) when N is the number of configuration parameters "
+                                 "provided", "parameter:string..."));
+  cfg.subcommands.push_back(spec("config|set", -4, kAdmin | kNoScript | kLoading | kStale,
+                                 ConfigSet, "2.0.0",
+                                 "Sets configuration parameters in-flight.",
+                                 "O(N) when N is the number of configuration parameters "
+                                 "provided", "parameter:string... value:string..."));
+  cfg.subcommands.push_back(spec("config|resetstat", 2, kAdmin | kNoScript | kLoading | kStale,
+                                 ConfigResetStat, "2.0.0", "Resets the server's statistics.",
+                                 "O(1)", ""));
+  cfg.subcommands.push_back(spec("config|help", 2, kLoading | kStale, ConfigHelp, "5.0.0",
+                                 "Returns helpful text about the different subcommands.",
+                                 "O(1)", ""));
+  out->push_back(std::move(cfg));
+  out->push_back(spec("shutdown", -1, kAdmin | kNoScript | kLoading | kStale, Shutdown, "1.0.0",
+                      "Synchronously saves the database(s) to disk and shuts down the Redis "
+                      "server.", "O(N) when saving, where N is the total number of keys in all "
+                      "databases when saving data, otherwise O(1)",
+                      "[NOSAVE] [SAVE] [NOW] [FORCE]"));
+  out->push_back(spec("time", 1, kLoading | kStale | kFast | kRandom, Time, "2.6.0",
+                      "Returns the server time.", "O(1)", ""));
+}
+
+}  // namespace causalkv::command

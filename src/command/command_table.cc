@@ -1,0 +1,213 @@
+#include "command_table.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "args.h"
+
+namespace causalkv::command {
+
+CommandTable::CommandTable() {
+  std::vector<CommandSpec> specs;
+  RegisterVersionCommands(&specs);
+  RegisterStringCommands(&specs);
+  RegisterKeyspaceCommands(&specs);
+  RegisterConnectionCommands(&specs);
+  RegisterServerCommands(&specs);
+  for (CommandSpec& spec : specs) Add(std::move(spec));
+}
+
+void CommandTable::Add(CommandSpec spec) {
+  index_.emplace(spec.name, specs_.size());
+  specs_.push_back(std::move(spec));
+}
+
+const CommandSpec* CommandTable::Find(std::string_view name) const {
+  // Lowercase into a stack buffer: no allocation per command.
+  char buf[32];
+  if (name.empty() || name.size() > sizeof buf) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i)
+    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  auto it = index_.find(std::string(buf, name.size()));
+  return it == index_.end() ? nullptr : &specs_[it->second];
+}
+
+const CommandSpec* CommandTable::FindSub(const CommandSpec& container, std::string_view sub) {
+  for (const CommandSpec& s : container.subcommands) {
+    const std::string_view short_name = std::string_view(s.name).substr(s.name.find('|') + 1);
+    if (EqualsIgnoreCase(short_name, sub)) return &s;
+  }
+  return nullptr;
+}
+
+namespace {
+
+void WriteFlags(resp::Writer& w, uint32_t flags) {
+  static constexpr std::pair<CommandFlag, const char*> kNames[] = {
+      {kWrite, "write"},     {kReadOnly, "readonly"}, {kDenyOom, "denyoom"},
+      {kAdmin, "admin"},     {kNoScript, "noscript"}, {kRandom, "random"},
+      {kLoading, "loading"}, {kStale, "stale"},       {kFast, "fast"},
+      {kNoAuth, "no_auth"}};
+  int n = 0;
+  for (const auto& [flag, name] : kNames)
+    if (flags & flag) ++n;
+  w.SetHeader(n);
+  for (const auto& [flag, name] : kNames)
+    if (flags & flag) w.SimpleString(name);
+}
+
+const char* AclCategory(const CommandSpec& spec) {
+  if (spec.group == "string") return "@string";
+  if (spec.group == "generic") return "@keyspace";
+  if (spec.group == "connection") return "@connection";
+  if (spec.group == "server") return "@admin";
+  return "@causalkv";
+}
+
+// One argument of the docs notation, parsed.
+struct ArgDoc {
+  std::string name;
+  std::string type;
+  std::string token;
+  bool optional = false;
+  bool multiple = false;
+};
+
+std::vector<ArgDoc> ParseArgsDoc(std::string_view doc) {
+  std::vector<ArgDoc> out;
+  size_t i = 0;
+  while (i < doc.size()) {
+    while (i < doc.size() && doc[i] == ' ') ++i;
+    if (i >= doc.size()) break;
+    size_t end = doc.find(' ', i);
+    if (end == std::string_view::npos) end = doc.size();
+    std::string_view word = doc.substr(i, end - i);
+    i = end;
+    ArgDoc arg;
+    if (word.starts_with('[') && word.ends_with(']')) {
+      arg.optional = true;
+      word = word.substr(1, word.size() - 2);
+    }
+    if (word.ends_with("...")) {
+      arg.multiple = true;
+      word.remove_suffix(3);
+    }
+    const size_t eq = word.find('=');
+    if (eq != std::string_view::npos) {
+      arg.token = std::string(word.substr(0, eq));
+      word = word.substr(eq + 1);
+    }
+    const size_t colon = word.find(':');
+    if (colon == std::string_view::npos) {
+      arg.token = std::string(word);
+      arg.name = ToLower(word);
+      arg.type = "pure-token";
+    } else {
+      arg.name = std::string(word.substr(0, colon));
+      arg.type = std::string(word.substr(colon + 1));
+    }
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
+void WriteArgDoc(resp::Writer& w, const ArgDoc& arg) {
+  int fields = 2 + (arg.type != "pure-token" ? 1 : 0) + (arg.token.empty() ? 0 : 1) +
+               ((arg.optional || arg.multiple) ? 1 : 0);
+  w.MapHeader(fields);
+  w.Bulk("name");
+  w.Bulk(arg.name);
+  w.Bulk("type");
+  w.Bulk(arg.type);
+  if (arg.type != "pure-token") {
+    w.Bulk("display_text");
+    w.Bulk(arg.name);
+  }
+  if (!arg.token.empty()) {
+    w.Bulk("token");
+    w.Bulk(arg.token);
+  }
+  if (arg.optional || arg.multiple) {
+    w.Bulk("flags");
+    w.SetHeader((arg.optional ? 1 : 0) + (arg.multiple ? 1 : 0));
+    if (arg.optional) w.SimpleString("optional");
+    if (arg.multiple) w.SimpleString("multiple");
+  }
+}
+
+}  // namespace
+
+void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec) {
+  // name, arity, flags, first key, last key, step, ACL categories, tips,
+  // key specs, subcommands: the ten fields of Redis 7.
+  w.ArrayHeader(10);
+  w.Bulk(spec.name);
+  w.Integer(spec.arity);
+  WriteFlags(w, spec.flags);
+  w.Integer(spec.first_key);
+  w.Integer(spec.last_key);
+  w.Integer(spec.key_step);
+  w.SetHeader(1);
+  w.SimpleString(AclCategory(spec));
+  w.SetHeader(0);
+  if (spec.first_key == 0) {
+    w.ArrayHeader(0);
+  } else {
+    w.ArrayHeader(1);
+    w.MapHeader(4);
+    w.Bulk("flags");
+    w.SetHeader(1);
+    w.SimpleString((spec.flags & kWrite) ? "RW" : "RO");
+    w.Bulk("begin_search");
+    w.MapHeader(2);
+    w.Bulk("type");
+    w.Bulk("index");
+    w.Bulk("spec");
+    w.MapHeader(1);
+    w.Bulk("index");
+    w.Integer(spec.first_key);
+    w.Bulk("find_keys");
+    w.MapHeader(2);
+    w.Bulk("type");
+    w.Bulk("range");
+    w.Bulk("spec");
+    w.MapHeader(3);
+    w.Bulk("lastkey");
+    w.Integer(spec.last_key < 0 ? spec.last_key : spec.last_key - spec.first_key);
+    w.Bulk("keystep");
+    w.Integer(spec.key_step);
+    w.Bulk("limit");
+    w.Integer(0);
+  }
+  w.ArrayHeader(static_cast<int64_t>(spec.subcommands.size()));
+  for (const CommandSpec& sub : spec.subcommands) WriteCommandInfo(w, sub);
+}
+
+void WriteCommandDocs(resp::Writer& w, const CommandSpec& spec) {
+  const std::vector<ArgDoc> args = ParseArgsDoc(spec.args_doc);
+  const int fields = 4 + (args.empty() ? 0 : 1) + (spec.subcommands.empty() ? 0 : 1);
+  w.MapHeader(fields);
+  w.Bulk("summary");
+  w.Bulk(spec.summary);
+  w.Bulk("since");
+  w.Bulk(spec.since);
+  w.Bulk("group");
+  w.Bulk(spec.group);
+  w.Bulk("complexity");
+  w.Bulk(spec.complexity);
+  if (!args.empty()) {
+    w.Bulk("arguments");
+    w.ArrayHeader(static_cast<int64_t>(args.size()));
+    for (const ArgDoc& arg : args) WriteArgDoc(w, arg);
+  }
+  if (!spec.subcommands.empty()) {
+    w.Bulk("subcommands");
+    w.MapHeader(static_cast<int64_t>(spec.subcommands.size()));
+    for (const CommandSpec& sub : spec.subcommands) {
+      w.Bulk(sub.name);
+      WriteCommandDocs(w, sub);
+    }
+  }
+}
+
+}  // namespace causalkv::command

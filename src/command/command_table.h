@@ -1,0 +1,93 @@
+// The command table: one CommandSpec per command (and per subcommand of
+// container commands like CONFIG), with what COMMAND INFO/DOCS report.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "causalkv/command/client.h"
+#include "causalkv/command/server_state.h"
+#include "causalkv/resp/writer.h"
+#include "causalkv/store/store.h"
+
+namespace causalkv::command {
+
+class CommandTable;
+
+// Everything a handler may touch while running one command.
+struct Context {
+  ServerState& server;
+  store::Store& store;
+  const CommandTable& table;
+  ClientState& client;
+  resp::Writer& w;
+  std::span<const std::string_view> args;
+
+  store::Keyspace& db() { return store.db(client.db); }
+};
+
+using Handler = void (*)(Context&);
+
+enum CommandFlag : uint32_t {
+  kWrite = 1u << 0,
+  kReadOnly = 1u << 1,
+  kDenyOom = 1u << 2,
+  kAdmin = 1u << 3,
+  kFast = 1u << 4,
+  kNoAuth = 1u << 5,  // allowed before AUTH
+  kLoading = 1u << 6,
+  kStale = 1u << 7,
+  kNoScript = 1u << 8,
+  kRandom = 1u << 9,  // reply is not a function of the data (RANDOMKEY, TIME)
+};
+
+struct CommandSpec {
+  std::string name;  // lowercase; "container|sub" for subcommands
+  int arity = 0;     // > 0: exact argc; < 0: at least -arity
+  uint32_t flags = 0;
+  int first_key = 0;
+  int last_key = 0;
+  int key_step = 0;
+  Handler handler = nullptr;
+  std::string group;
+  std::string since;
+  std::string summary;
+  std::string complexity;
+  // Arguments for COMMAND DOCS in a small notation: `name:type` required,
+  // `[...]` optional, trailing `...` repeatable, `TOKEN` a pure token,
+  // `TOKEN=name:type` a token followed by a value.
+  std::string args_doc;
+  std::vector<CommandSpec> subcommands;
+};
+
+class CommandTable {
+ public:
+  CommandTable();
+  // nullptr if unknown. Case-insensitive.
+  const CommandSpec* Find(std::string_view name) const;
+  // For a container command: the subcommand, or nullptr.
+  static const CommandSpec* FindSub(const CommandSpec& container, std::string_view sub);
+  const std::vector<CommandSpec>& all() const { return specs_; }
+
+ private:
+  void Add(CommandSpec spec);
+  std::vector<CommandSpec> specs_;
+  std::unordered_map<std::string, size_t> index_;
+};
+
+// Each family registers its commands.
+void RegisterVersionCommands(std::vector<CommandSpec>* out);
+void RegisterStringCommands(std::vector<CommandSpec>* out);
+void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
+void RegisterConnectionCommands(std::vector<CommandSpec>* out);
+void RegisterServerCommands(std::vector<CommandSpec>* out);
+
+// Writes the COMMAND INFO entry / COMMAND DOCS entry for one spec.
+void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec);
+void WriteCommandDocs(resp::Writer& w, const CommandSpec& spec);
+
+}  // namespace causalkv::command

@@ -1,0 +1,94 @@
+#include "causalkv/command/dispatch.h"
+
+#include <chrono>
+#include <string>
+
+#include "command_table.h"
+#include "errors.h"
+
+namespace causalkv::command {
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+// Redis quotes at most ~128 bytes of the command and its arguments, and stops
+// a name at NUL as its %s does.
+std::string_view Clip(std::string_view s, size_t max) {
+  const size_t nul = s.find('\0');
+  if (nul != std::string_view::npos) s = s.substr(0, nul);
+  return s.substr(0, std::min(s.size(), max));
+}
+
+void UnknownCommand(resp::Writer& w, std::span<const std::string_view> args) {
+  std::string text = "unknown command '";
+  text += Clip(args[0], 128);
+  text += "', with args beginning with: ";
+  std::string quoted;
+  for (size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+    quoted += '\'';
+    quoted += Clip(args[i], 128 - quoted.size());
+    quoted += "' ";
+  }
+  text += quoted;
+  w.Error(text);
+}
+
+void WrongArity(resp::Writer& w, const std::string& name) {
+  w.Error("wrong number of arguments for '" + name + "' command");
+}
+
+bool ArityOk(int arity, size_t argc) {
+  return arity > 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(ServerState* server, store::Store* store)
+    : server_(server), store_(store), table_(std::make_unique<CommandTable>()) {}
+
+Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view> args,
+                          resp::Writer& w) {
+  store_->set_now_ms(WallClockMs());
+  client.last_interaction_ms = store_->now_ms();
+  const CommandSpec* spec = table_->Find(args[0]);
+  if (spec == nullptr) {
+    UnknownCommand(w, args);
+    return;
+  }
+  if (!spec->subcommands.empty()) {
+    if (args.size() < 2) {
+      WrongArity(w, spec->name);
+      return;
+    }
+    const CommandSpec* sub = CommandTable::FindSub(*spec, args[1]);
+    if (sub == nullptr) {
+      std::string upper = spec->name;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      w.Error("unknown subcommand '" + std::string(Clip(args[1], 128)) + "'. Try " + upper +
+              " HELP.");
+      return;
+    }
+    spec = sub;
+  }
+  if (!ArityOk(spec->arity, args.size())) {
+    WrongArity(w, spec->name);
+    return;
+  }
+  if (!client.authenticated && !(spec->flags & kNoAuth)) {
+    w.Error(err::kNoAuth);
+    return;
+  }
+  client.last_command = spec->name;
+  ++server_->stats.total_commands_processed;
+  Context ctx{*server_, *store_, *table_, client, w, args};
+  spec->handler(ctx);
+}
+
+}  // namespace causalkv::command

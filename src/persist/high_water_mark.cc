@@ -1,0 +1,108 @@
+#include "causalkv/persist/high_water_mark.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace causalkv::persist {
+namespace {
+
+constexpr const char* kMagic = "causalkv-hwm 1 ";
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+bool WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    const ssize_t n = ::write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+HighWaterMark::HighWaterMark(std::string dir) : dir_(std::move(dir)) {
+  if (dir_.empty()) dir_ = ".";
+  path_ = dir_ + "/" + kFileName;
+}
+
+bool HighWaterMark::Load(uint64_t* mark, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *mark = 0;
+  FILE* f = std::fopen(path_.c_str(), "r");
+  if (f == nullptr) {
+    if (errno == ENOENT) return true;
+    *error = Errno("cannot open " + path_);
+    return false;
+  }
+  char buf[128] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string text(buf, n);
+  const size_t magic_len = std::strlen(kMagic);
+  if (text.compare(0, magic_len, kMagic) != 0 || text.empty() || text.back() != '\n') {
+    *error = path_ + " is corrupt (expected \"causalkv-hwm 1 <mark>\")";
+    return false;
+  }
+  uint64_t v = 0;
+  size_t digits = 0;
+  for (size_t i = magic_len; i + 1 < text.size(); ++i, ++digits) {
+    const char c = text[i];
+    if (c < '0' || c > '9' || v > (UINT64_MAX - (c - '0')) / 10) {
+      *error = path_ + " is corrupt (bad mark)";
+      return false;
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (digits == 0) {
+    *error = path_ + " is corrupt (no mark)";
+    return false;
+  }
+  *mark = v;
+  saved_ = v;
+  return true;
+}
+
+bool HighWaterMark::Save(uint64_t mark, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (mark <= saved_) return true;  // a higher mark is already durable
+  const std::string tmp = path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = Errno("cannot create " + tmp);
+    return false;
+  }
+  const std::string line = kMagic + std::to_string(mark) + "\n";
+  if (!WriteAll(fd, line.data(), line.size()) || ::fsync(fd) != 0) {
+    *error = Errno("cannot write " + tmp);
+    ::close(fd);
+    return false;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    *error = Errno("cannot rename " + tmp);
+    return false;
+  }
+  // The rename itself must survive a crash too.
+  const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    *error = Errno("cannot sync directory " + dir_);
+    if (dfd >= 0) ::close(dfd);
+    return false;
+  }
+  ::close(dfd);
+  saved_ = mark;
+  return true;
+}
+
+}  // namespace causalkv::persist

@@ -1,0 +1,226 @@
+#include "causalkv/store/keyspace.h"
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace causalkv::store {
+
+Keyspace::Keyspace(VersionCounter* counter, const Clock* clock, KeyspaceStats* stats,
+                   uint64_t seed)
+    : table_(seed), counter_(counter), clock_(clock), stats_(stats),
+      rnd_(static_cast<uint32_t>(seed | 1)) {}
+
+Keyspace::~Keyspace() = default;
+
+SiblingSet** Keyspace::FindLive(std::string_view key) {
+  table_.RehashStep(1);
+  SiblingSet** link = table_.FindLink(key);
+  if (link == nullptr) return nullptr;
+  if (IsExpired(*link)) {
+    Remove(link);
+    ++stats_->expired_keys;
+    return nullptr;
+  }
+  return link;
+}
+
+const SiblingSet* Keyspace::FindReadOnly(std::string_view key) {
+  SiblingSet** link = FindLive(key);
+  return link == nullptr ? nullptr : *link;
+}
+
+void Keyspace::Remove(SiblingSet** link) {
+  SiblingSet* set = *link;
+  if (set->has_expire()) UnindexTtl(set);
+  table_.Unlink(link);
+  SiblingSet::Destroy(set);
+}
+
+void Keyspace::IndexTtl(SiblingSet* set) {
+  set->set_ttl_slot(static_cast<uint32_t>(ttl_index_.size()));
+  ttl_index_.push_back(set);
+}
+
+void Keyspace::UnindexTtl(SiblingSet* set) {
+  const uint32_t slot = set->ttl_slot();
+  SiblingSet* last = ttl_index_.back();
+  ttl_index_[slot] = last;
+  last->set_ttl_slot(slot);
+  ttl_index_.pop_back();
+}
+
+void Keyspace::ApplyTtl(SiblingSet** link, TtlUpdate ttl) {
+  SiblingSet* set = *link;
+  switch (ttl.kind) {
+    case TtlUpdate::Kind::kKeep:
+      return;
+    case TtlUpdate::Kind::kClear:
+      if (!set->has_expire()) return;
+      UnindexTtl(set);
+      *link = SiblingSet::WithExpire(set, SiblingSet::kNoExpire);
+      return;
+    case TtlUpdate::Kind::kSet:
+      if (set->has_expire()) {
+        set->set_expire_at_ms(ttl.at_ms);
+        return;
+      }
+      set = SiblingSet::WithExpire(set, ttl.at_ms);
+      *link = set;
+      IndexTtl(set);
+      return;
+  }
+}
+
+OpStatus Keyspace::VPut(std::string_view key, Version seen, std::string_view value,
+                        TtlUpdate ttl, const SiblingSet** after) {
+  if (seen > counter_->last_issued()) return OpStatus::kVersionFromFuture;
+  SiblingSet** link = FindLive(key);
+  Version v;
+  if (!counter_->Next(&v)) return OpStatus::kVersionUnavailable;
+  if (link == nullptr) {
+    const Sibling only{v, value};
+    SiblingSet* set = SiblingSet::Create(key, SiblingSet::kNoExpire, {&only, 1});
+    table_.Insert(set);
+    link = table_.FindLink(key);
+  } else {
+    Relink(link, SiblingSet::Put(*link, seen, v, value));
+  }
+  ApplyTtl(link, ttl);
+  *after = *link;
+  return OpStatus::kOk;
+}
+
+OpStatus Keyspace::VDel(std::string_view key, Version seen, const SiblingSet** after) {
+  if (seen > counter_->last_issued()) return OpStatus::kVersionFromFuture;
+  *after = nullptr;
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) return OpStatus::kOk;
+  if (seen.Covers((*link)->max_version())) {
+    Remove(link);
+    return OpStatus::kOk;
+  }
+  // Some sibling survives, so DropCovered cannot free the block.
+  Relink(link, SiblingSet::DropCovered(*link, seen));
+  *after = *link;
+  return OpStatus::kOk;
+}
+
+OpStatus Keyspace::Set(std::string_view key, std::string_view value, TtlUpdate ttl) {
+  SiblingSet** link = FindLive(key);
+  Version v;
+  if (!counter_->Next(&v)) return OpStatus::kVersionUnavailable;
+  if (link == nullptr) {
+    const Sibling only{v, value};
+    const int64_t at = ttl.kind == TtlUpdate::Kind::kSet ? ttl.at_ms : SiblingSet::kNoExpire;
+    SiblingSet* set = SiblingSet::Create(key, at, {&only, 1});
+    if (set->has_expire()) IndexTtl(set);
+    table_.Insert(set);
+    return OpStatus::kOk;
+  }
+  Relink(link, SiblingSet::ReplaceAll(*link, v, value));
+  ApplyTtl(link, ttl);
+  return OpStatus::kOk;
+}
+
+bool Keyspace::Delete(std::string_view key) {
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) return false;
+  Remove(link);
+  return true;
+}
+
+bool Keyspace::SetExpire(std::string_view key, int64_t at_ms) {
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) return false;
+  ApplyTtl(link, TtlUpdate::At(at_ms));
+  return true;
+}
+
+bool Keyspace::Persist(std::string_view key) {
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr || !(*link)->has_expire()) return false;
+  ApplyTtl(link, TtlUpdate::Clear());
+  return true;
+}
+
+SiblingSet* Keyspace::CopyWithFreshVersions(const SiblingSet* src, std::string_view key,
+                                            OpStatus* status) {
+  // Fresh versions in the same order: a client holding an old version of the
+  // destination must not be able to remove values it never read.
+  std::vector<Sibling> moved;
+  moved.reserve(src->size());
+  for (Sibling s : *src) {
+    Version v;
+    if (!counter_->Next(&v)) {
+      *status = OpStatus::kVersionUnavailable;
+      return nullptr;
+    }
+    moved.push_back(Sibling{v, s.value});
+  }
+  *status = OpStatus::kOk;
+  return SiblingSet::Create(key, src->expire_at_ms(), moved);
+}
+
+OpStatus Keyspace::Rename(std::string_view src, std::string_view dst, bool nx) {
+  SiblingSet** src_link = FindLive(src);
+  if (src_link == nullptr) return OpStatus::kNotFound;
+  if (src == dst) return nx ? OpStatus::kExists : OpStatus::kOk;
+  if (nx && FindLive(dst) != nullptr) return OpStatus::kExists;
+  src_link = table_.FindLink(src);  // FindLive(dst) may have rehashed
+  OpStatus status;
+  SiblingSet* moved = CopyWithFreshVersions(*src_link, dst, &status);
+  if (moved == nullptr) return status;
+  Remove(src_link);
+  if (SiblingSet** dst_link = table_.FindLink(dst)) Remove(dst_link);
+  if (moved->has_expire()) IndexTtl(moved);
+  table_.Insert(moved);
+  return OpStatus::kOk;
+}
+
+OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) return OpStatus::kNotFound;
+  if (target->FindLive(key) != nullptr) return OpStatus::kExists;
+  OpStatus status;
+  SiblingSet* moved = target->CopyWithFreshVersions(*link, key, &status);
+  if (moved == nullptr) return status;
+  Remove(link);
+  if (moved->has_expire()) target->IndexTtl(moved);
+  target->table_.Insert(moved);
+  return OpStatus::kOk;
+}
+
+void Keyspace::Clear() {
+  ttl_index_.clear();
+  ttl_index_.shrink_to_fit();
+  table_.Clear();
+}
+
+const SiblingSet* Keyspace::RandomKey() {
+  // Expired keys found on the way are deleted; give up after a bounded number
+  // of tries when nearly everything has expired, as Redis does.
+  for (int tries = 0; tries < 100 && table_.size() > 0; ++tries) {
+    SiblingSet* set = table_.Random(rnd_);
+    if (!IsExpired(set)) return set;
+    Remove(table_.FindLink(set->key()));
+    ++stats_->expired_keys;
+  }
+  return nullptr;
+}
+
+size_t Keyspace::ExpireSample(size_t samples, size_t* sampled) {
+  size_t expired = 0;
+  *sampled = 0;
+  for (size_t i = 0; i < samples && !ttl_index_.empty(); ++i) {
+    SiblingSet* set = ttl_index_[rnd_() % ttl_index_.size()];
+    ++*sampled;
+    if (!IsExpired(set)) continue;
+    Remove(table_.FindLink(set->key()));
+    ++stats_->expired_keys;
+    ++expired;
+  }
+  return expired;
+}
+
+}  // namespace causalkv::store

@@ -1,0 +1,148 @@
+#include "causalkv/store/sibling_set.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace causalkv::store {
+namespace {
+
+char* Allocate(size_t bytes) {
+  void* p = std::malloc(bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<char*>(p);
+}
+
+char* WriteSibling(char* p, Version v, std::string_view value) {
+  const uint64_t counter = v.counter();
+  const uint32_t len = static_cast<uint32_t>(value.size());
+  std::memcpy(p, &counter, 8);
+  std::memcpy(p + 8, &len, 4);
+  if (len != 0) std::memcpy(p + 12, value.data(), len);
+  return p + 12 + len;
+}
+
+}  // namespace
+
+SiblingSet* SiblingSet::Create(std::string_view key, int64_t expire_at_ms,
+                               std::span<const Sibling> siblings) {
+  const bool ttl = expire_at_ms != kNoExpire;
+  size_t bytes = kHeaderSize + (ttl ? kTtlBlockSize : 0) + key.size();
+  for (const Sibling& s : siblings) bytes += kSiblingHeader + s.value.size();
+  char* p = Allocate(bytes);
+  auto* set = new (p) SiblingSet();
+  set->next_ = nullptr;
+  set->key_len_ = static_cast<uint32_t>(key.size());
+  set->meta_ = static_cast<uint32_t>(siblings.size()) | (ttl ? kTtlBit : 0);
+  if (ttl) {
+    set->set_expire_at_ms(expire_at_ms);
+    set->set_ttl_slot(0);
+  }
+  char* w = p + set->KeyOffset();
+  if (!key.empty()) std::memcpy(w, key.data(), key.size());
+  w += key.size();
+  for (const Sibling& s : siblings) w = WriteSibling(w, s.version, s.value);
+  return set;
+}
+
+void SiblingSet::Destroy(SiblingSet* set) { std::free(set); }
+
+Sibling SiblingSet::newest() const {
+  Iterator it = begin();
+  for (uint32_t i = 1; i < size(); ++i) ++it;
+  return *it;
+}
+
+size_t SiblingSet::BlockSize() const {
+  size_t bytes = SiblingsOffset();
+  for (Sibling s : *this) bytes += kSiblingHeader + s.value.size();
+  return bytes;
+}
+
+SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view value) {
+  const size_t head = set->SiblingsOffset();
+  const size_t bytes = head + kSiblingHeader + value.size();
+  // realloc keeps the header, TTL block and key; it can often grow in place,
+  // which makes APPEND on a single-sibling key cheap.
+  void* p = std::realloc(set, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  set = static_cast<SiblingSet*>(p);
+  set->meta_ = (set->meta_ & kTtlBit) | 1u;
+  WriteSibling(set->Base() + head, v, value);
+  return set;
+}
+
+SiblingSet* SiblingSet::Put(SiblingSet* set, Version seen, Version v, std::string_view value) {
+  // Find the first sibling `seen` does not cover; everything before it goes.
+  const char* keep_from = set->Base() + set->SiblingsOffset();
+  uint32_t kept = set->size();
+  for (Iterator it = set->begin(); it != set->end(); ++it) {
+    if (!seen.Covers((*it).version)) break;
+    uint32_t len;
+    std::memcpy(&len, keep_from + 8, 4);
+    keep_from += kSiblingHeader + len;
+    --kept;
+  }
+  const size_t head = set->SiblingsOffset();
+  const size_t old_bytes = set->BlockSize();
+  const size_t kept_bytes = old_bytes - static_cast<size_t>(keep_from - set->Base());
+  const size_t bytes = head + kept_bytes + kSiblingHeader + value.size();
+  if (kept_bytes != 0 && keep_from != set->Base() + head) {
+    std::memmove(set->Base() + head, keep_from, kept_bytes);
+  }
+  void* p = std::realloc(set, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  set = static_cast<SiblingSet*>(p);
+  set->meta_ = (set->meta_ & kTtlBit) | (kept + 1);
+  WriteSibling(set->Base() + head + kept_bytes, v, value);
+  return set;
+}
+
+SiblingSet* SiblingSet::DropCovered(SiblingSet* set, Version seen) {
+  const char* keep_from = set->Base() + set->SiblingsOffset();
+  uint32_t kept = set->size();
+  for (Iterator it = set->begin(); it != set->end(); ++it) {
+    if (!seen.Covers((*it).version)) break;
+    uint32_t len;
+    std::memcpy(&len, keep_from + 8, 4);
+    keep_from += kSiblingHeader + len;
+    --kept;
+  }
+  if (kept == 0) {
+    Destroy(set);
+    return nullptr;
+  }
+  if (kept == set->size()) return set;
+  const size_t head = set->SiblingsOffset();
+  const size_t kept_bytes = set->BlockSize() - static_cast<size_t>(keep_from - set->Base());
+  std::memmove(set->Base() + head, keep_from, kept_bytes);
+  set->meta_ = (set->meta_ & kTtlBit) | kept;
+  void* p = std::realloc(set, head + kept_bytes);
+  return p == nullptr ? set : static_cast<SiblingSet*>(p);  // shrinking cannot really fail
+}
+
+SiblingSet* SiblingSet::WithExpire(SiblingSet* set, int64_t expire_at_ms) {
+  const bool want = expire_at_ms != kNoExpire;
+  if (want == set->has_expire()) {
+    if (want) set->set_expire_at_ms(expire_at_ms);
+    return set;
+  }
+  // The TTL block sits before the key, so adding or removing it shifts the rest.
+  const size_t old_bytes = set->BlockSize();
+  const size_t tail = old_bytes - kHeaderSize - (set->has_expire() ? kTtlBlockSize : 0);
+  if (want) {
+    void* p = std::realloc(set, old_bytes + kTtlBlockSize);
+    if (p == nullptr) throw std::bad_alloc();
+    set = static_cast<SiblingSet*>(p);
+    std::memmove(set->Base() + kHeaderSize + kTtlBlockSize, set->Base() + kHeaderSize, tail);
+    set->meta_ |= kTtlBit;
+    set->set_expire_at_ms(expire_at_ms);
+    set->set_ttl_slot(0);
+    return set;
+  }
+  std::memmove(set->Base() + kHeaderSize, set->Base() + kHeaderSize + kTtlBlockSize, tail);
+  set->meta_ &= ~kTtlBit;
+  void* p = std::realloc(set, old_bytes - kTtlBlockSize);
+  return p == nullptr ? set : static_cast<SiblingSet*>(p);
+}
+
+}  // namespace causalkv::store

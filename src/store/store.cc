@@ -1,0 +1,58 @@
+#include "causalkv/store/store.h"
+
+#include <chrono>
+
+namespace causalkv::store {
+namespace {
+
+int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Store::Store(int databases, uint64_t hash_seed) {
+  dbs_.reserve(databases);
+  for (int i = 0; i < databases; ++i) {
+    dbs_.push_back(std::make_unique<Keyspace>(&counter_, &clock_, &stats_,
+                                              hash_seed + 0x9e3779b97f4a7c15ull * i));
+  }
+}
+
+void Store::FlushAll() {
+  for (auto& db : dbs_) db->Clear();
+}
+
+size_t Store::ActiveExpireCycle(int64_t budget_us) {
+  constexpr size_t kSamples = 20;
+  const int64_t start = MonotonicMicros();
+  size_t total = 0;
+  for (size_t n = 0; n < dbs_.size(); ++n) {
+    Keyspace& db = *dbs_[expire_db_cursor_];
+    expire_db_cursor_ = (expire_db_cursor_ + 1) % dbs_.size();
+    for (;;) {
+      size_t sampled = 0;
+      const size_t expired = db.ExpireSample(kSamples, &sampled);
+      total += expired;
+      if (sampled == 0 || expired * 4 <= sampled) break;
+      if (MonotonicMicros() - start > budget_us) return total;
+    }
+    if (MonotonicMicros() - start > budget_us) break;
+  }
+  return total;
+}
+
+bool Store::RehashCycle(int64_t budget_us) {
+  const int64_t start = MonotonicMicros();
+  bool pending = false;
+  for (auto& db : dbs_) {
+    while (db->RehashStep(100)) {
+      if (MonotonicMicros() - start > budget_us) return true;
+    }
+  }
+  return pending;
+}
+
+}  // namespace causalkv::store
