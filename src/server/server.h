@@ -17,6 +17,7 @@
 #include "causalkv/command/server_state.h"
 #include "causalkv/config/config.h"
 #include "causalkv/persist/high_water_mark.h"
+#include "causalkv/resp/parser.h"
 #include "causalkv/store/store.h"
 
 namespace causalkv::server {
