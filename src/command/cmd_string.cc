@@ -37,6 +37,11 @@ void Set(Context& ctx) {
   if (!ParseSetOptions(ctx, 3, OptionSet::kSet, &opts)) return;
   int64_t at_ms;
   if (!ResolveExpire(ctx, opts, &at_ms)) return;
+  if (!opts.get && !opts.nx && !opts.xx) {
+    // The common case needs no lookup of its own: Set() finds the key once.
+    if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) ctx.w.Ok();
+    return;
+  }
   const SiblingSet* existing =
       opts.get ? LookupRead(ctx, ctx.args[1]) : ctx.db().FindReadOnly(ctx.args[1]);
   if ((opts.nx && existing != nullptr) || (opts.xx && existing == nullptr)) {
