@@ -103,6 +103,9 @@ void Connection::ProcessInput() {
     in_start_ += consumed;
     if (out_.size() >= kEagerFlushBytes) Flush();
     if (out_.size() + sending_.size() >= kPauseReadingBytes && reading_) {
+      spdlog::warn("client {} ({}) is not reading its replies ({} bytes pending): pausing its "
+                   "requests until it does", client_.id, client_.addr,
+                   out_.size() + sending_.size());
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
       reading_ = false;
       break;
