@@ -252,10 +252,11 @@ def _start(name, build_argv, data_dir, attempts=3):
         # between find_free_port() and bind(). Try another port.
         last = srv
         srv.kill9()
+    message = ("%s exited before becoming ready (exit code %s), %d attempts\nargv: %s\nlog:\n%s"
+               % (name, last.proc.returncode, attempts, last.argv, last.log_text()))
     if owns:
         shutil.rmtree(os.path.dirname(data_dir), ignore_errors=True)
-    raise AssertionError("%s exited before becoming ready (exit code %s), %d attempts\nargv: %s\nlog:\n%s"
-                         % (name, last.proc.returncode, attempts, last.argv, last.log_text()))
+    raise AssertionError(message)
 
 
 def start_server(binary=None, *extra_args, data_dir=None):
