@@ -30,8 +30,9 @@ void UnknownCommand(resp::Writer& w, std::span<const std::string_view> args) {
   text += "', with args beginning with: ";
   std::string quoted;
   for (size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+    const size_t room = 128 - quoted.size();
     quoted += '\'';
-    quoted += Clip(args[i], 128 - quoted.size());
+    quoted += Clip(args[i], room);
     quoted += "' ";
   }
   text += quoted;
