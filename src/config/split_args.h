@@ -7,12 +7,8 @@
 
 namespace causalkv::config::internal {
 
-// Splits one config line the way Redis's sdssplitargs() does: arguments are
-// separated by blanks; "double quotes" understand \n \r \t \b \a \xHH and
-// backslash-anything; 'single quotes' understand only \'. A quote may open in
-// the middle of an argument, but a closing quote must be followed by a blank
-// or the end of the line. Returns false (and leaves *args unspecified) on an
-// unterminated quote or a closing quote glued to more text.
+// Splits one config line with Redis's quoting rules (util::SplitArgs, the
+// same splitter inline requests use). Returns false on unbalanced quotes.
 bool SplitArgs(std::string_view line, std::vector<std::string>* args);
 
 // The inverse, for error messages: `arg` unchanged when it would split back

@@ -58,6 +58,22 @@ size_t SiblingSet::BlockSize() const {
   return bytes;
 }
 
+const char* SiblingSet::FirstUncovered(const SiblingSet* set, Version seen, uint32_t* kept) {
+  // Siblings are sorted by version, so the covered ones form a prefix.
+  const char* p = set->Base() + set->SiblingsOffset();
+  *kept = set->size();
+  while (*kept > 0) {
+    uint64_t v;
+    uint32_t len;
+    std::memcpy(&v, p, 8);
+    std::memcpy(&len, p + 8, 4);
+    if (!seen.Covers(Version(v))) break;
+    p += kSiblingHeader + len;
+    --*kept;
+  }
+  return p;
+}
+
 SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view value) {
   const size_t head = set->SiblingsOffset();
   const size_t bytes = head + kSiblingHeader + value.size();
@@ -72,16 +88,8 @@ SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view 
 }
 
 SiblingSet* SiblingSet::Put(SiblingSet* set, Version seen, Version v, std::string_view value) {
-  // Find the first sibling `seen` does not cover; everything before it goes.
-  const char* keep_from = set->Base() + set->SiblingsOffset();
-  uint32_t kept = set->size();
-  for (Iterator it = set->begin(); it != set->end(); ++it) {
-    if (!seen.Covers((*it).version)) break;
-    uint32_t len;
-    std::memcpy(&len, keep_from + 8, 4);
-    keep_from += kSiblingHeader + len;
-    --kept;
-  }
+  uint32_t kept;
+  const char* keep_from = FirstUncovered(set, seen, &kept);
   const size_t head = set->SiblingsOffset();
   const size_t old_bytes = set->BlockSize();
   const size_t kept_bytes = old_bytes - static_cast<size_t>(keep_from - set->Base());
@@ -98,15 +106,8 @@ SiblingSet* SiblingSet::Put(SiblingSet* set, Version seen, Version v, std::strin
 }
 
 SiblingSet* SiblingSet::DropCovered(SiblingSet* set, Version seen) {
-  const char* keep_from = set->Base() + set->SiblingsOffset();
-  uint32_t kept = set->size();
-  for (Iterator it = set->begin(); it != set->end(); ++it) {
-    if (!seen.Covers((*it).version)) break;
-    uint32_t len;
-    std::memcpy(&len, keep_from + 8, 4);
-    keep_from += kSiblingHeader + len;
-    --kept;
-  }
+  uint32_t kept;
+  const char* keep_from = FirstUncovered(set, seen, &kept);
   if (kept == 0) {
     Destroy(set);
     return nullptr;

@@ -1,4 +1,5 @@
 #include "causalkv/resp/parser.h"
+#include "causalkv/util/split_args.h"
 
 #include <cstring>
 #include <ostream>
@@ -599,7 +600,7 @@ TEST_P(RespSplitInlineArgsTest, SplitsLikeSdssplitargs) {
   const Split& c = GetParam();
   std::string storage = "stale";
   std::vector<std::pair<size_t, size_t>> spans = {{7, 7}};
-  ASSERT_TRUE(SplitInlineArgs(c.line, &storage, &spans));
+  ASSERT_TRUE(causalkv::util::SplitArgs(c.line, &storage, &spans));
   Args args;
   for (const auto& [offset, length] : spans) {
     ASSERT_LE(offset + length, storage.size());
@@ -640,7 +641,7 @@ TEST(RespParserTest, SplitInlineArgsRejectsBadQuoting) {
         "\"", "'", "a \"b", "\"a\"'b'"}) {
     std::string storage;
     std::vector<std::pair<size_t, size_t>> spans;
-    EXPECT_FALSE(SplitInlineArgs(line, &storage, &spans)) << line;
+    EXPECT_FALSE(causalkv::util::SplitArgs(line, &storage, &spans)) << line;
   }
 }
 

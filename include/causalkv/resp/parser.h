@@ -72,10 +72,4 @@ class Parser {
   std::vector<std::pair<size_t, size_t>> inline_spans_;
 };
 
-// Splits one inline line with Redis's rules (double quotes with \n \r \t \b \a
-// \\ \" and \xHH escapes, single quotes with \'). Returns false on unbalanced
-// quotes or a closing quote not followed by a space. Exposed for tests.
-bool SplitInlineArgs(std::string_view line, std::string* storage,
-                     std::vector<std::pair<size_t, size_t>>* spans);
-
 }  // namespace causalkv::resp

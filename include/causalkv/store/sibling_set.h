@@ -126,6 +126,8 @@ class SiblingSet {
   static constexpr size_t kSiblingHeader = 12;
 
   SiblingSet() = default;
+  // The first sibling `seen` does not cover (or the end); *kept counts it and those after.
+  static const char* FirstUncovered(const SiblingSet* set, Version seen, uint32_t* kept);
   const char* Base() const { return reinterpret_cast<const char*>(this); }
   char* Base() { return reinterpret_cast<char*>(this); }
   size_t KeyOffset() const { return kHeaderSize + (has_expire() ? kTtlBlockSize : 0); }
