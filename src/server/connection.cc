@@ -51,11 +51,13 @@ void Connection::CompactInput() {
 
 void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
-  // Room for the rest of a large bulk in one go when the parser knows its size.
+  // For a large bulk, grow towards its announced size, but at most doubling
+  // what has actually arrived: a client that only sends a 512 MB header must
+  // not make us allocate 512 MB.
   size_t want = kReadChunk;
   const size_t live = self->in_end_ - self->in_start_;
   const size_t needed = self->parser_.BytesWanted();
-  if (needed > live) want = std::max(want, needed - live);
+  if (needed > live) want = std::max(want, std::min(needed - live, live));
   if (self->in_.size() - self->in_end_ < want) {
     self->CompactInput();
     if (self->in_.size() - self->in_end_ < want) self->in_.resize(self->in_end_ + want);
