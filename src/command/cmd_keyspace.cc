@@ -142,19 +142,20 @@ void Scan(Context& ctx) {
   // Every key is a string; any other TYPE filter matches nothing, but the
   // cursor still walks the table as Redis's does.
   const bool type_matches = !has_type || EqualsIgnoreCase(type, "string");
-  std::vector<std::string> keys;
+  // Scanning deletes nothing, so views into the keyspace stay valid until the reply is written.
+  std::vector<std::string_view> keys;
   int64_t max_iterations = count * 10;
   do {
     cursor = ctx.db().Scan(cursor, [&](const SiblingSet* set) {
       if (!type_matches) return;
       if (has_pattern && !util::GlobMatch(pattern, set->key())) return;
-      keys.emplace_back(set->key());
+      keys.push_back(set->key());
     });
   } while (cursor != 0 && max_iterations-- > 0 && static_cast<int64_t>(keys.size()) < count);
   ctx.w.ArrayHeader(2);
   ctx.w.Bulk(std::to_string(cursor));
   ctx.w.ArrayHeader(static_cast<int64_t>(keys.size()));
-  for (const std::string& k : keys) ctx.w.Bulk(k);
+  for (std::string_view k : keys) ctx.w.Bulk(k);
 }
 
 void RandomKey(Context& ctx) {
