@@ -144,7 +144,8 @@ void Scan(Context& ctx) {
   const bool type_matches = !has_type || EqualsIgnoreCase(type, "string");
   // Scanning deletes nothing, so views into the keyspace stay valid until the reply is written.
   std::vector<std::string_view> keys;
-  int64_t max_iterations = count * 10;
+  // Redis's bound on empty buckets visited per call; saturate for huge COUNTs.
+  int64_t max_iterations = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
   do {
     cursor = ctx.db().Scan(cursor, [&](const SiblingSet* set) {
       if (!type_matches) return;

@@ -43,6 +43,10 @@ bool ParseSeenVersion(Context& ctx, std::string_view arg, store::Version* out) {
 
 void VGet(Context& ctx) {
   bool with_versions = false;
+  if (ctx.args.size() > 3) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
   if (ctx.args.size() == 3) {
     if (!EqualsIgnoreCase(ctx.args[2], "withversions")) {
       ctx.w.Error(err::kSyntax);

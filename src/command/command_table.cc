@@ -154,7 +154,7 @@ void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec) {
     w.ArrayHeader(0);
   } else {
     w.ArrayHeader(1);
-    w.MapHeader(4);
+    w.MapHeader(3);
     w.Bulk("flags");
     w.SetHeader(1);
     w.SimpleString((spec.flags & kWrite) ? "RW" : "RO");

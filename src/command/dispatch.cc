@@ -63,7 +63,9 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
     UnknownCommand(w, args);
     return;
   }
-  if (!spec->subcommands.empty()) {
+  // A container command with a handler of its own (COMMAND) runs it when
+  // given no subcommand.
+  if (!spec->subcommands.empty() && !(args.size() == 1 && spec->handler != nullptr)) {
     if (args.size() < 2) {
       WrongArity(w, spec->name);
       return;

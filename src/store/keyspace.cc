@@ -148,16 +148,15 @@ SiblingSet* Keyspace::CopyWithFreshVersions(const SiblingSet* src, std::string_v
                                             OpStatus* status) {
   // Fresh versions in the same order: a client holding an old version of the
   // destination must not be able to remove values it never read.
+  Version first;
+  if (!counter_->NextRange(src->size(), &first)) {
+    *status = OpStatus::kVersionUnavailable;
+    return nullptr;
+  }
   std::vector<Sibling> moved;
   moved.reserve(src->size());
-  for (Sibling s : *src) {
-    Version v;
-    if (!counter_->Next(&v)) {
-      *status = OpStatus::kVersionUnavailable;
-      return nullptr;
-    }
-    moved.push_back(Sibling{v, s.value});
-  }
+  uint64_t next = first.counter();
+  for (Sibling s : *src) moved.push_back(Sibling{Version(next++), s.value});
   *status = OpStatus::kOk;
   return SiblingSet::Create(key, src->expire_at_ms(), moved);
 }
@@ -166,13 +165,15 @@ OpStatus Keyspace::Rename(std::string_view src, std::string_view dst, bool nx) {
   SiblingSet** src_link = FindLive(src);
   if (src_link == nullptr) return OpStatus::kNotFound;
   if (src == dst) return nx ? OpStatus::kExists : OpStatus::kOk;
-  if (nx && FindLive(dst) != nullptr) return OpStatus::kExists;
-  src_link = table_.FindLink(src);  // FindLive(dst) may have rehashed
+  // Looked up live so that an expired destination counts as expired.
+  const bool dst_exists = FindLive(dst) != nullptr;
+  if (nx && dst_exists) return OpStatus::kExists;
+  src_link = table_.FindLink(src);  // FindLive(dst) may have rehashed or unlinked
   OpStatus status;
   SiblingSet* moved = CopyWithFreshVersions(*src_link, dst, &status);
   if (moved == nullptr) return status;
   Remove(src_link);
-  if (SiblingSet** dst_link = table_.FindLink(dst)) Remove(dst_link);
+  if (dst_exists) Remove(table_.FindLink(dst));
   if (moved->has_expire()) IndexTtl(moved);
   table_.Insert(moved);
   return OpStatus::kOk;

@@ -14,22 +14,22 @@ void VersionCounter::Init(uint64_t last_issued, uint64_t limit, uint64_t reserve
   async_raise_ = std::move(async_raise);
 }
 
-bool VersionCounter::Next(Version* out) {
-  if (last_issued_ == UINT64_MAX) return false;
-  const uint64_t next = last_issued_ + 1;
-  if (next > limit_) {
+bool VersionCounter::NextRange(uint64_t count, Version* first) {
+  if (count == 0 || last_issued_ > UINT64_MAX - count - reserve_) return false;
+  const uint64_t last = last_issued_ + count;
+  if (last > limit_) {
     // The background raise has not landed in time: this write waits.
     if (!sync_raise_) return false;
-    const uint64_t mark = next + reserve_;
+    const uint64_t mark = last + reserve_;
     if (!sync_raise_(mark)) return false;
     limit_ = mark;
   }
-  last_issued_ = next;
+  *first = Version(last_issued_ + 1);
+  last_issued_ = last;
   if (async_raise_ && !async_pending_ && limit_ - last_issued_ < reserve_ / 2) {
     async_pending_ = true;
     async_raise_(last_issued_ + reserve_);
   }
-  *out = Version(next);
   return true;
 }
 

@@ -34,7 +34,10 @@ class VersionCounter {
             AsyncRaise async_raise);
 
   // The next version, or false if it could not be made durable.
-  bool Next(Version* out);
+  bool Next(Version* out) { return NextRange(1, out); }
+  // `count` consecutive versions starting at *first, all or none (a write
+  // that needs several, like RENAME, must not take some and then fail).
+  bool NextRange(uint64_t count, Version* first);
 
   // The highest version handed out so far (0 before the first write).
   Version last_issued() const { return Version(last_issued_); }
