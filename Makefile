@@ -11,7 +11,7 @@ DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-de
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test sanitize bench clean
+.PHONY: all deps build server run test sanitize bench clean
 
 all: build
 
@@ -31,7 +31,11 @@ $(BUILD_DIR)/CMakeCache.txt:
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-run: build
+# Only the server: `make run` should not wait for the test binaries.
+server: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target causalkv-server
+
+run: server
 	$(BUILD_DIR)/causalkv-server $(CONF)
 
 test: build
