@@ -110,6 +110,11 @@ void WriteStoreError(resp::Writer& w, store::OpStatus status) {
   }
 }
 
+void WriteHelp(Context& ctx, std::span<const char* const> lines) {
+  ctx.w.ArrayHeader(static_cast<int64_t>(lines.size()));
+  for (const char* line : lines) ctx.w.SimpleString(line);
+}
+
 const store::SiblingSet* LookupRead(Context& ctx, std::string_view key) {
   const store::SiblingSet* set = ctx.db().FindReadOnly(key);
   if (set == nullptr) {

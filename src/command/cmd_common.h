@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "causalkv/store/keyspace.h"
@@ -43,6 +44,9 @@ void WriteStoreError(resp::Writer& w, store::OpStatus status);
 
 // Read lookup that counts keyspace hits and misses.
 const store::SiblingSet* LookupRead(Context& ctx, std::string_view key);
+
+// A container command's HELP reply: one status line each.
+void WriteHelp(Context& ctx, std::span<const char* const> lines);
 
 // "invalid expire time in '<name>' command".
 void WriteInvalidExpire(Context& ctx);

@@ -269,7 +269,7 @@ void ClientList(Context& ctx) {
 void ClientInfo(Context& ctx) { WriteText(ctx, DescribeClient(ctx.client, ctx.store.now_ms())); }
 
 void ClientHelp(Context& ctx) {
-  static const char* kLines[] = {
+  static const char* const kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "GETNAME",
       "    Return the name of the current connection.",
@@ -285,8 +285,7 @@ void ClientHelp(Context& ctx) {
       "    Assign the name <name> to the current connection.",
       "HELP",
       "    Print this help."};
-  ctx.w.ArrayHeader(std::size(kLines));
-  for (const char* line : kLines) ctx.w.SimpleString(line);
+  WriteHelp(ctx, kLines);
 }
 
 }  // namespace

@@ -1,4 +1,7 @@
 // Keyspace commands: they act on whole keys, every sibling at once.
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -90,22 +93,16 @@ void Scan(Context& ctx) {
   const std::string_view cursor_arg = ctx.args[1];
   uint64_t cursor = 0;
   {
-    // Redis reads the cursor with strtoull: decimal digits only.
-    if (cursor_arg.empty() || cursor_arg.size() > 20) {
+    // Redis reads the cursor with strtoul and its leniency ("+5", "-1" wraps),
+    // refusing only a leading space, trailing garbage and overflow.
+    const std::string text(cursor_arg);
+    char* end = nullptr;
+    errno = 0;
+    cursor = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' ||
+        errno == ERANGE) {
       ctx.w.Error(err::kCursor);
       return;
-    }
-    for (char c : cursor_arg) {
-      if (c < '0' || c > '9') {
-        ctx.w.Error(err::kCursor);
-        return;
-      }
-      const uint64_t digit = static_cast<uint64_t>(c - '0');
-      if (cursor > (UINT64_MAX - digit) / 10) {
-        ctx.w.Error(err::kCursor);
-        return;
-      }
-      cursor = cursor * 10 + digit;
     }
   }
   std::string_view pattern;

@@ -330,13 +330,33 @@ void ConfigSet(Context& ctx) {
   ctx.w.Ok();
 }
 
+void CommandHelp(Context& ctx) {
+  static const char* const kLines[] = {
+      "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "(no subcommand)",
+      "    Return details about all commands.",
+      "COUNT",
+      "    Return the total number of commands in this server.",
+      "LIST",
+      "    Return a list of all commands in this server.",
+      "INFO [<command-name> ...]",
+      "    Return details about multiple commands.",
+      "DOCS [<command-name> ...]",
+      "    Return documentation details about multiple commands.",
+      "GETKEYS <full-command>",
+      "    Return the keys from a full command.",
+      "HELP",
+      "    Print this help."};
+  WriteHelp(ctx, kLines);
+}
+
 void ConfigResetStat(Context& ctx) {
   ctx.server.stats = ServerStats{};
   ctx.w.Ok();
 }
 
 void ConfigHelp(Context& ctx) {
-  static const char* kLines[] = {
+  static const char* const kLines[] = {
       "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "GET <pattern>",
       "    Return parameters matching the glob-like <pattern> and their values.",
@@ -346,8 +366,7 @@ void ConfigHelp(Context& ctx) {
       "    Reset statistics reported by the INFO command.",
       "HELP",
       "    Print this help."};
-  ctx.w.ArrayHeader(std::size(kLines));
-  for (const char* line : kLines) ctx.w.SimpleString(line);
+  WriteHelp(ctx, kLines);
 }
 
 void Shutdown(Context& ctx) {
@@ -404,6 +423,9 @@ void RegisterServerCommands(std::vector<CommandSpec>* out) {
                                      "2.8.13", "Extracts the key names from an arbitrary "
                                      "command.", "O(N) where N is the number of arguments to "
                                      "the command", "command:string arg:string..."));
+  command.subcommands.push_back(spec("command|help", 2, kInfoFlags, CommandHelp, "5.0.0",
+                                     "Returns helpful text about the different subcommands.",
+                                     "O(1)", ""));
   out->push_back(std::move(command));
   out->push_back(spec("info", -1, kInfoFlags | kRandom, Info, "1.0.0",
                       "Returns information and statistics about the server.", "O(1)",

@@ -56,6 +56,15 @@ Dispatcher::~Dispatcher() = default;
 
 void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view> args,
                           resp::Writer& w) {
+  const size_t reply_start = w.buffer()->size();
+  DispatchCommand(client, args, w);
+  // INFO's total_error_replies: a reply is an error when it starts with '-'.
+  const std::string& out = *w.buffer();
+  if (out.size() > reply_start && out[reply_start] == '-') ++server_->stats.total_error_replies;
+}
+
+void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::string_view> args,
+                                 resp::Writer& w) {
   store_->set_now_ms(WallClockMs());
   client.last_interaction_ms = store_->now_ms();
   const CommandSpec* spec = table_->Find(args[0]);

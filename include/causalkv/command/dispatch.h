@@ -28,6 +28,9 @@ class Dispatcher {
                 resp::Writer& writer);
 
  private:
+  void DispatchCommand(ClientState& client, std::span<const std::string_view> args,
+                       resp::Writer& writer);
+
   ServerState* server_;
   store::Store* store_;
   std::unique_ptr<CommandTable> table_;
