@@ -3,6 +3,7 @@
 #include <string>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
 #include "cmd_common.h"
 #include "errors.h"
 
@@ -268,6 +269,52 @@ void ClientList(Context& ctx) {
 
 void ClientInfo(Context& ctx) { WriteText(ctx, DescribeClient(ctx.client, ctx.store.now_ms())); }
 
+// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP send no reply of their own; the
+// dispatcher drops the replies they suppress.
+void ClientReply(Context& ctx) {
+  const std::string_view mode = ctx.args[2];
+  if (EqualsIgnoreCase(mode, "on")) {
+    ctx.client.reply_off = false;
+    ctx.client.skip_next_reply = false;
+    ctx.w.Ok();
+  } else if (EqualsIgnoreCase(mode, "off")) {
+    ctx.client.reply_off = true;
+  } else if (EqualsIgnoreCase(mode, "skip")) {
+    if (!ctx.client.reply_off) ctx.client.skip_next_reply = true;
+  } else {
+    ctx.w.Error(err::kSyntax);
+  }
+}
+
+// CLIENT NO-EVICT / NO-TOUCH on|off: accepted; this server has no eviction
+// and keeps no access times yet, so there is nothing for them to change.
+void ClientOnOffFlag(Context& ctx) {
+  const std::string_view v = ctx.args[2];
+  if (EqualsIgnoreCase(v, "on") || EqualsIgnoreCase(v, "off")) {
+    ctx.w.Ok();
+  } else {
+    ctx.w.Error(err::kSyntax);
+  }
+}
+
+// RESET: the connection as if new: no transaction, no watches, database 0,
+// RESP2, no name, replies on, and logged out when a password is required.
+void Reset(Context& ctx) {
+  ClientState& c = ctx.client;
+  Dispatcher::DiscardTransaction(c);
+  c.db = 0;
+  c.protocol = 2;
+  ctx.w.set_protocol(2);
+  c.name.clear();
+  c.reply_off = false;
+  c.skip_next_reply = false;
+  c.authenticated = ctx.server.config.requirepass.empty();
+  ctx.w.SimpleString("RESET");
+}
+
+// Outside cluster mode Redis refuses these the same way.
+void ClusterOnly(Context& ctx) { ctx.w.Error("This instance has cluster support disabled"); }
+
 void ClientHelp(Context& ctx) {
   static const char* const kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -301,7 +348,7 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
                       "response.", "O(1)", "[message:string]"));
   out->push_back(spec("echo", 2, kFast, Echo, "1.0.0", "Returns the given string.", "O(1)",
                       "message:string"));
-  out->push_back(spec("quit", -1, kConn | kFast | kNoAuth, Quit, "1.0.0",
+  out->push_back(spec("quit", -1, kConn | kFast | kNoAuth | kTxControl, Quit, "1.0.0",
                       "Closes the connection.", "O(1)", ""));
   out->push_back(spec("auth", -2, kConn | kFast | kNoAuth, Auth, "1.0.0",
                       "Authenticates the connection.",
@@ -311,6 +358,14 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
                       "Handshakes with the Redis server.", "O(1)",
                       "[protover:integer] [AUTH=username:string] [password:string] "
                       "[SETNAME=clientname:string]"));
+  out->push_back(spec("reset", 1, kConn | kFast | kNoAuth | kTxControl, Reset, "6.2.0",
+                      "Resets the connection.", "O(1)", ""));
+  out->push_back(spec("readonly", 1, kConn | kFast, ClusterOnly, "3.0.0",
+                      "Enables read-only queries for a connection to a Redis Cluster replica "
+                      "node.", "O(1)", ""));
+  out->push_back(spec("readwrite", 1, kConn | kFast, ClusterOnly, "3.0.0",
+                      "Enables read-write queries for a connection to a Redis Cluster replica "
+                      "node.", "O(1)", ""));
   out->push_back(spec("select", 2, kConn | kFast, Select, "1.0.0",
                       "Changes the selected database.", "O(1)", "index:integer"));
   CommandSpec client = spec("client", -2, 0, nullptr, "2.4.0",
@@ -334,6 +389,13 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
       "[TYPE=type:string] [ID=client-id:integer...]");
   sub("client|info", 2, kConn, ClientInfo, "6.2.0",
       "Returns information about the connection.", "");
+  sub("client|reply", 3, kConn, ClientReply, "3.2.0",
+      "Instructs the server whether to reply to commands.", "ON|OFF|SKIP");
+  sub("client|no-evict", 3, kConn | kAdmin, ClientOnOffFlag, "7.0.0",
+      "Sets the client eviction mode of the connection.", "ON|OFF");
+  sub("client|no-touch", 3, kConn, ClientOnOffFlag, "7.2.0",
+      "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+      "ON|OFF");
   sub("client|help", 2, kConn, ClientHelp, "5.0.0", "Returns helpful text about the different "
       "subcommands.", "");
   out->push_back(std::move(client));

@@ -14,6 +14,7 @@ CommandTable::CommandTable() {
   RegisterKeyspaceCommands(&specs);
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);
+  RegisterTransactionCommands(&specs);
   for (CommandSpec& spec : specs) Add(std::move(spec));
 }
 

@@ -17,9 +17,11 @@
 namespace causalkv::command {
 
 class CommandTable;
+class Dispatcher;
 
 // Everything a handler may touch while running one command.
 struct Context {
+  Dispatcher& dispatcher;
   ServerState& server;
   store::Store& store;
   const CommandTable& table;
@@ -43,6 +45,7 @@ enum CommandFlag : uint32_t {
   kStale = 1u << 7,
   kNoScript = 1u << 8,
   kRandom = 1u << 9,  // reply is not a function of the data (RANDOMKEY, TIME)
+  kTxControl = 1u << 10,  // runs at once inside MULTI instead of being queued
 };
 
 struct CommandSpec {
@@ -85,6 +88,7 @@ void RegisterStringCommands(std::vector<CommandSpec>* out);
 void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
 void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);
+void RegisterTransactionCommands(std::vector<CommandSpec>* out);
 
 // Writes the COMMAND INFO entry / COMMAND DOCS entry for one spec.
 void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec);

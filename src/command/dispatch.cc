@@ -57,10 +57,14 @@ Dispatcher::~Dispatcher() = default;
 void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view> args,
                           resp::Writer& w) {
   const size_t reply_start = w.buffer()->size();
+  const bool skip_this = client.skip_next_reply;
+  client.skip_next_reply = false;
   DispatchCommand(client, args, w);
+  std::string& out = *w.buffer();
   // INFO's total_error_replies: a reply is an error when it starts with '-'.
-  const std::string& out = *w.buffer();
   if (out.size() > reply_start && out[reply_start] == '-') ++server_->stats.total_error_replies;
+  // CLIENT REPLY OFF/SKIP: the command ran; its reply is dropped.
+  if (skip_this || client.reply_off) out.resize(reply_start);
 }
 
 void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::string_view> args,
@@ -68,39 +72,82 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   store_->set_now_ms(WallClockMs());
   client.last_interaction_ms = store_->now_ms();
   const CommandSpec* spec = table_->Find(args[0]);
+  // Inside MULTI a command that cannot even be queued makes EXEC abort.
+  auto reject = [&client](auto&& write_error) {
+    write_error();
+    if (client.in_multi) client.multi_error = true;
+  };
   if (spec == nullptr) {
-    UnknownCommand(w, args);
+    reject([&] { UnknownCommand(w, args); });
     return;
   }
   // A container command with a handler of its own (COMMAND) runs it when
   // given no subcommand.
   if (!spec->subcommands.empty() && !(args.size() == 1 && spec->handler != nullptr)) {
     if (args.size() < 2) {
-      WrongArity(w, spec->name);
+      reject([&] { WrongArity(w, spec->name); });
       return;
     }
     const CommandSpec* sub = CommandTable::FindSub(*spec, args[1]);
     if (sub == nullptr) {
       std::string upper = spec->name;
       for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      w.Error("unknown subcommand '" + std::string(Clip(args[1], 128)) + "'. Try " + upper +
-              " HELP.");
+      reject([&] {
+        w.Error("unknown subcommand '" + std::string(Clip(args[1], 128)) + "'. Try " + upper +
+                " HELP.");
+      });
       return;
     }
     spec = sub;
   }
   if (!ArityOk(spec->arity, args.size())) {
-    WrongArity(w, spec->name);
+    reject([&] { WrongArity(w, spec->name); });
     return;
   }
   if (!client.authenticated && !(spec->flags & kNoAuth)) {
-    w.Error(err::kNoAuth);
+    reject([&] { w.Error(err::kNoAuth); });
+    return;
+  }
+  if (client.in_multi && !(spec->flags & kTxControl)) {
+    client.queued.emplace_back(args.begin(), args.end());
+    w.SimpleString("QUEUED");
     return;
   }
   client.last_command = spec->name;
   ++server_->stats.total_commands_processed;
-  Context ctx{*server_, *store_, *table_, client, w, args};
+  Context ctx{*this, *server_, *store_, *table_, client, w, args};
   spec->handler(ctx);
+}
+
+void Dispatcher::ExecQueued(ClientState& client, resp::Writer& w) {
+  std::vector<std::vector<std::string>> queued;
+  queued.swap(client.queued);
+  client.in_multi = false;
+  client.multi_error = false;
+  w.ArrayHeader(static_cast<int64_t>(queued.size()));
+  std::vector<std::string_view> views;
+  for (const std::vector<std::string>& command : queued) {
+    views.assign(command.begin(), command.end());
+    DispatchCommand(client, views, w);
+  }
+}
+
+void Dispatcher::DiscardTransaction(ClientState& client) {
+  client.in_multi = false;
+  client.multi_error = false;
+  client.queued.clear();
+  client.watched.clear();
+}
+
+KeyFingerprint Dispatcher::Fingerprint(int db, std::string_view key) {
+  KeyFingerprint fp;
+  const store::SiblingSet* set = store_->db(db).FindReadOnly(key);
+  if (set == nullptr) return fp;
+  fp.exists = true;
+  fp.max_version = set->max_version().counter();
+  fp.siblings = set->size();
+  fp.expire_at_ms = set->expire_at_ms();
+  return fp;
 }
 
 }  // namespace causalkv::command

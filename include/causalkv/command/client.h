@@ -4,8 +4,26 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace causalkv::command {
+
+// What WATCH remembers of a key: every write that stores a value takes a new
+// version, and every removal changes the sibling count or the existence, so
+// an equal fingerprint at EXEC means the key was not modified.
+struct KeyFingerprint {
+  bool exists = false;
+  uint64_t max_version = 0;
+  uint32_t siblings = 0;
+  int64_t expire_at_ms = -1;
+  bool operator==(const KeyFingerprint&) const = default;
+};
+
+struct WatchedKey {
+  int db = 0;
+  std::string key;
+  KeyFingerprint seen;
+};
 
 struct ClientState {
   uint64_t id = 0;
@@ -24,6 +42,15 @@ struct ClientState {
   // Kept current by the server, shown by CLIENT LIST.
   size_t query_buffer_bytes = 0;
   size_t output_buffer_bytes = 0;
+  // MULTI: commands queued for EXEC (owned copies of their arguments), and
+  // whether one failed to queue (EXEC then aborts).
+  bool in_multi = false;
+  bool multi_error = false;
+  std::vector<std::vector<std::string>> queued;
+  std::vector<WatchedKey> watched;
+  // CLIENT REPLY OFF / SKIP.
+  bool reply_off = false;
+  bool skip_next_reply = false;
   // Set by a handler: the server closes the connection once the replies
   // written so far have been sent (QUIT, protocol errors).
   bool close_after_reply = false;

@@ -23,9 +23,19 @@ class Dispatcher {
   ~Dispatcher();
 
   // Runs one command (args[0] is its name, any case) and appends its reply.
-  // REQUIRES: !args.empty(); writer uses client.protocol.
+  // Inside MULTI, queues it instead. REQUIRES: !args.empty(); writer uses
+  // client.protocol.
   void Dispatch(ClientState& client, std::span<const std::string_view> args,
                 resp::Writer& writer);
+
+  // Runs the commands queued by MULTI, writing EXEC's reply (used by EXEC).
+  void ExecQueued(ClientState& client, resp::Writer& writer);
+
+  // Forgets a client's transaction state (RESET, disconnect).
+  static void DiscardTransaction(ClientState& client);
+
+  // The fingerprint WATCH compares.
+  KeyFingerprint Fingerprint(int db, std::string_view key);
 
  private:
   void DispatchCommand(ClientState& client, std::span<const std::string_view> args,
