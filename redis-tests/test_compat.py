@@ -744,6 +744,55 @@ PROTOCOL_ERRORS = [
 ]
 
 
+class Resp3Replies(CompatTestCase):
+    """After HELLO 3 both servers must use the same RESP3 types: null `_`,
+    maps `%`, sets `~`, verbatim strings, and the same nesting as RESP2
+    elsewhere. The HELLO reply itself is version-specific and not compared."""
+
+    def setUp(self):
+        super().setUp()
+        for c in (self.oc, self.sc):
+            reply = c.call("HELLO", "3")
+            self.assertTrue(reply.startswith(b"%"), "HELLO 3 on port %d: %r" % (c.port, reply))
+
+    def test_nulls_and_plain_types(self):
+        self.same("GET", "missing")
+        self.same("SET", "k", "v")
+        self.same("RANDOMKEY")  # the only key
+        self.same("MGET", "k", "missing")
+        self.same("SET", "k", "w", "NX")
+        self.same("CLIENT", "GETNAME")
+        self.same("INCRBYFLOAT", "f", "1.5")
+        self.same("TTL", "k")
+        self.same("FLUSHALL")
+        self.same("RANDOMKEY")
+
+    def test_maps_and_transactions(self):
+        self.same("CONFIG", "GET", "databases")
+        self.same("SET", "n", "1")
+        self.same("WATCH", "n")
+        self.same("SET", "n", "2")
+        self.same("MULTI")
+        self.same("INCR", "n")
+        self.same("EXEC")  # aborted: RESP3 null
+        self.same("MULTI")
+        self.same("INCR", "n")
+        self.same("GET", "nope")
+        self.same("EXEC")
+
+    def test_scan_and_errors(self):
+        self.same("SET", "only", "1")
+        self.same("SCAN", "0")
+        self.same("GET")
+        self.same("NOSUCH")
+
+    def test_back_to_resp2(self):
+        for c in (self.oc, self.sc):
+            self.assertTrue(c.call("HELLO", "2").startswith(b"*14\r\n"))
+        self.same("GET", "missing")
+        self.same("CONFIG", "GET", "databases")
+
+
 class ProtocolErrors(CompatTestCase):
 
     def check_protocol_error(self, request, expected, preceding=b""):
