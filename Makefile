@@ -9,6 +9,12 @@ CONF ?= conf/causalkv.conf
 DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-dev \
                 libgtest-dev redis-tools redis-server python3 python3-redis
 
+# Node.js and npm come from Debian only where no `node` is installed (this
+# machine may have a newer Node.js from elsewhere, which Debian's npm conflicts
+# with). The Node.js client tests' npm packages are installed with `npm ci`,
+# exactly as pinned by the lock file, whenever node_modules is missing or older.
+NODE_TESTS := redis-tests/node
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build server run test sanitize bench clean
@@ -19,10 +25,17 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@if [ ! -e $(NODE_TESTS)/node_modules/.package-lock.json ] || \
+	    [ $(NODE_TESTS)/package-lock.json -nt $(NODE_TESTS)/node_modules/.package-lock.json ]; then \
+	  echo "installing the npm packages of $(NODE_TESTS) (npm ci)"; \
+	  cd $(NODE_TESTS) && npm ci --no-audit --no-fund; \
 	fi
 
 $(BUILD_DIR)/CMakeCache.txt:
