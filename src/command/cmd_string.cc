@@ -1,6 +1,7 @@
 // String commands with Redis semantics. On a key with several siblings, a
 // read sees the newest sibling, and a write replaces every sibling with one
 // new value at a fresh version.
+#include <charconv>
 #include <cmath>
 #include <string>
 
@@ -171,20 +172,27 @@ bool CheckLength(Context& ctx, uint64_t total) {
 }
 
 void Append(Context& ctx) {
-  const SiblingSet* existing = ctx.db().FindReadOnly(ctx.args[1]);
   const std::string_view suffix = ctx.args[2];
-  if (existing == nullptr) {
-    if (Stored(ctx, ctx.db().Set(ctx.args[1], suffix, TtlUpdate::Clear())))
-      ctx.w.Integer(static_cast<int64_t>(suffix.size()));
-    return;
-  }
-  const std::string_view old = existing->newest().value;
-  if (!CheckLength(ctx, old.size() + suffix.size())) return;
-  std::string value;
-  value.reserve(old.size() + suffix.size());
-  value.append(old).append(suffix);
-  if (Stored(ctx, ctx.db().Set(ctx.args[1], value, TtlUpdate::Keep())))
-    ctx.w.Integer(static_cast<int64_t>(value.size()));
+  std::string joined;
+  size_t length = 0;
+  bool computed = false;
+  const OpStatus status = ctx.db().Rewrite(
+      ctx.args[1], [&](const SiblingSet* existing, std::string_view* value) {
+        if (existing == nullptr) {
+          *value = suffix;
+        } else {
+          const std::string_view old = existing->newest().value;
+          if (!CheckLength(ctx, old.size() + suffix.size())) return false;
+          joined.reserve(old.size() + suffix.size());
+          joined.append(old).append(suffix);
+          *value = joined;
+        }
+        length = value->size();
+        computed = true;
+        return true;
+      });
+  if (!computed) return;
+  if (Stored(ctx, status)) ctx.w.Integer(static_cast<int64_t>(length));
 }
 
 void StrLen(Context& ctx) {
@@ -228,41 +236,56 @@ void SetRange(Context& ctx) {
     return;
   }
   const std::string_view patch = ctx.args[3];
-  const SiblingSet* existing = ctx.db().FindReadOnly(ctx.args[1]);
-  const std::string_view old = existing == nullptr ? std::string_view() : existing->newest().value;
-  if (patch.empty()) {
-    // Nothing to write: no key is created and no version is taken.
-    ctx.w.Integer(static_cast<int64_t>(old.size()));
-    return;
-  }
-  if (!CheckLength(ctx, static_cast<uint64_t>(offset) + patch.size())) return;
-  std::string value(old);
-  const size_t needed = static_cast<size_t>(offset) + patch.size();
-  if (value.size() < needed) value.resize(needed, '\0');
-  value.replace(static_cast<size_t>(offset), patch.size(), patch);
-  const TtlUpdate ttl = existing == nullptr ? TtlUpdate::Clear() : TtlUpdate::Keep();
-  if (Stored(ctx, ctx.db().Set(ctx.args[1], value, ttl)))
-    ctx.w.Integer(static_cast<int64_t>(value.size()));
+  std::string patched;
+  bool computed = false;
+  const OpStatus status = ctx.db().Rewrite(
+      ctx.args[1], [&](const SiblingSet* existing, std::string_view* value) {
+        const std::string_view old =
+            existing == nullptr ? std::string_view() : existing->newest().value;
+        if (patch.empty()) {
+          // Nothing to write: no key is created and no version is taken.
+          ctx.w.Integer(static_cast<int64_t>(old.size()));
+          return false;
+        }
+        if (!CheckLength(ctx, static_cast<uint64_t>(offset) + patch.size())) return false;
+        patched.assign(old);
+        const size_t needed = static_cast<size_t>(offset) + patch.size();
+        if (patched.size() < needed) patched.resize(needed, '\0');
+        patched.replace(static_cast<size_t>(offset), patch.size(), patch);
+        *value = patched;
+        computed = true;
+        return true;
+      });
+  if (!computed) return;
+  if (Stored(ctx, status)) ctx.w.Integer(static_cast<int64_t>(patched.size()));
 }
 
 void IncrByGeneric(Context& ctx, int64_t delta) {
-  const SiblingSet* existing = ctx.db().FindReadOnly(ctx.args[1]);
-  int64_t current = 0;
-  if (existing != nullptr && !ParseInt64(existing->newest().value, &current)) {
-    ctx.w.Error(err::kNotInteger);
-    return;
-  }
-  if ((delta < 0 && current < 0 && delta < INT64_MIN - current) ||
-      (delta > 0 && current > 0 && delta > INT64_MAX - current)) {
-    ctx.w.Error(err::kOverflow);
-    return;
-  }
-  const int64_t result = current + delta;
+  int64_t result = 0;
   char buf[24];
-  const int len = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(result));
-  const TtlUpdate ttl = existing == nullptr ? TtlUpdate::Clear() : TtlUpdate::Keep();
-  if (Stored(ctx, ctx.db().Set(ctx.args[1], std::string_view(buf, len), ttl)))
-    ctx.w.Integer(result);
+  bool computed = false;
+  // Errors are written inside the rewrite, which then stores nothing.
+  const OpStatus status = ctx.db().Rewrite(
+      ctx.args[1], [&](const SiblingSet* existing, std::string_view* value) {
+        int64_t current = 0;
+        if (existing != nullptr && !ParseInt64(existing->newest().value, &current)) {
+          ctx.w.Error(err::kNotInteger);
+          return false;
+        }
+        if ((delta < 0 && current < 0 && delta < INT64_MIN - current) ||
+            (delta > 0 && current > 0 && delta > INT64_MAX - current)) {
+          ctx.w.Error(err::kOverflow);
+          return false;
+        }
+        result = current + delta;
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, result);
+        (void)ec;  // 24 bytes always hold an int64
+        *value = std::string_view(buf, static_cast<size_t>(end - buf));
+        computed = true;
+        return true;
+      });
+  if (!computed) return;
+  if (Stored(ctx, status)) ctx.w.Integer(result);
 }
 
 bool ParseDelta(Context& ctx, int64_t* delta) {
@@ -295,20 +318,27 @@ void IncrByFloat(Context& ctx) {
     ctx.w.Error(err::kNotFloat);
     return;
   }
-  const SiblingSet* existing = ctx.db().FindReadOnly(ctx.args[1]);
-  long double current = 0;
-  if (existing != nullptr && !ParseLongDouble(existing->newest().value, &current)) {
-    ctx.w.Error(err::kNotFloat);
-    return;
-  }
-  const long double result = current + delta;
-  if (std::isnan(result) || std::isinf(result)) {
-    ctx.w.Error(err::kNanOrInf);
-    return;
-  }
-  const std::string text = FormatLongDouble(result);
-  const TtlUpdate ttl = existing == nullptr ? TtlUpdate::Clear() : TtlUpdate::Keep();
-  if (Stored(ctx, ctx.db().Set(ctx.args[1], text, ttl))) ctx.w.Bulk(text);
+  std::string text;
+  bool computed = false;
+  const OpStatus status = ctx.db().Rewrite(
+      ctx.args[1], [&](const SiblingSet* existing, std::string_view* value) {
+        long double current = 0;
+        if (existing != nullptr && !ParseLongDouble(existing->newest().value, &current)) {
+          ctx.w.Error(err::kNotFloat);
+          return false;
+        }
+        const long double result = current + delta;
+        if (std::isnan(result) || std::isinf(result)) {
+          ctx.w.Error(err::kNanOrInf);
+          return false;
+        }
+        text = FormatLongDouble(result);
+        *value = text;
+        computed = true;
+        return true;
+      });
+  if (!computed) return;
+  if (Stored(ctx, status)) ctx.w.Bulk(text);
 }
 
 }  // namespace

@@ -123,6 +123,18 @@ OpStatus Keyspace::Set(std::string_view key, std::string_view value, TtlUpdate t
   return OpStatus::kOk;
 }
 
+OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::string_view value) {
+  Version v;
+  if (!counter_->Next(&v)) return OpStatus::kVersionUnavailable;
+  if (link == nullptr) {
+    const Sibling only{v, value};
+    table_.Insert(SiblingSet::Create(key, SiblingSet::kNoExpire, {&only, 1}));
+  } else {
+    Relink(link, SiblingSet::ReplaceAll(*link, v, value));
+  }
+  return OpStatus::kOk;
+}
+
 bool Keyspace::Delete(std::string_view key) {
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return false;

@@ -73,6 +73,14 @@ class Keyspace {
   // REQUIRES: `value` does not point into this keyspace.
   OpStatus Set(std::string_view key, std::string_view value, TtlUpdate ttl);
 
+  // Read-modify-write with one lookup (INCR, APPEND, SETRANGE):
+  // fn(current or nullptr, &value) returns true to store `value` as the only
+  // sibling at a fresh version (an existing key keeps its TTL, a new one has
+  // none), or false to store nothing and take no version. `value` must not
+  // point into this keyspace.
+  template <typename Fn>
+  OpStatus Rewrite(std::string_view key, Fn&& fn);
+
   bool Delete(std::string_view key);
   // Sets the TTL of an existing key (the caller deletes instead for a time
   // already past, as Redis does). Returns false if the key is missing.
@@ -123,6 +131,8 @@ class Keyspace {
   void UnindexTtl(SiblingSet* set);
   // Applies `ttl` to the block in *link (after a write).
   void ApplyTtl(SiblingSet** link, TtlUpdate ttl);
+  // Stores `value` as the only sibling of the key in *link (nullptr: a new key).
+  OpStatus StoreOnly(SiblingSet** link, std::string_view key, std::string_view value);
   SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status);
 
   HashTable table_;
@@ -134,6 +144,16 @@ class Keyspace {
   KeyspaceStats* stats_;
   std::minstd_rand rnd_;
 };
+
+template <typename Fn>
+OpStatus Keyspace::Rewrite(std::string_view key, Fn&& fn) {
+  SiblingSet** link = FindLive(key);
+  std::string_view value;
+  if (!fn(link == nullptr ? nullptr : static_cast<const SiblingSet*>(*link), &value)) {
+    return OpStatus::kOk;
+  }
+  return StoreOnly(link, key, value);
+}
 
 template <typename Fn>
 uint64_t Keyspace::Scan(uint64_t cursor, Fn&& fn) {
