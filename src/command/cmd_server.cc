@@ -9,6 +9,7 @@
 #include <string>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
 #include "causalkv/util/glob.h"
 #include "cmd_common.h"
 #include "errors.h"
@@ -172,16 +173,17 @@ void InfoMemory(Context& ctx, std::string* s) {
   Line(s, "used_memory_human", HumanBytes(used));
   Line(s, "used_memory_rss", rss);
   Line(s, "used_memory_rss_human", HumanBytes(rss));
-  Line(s, "maxmemory", 0);
-  Line(s, "maxmemory_human", std::string("0B"));
-  Line(s, "maxmemory_policy", std::string("noeviction"));
+  Line(s, "used_memory_dataset", ctx.store.MemoryBytes());
+  Line(s, "used_memory_estimate", ctx.dispatcher.UsedMemory());
+  Line(s, "maxmemory", ctx.server.config.maxmemory);
+  Line(s, "maxmemory_human", HumanBytes(ctx.server.config.maxmemory));
+  Line(s, "maxmemory_policy", ctx.server.config.maxmemory_policy);
   char ratio[32];
   std::snprintf(ratio, sizeof ratio, "%.2f",
                 used == 0 ? 0.0 : static_cast<double>(rss) / static_cast<double>(used));
   Line(s, "mem_fragmentation_ratio", std::string(ratio));
   Line(s, "mem_allocator", std::string("libc"));
   s->append("\r\n");
-  (void)ctx;
 }
 
 void InfoPersistence(Context& ctx, std::string* s) {
@@ -204,7 +206,7 @@ void InfoStats(Context& ctx, std::string* s) {
   Line(s, "total_net_output_bytes", st.total_net_output_bytes);
   Line(s, "rejected_connections", st.rejected_connections);
   Line(s, "expired_keys", ctx.store.stats().expired_keys);
-  Line(s, "evicted_keys", 0);
+  Line(s, "evicted_keys", ctx.store.stats().evicted_keys);
   Line(s, "keyspace_hits", st.keyspace_hits);
   Line(s, "keyspace_misses", st.keyspace_misses);
   Line(s, "total_error_replies", st.total_error_replies);
@@ -324,6 +326,7 @@ void ConfigSet(Context& ctx) {
     changed.push_back(name);
   }
   ctx.server.config = std::move(updated);
+  ctx.dispatcher.ApplyStoreSettings();
   if (ctx.server.on_config_changed) {
     for (const std::string& name : changed) ctx.server.on_config_changed(name);
   }

@@ -4,6 +4,10 @@
 // highest version among the key's siblings (0 for a missing key) and values
 // are ordered oldest first. VGET key WITHVERSIONS returns
 // [version, [[v1, value1], [v2, value2], ...]] instead.
+#include <spdlog/spdlog.h>
+
+#include <string>
+
 #include "args.h"
 #include "cmd_common.h"
 #include "errors.h"
@@ -67,6 +71,17 @@ void VPut(Context& ctx) {
   const store::SiblingSet* after = nullptr;
   const store::OpStatus status =
       ctx.db().VPut(ctx.args[1], seen, ctx.args[3], TtlFor(opts, at_ms), &after);
+  if (status == store::OpStatus::kTooManySiblings) {
+    // Writers that never merge would grow the key without bound; refusing
+    // loses nothing, and the client can merge and write with the version it read.
+    const std::string key(ctx.args[1]);
+    const uint32_t max = static_cast<uint32_t>(ctx.server.config.max_siblings);
+    spdlog::warn("VPUT refused: key '{}' would exceed max-siblings ({})", key, max);
+    ctx.w.Error("key '" + key + "' would have more than " + std::to_string(max) +
+                " siblings (max-siblings); read it, merge the siblings and write with the "
+                "version you read");
+    return;
+  }
   if (status != store::OpStatus::kOk) {
     WriteStoreError(ctx.w, status);
     return;

@@ -1,5 +1,7 @@
 #include "causalkv/command/dispatch.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <string>
 
@@ -50,7 +52,48 @@ bool ArityOk(int arity, size_t argc) {
 }  // namespace
 
 Dispatcher::Dispatcher(ServerState* server, store::Store* store)
-    : server_(server), store_(store), table_(std::make_unique<CommandTable>()) {}
+    : server_(server), store_(store), table_(std::make_unique<CommandTable>()) {
+  ApplyStoreSettings();
+}
+
+void Dispatcher::ApplyStoreSettings() {
+  const config::Config& cfg = server_->config;
+  store::EvictionSettings eviction;
+  store::ParseEvictionPolicy(cfg.maxmemory_policy, &eviction.policy);  // validated by config
+  eviction.samples = cfg.maxmemory_samples;
+  eviction.lfu_log_factor = cfg.lfu_log_factor;
+  eviction.lfu_decay_time = cfg.lfu_decay_time;
+  store_->set_eviction(eviction);
+  store_->set_max_siblings(static_cast<uint32_t>(cfg.max_siblings));
+}
+
+size_t Dispatcher::UsedMemory() {
+  const size_t data = store_->MemoryBytes();
+  const int64_t now = store_->now_ms();
+  if (overhead_sampled_ms_ < 0 || now - overhead_sampled_ms_ >= 1000) {
+    const struct mallinfo2 mi = mallinfo2();
+    const size_t total = mi.uordblks + mi.hblkhd;
+    memory_overhead_ = total > data ? total - data : 0;
+    overhead_sampled_ms_ = now;
+  }
+  return data + memory_overhead_;
+}
+
+bool Dispatcher::EnforceMaxmemory() {
+  const uint64_t limit = server_->config.maxmemory;
+  if (UsedMemory() <= limit) return true;
+  // Evict in bounded bursts (about a millisecond), so one command never
+  // stalls the loop; the next command continues where this one stopped.
+  const auto start = std::chrono::steady_clock::now();
+  for (int evicted = 1; UsedMemory() > limit; ++evicted) {
+    if (!store_->EvictOne()) return false;
+    if (evicted % 16 == 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) {
+      return true;
+    }
+  }
+  return true;
+}
 
 Dispatcher::~Dispatcher() = default;
 
@@ -106,6 +149,10 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   }
   if (!client.authenticated && !(spec->flags & kNoAuth)) {
     reject([&] { w.Error(err::kNoAuth); });
+    return;
+  }
+  if (server_->config.maxmemory != 0 && !EnforceMaxmemory() && (spec->flags & kDenyOom)) {
+    reject([&] { w.Error("-OOM command not allowed when used memory > 'maxmemory'."); });
     return;
   }
   if (client.in_multi && !(spec->flags & kTxControl)) {

@@ -291,6 +291,69 @@ const Option kOptions[] = {
        return true;
      },
      [](const Config& cfg) { return std::to_string(cfg.version_reserve); }},
+
+    // Memory limit, eviction and the sibling guard.
+    {"maxmemory", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseMemoryValue(v, 0, std::numeric_limits<int64_t>::max(), &cfg->maxmemory,
+                               reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.maxmemory); }},
+
+    {"maxmemory-policy", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       static constexpr const char* kPolicies[] = {
+           "volatile-lru",   "volatile-lfu",   "volatile-random", "volatile-ttl",
+           "allkeys-lru",    "allkeys-lfu",    "allkeys-random",  "noeviction"};
+       for (const char* policy : kPolicies) {
+         if (EqualsNoCase(v[0], policy)) {
+           cfg->maxmemory_policy = policy;
+           return true;
+         }
+       }
+       *reason = "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                 "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+                 "noeviction";
+       return false;
+     },
+     [](const Config& cfg) { return cfg.maxmemory_policy; }},
+
+    {"maxmemory-samples", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 1, 64, &n, reason)) return false;
+       cfg->maxmemory_samples = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.maxmemory_samples); }},
+
+    {"lfu-log-factor", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 0, INT_MAX, &n, reason)) return false;
+       cfg->lfu_log_factor = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.lfu_log_factor); }},
+
+    {"lfu-decay-time", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 0, INT_MAX, &n, reason)) return false;
+       cfg->lfu_decay_time = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.lfu_decay_time); }},
+
+    {"max-siblings", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 1, 1'000'000, &n, reason)) return false;
+       cfg->max_siblings = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.max_siblings); }},
 };
 
 const Option* FindOption(std::string_view name) {

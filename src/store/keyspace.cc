@@ -1,10 +1,31 @@
 #include "causalkv/store/keyspace.h"
 
+#include <malloc.h>
+
 #include <array>
 #include <memory>
 #include <vector>
 
 namespace causalkv::store {
+
+const EvictionSettings Keyspace::kDefaultEvictionSettings{};
+
+void EvictionPool::Offer(uint64_t score, int db, std::string_view key) {
+  if (candidates_.size() == kSize && score <= candidates_.front().score) return;
+  for (const Candidate& c : candidates_)
+    if (c.db == db && c.key == key) return;
+  auto at = candidates_.begin();
+  while (at != candidates_.end() && at->score < score) ++at;
+  candidates_.insert(at, Candidate{score, db, std::string(key)});
+  if (candidates_.size() > kSize) candidates_.erase(candidates_.begin());
+}
+
+bool EvictionPool::PopBest(Candidate* out) {
+  if (candidates_.empty()) return false;
+  *out = std::move(candidates_.back());
+  candidates_.pop_back();
+  return true;
+}
 
 Keyspace::Keyspace(VersionCounter* counter, const Clock* clock, KeyspaceStats* stats,
                    uint64_t seed)
@@ -22,6 +43,7 @@ SiblingSet** Keyspace::FindLive(std::string_view key) {
     ++stats_->expired_keys;
     return nullptr;
   }
+  Touch(*link);
   return link;
 }
 
@@ -34,7 +56,77 @@ void Keyspace::Remove(SiblingSet** link) {
   SiblingSet* set = *link;
   if (set->has_expire()) UnindexTtl(set);
   table_.Unlink(link);
+  data_bytes_ -= malloc_usable_size(set);
   SiblingSet::Destroy(set);
+}
+
+void Keyspace::Adopt(SiblingSet* set) {
+  data_bytes_ += malloc_usable_size(set);
+  Touch(set);
+  table_.Insert(set);
+}
+
+void Keyspace::Touch(const SiblingSet* set) {
+  const int64_t now = clock_->now_ms;
+  if (IsLfu(settings_->policy)) {
+    // A new key starts at the initial counter, as in Redis, so that it is
+    // not evicted before it had a chance to be read.
+    uint8_t counter = set->access() == 0 ? lfu::kInitialCounter
+                                         : lfu::Decayed(set->access(), now, settings_->lfu_decay_time);
+    counter = lfu::LogIncrement(counter, settings_->lfu_log_factor,
+                                static_cast<double>(rnd_() - rnd_.min()) /
+                                    static_cast<double>(rnd_.max() - rnd_.min() + 1));
+    set->set_access(lfu::Pack(lfu::MinutesOf(now), counter));
+  } else {
+    set->set_access(static_cast<uint32_t>(now / 1000));
+  }
+}
+
+uint64_t Keyspace::EvictionScore(const SiblingSet* set) const {
+  const int64_t now = clock_->now_ms;
+  switch (settings_->policy) {
+    case EvictionPolicy::kVolatileTtl:
+      return UINT64_MAX - static_cast<uint64_t>(set->expire_at_ms());
+    case EvictionPolicy::kAllKeysLfu:
+    case EvictionPolicy::kVolatileLfu:
+      return 255 - lfu::Decayed(set->access(), now, settings_->lfu_decay_time);
+    default:
+      return static_cast<uint32_t>(static_cast<uint32_t>(now / 1000) - set->access());
+  }
+}
+
+void Keyspace::SampleForEviction(int db_index, EvictionPool* pool) {
+  const bool volatile_only = IsVolatile(settings_->policy);
+  for (int i = 0; i < settings_->samples; ++i) {
+    const SiblingSet* set = nullptr;
+    if (volatile_only) {
+      if (ttl_index_.empty()) return;
+      set = ttl_index_[rnd_() % ttl_index_.size()];
+    } else {
+      set = table_.Random(rnd_);
+      if (set == nullptr) return;
+    }
+    pool->Offer(EvictionScore(set), db_index, set->key());
+  }
+}
+
+bool Keyspace::Evict(std::string_view key) {
+  SiblingSet** link = table_.FindLink(key);
+  if (link == nullptr) return false;
+  Remove(link);
+  ++stats_->evicted_keys;
+  return true;
+}
+
+bool Keyspace::EvictRandom() {
+  const SiblingSet* set = nullptr;
+  if (IsVolatile(settings_->policy)) {
+    if (ttl_index_.empty()) return false;
+    set = ttl_index_[rnd_() % ttl_index_.size()];
+  } else {
+    set = table_.Random(rnd_);
+  }
+  return set != nullptr && Evict(set->key());
 }
 
 void Keyspace::IndexTtl(SiblingSet* set) {
@@ -58,14 +150,14 @@ void Keyspace::ApplyTtl(SiblingSet** link, TtlUpdate ttl) {
     case TtlUpdate::Kind::kClear:
       if (!set->has_expire()) return;
       UnindexTtl(set);
-      *link = SiblingSet::WithExpire(set, SiblingSet::kNoExpire);
+      *link = Mutate(set, [](SiblingSet* s) { return SiblingSet::WithExpire(s, SiblingSet::kNoExpire); });
       return;
     case TtlUpdate::Kind::kSet:
       if (set->has_expire()) {
         set->set_expire_at_ms(ttl.at_ms);
         return;
       }
-      set = SiblingSet::WithExpire(set, ttl.at_ms);
+      set = Mutate(set, [&](SiblingSet* s) { return SiblingSet::WithExpire(s, ttl.at_ms); });
       *link = set;
       IndexTtl(set);
       return;
@@ -76,15 +168,21 @@ OpStatus Keyspace::VPut(std::string_view key, Version seen, std::string_view val
                         TtlUpdate ttl, const SiblingSet** after) {
   if (seen > counter_->last_issued()) return OpStatus::kVersionFromFuture;
   SiblingSet** link = FindLive(key);
+  if (link != nullptr && *max_siblings_ != 0) {
+    // Siblings the write keeps (those `seen` does not cover), plus the new one.
+    uint32_t kept = 0;
+    for (Sibling s : **link) kept += seen.Covers(s.version) ? 0 : 1;
+    if (kept + 1 > *max_siblings_) return OpStatus::kTooManySiblings;
+  }
   Version v;
   if (!counter_->Next(&v)) return OpStatus::kVersionUnavailable;
   if (link == nullptr) {
     const Sibling only{v, value};
     SiblingSet* set = SiblingSet::Create(key, SiblingSet::kNoExpire, {&only, 1});
-    table_.Insert(set);
+    Adopt(set);
     link = table_.FindLink(key);
   } else {
-    Relink(link, SiblingSet::Put(*link, seen, v, value));
+    Relink(link, Mutate(*link, [&](SiblingSet* s) { return SiblingSet::Put(s, seen, v, value); }));
   }
   ApplyTtl(link, ttl);
   *after = *link;
@@ -101,7 +199,7 @@ OpStatus Keyspace::VDel(std::string_view key, Version seen, const SiblingSet** a
     return OpStatus::kOk;
   }
   // Some sibling survives, so DropCovered cannot free the block.
-  Relink(link, SiblingSet::DropCovered(*link, seen));
+  Relink(link, Mutate(*link, [&](SiblingSet* s) { return SiblingSet::DropCovered(s, seen); }));
   *after = *link;
   return OpStatus::kOk;
 }
@@ -115,10 +213,10 @@ OpStatus Keyspace::Set(std::string_view key, std::string_view value, TtlUpdate t
     const int64_t at = ttl.kind == TtlUpdate::Kind::kSet ? ttl.at_ms : SiblingSet::kNoExpire;
     SiblingSet* set = SiblingSet::Create(key, at, {&only, 1});
     if (set->has_expire()) IndexTtl(set);
-    table_.Insert(set);
+    Adopt(set);
     return OpStatus::kOk;
   }
-  Relink(link, SiblingSet::ReplaceAll(*link, v, value));
+  Relink(link, Mutate(*link, [&](SiblingSet* s) { return SiblingSet::ReplaceAll(s, v, value); }));
   ApplyTtl(link, ttl);
   return OpStatus::kOk;
 }
@@ -128,9 +226,9 @@ OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::strin
   if (!counter_->Next(&v)) return OpStatus::kVersionUnavailable;
   if (link == nullptr) {
     const Sibling only{v, value};
-    table_.Insert(SiblingSet::Create(key, SiblingSet::kNoExpire, {&only, 1}));
+    Adopt(SiblingSet::Create(key, SiblingSet::kNoExpire, {&only, 1}));
   } else {
-    Relink(link, SiblingSet::ReplaceAll(*link, v, value));
+    Relink(link, Mutate(*link, [&](SiblingSet* s) { return SiblingSet::ReplaceAll(s, v, value); }));
   }
   return OpStatus::kOk;
 }
@@ -187,7 +285,7 @@ OpStatus Keyspace::Rename(std::string_view src, std::string_view dst, bool nx) {
   Remove(src_link);
   if (dst_exists) Remove(table_.FindLink(dst));
   if (moved->has_expire()) IndexTtl(moved);
-  table_.Insert(moved);
+  Adopt(moved);
   return OpStatus::kOk;
 }
 
@@ -200,11 +298,12 @@ OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
   if (moved == nullptr) return status;
   Remove(link);
   if (moved->has_expire()) target->IndexTtl(moved);
-  target->table_.Insert(moved);
+  target->Adopt(moved);
   return OpStatus::kOk;
 }
 
 void Keyspace::Clear() {
+  data_bytes_ = 0;
   ttl_index_.clear();
   ttl_index_.shrink_to_fit();
   table_.Clear();

@@ -33,10 +33,9 @@ SiblingSet* SiblingSet::Create(std::string_view key, int64_t expire_at_ms,
   set->next_ = nullptr;
   set->key_len_ = static_cast<uint32_t>(key.size());
   set->meta_ = static_cast<uint32_t>(siblings.size()) | (ttl ? kTtlBit : 0);
-  if (ttl) {
-    set->set_expire_at_ms(expire_at_ms);
-    set->set_ttl_slot(0);
-  }
+  set->access_ = 0;
+  set->ttl_slot_ = 0;
+  if (ttl) set->set_expire_at_ms(expire_at_ms);
   char* w = p + set->KeyOffset();
   if (!key.empty()) std::memcpy(w, key.data(), key.size());
   w += key.size();
@@ -137,7 +136,7 @@ SiblingSet* SiblingSet::WithExpire(SiblingSet* set, int64_t expire_at_ms) {
     std::memmove(set->Base() + kHeaderSize + kTtlBlockSize, set->Base() + kHeaderSize, tail);
     set->meta_ |= kTtlBit;
     set->set_expire_at_ms(expire_at_ms);
-    set->set_ttl_slot(0);
+    set->ttl_slot_ = 0;
     return set;
   }
   std::memmove(set->Base() + kHeaderSize, set->Base() + kHeaderSize + kTtlBlockSize, tail);

@@ -18,6 +18,8 @@ Store::Store(int databases, uint64_t hash_seed) {
   for (int i = 0; i < databases; ++i) {
     dbs_.push_back(std::make_unique<Keyspace>(&counter_, &clock_, &stats_,
                                               hash_seed + 0x9e3779b97f4a7c15ull * i));
+    dbs_.back()->set_eviction_settings(&eviction_);
+    dbs_.back()->set_max_siblings(&max_siblings_);
   }
 }
 
@@ -41,6 +43,35 @@ size_t Store::ActiveExpireCycle(int64_t budget_us) {
     }
     if (MonotonicMicros() - start > budget_us) break;
   }
+  return total;
+}
+
+bool Store::EvictOne() {
+  const EvictionPolicy policy = eviction_.policy;
+  if (policy == EvictionPolicy::kNoEviction) return false;
+  if (policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom) {
+    for (size_t n = 0; n < dbs_.size(); ++n) {
+      Keyspace& db = *dbs_[random_evict_cursor_];
+      random_evict_cursor_ = (random_evict_cursor_ + 1) % dbs_.size();
+      if (db.EvictRandom()) return true;
+    }
+    return false;
+  }
+  // Sample every database into the pool, then evict the best candidate that
+  // still exists (a pooled key may have been deleted since it was sampled).
+  for (size_t i = 0; i < dbs_.size(); ++i) {
+    if (dbs_[i]->size() != 0) dbs_[i]->SampleForEviction(static_cast<int>(i), &pool_);
+  }
+  EvictionPool::Candidate best;
+  while (pool_.PopBest(&best)) {
+    if (dbs_[best.db]->Evict(best.key)) return true;
+  }
+  return false;
+}
+
+size_t Store::MemoryBytes() const {
+  size_t total = 0;
+  for (const auto& db : dbs_) total += db->memory_bytes();
   return total;
 }
 

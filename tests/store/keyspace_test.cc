@@ -38,6 +38,8 @@ std::string StatusName(OpStatus status) {
       return "kOk";
     case OpStatus::kNotFound:
       return "kNotFound";
+    case OpStatus::kTooManySiblings:
+      return "kTooManySiblings";
     case OpStatus::kExists:
       return "kExists";
     case OpStatus::kVersionFromFuture:

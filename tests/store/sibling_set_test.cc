@@ -88,16 +88,16 @@ void ExpectMatches(const SiblingSet* set, const Expected& want) {
   EXPECT_EQ(set->newest().version.counter(), want.siblings.back().first);
   EXPECT_EQ(set->newest().value, want.siblings.back().second);
   EXPECT_EQ(set->max_version().counter(), want.siblings.back().first);
-  // The documented layout: 16-byte header, 12-byte TTL block if any, key, siblings.
-  const size_t ttl = want.expire_at_ms != SiblingSet::kNoExpire ? 12 : 0;
-  EXPECT_EQ(set->BlockSize(), 16 + ttl + want.key.size() + payload);
+  // The documented layout: 24-byte header, 8-byte expiry if any, key, siblings.
+  const size_t ttl = want.expire_at_ms != SiblingSet::kNoExpire ? 8 : 0;
+  EXPECT_EQ(set->BlockSize(), 24 + ttl + want.key.size() + payload);
 }
 
 TEST(SiblingSetTest, CreateOneSiblingCostsHeaderKeyAndValue) {
   Holder h(Make("cart", SiblingSet::kNoExpire, {{1, "milk"}}));
   ExpectMatches(h.get(), {"cart", SiblingSet::kNoExpire, {{1, "milk"}}});
-  // The header comment promises 16 + key + 12 + value for this case.
-  EXPECT_EQ(h.get()->BlockSize(), 16u + 4 + 12 + 4);
+  // The header comment promises 24 + key + 12 + value for this case.
+  EXPECT_EQ(h.get()->BlockSize(), 24u + 4 + 12 + 4);
   EXPECT_EQ(Describe(h.get()), "key=cart: [1]milk");
 }
 

@@ -34,6 +34,13 @@ class Dispatcher {
   // Forgets a client's transaction state (RESET, disconnect).
   static void DiscardTransaction(ClientState& client);
 
+  // Pushes the config's eviction and max-siblings settings to the store
+  // (at start and after CONFIG SET).
+  void ApplyStoreSettings();
+  // used_memory as eviction sees it: the store's exact bytes plus the rest of
+  // the process's allocations, sampled at most once a second.
+  size_t UsedMemory();
+
   // The fingerprint WATCH compares.
   KeyFingerprint Fingerprint(int db, std::string_view key);
 
@@ -41,8 +48,14 @@ class Dispatcher {
   void DispatchCommand(ClientState& client, std::span<const std::string_view> args,
                        resp::Writer& writer);
 
+  // Evicts until used memory is under maxmemory (bounded per call). False
+  // when over the limit and nothing more can be evicted.
+  bool EnforceMaxmemory();
+
   ServerState* server_;
   store::Store* store_;
+  size_t memory_overhead_ = 0;
+  int64_t overhead_sampled_ms_ = -1;
   std::unique_ptr<CommandTable> table_;
 };
 

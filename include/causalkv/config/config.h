@@ -28,6 +28,15 @@ struct Config {
   // How far ahead of the last issued version the saved high-water mark is
   // pushed; larger means fewer disk syncs and bigger gaps after a restart.
   uint64_t version_reserve = 1'000'000;
+  // Memory limit and eviction (0: no limit). The policy is kept by name and
+  // validated against the store's list.
+  uint64_t maxmemory = 0;
+  std::string maxmemory_policy = "noeviction";
+  int maxmemory_samples = 5;
+  int lfu_log_factor = 10;
+  int lfu_decay_time = 1;
+  // A VPUT that would leave a key with more siblings than this is refused.
+  int max_siblings = 64;
   std::string config_file;  // absolute path of the file loaded; empty if none
 };
 

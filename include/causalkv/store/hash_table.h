@@ -32,6 +32,7 @@ class HashTable {
   size_t size() const { return size_; }
   size_t bucket_count() const { return table_[0].mask + 1 + (IsRehashing() ? table_[1].mask + 1 : 0); }
   bool IsRehashing() const { return table_[1].buckets != nullptr; }
+  size_t bucket_bytes() const { return bucket_count() * sizeof(SiblingSet*); }
 
   // The slot holding the entry for `key`, or nullptr.
   SiblingSet** FindLink(std::string_view key);

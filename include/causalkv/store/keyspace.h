@@ -9,12 +9,16 @@
 // Thread-compatibility: used from the loop thread only.
 #pragma once
 
+#include <malloc.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "causalkv/store/eviction.h"
 #include "causalkv/store/hash_table.h"
 #include "causalkv/store/sibling_set.h"
 #include "causalkv/store/version.h"
@@ -28,6 +32,7 @@ enum class OpStatus {
   kExists,              // RENAMENX / NX-style refusal
   kVersionFromFuture,   // a client named a version the server never issued
   kVersionUnavailable,  // the counter could not be made durable; nothing stored
+  kTooManySiblings,     // the write would exceed max-siblings; nothing stored
 };
 
 // What a write does to the key's TTL.
@@ -46,6 +51,27 @@ struct Clock {
 };
 struct KeyspaceStats {
   uint64_t expired_keys = 0;
+  uint64_t evicted_keys = 0;
+};
+
+// The best eviction candidates seen while sampling (highest score first out),
+// as Redis's eviction pool: a few entries, kept across evictions.
+class EvictionPool {
+ public:
+  static constexpr size_t kSize = 16;
+  struct Candidate {
+    uint64_t score;
+    int db;
+    std::string key;
+  };
+  // Keeps the candidate if it is among the kSize best (and not already there).
+  void Offer(uint64_t score, int db, std::string_view key);
+  // Removes and returns the best candidate; false when empty.
+  bool PopBest(Candidate* out);
+  size_t size() const { return candidates_.size(); }
+
+ private:
+  std::vector<Candidate> candidates_;  // sorted by score, ascending
 };
 
 class Keyspace {
@@ -112,6 +138,24 @@ class Keyspace {
   // Incremental rehash work: a small step per operation, more from the server's timer.
   bool RehashStep(int buckets) { return table_.RehashStep(buckets); }
 
+  // Eviction (see eviction.h). The settings are shared with the Store; with
+  // none set, accesses are tracked as LRU and nothing is evicted.
+  void set_eviction_settings(const EvictionSettings* settings) { settings_ = settings; }
+  // The most siblings a VPUT may leave on a key (0: no limit); shared with the Store.
+  void set_max_siblings(const uint32_t* max) { max_siblings_ = max; }
+  // Adds `settings.samples` sampled keys (all keys, or those with a TTL for
+  // volatile policies) to the pool.
+  void SampleForEviction(int db_index, EvictionPool* pool);
+  // Deletes `key` if present, counting an eviction.
+  bool Evict(std::string_view key);
+  // Deletes one random key (or random key with a TTL); false if there is none.
+  bool EvictRandom();
+  // Bytes this keyspace holds: the allocator's usable size of every key
+  // block, plus the bucket arrays and the TTL index.
+  size_t memory_bytes() const {
+    return data_bytes_ + table_.bucket_bytes() + ttl_index_.capacity() * sizeof(SiblingSet*);
+  }
+
   // Test hook: bucket count, to check SCAN across resizes.
   size_t TEST_bucket_count() const { return table_.bucket_count(); }
 
@@ -127,6 +171,19 @@ class Keyspace {
     *link = set;
     if (set->has_expire()) ttl_index_[set->ttl_slot()] = set;
   }
+  // Accounts a new block and inserts it. REQUIRES: key absent.
+  void Adopt(SiblingSet* set);
+  // Runs a block mutation (which may move the block) and accounts its size.
+  template <typename Op>
+  SiblingSet* Mutate(SiblingSet* set, Op op) {
+    data_bytes_ -= malloc_usable_size(set);
+    set = op(set);
+    data_bytes_ += malloc_usable_size(set);
+    return set;
+  }
+  // Records an access for LRU/LFU.
+  void Touch(const SiblingSet* set);
+  uint64_t EvictionScore(const SiblingSet* set) const;
   void IndexTtl(SiblingSet* set);
   void UnindexTtl(SiblingSet* set);
   // Applies `ttl` to the block in *link (after a write).
@@ -143,6 +200,11 @@ class Keyspace {
   const Clock* clock_;
   KeyspaceStats* stats_;
   std::minstd_rand rnd_;
+  size_t data_bytes_ = 0;
+  const EvictionSettings* settings_ = &kDefaultEvictionSettings;
+  const uint32_t* max_siblings_ = &kNoSiblingLimit;
+  static constexpr uint32_t kNoSiblingLimit = 0;
+  static const EvictionSettings kDefaultEvictionSettings;
 };
 
 template <typename Fn>

@@ -12,11 +12,13 @@
 //   offset 0   SiblingSet* next      hash-chain link, owned by the hash table
 //          8   uint32 key_len
 //         12   uint32 meta           bit 31: has TTL; bits 0..30: sibling count
-//         16   [TTL block, only if has TTL: int64 expire_at_ms, uint32 ttl_slot]
+//         16   uint32 access         LRU clock or LFU counter (eviction)
+//         20   uint32 ttl_slot       index in the keyspace's TTL index (if TTL)
+//         24   [int64 expire_at_ms, only if has TTL]
 //              key bytes
 //              per sibling: uint64 version, uint32 value_len, value bytes
 //
-// A one-sibling key with no TTL therefore costs 16 + key + 12 + value bytes,
+// A one-sibling key with no TTL therefore costs 24 + key + 12 + value bytes,
 // against Redis's dictEntry + key sds + robj + value (about 40 bytes more).
 // Appending a sibling and dropping covered ones (the versioned write) is one
 // pass over the block; because siblings are sorted, "every sibling whose
@@ -74,12 +76,11 @@ class SiblingSet {
     return v;
   }
   // Only meaningful with a TTL: the slot of this key in its keyspace's TTL index.
-  uint32_t ttl_slot() const {
-    uint32_t v;
-    std::memcpy(&v, Base() + kHeaderSize + 8, sizeof v);
-    return v;
-  }
-  void set_ttl_slot(uint32_t slot) { std::memcpy(Base() + kHeaderSize + 8, &slot, sizeof slot); }
+  uint32_t ttl_slot() const { return ttl_slot_; }
+  void set_ttl_slot(uint32_t slot) { ttl_slot_ = slot; }
+  // Eviction bookkeeping (see store/eviction.h): an LRU clock or LFU counter.
+  uint32_t access() const { return access_; }
+  void set_access(uint32_t access) const { access_ = access; }
   // REQUIRES: has_expire().
   void set_expire_at_ms(int64_t ms) { std::memcpy(Base() + kHeaderSize, &ms, sizeof ms); }
 
@@ -121,8 +122,8 @@ class SiblingSet {
   friend class HashTable;
   static constexpr uint32_t kTtlBit = 0x80000000u;
   static constexpr uint32_t kCountMask = 0x7fffffffu;
-  static constexpr size_t kHeaderSize = 16;
-  static constexpr size_t kTtlBlockSize = 12;
+  static constexpr size_t kHeaderSize = 24;
+  static constexpr size_t kTtlBlockSize = 8;
   static constexpr size_t kSiblingHeader = 12;
 
   SiblingSet() = default;
@@ -136,7 +137,11 @@ class SiblingSet {
   SiblingSet* next_;
   uint32_t key_len_;
   uint32_t meta_;
+  // Reads update it (LRU/LFU), so it may change through a const view.
+  mutable uint32_t access_;
+  uint32_t ttl_slot_;
 };
+static_assert(sizeof(SiblingSet) == 24, "the header layout above is stored as is");
 static_assert(sizeof(void*) == 8, "layout assumes 64-bit pointers");
 
 }  // namespace causalkv::store

@@ -38,12 +38,25 @@ class Store {
   // Rehashes for up to `budget_us` microseconds; true if work remains.
   bool RehashCycle(int64_t budget_us);
 
+  // Eviction: the policy every keyspace uses, and one eviction by it. False
+  // when nothing can be evicted (noeviction, or no candidate key at all).
+  void set_eviction(const EvictionSettings& settings) { eviction_ = settings; }
+  void set_max_siblings(uint32_t max) { max_siblings_ = max; }
+  const EvictionSettings& eviction() const { return eviction_; }
+  bool EvictOne();
+  // Bytes held by every keyspace (see Keyspace::memory_bytes).
+  size_t MemoryBytes() const;
+
  private:
   VersionCounter counter_;
   Clock clock_;
   KeyspaceStats stats_;
   std::vector<std::unique_ptr<Keyspace>> dbs_;
   size_t expire_db_cursor_ = 0;
+  EvictionSettings eviction_;
+  uint32_t max_siblings_ = 0;
+  EvictionPool pool_;
+  size_t random_evict_cursor_ = 0;
 };
 
 }  // namespace causalkv::store
