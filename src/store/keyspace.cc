@@ -233,6 +233,14 @@ OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::strin
   return OpStatus::kOk;
 }
 
+void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
+                       std::span<const Sibling> siblings) {
+  if (SiblingSet** link = table_.FindLink(key)) Remove(link);
+  SiblingSet* set = SiblingSet::Create(key, expire_at_ms, siblings);
+  if (set->has_expire()) IndexTtl(set);
+  Adopt(set);
+}
+
 bool Keyspace::Delete(std::string_view key) {
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return false;

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,10 @@ class Keyspace {
   // point into this keyspace.
   template <typename Fn>
   OpStatus Rewrite(std::string_view key, Fn&& fn);
+
+  // Loading a snapshot: stores `siblings` (sorted, versions already issued)
+  // with their own versions, replacing any existing key. Takes no version.
+  void Restore(std::string_view key, int64_t expire_at_ms, std::span<const Sibling> siblings);
 
   bool Delete(std::string_view key);
   // Sets the TTL of an existing key (the caller deletes instead for a time

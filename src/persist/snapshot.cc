@@ -1,0 +1,284 @@
+#include "causalkv/persist/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace causalkv::persist {
+namespace {
+
+constexpr char kMagic[8] = {'C', 'K', 'V', 'S', 'N', 'A', 'P', '\0'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint8_t kRecordDatabase = 0x01;
+constexpr uint8_t kRecordKey = 0x02;
+constexpr uint8_t kRecordEnd = 0xFF;
+
+std::array<uint64_t, 256> MakeCrcTable() {
+  // Reflected ECMA-182 polynomial.
+  constexpr uint64_t kPoly = 0xC96C5795D7870F42ull;
+  std::array<uint64_t, 256> table{};
+  for (uint64_t i = 0; i < 256; ++i) {
+    uint64_t crc = i;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ kPoly : crc >> 1;
+    table[i] = crc;
+  }
+  return table;
+}
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Buffered file output that keeps the running checksum.
+class Output {
+ public:
+  explicit Output(int fd) : fd_(fd) { buf_.reserve(kCapacity); }
+  void Bytes(const void* data, size_t len) {
+    crc_ = Crc64(crc_, data, len);
+    written_ += len;
+    const char* p = static_cast<const char*>(data);
+    if (buf_.size() + len > kCapacity) Drain();
+    if (len >= kCapacity) {
+      WriteAll(p, len);
+      return;
+    }
+    buf_.insert(buf_.end(), p, p + len);
+  }
+  template <typename T>
+  void Int(T v) {
+    Bytes(&v, sizeof v);  // little-endian hosts only (checked below)
+  }
+  bool Finish() {
+    const uint64_t crc = crc_;
+    Drain();
+    WriteAll(reinterpret_cast<const char*>(&crc), sizeof crc);
+    written_ += sizeof crc;
+    return ok_;
+  }
+  uint64_t written() const { return written_; }
+
+ private:
+  static constexpr size_t kCapacity = 64 * 1024;
+  void Drain() {
+    WriteAll(buf_.data(), buf_.size());
+    buf_.clear();
+  }
+  void WriteAll(const char* p, size_t len) {
+    while (ok_ && len > 0) {
+      const ssize_t n = ::write(fd_, p, len);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ok_ = false;
+        return;
+      }
+      p += n;
+      len -= static_cast<size_t>(n);
+    }
+  }
+  int fd_;
+  std::vector<char> buf_;
+  uint64_t crc_ = 0;
+  uint64_t written_ = 0;
+  bool ok_ = true;
+};
+
+static_assert(std::endian::native == std::endian::little, "the snapshot format is little-endian");
+
+// Bounds-checked reader over the loaded file.
+class Input {
+ public:
+  Input(const std::string& data) : data_(data) {}
+  bool Bytes(size_t len, std::string_view* out) {
+    if (data_.size() - pos_ < len) return false;
+    *out = std::string_view(data_).substr(pos_, len);
+    pos_ += len;
+    return true;
+  }
+  template <typename T>
+  bool Int(T* v) {
+    if (data_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(v, data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  size_t pos() const { return pos_; }
+
+ private:
+  const std::string& data_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+uint64_t Crc64(uint64_t crc, const void* data, size_t len) {
+  static const std::array<uint64_t, 256> kTable = MakeCrcTable();
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < len; ++i) crc = kTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string& filename,
+                  SnapshotStats* stats, std::string* error) {
+  const std::string path = dir + "/" + filename;
+  const std::string tmp = dir + "/temp-" + std::to_string(getpid()) + "-" + filename;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = Errno("cannot create " + tmp);
+    return false;
+  }
+  Output out(fd);
+  out.Bytes(kMagic, sizeof kMagic);
+  out.Int<uint32_t>(kFormatVersion);
+  out.Int<uint64_t>(store.counter().last_issued().counter());
+  out.Int<uint32_t>(static_cast<uint32_t>(store.database_count()));
+  uint64_t keys = 0;
+  for (int db = 0; db < store.database_count(); ++db) {
+    store::Keyspace& ks = store.db(db);
+    if (ks.size() == 0) continue;
+    out.Int<uint8_t>(kRecordDatabase);
+    out.Int<uint32_t>(static_cast<uint32_t>(db));
+    ks.ForEachLive([&](const store::SiblingSet* set) {
+      out.Int<uint8_t>(kRecordKey);
+      out.Int<uint32_t>(static_cast<uint32_t>(set->key().size()));
+      out.Bytes(set->key().data(), set->key().size());
+      out.Int<int64_t>(set->expire_at_ms());
+      out.Int<uint32_t>(set->size());
+      for (store::Sibling s : *set) {
+        out.Int<uint64_t>(s.version.counter());
+        out.Int<uint32_t>(static_cast<uint32_t>(s.value.size()));
+        out.Bytes(s.value.data(), s.value.size());
+      }
+      ++keys;
+    });
+  }
+  out.Int<uint8_t>(kRecordEnd);
+  const bool written = out.Finish();
+  if (!written || ::fsync(fd) != 0) {
+    *error = Errno("cannot write " + tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = Errno("cannot rename " + tmp + " to " + path);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    *error = Errno("cannot sync directory " + dir);
+    if (dfd >= 0) ::close(dfd);
+    return false;
+  }
+  ::close(dfd);
+  if (stats != nullptr) {
+    stats->keys = keys;
+    stats->bytes = out.written();
+  }
+  return true;
+}
+
+LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* last_issued,
+                        SnapshotStats* stats, std::string* error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return LoadResult::kNoFile;
+    *error = Errno("cannot open " + path);
+    return LoadResult::kIoError;
+  }
+  std::string data;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) data.reserve(static_cast<size_t>(st.st_size));
+  char chunk[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = Errno("cannot read " + path);
+      ::close(fd);
+      return LoadResult::kIoError;
+    }
+    if (n == 0) break;
+    data.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+
+  Input in(data);
+  auto corrupt = [&](const char* what) {
+    *error = path + " is corrupt at byte offset " + std::to_string(in.pos()) + ": " + what;
+    return LoadResult::kCorrupt;
+  };
+  // The checksum covers everything but its own 8 bytes: check it first, so a
+  // torn or altered file is refused before anything is loaded.
+  if (data.size() < sizeof kMagic + 4 + 8 + 4 + 1 + 8) return corrupt("file too short");
+  uint64_t stored_crc;
+  std::memcpy(&stored_crc, data.data() + data.size() - 8, 8);
+  std::string_view magic;
+  in.Bytes(sizeof kMagic, &magic);
+  if (magic != std::string_view(kMagic, sizeof kMagic)) return corrupt("not a causalkv snapshot");
+  uint32_t format = 0;
+  in.Int(&format);
+  if (format != kFormatVersion) return corrupt("unknown format version");
+  if (Crc64(0, data.data(), data.size() - 8) != stored_crc) {
+    return corrupt("checksum mismatch (truncated or altered file)");
+  }
+  uint64_t counter = 0;
+  uint32_t databases = 0;
+  in.Int(&counter);
+  in.Int(&databases);
+  const size_t end = data.size() - 8;
+  uint32_t db = 0;
+  uint64_t keys = 0;
+  std::vector<store::Sibling> siblings;
+  for (;;) {
+    uint8_t kind;
+    if (in.pos() >= end || !in.Int(&kind)) return corrupt("missing end record");
+    if (kind == kRecordEnd) break;
+    if (kind == kRecordDatabase) {
+      if (!in.Int(&db)) return corrupt("truncated database record");
+      if (db >= static_cast<uint32_t>(store->database_count())) {
+        return corrupt("database index beyond the configured 'databases'");
+      }
+      continue;
+    }
+    if (kind != kRecordKey) return corrupt("unknown record kind");
+    uint32_t key_len = 0, count = 0;
+    std::string_view key;
+    int64_t expire_at = 0;
+    if (!in.Int(&key_len) || !in.Bytes(key_len, &key) || !in.Int(&expire_at) ||
+        !in.Int(&count) || count == 0) {
+      return corrupt("bad key record");
+    }
+    siblings.clear();
+    uint64_t previous = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      uint64_t version = 0;
+      uint32_t len = 0;
+      std::string_view value;
+      if (!in.Int(&version) || !in.Int(&len) || !in.Bytes(len, &value)) {
+        return corrupt("bad sibling record");
+      }
+      if (version <= previous || version > counter) return corrupt("sibling versions out of order");
+      previous = version;
+      siblings.push_back(store::Sibling{store::Version(version), value});
+    }
+    store->db(static_cast<int>(db)).Restore(key, expire_at, siblings);
+    ++keys;
+  }
+  if (in.pos() != end) return corrupt("bytes after the end record");
+  *last_issued = counter;
+  if (stats != nullptr) {
+    stats->keys = keys;
+    stats->bytes = data.size();
+  }
+  return LoadResult::kLoaded;
+}
+
+}  // namespace causalkv::persist
