@@ -33,7 +33,6 @@ function makeFactory() {
         ...socket,
       },
       commandOptions: { timeout: 5000 },
-      maintNotifications: 'disabled',
       ...rest,
     });
     c.unexpectedErrors = [];
@@ -344,7 +343,6 @@ for (const RESP of [2, 3]) {
         url: `redis://:${encodeURIComponent('s3cret pw')}@127.0.0.1:${server.port}/3`,
         RESP,
         socket: { connectTimeout: 5000, reconnectStrategy: false },
-        maintNotifications: 'disabled',
       });
       c.on('error', () => {});
       await c.connect();
