@@ -1,5 +1,9 @@
 #include "causalkv/config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -155,6 +159,118 @@ struct Option {
   Getter get;
 };
 
+// Redis's yes/no booleans (case-insensitive).
+bool ParseYesNo(const Values& values, bool* out, std::string* reason) {
+  if (!ExpectOneValue(values, reason)) return false;
+  if (EqualsNoCase(values[0], "yes")) {
+    *out = true;
+  } else if (EqualsNoCase(values[0], "no")) {
+    *out = false;
+  } else {
+    *reason = "argument must be 'yes' or 'no'";
+    return false;
+  }
+  return true;
+}
+
+std::string YesNo(bool value) { return value ? "yes" : "no"; }
+
+// Octal digits only, as Redis reads unixsocketperm ("700", "0770").
+bool ParseOctal(std::string_view text, int* out) {
+  if (text.empty() || text.size() > 11) return false;
+  int64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '7') return false;
+    value = value * 8 + (c - '0');
+  }
+  if (value > INT_MAX) return false;
+  *out = static_cast<int>(value);
+  return true;
+}
+
+std::string FormatOctal(int value) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%o", static_cast<unsigned>(value));
+  return buffer;
+}
+
+struct SupervisedEntry {
+  std::string_view name;
+  Supervised mode;
+};
+
+constexpr SupervisedEntry kSupervisedModes[] = {
+    {"upstart", Supervised::kUpstart},
+    {"systemd", Supervised::kSystemd},
+    {"auto", Supervised::kAuto},
+    {"no", Supervised::kNo},
+};
+
+std::string_view SupervisedName(Supervised mode) {
+  for (const SupervisedEntry& entry : kSupervisedModes) {
+    if (entry.mode == mode) return entry.name;
+  }
+  return "no";
+}
+
+// Class names as Redis accepts them in client-output-buffer-limit ("slave"
+// and "replica" are the same class); GET shows the first name of each.
+struct ClientClassEntry {
+  std::string_view name;
+  ClientClass cls;
+};
+
+constexpr ClientClassEntry kClientClassNames[] = {
+    {"normal", kClientNormal},
+    {"slave", kClientReplica},
+    {"replica", kClientReplica},
+    {"pubsub", kClientPubsub},
+};
+
+// client-output-buffer-limit <class> <hard> <soft> <soft-seconds> [...]: a
+// config line gives the words as separate values, CONFIG SET as one string.
+bool SetOutputBufferLimits(const Values& v, Config* cfg, std::string* reason) {
+  Values words = v;
+  if (v.size() == 1 && !internal::SplitArgs(v[0], &words)) words.clear();
+  if (words.empty() || words.size() % 4 != 0) {
+    *reason = "Wrong number of arguments in buffer limit configuration.";
+    return false;
+  }
+  auto limits = cfg->client_output_buffer_limit;
+  for (size_t i = 0; i < words.size(); i += 4) {
+    const ClientClassEntry* found = nullptr;
+    for (const ClientClassEntry& entry : kClientClassNames) {
+      if (EqualsNoCase(words[i], entry.name)) found = &entry;
+    }
+    if (found == nullptr) {
+      *reason = "Invalid client class specified in buffer limit configuration.";
+      return false;
+    }
+    OutputBufferLimit limit;
+    if (!ParseMemory(words[i + 1], &limit.hard_bytes) ||
+        !ParseMemory(words[i + 2], &limit.soft_bytes) ||
+        !ParseInt64(words[i + 3], &limit.soft_seconds) || limit.soft_seconds < 0) {
+      *reason = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+      return false;
+    }
+    limits[found->cls] = limit;
+  }
+  cfg->client_output_buffer_limit = limits;
+  return true;
+}
+
+std::string GetOutputBufferLimits(const Config& cfg) {
+  static constexpr std::string_view kShownNames[kClientClasses] = {"normal", "slave", "pubsub"};
+  std::string out;
+  for (int cls = 0; cls < kClientClasses; ++cls) {
+    const OutputBufferLimit& limit = cfg.client_output_buffer_limit[cls];
+    if (!out.empty()) out += ' ';
+    out += StrCat({kShownNames[cls], " ", std::to_string(limit.hard_bytes), " ",
+                   std::to_string(limit.soft_bytes), " ", std::to_string(limit.soft_seconds)});
+  }
+  return out;
+}
+
 // The single table of options: adding one means adding one entry here (and a
 // field in Config, and a paragraph in conf/causalkv.conf).
 const Option kOptions[] = {
@@ -282,6 +398,116 @@ const Option kOptions[] = {
        return true;
      },
      [](const Config& cfg) { return cfg.requirepass; }},
+
+    // Protection, client limits, running as a daemon and the slow log.
+    {"protected-mode", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseYesNo(v, &cfg->protected_mode, reason);
+     },
+     [](const Config& cfg) { return YesNo(cfg.protected_mode); }},
+
+    {"unixsocket", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       cfg->unixsocket = v[0];
+       return true;
+     },
+     [](const Config& cfg) { return cfg.unixsocket; }},
+
+    {"unixsocketperm", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       int perm = 0;
+       if (!ParseOctal(v[0], &perm)) {
+         *reason = std::string(kNotAnInteger);
+         return false;
+       }
+       if (perm > 0777) {
+         *reason = RangeError(0, 0777);
+         return false;
+       }
+       cfg->unixsocketperm = perm;
+       return true;
+     },
+     [](const Config& cfg) { return FormatOctal(cfg.unixsocketperm); }},
+
+    {"maxclients", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 1, UINT_MAX, &cfg->maxclients, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.maxclients); }},
+
+    {"timeout", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t seconds = 0;
+       if (!ParseIntValue(v, 0, INT_MAX, &seconds, reason)) return false;
+       cfg->timeout = static_cast<int>(seconds);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.timeout); }},
+
+    {"tcp-keepalive", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t seconds = 0;
+       if (!ParseIntValue(v, 0, INT_MAX, &seconds, reason)) return false;
+       cfg->tcp_keepalive = static_cast<int>(seconds);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.tcp_keepalive); }},
+
+    {"client-output-buffer-limit", true, SetOutputBufferLimits, GetOutputBufferLimits},
+
+    {"client-query-buffer-limit", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       // Bounds as in Redis: at least 1mb, at most LONG_MAX.
+       return ParseMemoryValue(v, 1024 * 1024, std::numeric_limits<int64_t>::max(),
+                               &cfg->client_query_buffer_limit, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.client_query_buffer_limit); }},
+
+    {"daemonize", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseYesNo(v, &cfg->daemonize, reason);
+     },
+     [](const Config& cfg) { return YesNo(cfg.daemonize); }},
+
+    {"pidfile", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       cfg->pidfile = v[0];
+       return true;
+     },
+     [](const Config& cfg) { return cfg.pidfile; }},
+
+    {"supervised", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       for (const SupervisedEntry& entry : kSupervisedModes) {
+         if (EqualsNoCase(v[0], entry.name)) {
+           cfg->supervised = entry.mode;
+           return true;
+         }
+       }
+       *reason = "argument(s) must be one of the following: upstart, systemd, auto, no";
+       return false;
+     },
+     [](const Config& cfg) { return std::string(SupervisedName(cfg.supervised)); }},
+
+    {"slowlog-log-slower-than", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, -1, std::numeric_limits<int64_t>::max(),
+                            &cfg->slowlog_log_slower_than, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.slowlog_log_slower_than); }},
+
+    {"slowlog-max-len", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t len = 0;
+       if (!ParseIntValue(v, 0, std::numeric_limits<int64_t>::max(), &len, reason)) return false;
+       cfg->slowlog_max_len = static_cast<uint64_t>(len);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.slowlog_max_len); }},
 
     {"version-reserve", false,
      [](const Values& v, Config* cfg, std::string* reason) {
@@ -620,6 +846,154 @@ LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::str
 
   *out = std::move(staged);
   return LoadResult::kRun;
+}
+
+namespace {
+
+// CONFIG GET shows these as a list of words; the file gets them unquoted.
+bool IsListOption(std::string_view name) {
+  return name == "bind" || name == "client-output-buffer-limit";
+}
+
+// Sizes the file shows with units, as Redis's rewrite does.
+bool IsMemoryOption(std::string_view name) {
+  return name == "proto-max-bulk-len" || name == "client-query-buffer-limit" ||
+         name == "maxmemory";
+}
+
+std::string FormatMemory(uint64_t bytes) {
+  constexpr uint64_t kKb = 1024, kMb = kKb * 1024, kGb = kMb * 1024;
+  if (bytes != 0 && bytes % kGb == 0) return std::to_string(bytes / kGb) + "gb";
+  if (bytes != 0 && bytes % kMb == 0) return std::to_string(bytes / kMb) + "mb";
+  if (bytes != 0 && bytes % kKb == 0) return std::to_string(bytes / kKb) + "kb";
+  return std::to_string(bytes);
+}
+
+std::string DirectiveLine(const Config& cfg, const Option& option) {
+  const std::string value = option.get(cfg);
+  std::string line(option.name);
+  line += ' ';
+  uint64_t bytes = 0;
+  if (IsListOption(option.name)) {
+    line += value;
+  } else if (IsMemoryOption(option.name) && ParseMemory(value, &bytes)) {
+    line += FormatMemory(bytes);
+  } else {
+    line += internal::QuoteArg(value);
+  }
+  return line;
+}
+
+// Redis's marker above the lines a rewrite appends; a file that has it
+// already gets no second one.
+constexpr std::string_view kRewriteSignature = "# Generated by CONFIG REWRITE";
+
+std::string OsError(int err) { return std::generic_category().message(err); }
+
+// Writes `text` to `path` through a synced temporary file and a rename, so
+// that a crash leaves either the old file or the new one.
+bool ReplaceFileAtomically(const std::string& path, const std::string& text, mode_t mode,
+                           std::string* error) {
+  std::string tmp = path + ".rewrite-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) {
+    *error = OsError(errno);
+    return false;
+  }
+  size_t written = 0;
+  bool ok = true;
+  while (ok && written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ok = false;
+    else written += static_cast<size_t>(n);
+  }
+  ok = ok && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+  const int saved_errno = errno;
+  ok = (::close(fd) == 0) && ok;
+  if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) {
+    // The rename itself must reach the disk too.
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
+    return true;
+  }
+  *error = OsError(ok ? errno : saved_errno);
+  ::unlink(tmp.c_str());
+  return false;
+}
+
+}  // namespace
+
+std::string RewriteConfigText(const Config& cfg, std::string_view old_text) {
+  const Config defaults;
+  std::vector<bool> done(std::size(kOptions), false);
+  bool has_signature = false;
+  std::string out;
+  std::vector<std::string> args;
+  size_t start = 0;
+  while (start < old_text.size()) {
+    size_t end = old_text.find('\n', start);
+    if (end == std::string_view::npos) end = old_text.size();
+    const std::string_view line = old_text.substr(start, end - start);
+    start = end + 1;
+    const std::string_view trimmed = Trim(line);
+    if (trimmed == kRewriteSignature) has_signature = true;
+    const Option* option = nullptr;
+    if (!trimmed.empty() && trimmed[0] != '#' && internal::SplitArgs(trimmed, &args) &&
+        !args.empty()) {
+      option = FindOption(args[0]);
+    }
+    if (option == nullptr) {  // comments, blanks, anything we do not own
+      out.append(line).append("\n");
+      continue;
+    }
+    const size_t index = static_cast<size_t>(option - kOptions);
+    if (done[index]) continue;  // a repeat: the first line now holds the value
+    done[index] = true;
+    out.append(DirectiveLine(cfg, *option)).append("\n");
+  }
+  for (size_t i = 0; i < std::size(kOptions); ++i) {
+    if (done[i] || kOptions[i].get(cfg) == kOptions[i].get(defaults)) continue;
+    if (!has_signature) {
+      out.append(kRewriteSignature).append("\n");
+      has_signature = true;
+    }
+    out.append(DirectiveLine(cfg, kOptions[i])).append("\n");
+  }
+  return out;
+}
+
+bool RewriteConfigFile(const Config& cfg, std::string* error) {
+  if (cfg.config_file.empty()) {
+    *error = "The server is running without a config file";
+    return false;
+  }
+  std::string old_text;
+  std::string os_error;
+  // Like Redis, a config file deleted since the start is created again.
+  mode_t mode = 0644;
+  struct stat st;
+  if (::stat(cfg.config_file.c_str(), &st) == 0) {
+    mode = st.st_mode & 07777;
+    if (!ReadWholeFile(cfg.config_file, &old_text, &os_error)) {
+      *error = "Rewriting config file: " + os_error;
+      return false;
+    }
+  } else if (errno != ENOENT) {
+    *error = "Rewriting config file: " + OsError(errno);
+    return false;
+  }
+  if (!ReplaceFileAtomically(cfg.config_file, RewriteConfigText(cfg, old_text), mode,
+                             &os_error)) {
+    *error = "Rewriting config file: " + os_error;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace causalkv::config

@@ -148,6 +148,20 @@ TEST(ConfigTest, Defaults) {
       {"proto-max-bulk-len", "536870912"},
       {"hz", "10"},
       {"requirepass", ""},
+      {"protected-mode", "yes"},
+      {"unixsocket", ""},
+      {"unixsocketperm", "0"},
+      {"maxclients", "10000"},
+      {"timeout", "0"},
+      {"tcp-keepalive", "300"},
+      {"client-output-buffer-limit",
+       "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
+      {"client-query-buffer-limit", "1073741824"},
+      {"daemonize", "no"},
+      {"pidfile", ""},
+      {"supervised", "no"},
+      {"slowlog-log-slower-than", "10000"},
+      {"slowlog-max-len", "128"},
       {"version-reserve", "1000000"},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
@@ -164,6 +178,11 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
   EXPECT_EQ(OptionNames(),
             (std::vector<std::string>{"port", "bind", "tcp-backlog", "databases", "loglevel",
                                       "logfile", "dir", "proto-max-bulk-len", "hz", "requirepass",
+                                      "protected-mode", "unixsocket", "unixsocketperm",
+                                      "maxclients", "timeout", "tcp-keepalive",
+                                      "client-output-buffer-limit", "client-query-buffer-limit",
+                                      "daemonize", "pidfile", "supervised",
+                                      "slowlog-log-slower-than", "slowlog-max-len",
                                       "version-reserve", "maxmemory", "maxmemory-policy",
                                       "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
                                       "max-siblings"}));
@@ -1007,6 +1026,19 @@ TEST(DefaultConfTest, ShippedConfigLoadsWithDocumentedDefaults) {
   EXPECT_EQ(cfg.config_file, fs::canonical(path).string());
 }
 
+TEST(DefaultConfTest, ShippedConfigHasTheLimitAndDaemonDefaults) {
+  Config cfg;
+  std::string error;
+  ASSERT_EQ(LoadArgs({DefaultConfPath()}, &cfg, &error), LoadResult::kRun) << error;
+  const Config defaults;
+  for (const char* name :
+       {"protected-mode", "unixsocket", "unixsocketperm", "maxclients", "timeout",
+        "tcp-keepalive", "client-output-buffer-limit", "client-query-buffer-limit", "daemonize",
+        "pidfile", "supervised", "slowlog-log-slower-than", "slowlog-max-len"}) {
+    EXPECT_EQ(Get(cfg, name), Get(defaults, name)) << name;
+  }
+}
+
 TEST(DefaultConfTest, ShippedConfigMentionsEveryOption) {
   std::ifstream in(DefaultConfPath());
   ASSERT_TRUE(in) << DefaultConfPath();
@@ -1018,6 +1050,225 @@ TEST(DefaultConfTest, ShippedConfigMentionsEveryOption) {
     EXPECT_TRUE(active || commented) << name;
   }
   EXPECT_NE(text.find("causalkv.hwm"), std::string::npos);
+}
+
+
+// ---------------------------------------------------------------------------
+// Protection, client limits, daemon and slow log options
+
+TEST(ProtectionOptionTest, YesNoOptions) {
+  ExpectLineGives("protected-mode no", "protected-mode", "no");
+  ExpectLineGives("protected-mode YES", "protected-mode", "yes");
+  ExpectLineGives("daemonize yes", "daemonize", "yes");
+  ExpectLineFails("protected-mode maybe", "argument must be 'yes' or 'no'");
+  ExpectLineFails("daemonize 1", "argument must be 'yes' or 'no'");
+}
+
+TEST(ProtectionOptionTest, UnixSocketPermIsOctal) {
+  ExpectLineGives("unixsocket /run/causalkv.sock", "unixsocket", "/run/causalkv.sock");
+  ExpectLineGives("unixsocketperm 700", "unixsocketperm", "700");
+  ExpectLineGives("unixsocketperm 0770", "unixsocketperm", "770");
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("unixsocketperm 750\n", &cfg, &error)) << error;
+  EXPECT_EQ(cfg.unixsocketperm, 0750);
+  ExpectLineFails("unixsocketperm 789", kNotInteger);
+  ExpectLineFails("unixsocketperm 1000", "argument must be between 0 and 511 inclusive");
+}
+
+TEST(ProtectionOptionTest, IntegerRangesAsRedis) {
+  ExpectLineGives("maxclients 1", "maxclients", "1");
+  ExpectLineGives("maxclients 4294967295", "maxclients", "4294967295");
+  ExpectLineFails("maxclients 0", "argument must be between 1 and 4294967295 inclusive");
+  ExpectLineGives("timeout 300", "timeout", "300");
+  ExpectLineFails("timeout -1", "argument must be between 0 and 2147483647 inclusive");
+  ExpectLineGives("tcp-keepalive 0", "tcp-keepalive", "0");
+  ExpectLineFails("tcp-keepalive x", kNotInteger);
+  ExpectLineGives("slowlog-log-slower-than -1", "slowlog-log-slower-than", "-1");
+  ExpectLineFails("slowlog-log-slower-than -2",
+                  "argument must be between -1 and 9223372036854775807 inclusive");
+  ExpectLineGives("slowlog-max-len 0", "slowlog-max-len", "0");
+  ExpectLineFails("slowlog-max-len -1",
+                  "argument must be between 0 and 9223372036854775807 inclusive");
+}
+
+TEST(ProtectionOptionTest, QueryBufferLimitIsAMemoryValueOfAtLeast1mb) {
+  ExpectLineGives("client-query-buffer-limit 1mb", "client-query-buffer-limit", "1048576");
+  ExpectLineGives("client-query-buffer-limit 2gb", "client-query-buffer-limit", "2147483648");
+  ExpectLineFails("client-query-buffer-limit 1000",
+                  "argument must be between 1048576 and 9223372036854775807 inclusive");
+  ExpectLineFails("client-query-buffer-limit lots", kNotMemory);
+}
+
+TEST(ProtectionOptionTest, SupervisedModes) {
+  for (const char* mode : {"no", "systemd", "auto", "upstart"}) {
+    ExpectLineGives(std::string("supervised ") + mode, "supervised", mode);
+  }
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("supervised SYSTEMD\n", &cfg, &error)) << error;
+  EXPECT_EQ(cfg.supervised, Supervised::kSystemd);
+  ExpectLineFails("supervised launchd",
+                  "argument(s) must be one of the following: upstart, systemd, auto, no");
+}
+
+TEST(OutputBufferLimitTest, FileLineWithSeveralClasses) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("client-output-buffer-limit normal 1mb 512kb 10 replica 1gb 0 0\n", &cfg,
+                   &error))
+      << error;
+  EXPECT_EQ(cfg.client_output_buffer_limit[kClientNormal],
+            (OutputBufferLimit{1024 * 1024, 512 * 1024, 10}));
+  EXPECT_EQ(cfg.client_output_buffer_limit[kClientReplica],
+            (OutputBufferLimit{1024ull * 1024 * 1024, 0, 0}));
+  EXPECT_EQ(Get(cfg, "client-output-buffer-limit"),
+            "normal 1048576 524288 10 slave 1073741824 0 0 pubsub 33554432 8388608 60");
+}
+
+TEST(OutputBufferLimitTest, ConfigSetTakesOneStringAsRedis) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(SetOption(&cfg, "client-output-buffer-limit", {"normal 1mb 2mb 10"}, true, &error))
+      << error;
+  EXPECT_EQ(cfg.client_output_buffer_limit[kClientNormal],
+            (OutputBufferLimit{1024 * 1024, 2 * 1024 * 1024, 10}));
+  ASSERT_TRUE(SetOption(&cfg, "client-output-buffer-limit", {"slave 1 2 3 normal 4 5 6"}, true,
+                        &error))
+      << error;
+  EXPECT_EQ(Get(cfg, "client-output-buffer-limit"),
+            "normal 4 5 6 slave 1 2 3 pubsub 33554432 8388608 60");
+}
+
+TEST(OutputBufferLimitTest, ErrorsAsRedisAndNothingChanges) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"normal 1mb 2mb", "Wrong number of arguments in buffer limit configuration."},
+      {"", "Wrong number of arguments in buffer limit configuration."},
+      {"foo 1mb 2mb 3", "Invalid client class specified in buffer limit configuration."},
+      {"master 1 2 3", "Invalid client class specified in buffer limit configuration."},
+      {"normal 1mb 2mb x",
+       "Error in hard, soft or soft_seconds setting in buffer limit configuration."},
+      {"normal -1 2 3",
+       "Error in hard, soft or soft_seconds setting in buffer limit configuration."},
+      // The first class is valid, the second is not: all or nothing.
+      {"normal 1 2 3 pubsub 1 2 -3",
+       "Error in hard, soft or soft_seconds setting in buffer limit configuration."},
+  };
+  for (const auto& [value, reason] : cases) {
+    Config cfg;
+    const auto before = Snapshot(cfg);
+    std::string error;
+    EXPECT_FALSE(SetOption(&cfg, "client-output-buffer-limit", {value}, true, &error)) << value;
+    EXPECT_EQ(error, SetError("client-output-buffer-limit", reason)) << value;
+    EXPECT_EQ(Snapshot(cfg), before) << value;
+  }
+}
+
+TEST(ProtectionOptionTest, WhatCanChangeAtRuntime) {
+  Config cfg;
+  std::string error;
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"protected-mode", "no"},
+           {"maxclients", "50"},
+           {"timeout", "30"},
+           {"tcp-keepalive", "60"},
+           {"client-query-buffer-limit", "2mb"},
+           {"slowlog-log-slower-than", "0"},
+           {"slowlog-max-len", "5"}}) {
+    EXPECT_TRUE(SetOption(&cfg, name, {value}, /*runtime=*/true, &error)) << name << error;
+  }
+  for (const char* name : {"unixsocket", "unixsocketperm", "daemonize", "pidfile", "supervised"}) {
+    EXPECT_FALSE(SetOption(&cfg, name, {"1"}, /*runtime=*/true, &error)) << name;
+    EXPECT_EQ(error, SetError(name, "can't set immutable config"));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// CONFIG REWRITE
+
+TEST(RewriteTest, UnchangedDefaultsKeepTheFileAsItWas) {
+  const Config cfg;
+  const std::string text = "# a comment\n\nport 6379\n  # indented comment\nhz 10\n";
+  EXPECT_EQ(RewriteConfigText(cfg, text), text);
+}
+
+TEST(RewriteTest, DirectivesAreRewrittenInPlaceAndNewOnesAppended) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("timeout 30\nmaxclients 50\nslowlog-max-len 5\n"
+                   "client-output-buffer-limit \"normal 1mb 512kb 10\"\nlogfile \"/var/log/a b.log\"\n",
+                   &cfg, &error))
+      << error;
+  const std::string old_text =
+      "# Top comment\n"
+      "timeout 0   \n"
+      "\n"
+      "# about clients\n"
+      "MAXCLIENTS 10000\n"
+      "maxclients 7\n"
+      "hz 10\n";
+  EXPECT_EQ(RewriteConfigText(cfg, old_text),
+            "# Top comment\n"
+            "timeout 30\n"
+            "\n"
+            "# about clients\n"
+            "maxclients 50\n"
+            "hz 10\n"
+            "# Generated by CONFIG REWRITE\n"
+            "logfile \"/var/log/a b.log\"\n"
+            "client-output-buffer-limit normal 1048576 524288 10 slave 268435456 67108864 60 "
+            "pubsub 33554432 8388608 60\n"
+            "slowlog-max-len 5\n");
+}
+
+TEST(RewriteTest, MemorySizesWithUnitsAndOneSignatureOnly) {
+  Config cfg;
+  cfg.client_query_buffer_limit = 2ull * 1024 * 1024 * 1024;
+  cfg.proto_max_bulk_len = 1536 * 1024;
+  const std::string once = RewriteConfigText(cfg, "port 6379");
+  EXPECT_EQ(once,
+            "port 6379\n"
+            "# Generated by CONFIG REWRITE\n"
+            "proto-max-bulk-len 1536kb\n"
+            "client-query-buffer-limit 2gb\n");
+  cfg.timeout = 5;
+  EXPECT_EQ(RewriteConfigText(cfg, once), once + "timeout 5\n");
+}
+
+TEST(RewriteTest, TheRewrittenFileLoadsBackToTheSameConfig) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("bind 127.0.0.1 ::1\nrequirepass \"p\\\"w d\"\nunixsocketperm 700\n"
+                   "protected-mode no\nsupervised auto\nslowlog-log-slower-than -1\n",
+                   &cfg, &error))
+      << error;
+  Config loaded;
+  ASSERT_TRUE(Load(RewriteConfigText(cfg, "# empty\n"), &loaded, &error)) << error;
+  EXPECT_EQ(Snapshot(loaded), Snapshot(cfg));
+}
+
+TEST(RewriteTest, RewriteConfigFileReplacesTheFileAndKeepsItsMode) {
+  TempDir dir;
+  const std::string path = dir.Write("causalkv.conf", "# keep me\nport 7000\n");
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  Config cfg;
+  std::string error;
+  ASSERT_EQ(LoadArgs({path}, &cfg, &error), LoadResult::kRun) << error;
+  cfg.timeout = 12;
+  ASSERT_TRUE(RewriteConfigFile(cfg, &error)) << error;
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "# keep me\nport 7000\n# Generated by CONFIG REWRITE\ntimeout 12\n");
+  EXPECT_EQ(fs::status(path).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  // No temporary file is left behind.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+TEST(RewriteTest, WithoutConfigFile) {
+  const Config cfg;
+  std::string error;
+  EXPECT_FALSE(RewriteConfigFile(cfg, &error));
+  EXPECT_EQ(error, "The server is running without a config file");
 }
 
 }  // namespace

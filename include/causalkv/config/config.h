@@ -5,6 +5,7 @@
 // through SetOption(), which validates before changing anything.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +14,23 @@
 namespace causalkv::config {
 
 enum class LogLevel { kDebug, kVerbose, kNotice, kWarning, kNothing };
+
+// `supervised`: how the server tells a supervisor it is ready (Redis's values).
+enum class Supervised { kNo, kUpstart, kSystemd, kAuto };
+
+// The client classes of `client-output-buffer-limit`, in Redis's order. Only
+// normal clients exist so far; the other limits are kept for CONFIG GET/SET
+// and config files written for Redis.
+enum ClientClass { kClientNormal = 0, kClientReplica = 1, kClientPubsub = 2, kClientClasses = 3 };
+
+// A client is disconnected once its pending replies reach `hard_bytes`, or
+// stay above `soft_bytes` for `soft_seconds`. 0 disables a limit.
+struct OutputBufferLimit {
+  uint64_t hard_bytes = 0;
+  uint64_t soft_bytes = 0;
+  int64_t soft_seconds = 0;
+  bool operator==(const OutputBufferLimit&) const = default;
+};
 
 struct Config {
   int port = 6379;
@@ -25,6 +43,24 @@ struct Config {
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
   int hz = 10;
   std::string requirepass;  // empty: no password
+  // Protection, client limits, running as a daemon and the slow log.
+  bool protected_mode = true;  // no password: only loopback clients may connect
+  std::string unixsocket;      // empty: no unix socket
+  int unixsocketperm = 0;      // permission bits of the socket file; 0: umask's
+  int64_t maxclients = 10000;
+  int timeout = 0;         // seconds a client may stay idle; 0: forever
+  int tcp_keepalive = 300;  // seconds between keepalive probes; 0: off
+  std::array<OutputBufferLimit, kClientClasses> client_output_buffer_limit = {{
+      {0, 0, 0},                                       // normal: unlimited, as Redis
+      {256ull * 1024 * 1024, 64ull * 1024 * 1024, 60},  // replica
+      {32ull * 1024 * 1024, 8ull * 1024 * 1024, 60},    // pubsub
+  }};
+  uint64_t client_query_buffer_limit = 1024ull * 1024 * 1024;
+  bool daemonize = false;
+  std::string pidfile;  // empty: none, unless daemonized (then kDefaultPidFile)
+  Supervised supervised = Supervised::kNo;
+  int64_t slowlog_log_slower_than = 10000;  // microseconds; -1: off; 0: every command
+  uint64_t slowlog_max_len = 128;
   // How far ahead of the last issued version the saved high-water mark is
   // pushed; larger means fewer disk syncs and bigger gaps after a restart.
   uint64_t version_reserve = 1'000'000;
@@ -65,6 +101,22 @@ const std::vector<std::string>& OptionNames();
 bool GetOption(const Config& cfg, std::string_view name, std::string* value);
 
 std::string_view LogLevelName(LogLevel level);
+
+// Where a daemonized server writes its pid when `pidfile` is not set.
+inline constexpr const char* kDefaultPidFile = "/var/run/causalkv.pid";
+
+// CONFIG REWRITE: the text of a config file that was `old_text`, updated to
+// `cfg` the way Redis does it: the first line of each known directive is
+// rewritten in place (later repeats are dropped), comments, blank lines and
+// anything else are kept, and options that differ from their default but had
+// no line are appended at the end. Memory sizes are written with units.
+std::string RewriteConfigText(const Config& cfg, std::string_view old_text);
+
+// Rewrites cfg.config_file with RewriteConfigText(), atomically (a temporary
+// file in the same directory, synced, then renamed over the original, with
+// the original's permissions). On failure *error says why and the file is
+// unchanged.
+bool RewriteConfigFile(const Config& cfg, std::string* error);
 
 // Parses "100", "1k", "1kb", "5mb", "2gb" (Redis units: k=1000, kb=1024 ...).
 bool ParseMemory(std::string_view text, uint64_t* bytes);
