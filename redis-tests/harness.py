@@ -163,7 +163,8 @@ class ServerProcess:
                         if not chunk:
                             break
                         data += chunk
-                    if data == b"+PONG\r\n":
+                    # A server with requirepass answers NOAUTH: it is up.
+                    if data == b"+PONG\r\n" or data.startswith(b"-NOAUTH"):
                         return True
                     last_err = "PING answered %r" % data
             except OSError as e:

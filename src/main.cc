@@ -5,6 +5,7 @@
 #include <string>
 
 #include "causalkv/config/config.h"
+#include "server/daemon.h"
 #include "server/server.h"
 
 #ifndef CAUSALKV_VERSION
@@ -43,6 +44,18 @@ int main(int argc, char** argv) {
     case causalkv::config::LoadResult::kRun:
       break;
   }
+  // As Redis: under a supervisor the server stays in the foreground whatever
+  // `daemonize` says, since the supervisor tracks the process it started.
+  causalkv::server::Launch launch;
+  launch.supervised = causalkv::server::ResolveSupervised(config.supervised);
+  if (config.daemonize && launch.supervised == causalkv::config::Supervised::kNo) {
+    // Before anything opens files or threads: only the child returns.
+    if (!causalkv::server::Daemonize(&launch.ready_fd, &error)) {
+      std::fprintf(stderr, "cannot daemonize: %s\n", error.c_str());
+      return 1;
+    }
+    launch.daemonized = true;
+  }
   if (!causalkv::server::SetupLogging(config, &error)) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
@@ -51,6 +64,6 @@ int main(int argc, char** argv) {
     spdlog::warn("no config file specified, using the default config; to specify one use "
                  "causalkv-server /path/to/causalkv.conf");
   }
-  causalkv::server::Server server(std::move(config));
+  causalkv::server::Server server(std::move(config), launch);
   return server.Run();
 }

@@ -1,6 +1,8 @@
 // Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT.
 #include <algorithm>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "causalkv/command/dispatch.h"
@@ -153,31 +155,6 @@ void Select(Context& ctx) {
   ctx.w.Ok();
 }
 
-// One CLIENT LIST line, with Redis's fields.
-std::string DescribeClient(const ClientState& c, int64_t now_ms) {
-  std::string s;
-  s.reserve(256);
-  s += "id=" + std::to_string(c.id);
-  s += " addr=" + c.addr;
-  s += " laddr=" + c.laddr;
-  s += " fd=" + std::to_string(c.fd);
-  s += " name=" + c.name;
-  s += " age=" + std::to_string((now_ms - c.created_ms) / 1000);
-  s += " idle=" + std::to_string((now_ms - c.last_interaction_ms) / 1000);
-  s += " flags=N db=" + std::to_string(c.db);
-  s += " sub=0 psub=0 ssub=0 multi=-1";
-  s += " qbuf=" + std::to_string(c.query_buffer_bytes);
-  s += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0";
-  s += " omem=" + std::to_string(c.output_buffer_bytes);
-  s += " tot-mem=" + std::to_string(c.query_buffer_bytes + c.output_buffer_bytes);
-  s += " events=r cmd=" + c.last_command;
-  s += " user=default redir=-1 resp=" + std::to_string(c.protocol);
-  s += " lib-name=" + c.lib_name;
-  s += " lib-ver=" + c.lib_ver;
-  s += "\n";
-  return s;
-}
-
 void WriteText(Context& ctx, const std::string& text) {
   if (ctx.w.protocol() == 3) {
     ctx.w.Verbatim("txt", text);
@@ -269,6 +246,155 @@ void ClientList(Context& ctx) {
 
 void ClientInfo(Context& ctx) { WriteText(ctx, DescribeClient(ctx.client, ctx.store.now_ms())); }
 
+// Ends `victim`'s connection after the current command: the server closes
+// other clients; the caller's own connection closes once its reply is sent,
+// as in Redis.
+void Kill(Context& ctx, ClientState& victim) {
+  if (&victim == &ctx.client) {
+    victim.close_after_reply = true;
+  } else if (!victim.close_asap) {
+    victim.close_asap = true;
+    ctx.server.clients_to_close.push_back(victim.id);
+  }
+}
+
+// What CLIENT KILL's filters select.
+struct KillFilter {
+  bool by_id = false;
+  uint64_t id = 0;
+  const std::string_view* addr = nullptr;
+  const std::string_view* laddr = nullptr;
+  bool no_type_matches = false;  // TYPE master/replica/pubsub: none of ours
+  bool skip_me = true;
+};
+
+// Parses the `<option> <value>` pairs of CLIENT KILL. Writes the error and
+// returns false on a bad one.
+bool ParseKillFilter(Context& ctx, KillFilter* f) {
+  const auto args = ctx.args;
+  if ((args.size() - 2) % 2 != 0) {
+    ctx.w.Error(err::kSyntax);
+    return false;
+  }
+  for (size_t j = 2; j + 1 < args.size(); j += 2) {
+    const std::string_view option = args[j];
+    const std::string_view& value = args[j + 1];
+    if (EqualsIgnoreCase(option, "id")) {
+      int64_t id = 0;
+      if (!ParseInt64(value, &id) || id <= 0) {
+        ctx.w.Error("client-id should be greater than 0");
+        return false;
+      }
+      f->by_id = true;
+      f->id = static_cast<uint64_t>(id);
+    } else if (EqualsIgnoreCase(option, "type")) {
+      if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "replica") ||
+          EqualsIgnoreCase(value, "slave") || EqualsIgnoreCase(value, "pubsub")) {
+        f->no_type_matches = true;
+      } else if (!EqualsIgnoreCase(value, "normal")) {
+        ctx.w.Error("Unknown client type '" + std::string(value) + "'");
+        return false;
+      }
+    } else if (EqualsIgnoreCase(option, "addr")) {
+      f->addr = &value;
+    } else if (EqualsIgnoreCase(option, "laddr")) {
+      f->laddr = &value;
+    } else if (EqualsIgnoreCase(option, "user")) {
+      if (value != "default") {
+        ctx.w.Error("No such user '" + std::string(value) + "'");
+        return false;
+      }
+    } else if (EqualsIgnoreCase(option, "skipme")) {
+      if (EqualsIgnoreCase(value, "yes")) {
+        f->skip_me = true;
+      } else if (EqualsIgnoreCase(value, "no")) {
+        f->skip_me = false;
+      } else {
+        ctx.w.Error(err::kSyntax);
+        return false;
+      }
+    } else {
+      ctx.w.Error(err::kSyntax);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool KillFilterMatches(const KillFilter& f, const ClientState& c, const ClientState& me) {
+  if (f.no_type_matches) return false;
+  if (f.by_id && c.id != f.id) return false;
+  if (f.addr != nullptr && c.addr != *f.addr) return false;
+  if (f.laddr != nullptr && c.laddr != *f.laddr) return false;
+  if (f.skip_me && &c == &me) return false;
+  return true;
+}
+
+// CLIENT KILL ip:port (replies OK, or an error when no client has that
+// address), or CLIENT KILL <option> <value> ... (replies how many matched).
+void ClientKill(Context& ctx) {
+  std::vector<ClientState*> victims;
+  if (ctx.args.size() == 3) {
+    for (const auto& [id, client] : ctx.server.clients) {
+      if (client->addr == ctx.args[2]) victims.push_back(client);
+    }
+    if (victims.empty()) {
+      ctx.w.Error("No such client");
+      return;
+    }
+    for (ClientState* victim : victims) Kill(ctx, *victim);
+    ctx.w.Ok();
+    return;
+  }
+  KillFilter filter;
+  if (!ParseKillFilter(ctx, &filter)) return;
+  for (const auto& [id, client] : ctx.server.clients) {
+    if (KillFilterMatches(filter, *client, ctx.client)) victims.push_back(client);
+  }
+  for (ClientState* victim : victims) Kill(ctx, *victim);
+  ctx.w.Integer(static_cast<int64_t>(victims.size()));
+}
+
+// CLIENT PAUSE timeout [WRITE|ALL]: commands wait (they are not refused)
+// until the pause ends; the server resumes them. A second pause only ever
+// extends the end or widens WRITE to ALL, as in Redis.
+void ClientPauseCmd(Context& ctx) {
+  int64_t timeout_ms = 0;
+  if (!ParseInt64(ctx.args[2], &timeout_ms)) {
+    ctx.w.Error("timeout is not an integer or out of range");
+    return;
+  }
+  if (timeout_ms < 0) {
+    ctx.w.Error("timeout is negative");
+    return;
+  }
+  bool all = true;
+  if (ctx.args.size() == 4) {
+    if (EqualsIgnoreCase(ctx.args[3], "write")) {
+      all = false;
+    } else if (!EqualsIgnoreCase(ctx.args[3], "all")) {
+      ctx.w.Error("CLIENT PAUSE mode must be WRITE or ALL");
+      return;
+    }
+  } else if (ctx.args.size() > 4) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  const int64_t now = WallClockMs();
+  const int64_t end =
+      timeout_ms > INT64_MAX - now ? INT64_MAX : now + timeout_ms;
+  ClientPause& pause = ctx.server.pause;
+  if (pause.end_ms == 0 || now >= pause.end_ms) pause = ClientPause{};
+  pause.end_ms = std::max(pause.end_ms, end);
+  pause.all = pause.all || all;
+  ctx.w.Ok();
+}
+
+void ClientUnpause(Context& ctx) {
+  ctx.server.pause = ClientPause{};
+  ctx.w.Ok();
+}
+
 // CLIENT REPLY ON|OFF|SKIP: OFF and SKIP send no reply of their own; the
 // dispatcher drops the replies they suppress.
 void ClientReply(Context& ctx) {
@@ -324,18 +450,87 @@ void ClientHelp(Context& ctx) {
       "    Return the ID of the current connection.",
       "INFO",
       "    Return information about the current client connection.",
+      "KILL <ip:port>",
+      "    Kill connection made from <ip:port>.",
+      "KILL <option> <value> [<option> <value> [...]]",
+      "    Kill connections. Options are:",
+      "    * ADDR (<ip:port>|<unixsocket>:0)",
+      "      Kill connections made from the specified address",
+      "    * LADDR (<ip:port>|<unixsocket>:0)",
+      "      Kill connections made to specified local address",
+      "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+      "      Kill connections by type.",
+      "    * USER <username>",
+      "      Kill connections authenticated by <username>.",
+      "    * SKIPME (YES|NO)",
+      "      Skip killing current connection (default: yes).",
+      "    * ID <client-id>",
+      "      Kill connections by client id.",
       "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
       "    Return information about client connections.",
+      "UNPAUSE",
+      "    Stop the current client pause, resuming traffic.",
+      "PAUSE <timeout> [WRITE|ALL]",
+      "    Suspend all, or just write, clients for <timeout> milliseconds.",
+      "REPLY (ON|OFF|SKIP)",
+      "    Control the replies sent to the current connection.",
       "SETINFO <option> <value>",
       "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
+      "NO-EVICT (ON|OFF)",
+      "    Protect current client connection from eviction.",
       "HELP",
       "    Print this help."};
   WriteHelp(ctx, kLines);
 }
 
 }  // namespace
+
+std::string DescribeClient(const ClientState& c, int64_t now_ms) {
+  const ClientIo io = c.io != nullptr ? c.io->Io() : ClientIo{};
+  std::string flags;
+  if (c.in_multi) flags += 'x';
+  if (c.blocked) flags += 'b';
+  if (c.close_after_reply) flags += 'c';
+  if (c.close_asap) flags += 'A';
+  if (c.unix_socket) flags += 'U';
+  if (flags.empty()) flags = "N";
+  std::string events;
+  if (io.reading) events += 'r';
+  if (io.writing) events += 'w';
+  auto n = [](auto v) { return std::to_string(v); };
+  std::string s;
+  s.reserve(320);
+  s += "id=" + n(c.id);
+  s += " addr=" + c.addr;
+  s += " laddr=" + c.laddr;
+  s += " fd=" + n(c.fd);
+  s += " name=" + c.name;
+  s += " age=" + n((now_ms - c.created_ms) / 1000);
+  s += " idle=" + n((now_ms - c.last_interaction_ms) / 1000);
+  s += " flags=" + flags;
+  s += " db=" + n(c.db);
+  s += " sub=0 psub=0 ssub=0";
+  s += " multi=" + (c.in_multi ? n(c.queued.size()) : std::string("-1"));
+  s += " qbuf=" + n(io.qbuf);
+  s += " qbuf-free=" + n(io.qbuf_free);
+  s += " argv-mem=" + n(io.argv_mem);
+  s += " multi-mem=" + n(c.queued_bytes);
+  s += " rbs=" + n(io.rbs);
+  s += " rbp=" + n(io.rbp);
+  s += " obl=" + n(io.obl);
+  s += " oll=" + n(io.oll);
+  s += " omem=" + n(io.omem);
+  s += " tot-mem=" + n(io.tot_mem + c.queued_bytes);
+  s += " events=" + events;
+  s += " cmd=" + c.last_command;
+  s += " user=default redir=-1 resp=" + n(c.protocol);
+  s += " lib-name=" + c.lib_name;
+  s += " lib-ver=" + c.lib_ver;
+  s += "\n";
+  return s;
+}
 
 void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
   const std::string g = "connection";
@@ -396,6 +591,14 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
   sub("client|no-touch", 3, kConn, ClientOnOffFlag, "7.2.0",
       "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
       "ON|OFF");
+  sub("client|kill", -3, kConn | kAdmin, ClientKill, "2.4.0",
+      "Terminates open connections.",
+      "[ID=client-id:integer] [TYPE=type:string] [USER=username:string] "
+      "[ADDR=ip:port:string] [LADDR=ip:port:string] [SKIPME=yes/no:string]");
+  sub("client|pause", -3, kConn | kAdmin, ClientPauseCmd, "3.0.0",
+      "Suspends commands processing.", "timeout:integer [WRITE|ALL]");
+  sub("client|unpause", 2, kConn | kAdmin, ClientUnpause, "6.2.0",
+      "Resumes processing commands from paused clients.", "");
   sub("client|help", 2, kConn, ClientHelp, "5.0.0", "Returns helpful text about the different "
       "subcommands.", "");
   out->push_back(std::move(client));

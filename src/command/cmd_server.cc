@@ -1,6 +1,7 @@
-// Server commands: COMMAND, INFO, CONFIG, SHUTDOWN, TIME.
+// Server commands: COMMAND, INFO, CONFIG, SLOWLOG, SHUTDOWN, TIME.
 #include <malloc.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,11 +9,16 @@
 #include <cstdio>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "args.h"
 #include "causalkv/command/dispatch.h"
+#include "causalkv/command/persistence.h"
 #include "causalkv/util/glob.h"
 #include "cmd_common.h"
 #include "errors.h"
+#include "keyspace_survey.h"
+#include "slowlog.h"
 
 #ifndef CAUSALKV_VERSION
 #define CAUSALKV_VERSION "0.0.0"
@@ -135,32 +141,57 @@ void Line(std::string* out, std::string_view name, uint64_t value) {
   Line(out, name, std::to_string(value));
 }
 
+std::string Fixed2(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", value);
+  return buf;
+}
+
+// "Linux 6.1.0 x86_64", as Redis reports it.
+std::string OsName() {
+  struct utsname name;
+  if (uname(&name) != 0) return "Linux";
+  return std::string(name.sysname) + " " + name.release + " " + name.machine;
+}
+
 void InfoServer(Context& ctx, std::string* s) {
   const ServerState& st = ctx.server;
   const int64_t uptime_s = (ctx.store.now_ms() - st.start_time_ms) / 1000;
   s->append("# Server\r\n");
   Line(s, "redis_version", std::string(kRedisCompatVersion));
   Line(s, "causalkv_version", std::string(CAUSALKV_VERSION));
+  Line(s, "redis_git_sha1", std::string("00000000"));
+  Line(s, "redis_git_dirty", 0);
   Line(s, "redis_mode", std::string("standalone"));
-  Line(s, "os", std::string("Linux"));
+  Line(s, "os", OsName());
   Line(s, "arch_bits", std::string("64"));
   Line(s, "multiplexing_api", std::string("libuv"));
   Line(s, "process_id", static_cast<uint64_t>(st.pid));
-  Line(s, "run_id", std::string(40, '0'));
+  Line(s, "process_supervised", st.supervised_by);
+  Line(s, "run_id", st.run_id.empty() ? std::string(40, '0') : st.run_id);
   Line(s, "tcp_port", static_cast<uint64_t>(st.tcp_port));
   Line(s, "server_time_usec", static_cast<uint64_t>(ctx.store.now_ms()) * 1000);
   Line(s, "uptime_in_seconds", static_cast<uint64_t>(uptime_s));
   Line(s, "uptime_in_days", static_cast<uint64_t>(uptime_s / 86400));
   Line(s, "hz", static_cast<uint64_t>(st.config.hz));
+  Line(s, "configured_hz", static_cast<uint64_t>(st.config.hz));
   Line(s, "executable", st.executable);
   Line(s, "config_file", st.config.config_file);
+  Line(s, "io_threads_active", 0);
   s->append("\r\n");
 }
 
 void InfoClients(Context& ctx, std::string* s) {
+  const ServerState& st = ctx.server;
   s->append("# Clients\r\n");
-  Line(s, "connected_clients", ctx.server.clients.size());
-  Line(s, "blocked_clients", 0);
+  Line(s, "connected_clients", st.clients.size());
+  Line(s, "cluster_connections", 0);
+  Line(s, "maxclients", static_cast<uint64_t>(st.config.maxclients));
+  Line(s, "client_recent_max_input_buffer", st.recent_max_input_buffer);
+  Line(s, "client_recent_max_output_buffer", st.recent_max_output_buffer);
+  Line(s, "blocked_clients", st.blocked_clients);
+  Line(s, "tracking_clients", 0);
+  Line(s, "clients_in_timeout_table", 0);
   s->append("\r\n");
 }
 
@@ -188,8 +219,13 @@ void InfoMemory(Context& ctx, std::string* s) {
 
 void InfoPersistence(Context& ctx, std::string* s) {
   s->append("# Persistence\r\n");
+  const Persistence& p = ctx.dispatcher.persistence();
   Line(s, "loading", 0);
-  Line(s, "rdb_bgsave_in_progress", 0);
+  Line(s, "rdb_changes_since_last_save", p.changes_since_last_save());
+  Line(s, "rdb_bgsave_in_progress", p.bgsave_in_progress() ? 1 : 0);
+  Line(s, "rdb_last_save_time", static_cast<uint64_t>(p.last_save_unix()));
+  Line(s, "rdb_last_bgsave_status", std::string(p.last_bgsave_status()));
+  Line(s, "rdb_last_save_duration_ms", static_cast<uint64_t>(p.last_save_duration_ms()));
   Line(s, "aof_enabled", 0);
   Line(s, "aof_rewrite_in_progress", 0);
   Line(s, "version_counter", ctx.store.counter().last_issued().counter());
@@ -202,14 +238,22 @@ void InfoStats(Context& ctx, std::string* s) {
   s->append("# Stats\r\n");
   Line(s, "total_connections_received", st.total_connections_received);
   Line(s, "total_commands_processed", st.total_commands_processed);
+  Line(s, "instantaneous_ops_per_sec",
+       static_cast<uint64_t>(ctx.server.instantaneous.ops_per_sec + 0.5));
   Line(s, "total_net_input_bytes", st.total_net_input_bytes);
   Line(s, "total_net_output_bytes", st.total_net_output_bytes);
+  Line(s, "instantaneous_input_kbps", Fixed2(ctx.server.instantaneous.input_kbps));
+  Line(s, "instantaneous_output_kbps", Fixed2(ctx.server.instantaneous.output_kbps));
   Line(s, "rejected_connections", st.rejected_connections);
   Line(s, "expired_keys", ctx.store.stats().expired_keys);
   Line(s, "evicted_keys", ctx.store.stats().evicted_keys);
   Line(s, "keyspace_hits", st.keyspace_hits);
   Line(s, "keyspace_misses", st.keyspace_misses);
   Line(s, "total_error_replies", st.total_error_replies);
+  Line(s, "client_query_buffer_limit_disconnections",
+       st.client_query_buffer_limit_disconnections);
+  Line(s, "client_output_buffer_limit_disconnections",
+       st.client_output_buffer_limit_disconnections);
   s->append("\r\n");
 }
 
@@ -234,14 +278,81 @@ void InfoCpu(Context&, std::string* s) {
   s->append("\r\n");
 }
 
+// avg_ttl comes from the keyspace survey's last pass (Redis estimates it
+// from samples too).
 void InfoKeyspace(Context& ctx, std::string* s) {
+  const SurveyResult& survey = ctx.dispatcher.survey().last();
   s->append("# Keyspace\r\n");
   for (int i = 0; i < ctx.store.database_count(); ++i) {
     store::Keyspace& db = ctx.store.db(i);
     if (db.size() == 0) continue;
+    const auto ttl = survey.avg_ttl_ms.find(i);
+    const int64_t avg_ttl = db.expires_count() == 0 || ttl == survey.avg_ttl_ms.end()
+                                ? 0
+                                : ttl->second;
     s->append("db" + std::to_string(i) + ":keys=" + std::to_string(db.size()) +
-              ",expires=" + std::to_string(db.expires_count()) + ",avg_ttl=0\r\n");
+              ",expires=" + std::to_string(db.expires_count()) +
+              ",avg_ttl=" + std::to_string(avg_ttl) + "\r\n");
   }
+  s->append("\r\n");
+}
+
+// One line per command that ran or was rejected, as Redis's commandstats.
+void InfoCommandstats(Context& ctx, std::string* s) {
+  s->append("# Commandstats\r\n");
+  auto write = [&](const CommandSpec& spec) {
+    const CommandStats& st = ctx.dispatcher.command_stats(spec);
+    if (st.calls == 0 && st.rejected_calls == 0 && st.failed_calls == 0) return;
+    const double per_call =
+        st.calls == 0 ? 0.0 : static_cast<double>(st.usec) / static_cast<double>(st.calls);
+    s->append("cmdstat_" + spec.name + ":calls=" + std::to_string(st.calls) +
+              ",usec=" + std::to_string(st.usec) + ",usec_per_call=" + Fixed2(per_call) +
+              ",rejected_calls=" + std::to_string(st.rejected_calls) +
+              ",failed_calls=" + std::to_string(st.failed_calls) + "\r\n");
+  };
+  for (const CommandSpec& spec : ctx.table.all()) {
+    write(spec);
+    for (const CommandSpec& sub : spec.subcommands) write(sub);
+  }
+  s->append("\r\n");
+}
+
+// Key names are client data: anything but printable ASCII is escaped, so
+// that one line stays one line.
+std::string PrintableKey(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '\\') {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// From the keyspace survey's last completed pass (see keyspace_survey.h):
+// keys whose writers never merged keep gaining siblings; this is where an
+// operator sees them.
+void InfoSiblings(Context& ctx, std::string* s) {
+  const SurveyResult& survey = ctx.dispatcher.survey().last();
+  s->append("# Siblings\r\n");
+  Line(s, "keys_with_siblings", survey.keys_with_siblings);
+  Line(s, "largest_sibling_count", survey.max_siblings);
+  Line(s, "total_siblings", survey.total_siblings);
+  Line(s, "keys_at_max_siblings", survey.keys_at_limit);
+  if (survey.max_siblings_db >= 0) {
+    Line(s, "largest_sibling_db", static_cast<uint64_t>(survey.max_siblings_db));
+    Line(s, "largest_sibling_key", PrintableKey(survey.max_siblings_key));
+  }
+  Line(s, "survey_keys", survey.keys);
+  Line(s, "survey_age_ms",
+       survey.completed_ms == 0 ? std::string("-1")
+                                : std::to_string(ctx.store.now_ms() - survey.completed_ms));
+  Line(s, "survey_duration_ms", static_cast<uint64_t>(survey.duration_ms));
   s->append("\r\n");
 }
 
@@ -254,7 +365,8 @@ constexpr InfoSection kSections[] = {
     {"server", InfoServer, true},           {"clients", InfoClients, true},
     {"memory", InfoMemory, true},           {"persistence", InfoPersistence, true},
     {"stats", InfoStats, true},             {"replication", InfoReplication, true},
-    {"cpu", InfoCpu, true},                 {"keyspace", InfoKeyspace, true},
+    {"cpu", InfoCpu, true},                 {"commandstats", InfoCommandstats, false},
+    {"keyspace", InfoKeyspace, true},       {"siblings", InfoSiblings, true},
 };
 
 void Info(Context& ctx) {
@@ -355,7 +467,75 @@ void CommandHelp(Context& ctx) {
 
 void ConfigResetStat(Context& ctx) {
   ctx.server.stats = ServerStats{};
+  ctx.dispatcher.ResetCommandStats();
   ctx.w.Ok();
+}
+
+// CONFIG REWRITE: the running config back into the file it was loaded from,
+// keeping its comments (see config::RewriteConfigText).
+void ConfigRewrite(Context& ctx) {
+  std::string error;
+  if (!config::RewriteConfigFile(ctx.server.config, &error)) {
+    spdlog::warn("CONFIG REWRITE failed: {}", error);
+    ctx.w.Error(error);
+    return;
+  }
+  spdlog::info("CONFIG REWRITE executed with success.");
+  ctx.w.Ok();
+}
+
+// SLOWLOG GET [count]: newest first, 10 by default, -1 for all.
+void SlowlogGet(Context& ctx) {
+  int64_t count = 10;
+  if (ctx.args.size() == 3 && (!ParseInt64(ctx.args[2], &count) || count < -1)) {
+    ctx.w.Error("count should be greater than or equal to -1");
+    return;
+  }
+  if (ctx.args.size() > 3) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  const auto& entries = ctx.dispatcher.slowlog().entries();
+  const size_t n = count == -1 ? entries.size()
+                               : std::min(entries.size(), static_cast<size_t>(count));
+  ctx.w.ArrayHeader(static_cast<int64_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    const SlowLogEntry& e = entries[i];
+    ctx.w.ArrayHeader(6);
+    ctx.w.Integer(static_cast<int64_t>(e.id));
+    ctx.w.Integer(e.unix_time_s);
+    ctx.w.Integer(e.duration_us);
+    ctx.w.ArrayHeader(static_cast<int64_t>(e.args.size()));
+    for (const std::string& arg : e.args) ctx.w.Bulk(arg);
+    ctx.w.Bulk(e.client_addr);
+    ctx.w.Bulk(e.client_name);
+  }
+}
+
+void SlowlogLen(Context& ctx) {
+  ctx.w.Integer(static_cast<int64_t>(ctx.dispatcher.slowlog().size()));
+}
+
+void SlowlogReset(Context& ctx) {
+  ctx.dispatcher.slowlog().Reset();
+  ctx.w.Ok();
+}
+
+void SlowlogHelp(Context& ctx) {
+  static const char* const kLines[] = {
+      "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET [<count>]",
+      "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+      "    Entries are made of:",
+      "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+      "    client name",
+      "LEN",
+      "    Return the length of the slowlog.",
+      "RESET",
+      "    Reset the slowlog.",
+      "HELP",
+      "    Prints this help."};
+  WriteHelp(ctx, kLines);
 }
 
 void ConfigHelp(Context& ctx) {
@@ -367,19 +547,36 @@ void ConfigHelp(Context& ctx) {
       "    Set the configuration <directive> to <value>.",
       "RESETSTAT",
       "    Reset statistics reported by the INFO command.",
+      "REWRITE",
+      "    Rewrite the configuration file.",
       "HELP",
       "    Print this help."};
   WriteHelp(ctx, kLines);
 }
 
 void Shutdown(Context& ctx) {
+  bool nosave = false, save = false, force = false;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     const std::string_view a = ctx.args[i];
-    if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") &&
-        !EqualsIgnoreCase(a, "now") && !EqualsIgnoreCase(a, "force")) {
+    if (EqualsIgnoreCase(a, "nosave")) {
+      nosave = true;
+    } else if (EqualsIgnoreCase(a, "save")) {
+      save = true;
+    } else if (EqualsIgnoreCase(a, "force")) {
+      force = true;
+    } else if (!EqualsIgnoreCase(a, "now")) {
       ctx.w.Error(err::kSyntax);
       return;
     }
+  }
+  if (nosave && save) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  // As Redis: a failed final snapshot cancels the shutdown unless FORCE.
+  if (!ctx.dispatcher.persistence().SaveOnShutdown(save, nosave) && !force) {
+    ctx.w.Error("Errors trying to SHUTDOWN. Check logs.");
+    return;
   }
   // Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
   ctx.server.shutdown_requested = true;
@@ -449,6 +646,9 @@ void RegisterServerCommands(std::vector<CommandSpec>* out) {
   cfg.subcommands.push_back(spec("config|resetstat", 2, kAdmin | kNoScript | kLoading | kStale,
                                  ConfigResetStat, "2.0.0", "Resets the server's statistics.",
                                  "O(1)", ""));
+  cfg.subcommands.push_back(spec("config|rewrite", 2, kAdmin | kNoScript | kLoading | kStale,
+                                 ConfigRewrite, "2.8.0", "Persists the effective configuration "
+                                 "to file.", "O(1)", ""));
   cfg.subcommands.push_back(spec("config|help", 2, kLoading | kStale, ConfigHelp, "5.0.0",
                                  "Returns helpful text about the different subcommands.",
                                  "O(1)", ""));
@@ -460,6 +660,23 @@ void RegisterServerCommands(std::vector<CommandSpec>* out) {
                       "[NOSAVE] [SAVE] [NOW] [FORCE]"));
   out->push_back(spec("time", 1, kLoading | kStale | kFast | kRandom, Time, "2.6.0",
                       "Returns the server time.", "O(1)", ""));
+  CommandSpec slowlog = spec("slowlog", -2, 0, nullptr, "2.2.12",
+                             "A container for slow log commands.", "Depends on subcommand.", "");
+  const uint32_t kSlowlogFlags = kAdmin | kLoading | kStale;
+  slowlog.subcommands.push_back(spec("slowlog|get", -2, kSlowlogFlags, SlowlogGet, "2.2.12",
+                                     "Returns the slow log's entries.",
+                                     "O(N) where N is the number of entries returned",
+                                     "[count:integer]"));
+  slowlog.subcommands.push_back(spec("slowlog|len", 2, kSlowlogFlags, SlowlogLen, "2.2.12",
+                                     "Returns the number of entries in the slow log.", "O(1)",
+                                     ""));
+  slowlog.subcommands.push_back(spec("slowlog|reset", 2, kSlowlogFlags, SlowlogReset, "2.2.12",
+                                     "Clears all entries from the slow log.",
+                                     "O(N) where N is the number of entries in the slowlog", ""));
+  slowlog.subcommands.push_back(spec("slowlog|help", 2, kLoading | kStale, SlowlogHelp, "6.2.0",
+                                     "Show helpful text about the different subcommands",
+                                     "O(1)", ""));
+  out->push_back(std::move(slowlog));
 }
 
 }  // namespace causalkv::command

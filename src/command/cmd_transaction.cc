@@ -24,6 +24,7 @@ void Multi(Context& ctx) {
   ctx.client.in_multi = true;
   ctx.client.multi_error = false;
   ctx.client.queued.clear();
+  ctx.client.queued_bytes = 0;
   ctx.w.Ok();
 }
 
@@ -92,8 +93,8 @@ void RegisterTransactionCommands(std::vector<CommandSpec>* out) {
   const uint32_t kTx = kNoScript | kLoading | kStale | kFast | kTxControl;
   out->push_back({"multi", 1, kTx, 0, 0, 0, Multi, g, "1.2.0", "Starts a transaction.", "O(1)",
                   "", {}});
-  out->push_back({"exec", 1, kNoScript | kLoading | kStale | kTxControl, 0, 0, 0, Exec, g,
-                  "1.2.0", "Executes all commands in a transaction.",
+  out->push_back({"exec", 1, kNoScript | kLoading | kStale | kTxControl | kSkipSlowlog, 0, 0, 0,
+                  Exec, g, "1.2.0", "Executes all commands in a transaction.",
                   "Depends on commands in the transaction", "", {}});
   out->push_back({"discard", 1, kTx, 0, 0, 0, Discard, g, "2.0.0", "Discards a transaction.",
                   "O(N), when N is the number of queued commands", "", {}});

@@ -15,7 +15,12 @@ CommandTable::CommandTable() {
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);
   RegisterTransactionCommands(&specs);
+  RegisterPersistenceCommands(&specs);
   for (CommandSpec& spec : specs) Add(std::move(spec));
+  for (CommandSpec& spec : specs_) {
+    spec.id = id_count_++;
+    for (CommandSpec& sub : spec.subcommands) sub.id = id_count_++;
+  }
 }
 
 void CommandTable::Add(CommandSpec spec) {
@@ -47,8 +52,8 @@ void WriteFlags(resp::Writer& w, uint32_t flags) {
   static constexpr std::pair<CommandFlag, const char*> kNames[] = {
       {kWrite, "write"},     {kReadOnly, "readonly"}, {kDenyOom, "denyoom"},
       {kAdmin, "admin"},     {kNoScript, "noscript"}, {kRandom, "random"},
-      {kLoading, "loading"}, {kStale, "stale"},       {kFast, "fast"},
-      {kNoAuth, "no_auth"}};
+      {kLoading, "loading"}, {kStale, "stale"},       {kSkipSlowlog, "skip_slowlog"},
+      {kFast, "fast"},       {kNoAuth, "no_auth"}};
   int n = 0;
   for (const auto& [flag, name] : kNames)
     if (flags & flag) ++n;
@@ -98,7 +103,8 @@ std::vector<ArgDoc> ParseArgsDoc(std::string_view doc) {
       arg.token = std::string(word.substr(0, eq));
       word = word.substr(eq + 1);
     }
-    const size_t colon = word.find(':');
+    // The type follows the last colon, so a name may contain one ("ip:port").
+    const size_t colon = word.rfind(':');
     if (colon == std::string_view::npos) {
       arg.token = std::string(word);
       arg.name = ToLower(word);

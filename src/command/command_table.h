@@ -46,6 +46,7 @@ enum CommandFlag : uint32_t {
   kNoScript = 1u << 8,
   kRandom = 1u << 9,  // reply is not a function of the data (RANDOMKEY, TIME)
   kTxControl = 1u << 10,  // runs at once inside MULTI instead of being queued
+  kSkipSlowlog = 1u << 11,  // never in SLOWLOG (EXEC: its commands are logged)
 };
 
 struct CommandSpec {
@@ -65,6 +66,9 @@ struct CommandSpec {
   // `TOKEN=name:type` a token followed by a value.
   std::string args_doc;
   std::vector<CommandSpec> subcommands;
+  // Index of this command or subcommand among all of them, set by the
+  // table: where the dispatcher keeps its statistics.
+  size_t id = 0;
 };
 
 class CommandTable {
@@ -75,11 +79,14 @@ class CommandTable {
   // For a container command: the subcommand, or nullptr.
   static const CommandSpec* FindSub(const CommandSpec& container, std::string_view sub);
   const std::vector<CommandSpec>& all() const { return specs_; }
+  // Commands plus subcommands: one more than the largest CommandSpec::id.
+  size_t id_count() const { return id_count_; }
 
  private:
   void Add(CommandSpec spec);
   std::vector<CommandSpec> specs_;
   std::unordered_map<std::string, size_t> index_;
+  size_t id_count_ = 0;
 };
 
 // Each family registers its commands.
@@ -89,6 +96,7 @@ void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
 void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);
 void RegisterTransactionCommands(std::vector<CommandSpec>* out);
+void RegisterPersistenceCommands(std::vector<CommandSpec>* out);
 
 // Writes the COMMAND INFO entry / COMMAND DOCS entry for one spec.
 void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec);

@@ -5,8 +5,12 @@
 #include <chrono>
 #include <string>
 
+#include "args.h"
+#include "causalkv/command/persistence.h"
 #include "command_table.h"
 #include "errors.h"
+#include "keyspace_survey.h"
+#include "slowlog.h"
 
 namespace causalkv::command {
 
@@ -52,7 +56,13 @@ bool ArityOk(int arity, size_t argc) {
 }  // namespace
 
 Dispatcher::Dispatcher(ServerState* server, store::Store* store)
-    : server_(server), store_(store), table_(std::make_unique<CommandTable>()) {
+    : server_(server),
+      store_(store),
+      table_(std::make_unique<CommandTable>()),
+      persistence_(std::make_unique<Persistence>(server, store)) {
+  command_stats_.resize(table_->id_count());
+  slowlog_ = std::make_unique<SlowLog>();
+  survey_ = std::make_unique<KeyspaceSurvey>();
   ApplyStoreSettings();
 }
 
@@ -116,8 +126,11 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   client.last_interaction_ms = store_->now_ms();
   const CommandSpec* spec = table_->Find(args[0]);
   // Inside MULTI a command that cannot even be queued makes EXEC abort.
-  auto reject = [&client](auto&& write_error) {
+  // Once the (sub)command is known, commandstats count the rejection.
+  const CommandSpec* known = nullptr;
+  auto reject = [&](auto&& write_error) {
     write_error();
+    if (known != nullptr) ++command_stats_[known->id].rejected_calls;
     if (client.in_multi) client.multi_error = true;
   };
   if (spec == nullptr) {
@@ -143,6 +156,7 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     }
     spec = sub;
   }
+  known = spec;
   if (!ArityOk(spec->arity, args.size())) {
     reject([&] { WrongArity(w, spec->name); });
     return;
@@ -157,18 +171,27 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   }
   if (client.in_multi && !(spec->flags & kTxControl)) {
     client.queued.emplace_back(args.begin(), args.end());
+    for (std::string_view arg : args) client.queued_bytes += arg.size();
     w.SimpleString("QUEUED");
     return;
   }
   client.last_command = spec->name;
   ++server_->stats.total_commands_processed;
   Context ctx{*this, *server_, *store_, *table_, client, w, args};
+  const size_t reply_start = w.buffer()->size();
+  const auto started = std::chrono::steady_clock::now();
   spec->handler(ctx);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  const bool failed = w.buffer()->size() > reply_start && (*w.buffer())[reply_start] == '-';
+  RecordCall(*spec, client, args,
+             std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), failed);
+  if (spec->flags & kWrite) persistence_->NoteWrite();
 }
 
 void Dispatcher::ExecQueued(ClientState& client, resp::Writer& w) {
   std::vector<std::vector<std::string>> queued;
   queued.swap(client.queued);
+  client.queued_bytes = 0;
   client.in_multi = false;
   client.multi_error = false;
   w.ArrayHeader(static_cast<int64_t>(queued.size()));
@@ -183,7 +206,69 @@ void Dispatcher::DiscardTransaction(ClientState& client) {
   client.in_multi = false;
   client.multi_error = false;
   client.queued.clear();
+  client.queued_bytes = 0;
   client.watched.clear();
+}
+
+void Dispatcher::RecordCall(const CommandSpec& spec, const ClientState& client,
+                            std::span<const std::string_view> args, int64_t duration_us,
+                            bool failed) {
+  CommandStats& stats = command_stats_[spec.id];
+  ++stats.calls;
+  stats.usec += static_cast<uint64_t>(duration_us);
+  if (failed) ++stats.failed_calls;
+  const int64_t slower_than = server_->config.slowlog_log_slower_than;
+  if (slower_than < 0 || duration_us < slower_than || (spec.flags & kSkipSlowlog)) return;
+  SlowLogEntry entry;
+  entry.unix_time_s = store_->now_ms() / 1000;
+  entry.duration_us = duration_us;
+  entry.args = SlowLogArgs(spec.name, args);
+  entry.client_addr = client.addr;
+  entry.client_name = client.name;
+  slowlog_->Push(std::move(entry), server_->config.slowlog_max_len);
+}
+
+const CommandStats& Dispatcher::command_stats(const CommandSpec& spec) const {
+  return command_stats_[spec.id];
+}
+
+void Dispatcher::ResetCommandStats() {
+  command_stats_.assign(command_stats_.size(), CommandStats{});
+}
+
+bool Dispatcher::MustWaitForPause(const ClientState& client,
+                                  std::span<const std::string_view> args) {
+  ClientPause& pause = server_->pause;
+  if (pause.end_ms == 0) return false;
+  if (WallClockMs() >= pause.end_ms) {
+    pause = ClientPause{};
+    return false;
+  }
+  // Redis holds back everything in ALL mode, CLIENT UNPAUSE included.
+  if (pause.all) return true;
+  auto writes = [this](std::span<const std::string_view> command) {
+    const CommandSpec* spec = table_->Find(command[0]);
+    if (spec == nullptr) return false;  // the error reply is not held back
+    if (!spec->subcommands.empty() && command.size() >= 2) {
+      if (const CommandSpec* sub = CommandTable::FindSub(*spec, command[1])) spec = sub;
+    }
+    return (spec->flags & kWrite) != 0;
+  };
+  if (writes(args)) return true;
+  // EXEC waits when it would run a write.
+  if (client.in_multi && EqualsIgnoreCase(args[0], "exec")) {
+    std::vector<std::string_view> views;
+    for (const std::vector<std::string>& queued : client.queued) {
+      views.assign(queued.begin(), queued.end());
+      if (writes(views)) return true;
+    }
+  }
+  return false;
+}
+
+void Dispatcher::SurveyStep(int64_t budget_us) {
+  survey_->Step(*store_, WallClockMs(), budget_us,
+                static_cast<uint32_t>(server_->config.max_siblings));
 }
 
 KeyFingerprint Dispatcher::Fingerprint(int db, std::string_view key) {

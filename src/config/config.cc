@@ -572,6 +572,76 @@ const Option kOptions[] = {
      },
      [](const Config& cfg) { return std::to_string(cfg.lfu_decay_time); }},
 
+    {"save", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       // `save ""` clears; otherwise pairs of <seconds> <changes>. A value
+       // may also come as one string ("3600 1 300 100"), as CONFIG SET sends it.
+       std::vector<std::string> words;
+       for (const std::string& value : v) {
+         size_t i = 0;
+         while (i < value.size()) {
+           while (i < value.size() && value[i] == ' ') ++i;
+           size_t j = i;
+           while (j < value.size() && value[j] != ' ') ++j;
+           if (j > i) words.push_back(value.substr(i, j - i));
+           i = j;
+         }
+       }
+       if (words.size() % 2 != 0) {
+         *reason = "Invalid save parameters";
+         return false;
+       }
+       std::vector<Config::SavePoint> points;
+       for (size_t i = 0; i < words.size(); i += 2) {
+         int64_t seconds = 0, changes = 0;
+         if (!ParseIntValue({words[i]}, 1, INT_MAX, &seconds, reason) ||
+             !ParseIntValue({words[i + 1]}, 0, INT_MAX, &changes, reason)) {
+           *reason = "Invalid save parameters";
+           return false;
+         }
+         points.push_back({seconds, changes});
+       }
+       cfg->save_points = std::move(points);
+       return true;
+     },
+     [](const Config& cfg) {
+       std::string out;
+       for (const Config::SavePoint& p : cfg.save_points) {
+         if (!out.empty()) out += ' ';
+         out += std::to_string(p.seconds) + " " + std::to_string(p.changes);
+       }
+       return out;
+     }},
+
+    {"dbfilename", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       if (v[0].empty() || v[0].find('/') != std::string::npos) {
+         *reason = "dbfilename can't be a path, just a filename";
+         return false;
+       }
+       cfg->dbfilename = v[0];
+       return true;
+     },
+     [](const Config& cfg) { return cfg.dbfilename; }},
+
+    {"start-empty-on-corrupt-snapshot", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       if (EqualsNoCase(v[0], "yes")) {
+         cfg->start_empty_on_corrupt_snapshot = true;
+       } else if (EqualsNoCase(v[0], "no")) {
+         cfg->start_empty_on_corrupt_snapshot = false;
+       } else {
+         *reason = "argument must be 'yes' or 'no'";
+         return false;
+       }
+       return true;
+     },
+     [](const Config& cfg) {
+       return std::string(cfg.start_empty_on_corrupt_snapshot ? "yes" : "no");
+     }},
+
     {"max-siblings", true,
      [](const Values& v, Config* cfg, std::string* reason) {
        int64_t n = 0;

@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 
+#include "client_limits.h"
 #include "server.h"
 
 namespace causalkv::server {
@@ -15,30 +18,73 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kEagerFlushBytes = 64 * 1024;
 // Past this much unsent output, stop reading requests until the client reads
 // its replies: a client that pipelines without reading cannot grow our memory
-// without bound, and other clients are unaffected.
+// without bound, and other clients are unaffected. This works under any
+// client-output-buffer-limit: a lower hard limit closes the client first; a
+// higher one is then reached only by a single huge reply; a soft limit below
+// it still runs out, checked from the timer.
 constexpr size_t kPauseReadingBytes = 16 * 1024 * 1024;
 // Buffers above this capacity are given back once empty.
 constexpr size_t kKeepCapacity = 64 * 1024;
+// How long the reply buffer peak (rbp) covers, as Redis.
+constexpr int64_t kReplyPeakWindowMs = 5000;
+
+// The first bytes of a query buffer, quoted, for the log line of a client
+// closed for its query buffer (Redis shows 64).
+std::string QuotedPrefix(std::string_view bytes) {
+  std::string out = "\"";
+  for (const char c : bytes.substr(0, 64)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
 
 }  // namespace
 
-Connection::Connection(Server* server, uint64_t id)
+Connection::Connection(Server* server, uint64_t id, bool unix_socket)
     : server_(server), parser_(server->parser_limits()), writer_(&out_, 2) {
   client_.id = id;
-  tcp_.data = this;
+  client_.unix_socket = unix_socket;
+  client_.io = this;
+  handle_.tcp.data = this;
   write_req_.data = this;
 }
 
 Connection::~Connection() = default;
 
 bool Connection::Start() {
-  const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead);
+  const int rc = uv_read_start(stream(), OnAlloc, OnRead);
   if (rc != 0) {
     spdlog::warn("uv_read_start failed: {}", uv_err_name(rc));
     return false;
   }
   reading_ = true;
   return true;
+}
+
+void Connection::UpdateReading() {
+  const bool want = !closing_ && !close_after_flush_ && !output_paused_ && !blocked_;
+  if (want == reading_) return;
+  if (want) {
+    const int rc = uv_read_start(stream(), OnAlloc, OnRead);
+    if (rc != 0) {
+      spdlog::debug("client {} uv_read_start failed: {}", client_.id, uv_err_name(rc));
+      Close();
+      return;
+    }
+  } else {
+    uv_read_stop(stream());
+  }
+  reading_ = want;
 }
 
 void Connection::CompactInput() {
@@ -76,43 +122,54 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   }
   if (nread == 0) return;
   self->in_end_ += static_cast<size_t>(nread);
+  self->client_.last_interaction_ms = command::WallClockMs();
   self->server_->state().stats.total_net_input_bytes += static_cast<uint64_t>(nread);
   self->ProcessInput();
+  if (!self->closing_) self->CheckQueryLimit();
 }
 
 void Connection::ProcessInput() {
   command::Dispatcher& dispatcher = server_->dispatcher();
-  while (in_start_ < in_end_ && !close_after_flush_ && !closing_) {
-    size_t consumed = 0;
-    const resp::ParseStatus status =
-        parser_.Parse(in_.data() + in_start_, in_end_ - in_start_, &consumed, &args_);
-    if (status == resp::ParseStatus::kNeedMore) break;
-    if (status == resp::ParseStatus::kProtocolError) {
-      spdlog::debug("protocol error from client {} ({}): {}", client_.id, client_.addr,
-                    parser_.error());
-      writer_.Error(parser_.error());
-      in_start_ = in_end_;
-      CloseAfterFlush();
+  while (!close_after_flush_ && !closing_ && !blocked_ && !output_paused_) {
+    if (!has_command_) {
+      if (in_start_ == in_end_) break;
+      size_t consumed = 0;
+      const resp::ParseStatus status =
+          parser_.Parse(in_.data() + in_start_, in_end_ - in_start_, &consumed, &args_);
+      if (status == resp::ParseStatus::kNeedMore) break;
+      if (status == resp::ParseStatus::kProtocolError) {
+        spdlog::debug("protocol error from client {} ({}): {}", client_.id, client_.addr,
+                      parser_.error());
+        writer_.Error(parser_.error());
+        in_start_ = in_end_;
+        CloseAfterFlush();
+        break;
+      }
+      if (args_.empty()) {
+        in_start_ += consumed;
+        continue;
+      }
+      has_command_ = true;
+      command_bytes_ = consumed;
+      argv_bytes_ = 0;
+      for (std::string_view arg : args_) argv_bytes_ += arg.size();
+    }
+    if (dispatcher.MustWaitForPause(client_, args_)) {
+      Block();
       break;
     }
-    if (!args_.empty()) {
-      client_.query_buffer_bytes = in_end_ - in_start_;
-      client_.output_buffer_bytes = out_.size() + sending_.size();
-      dispatcher.Dispatch(client_, args_, writer_);
-      if (client_.close_after_reply) CloseAfterFlush();
-      if (server_->state().shutdown_requested) server_->RequestShutdown();
-    }
-    in_start_ += consumed;
+    RunCommand();
+    if (closing_) return;
     if (out_.size() >= kEagerFlushBytes) Flush();
-    if (out_.size() + sending_.size() >= kPauseReadingBytes && reading_) {
+    if (closing_ || CheckOutputLimit(uv_now(server_->loop()))) return;
+    if (pending_output() >= kPauseReadingBytes) {
       spdlog::warn("client {} ({}) is not reading its replies ({} bytes pending): pausing its "
-                   "requests until it does", client_.id, client_.addr,
-                   out_.size() + sending_.size());
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-      reading_ = false;
-      break;
+                   "requests until it does", client_.id, client_.addr, pending_output());
+      output_paused_ = true;
+      UpdateReading();
     }
   }
+  if (closing_) return;
   if (in_start_ == in_end_) {
     in_start_ = in_end_ = 0;
     if (in_.size() > kKeepCapacity) std::string().swap(in_);
@@ -120,7 +177,99 @@ void Connection::ProcessInput() {
   MarkPending();
 }
 
+void Connection::RunCommand() {
+  has_command_ = false;
+  server_->dispatcher().Dispatch(client_, args_, writer_);
+  in_start_ += command_bytes_;
+  argv_bytes_ = 0;
+  reply_peak_ = std::max(reply_peak_, out_.size());
+  if (client_.close_after_reply) CloseAfterFlush();
+  server_->AfterCommand();
+}
+
+void Connection::Block() {
+  blocked_ = true;
+  client_.blocked = true;
+  UpdateReading();
+  server_->AddBlocked(this);
+}
+
+void Connection::Unblock() {
+  if (!blocked_ || closing_) return;
+  blocked_ = false;
+  client_.blocked = false;
+  UpdateReading();
+  ProcessInput();
+}
+
+void Connection::Cron(int64_t wall_ms, int64_t loop_ms) {
+  const int timeout_s = server_->state().config.timeout;
+  // As in Redis, a client waiting for a pause is not idle.
+  if (timeout_s > 0 && !blocked_ &&
+      wall_ms - client_.last_interaction_ms > static_cast<int64_t>(timeout_s) * 1000) {
+    spdlog::debug("Closing idle client {}", Describe());
+    Close();
+    return;
+  }
+  // A client that stopped reading stays over the soft limit without adding
+  // replies: only the timer notices its time is up.
+  if (CheckOutputLimit(loop_ms)) return;
+  if (loop_ms - reply_peak_reset_ms_ >= kReplyPeakWindowMs) {
+    reply_peak_ = out_.size();
+    reply_peak_reset_ms_ = loop_ms;
+  }
+}
+
+bool Connection::CheckOutputLimit(int64_t loop_ms) {
+  const config::OutputBufferLimit& limit =
+      server_->state().config.client_output_buffer_limit[config::kClientNormal];
+  if (!OutputLimitReached(limit, pending_output(), loop_ms, &soft_limit_since_ms_)) return false;
+  spdlog::warn("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+               Describe());
+  ++server_->state().stats.client_output_buffer_limit_disconnections;
+  Close();
+  return true;
+}
+
+bool Connection::CheckQueryLimit() {
+  const size_t bytes = query_bytes() + client_.queued_bytes;
+  if (!QueryLimitReached(bytes, server_->state().config.client_query_buffer_limit,
+                         client_.authenticated)) {
+    return false;
+  }
+  spdlog::warn("Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+               Describe(),
+               QuotedPrefix(std::string_view(in_.data() + in_start_, in_end_ - in_start_)));
+  ++server_->state().stats.client_query_buffer_limit_disconnections;
+  Close();
+  return true;
+}
+
+std::string Connection::Describe() const {
+  std::string text = command::DescribeClient(client_, command::WallClockMs());
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+command::ClientIo Connection::Io() const {
+  command::ClientIo io;
+  io.qbuf = query_bytes();
+  io.qbuf_free = in_.size() - in_end_;
+  io.argv_mem = argv_bytes_;
+  io.rbs = out_.capacity();
+  io.rbp = std::max(reply_peak_, out_.size());
+  io.oll = (out_.empty() ? 0 : 1) + (sending_.empty() ? 0 : 1);
+  io.omem = pending_output();
+  io.tot_mem = sizeof(*this) + in_.capacity() + out_.capacity() + sending_.capacity();
+  io.reading = reading_;
+  io.writing = write_in_flight_;
+  return io;
+}
+
 void Connection::MarkPending() {
+  // A closed connection is freed in the loop's close phase: it must not be
+  // listed for a flush in the next iteration.
+  if (closing_) return;
   if (!pending_listed_ && (!out_.empty() || close_after_flush_)) {
     pending_listed_ = true;
     server_->AddPendingWrite(this);
@@ -133,13 +282,14 @@ void Connection::Flush() {
   if (write_in_flight_) return;  // OnWrite flushes the rest
   if (!out_.empty()) {
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+    int n = uv_try_write(stream(), &buf, 1);
     if (n == UV_EAGAIN) n = 0;
     if (n < 0) {
       spdlog::debug("client {} write error: {}", client_.id, uv_err_name(n));
       Close();
       return;
     }
+    if (n > 0) client_.last_interaction_ms = command::WallClockMs();
     server_->state().stats.total_net_output_bytes += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) == out_.size()) {
       out_.clear();
@@ -150,7 +300,7 @@ void Connection::Flush() {
       sending_.assign(out_, static_cast<size_t>(n));
       out_.clear();
       buf = uv_buf_init(sending_.data(), static_cast<unsigned>(sending_.size()));
-      const int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
+      const int rc = uv_write(&write_req_, stream(), &buf, 1, OnWrite);
       if (rc != 0) {
         spdlog::debug("client {} uv_write failed: {}", client_.id, uv_err_name(rc));
         Close();
@@ -164,9 +314,10 @@ void Connection::Flush() {
     Close();
     return;
   }
-  if (!reading_ && !closing_) {
+  if (output_paused_) {
     // Output drained: accept requests again, and parse what was left waiting.
-    if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) == 0) reading_ = true;
+    output_paused_ = false;
+    UpdateReading();
     ProcessInput();
   }
 }
@@ -179,6 +330,7 @@ void Connection::OnWrite(uv_write_t* req, int status) {
     self->Close();
     return;
   }
+  self->client_.last_interaction_ms = command::WallClockMs();
   self->server_->state().stats.total_net_output_bytes += self->sending_.size();
   self->sending_.clear();
   if (self->sending_.capacity() > kKeepCapacity) std::string().swap(self->sending_);
@@ -187,10 +339,7 @@ void Connection::OnWrite(uv_write_t* req, int status) {
 
 void Connection::CloseAfterFlush() {
   close_after_flush_ = true;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-  }
+  UpdateReading();
   MarkPending();
 }
 
@@ -198,7 +347,7 @@ void Connection::Close() {
   if (closing_) return;
   closing_ = true;
   server_->OnConnectionClosed(this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClose);
+  uv_close(handle(), OnClose);
 }
 
 void Connection::OnClose(uv_handle_t* handle) { delete static_cast<Connection*>(handle->data); }

@@ -1,6 +1,13 @@
-// Connection: one client socket. Owns its input buffer (requests are parsed
-// in place), its output buffer (replies batched until the loop is about to
-// poll) and its ClientState.
+// Connection: one client socket (TCP or unix). Owns its input buffer
+// (requests are parsed in place), its output buffer (replies batched until
+// the loop is about to poll) and its ClientState.
+//
+// Reading stops while any of these holds, and resumes when it ends:
+//   * the pending replies passed kPauseReadingBytes (back-pressure);
+//   * the next command waits for CLIENT PAUSE to end ("blocked");
+//   * the connection is closing.
+// The client limits (client-output-buffer-limit, client-query-buffer-limit,
+// timeout) close it at once, with a log line.
 //
 // Life: created by the listener on accept, destroyed in the uv_close
 // callback. Close() may be called any number of times.
@@ -20,14 +27,18 @@ namespace causalkv::server {
 
 class Server;
 
-class Connection {
+class Connection final : public command::ClientIoSource {
  public:
-  Connection(Server* server, uint64_t id);
+  Connection(Server* server, uint64_t id, bool unix_socket);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  uv_tcp_t* tcp() { return &tcp_; }
+  // The libuv handle: a uv_tcp_t, or a uv_pipe_t for unix socket clients.
+  uv_tcp_t* tcp() { return &handle_.tcp; }
+  uv_pipe_t* pipe() { return &handle_.pipe; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&handle_); }
   command::ClientState& client() { return client_; }
 
   // Starts reading; call once after accept.
@@ -35,11 +46,22 @@ class Connection {
   // Sends what is pending; called from the server's prepare hook (once per
   // loop iteration) and when output grows large.
   void Flush();
-  bool HasPendingOutput() const { return !out_.empty(); }
   // Closes once pending output is sent (graceful) or at once.
   void CloseAfterFlush();
   void Close();
   bool closing() const { return closing_; }
+
+  // CLIENT PAUSE is over: runs the command that waited and reads on.
+  void Unblock();
+  // From the server's timer: the idle timeout and the soft output limit.
+  // May close the connection.
+  void Cron(int64_t wall_ms, int64_t loop_ms);
+
+  size_t pending_output() const { return out_.size() + sending_.size(); }
+  size_t query_bytes() const { return in_end_ - in_start_; }
+
+  // command::ClientIoSource
+  command::ClientIo Io() const override;
 
  private:
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -48,11 +70,23 @@ class Connection {
   static void OnClose(uv_handle_t* handle);
 
   void ProcessInput();
+  void RunCommand();
+  void Block();
   void CompactInput();
   void MarkPending();
+  // Starts or stops reading to match the conditions in the file comment.
+  void UpdateReading();
+  // Close the connection (and return true) when a limit is passed.
+  bool CheckOutputLimit(int64_t loop_ms);
+  bool CheckQueryLimit();
+  // The client as CLIENT LIST shows it, for log lines.
+  std::string Describe() const;
 
   Server* server_;
-  uv_tcp_t tcp_;
+  union Handle {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_;
   uv_write_t write_req_;
   command::ClientState client_;
   resp::Parser parser_;
@@ -62,14 +96,24 @@ class Connection {
   std::string in_;
   size_t in_start_ = 0;
   size_t in_end_ = 0;
+  // A parsed command not run yet (it waits for CLIENT PAUSE to end): args_
+  // holds it, and its command_bytes_ are still in the input buffer.
+  bool has_command_ = false;
+  size_t command_bytes_ = 0;
+  size_t argv_bytes_ = 0;  // arguments of the command running or waiting
 
   // Output: replies appended to out_; sending_ is the buffer of the one
   // uv_write in flight (if any), from sending_offset_ on.
   std::string out_;
   resp::Writer writer_;
   std::string sending_;
+  size_t reply_peak_ = 0;           // largest out_ since the last reset (rbp)
+  int64_t reply_peak_reset_ms_ = 0;
+  int64_t soft_limit_since_ms_ = -1;  // over the soft output limit since then
   bool write_in_flight_ = false;
   bool reading_ = false;
+  bool output_paused_ = false;  // too much unsent output: not reading
+  bool blocked_ = false;        // waiting for CLIENT PAUSE to end
   bool pending_listed_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;

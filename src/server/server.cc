@@ -1,8 +1,8 @@
 #include "server.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +11,11 @@
 #include <cstring>
 #include <random>
 
+#include "causalkv/command/persistence.h"
+#include "client_limits.h"
 #include "connection.h"
+#include "daemon.h"
+#include "log_file.h"
 
 #ifndef CAUSALKV_VERSION
 #define CAUSALKV_VERSION "0.0.0"
@@ -40,13 +44,20 @@ void ApplyLogLevel(config::LogLevel level) {
   }
 }
 
+namespace {
+// The sink of `logfile`, kept for ReopenLogFile(); null when logging to
+// standard output.
+std::shared_ptr<LogFile> g_log_file;
+}  // namespace
+
 bool SetupLogging(const config::Config& config, std::string* error) {
   try {
     std::shared_ptr<spdlog::logger> logger;
     if (config.logfile.empty()) {
       logger = spdlog::stdout_logger_mt("causalkv");
     } else {
-      logger = spdlog::basic_logger_mt("causalkv", config.logfile);
+      g_log_file = std::make_shared<LogFile>(config.logfile);
+      logger = std::make_shared<spdlog::logger>("causalkv", g_log_file);
     }
     spdlog::set_default_logger(logger);
   } catch (const spdlog::spdlog_ex& e) {
@@ -59,15 +70,50 @@ bool SetupLogging(const config::Config& config, std::string* error) {
   return true;
 }
 
-Server::Server(config::Config config) {
+void ReopenLogFile() {
+  if (g_log_file == nullptr) {
+    spdlog::info("received SIGHUP; logging to standard output, nothing to reopen");
+    return;
+  }
+  std::string error;
+  if (!g_log_file->Reopen(&error)) {
+    spdlog::warn("received SIGHUP but {}; still logging to the old file", error);
+    return;
+  }
+  spdlog::info("received SIGHUP, log file reopened");
+}
+
+namespace {
+
+std::string RandomHex(size_t digits, std::random_device& rd) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(digits, '0');
+  for (char& c : out) c = kHex[rd() % 16];
+  return out;
+}
+
+}  // namespace
+
+Server::Server(config::Config config, Launch launch) : launch_(launch) {
   uv_loop_init(&loop_);
   state_.config = std::move(config);
   state_.pid = static_cast<int>(getpid());
+  switch (launch_.supervised) {
+    case config::Supervised::kSystemd:
+      state_.supervised_by = "systemd";
+      break;
+    case config::Supervised::kUpstart:
+      state_.supervised_by = "upstart";
+      break;
+    default:
+      state_.supervised_by = "no";
+  }
   state_.start_time_ms = command::WallClockMs();
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) state_.executable.assign(exe, static_cast<size_t>(n));
   std::random_device rd;
+  state_.run_id = RandomHex(40, rd);
   const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   store_ = std::make_unique<store::Store>(state_.config.databases, seed);
   dispatcher_ = std::make_unique<command::Dispatcher>(&state_, store_.get());
@@ -75,6 +121,8 @@ Server::Server(config::Config config) {
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, OnPrepare);
+  uv_idle_init(&loop_, &idle_);
+  idle_.data = this;
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
   const uint64_t period_ms = 1000 / std::max(1, state_.config.hz);
@@ -85,6 +133,9 @@ Server::Server(config::Config config) {
   uv_signal_init(&loop_, &sigterm_);
   sigterm_.data = this;
   uv_signal_start(&sigterm_, OnSignal, SIGTERM);
+  uv_signal_init(&loop_, &sighup_);
+  sighup_.data = this;
+  uv_signal_start(&sighup_, OnSighup, SIGHUP);
 }
 
 Server::~Server() {
@@ -108,6 +159,37 @@ void Server::ApplyConfigChange(const std::string& option) {
   if (option == "proto-max-bulk-len") {
     for (auto& [id, conn] : connections_) conn->parser_.set_limits(parser_limits());
   }
+  if (option == "maxclients") AdjustOpenFilesLimit(false);
+}
+
+void Server::AdjustOpenFilesLimit(bool reduce) {
+  // Redis's reserve for its own descriptors (listeners, files, ...).
+  constexpr rlim_t kReservedFds = 32;
+  const auto wanted = static_cast<rlim_t>(state_.config.maxclients) + kReservedFds;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
+  const rlim_t old_limit = limit.rlim_cur;
+  limit.rlim_cur = std::min(wanted, limit.rlim_max);
+  if (limit.rlim_cur > old_limit && setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::info("increased maximum number of open files to {} (it was originally set to {}).",
+                 limit.rlim_cur, old_limit);
+  } else {
+    limit.rlim_cur = old_limit;
+  }
+  if (limit.rlim_cur >= wanted) return;
+  const int64_t possible = static_cast<int64_t>(limit.rlim_cur) - static_cast<int64_t>(kReservedFds);
+  if (!reduce) {
+    spdlog::warn("maxclients is {}, but the open files limit ({}) leaves room for {} clients; "
+                 "increase 'ulimit -n'", state_.config.maxclients, limit.rlim_cur,
+                 std::max<int64_t>(possible, 1));
+    return;
+  }
+  // At startup, as Redis: the configured number could never be reached.
+  state_.config.maxclients = std::max<int64_t>(possible, 1);
+  spdlog::warn("You requested maxclients of {} requiring at least {} max file descriptors. "
+               "Current maximum open files is {}. maxclients has been reduced to {} to "
+               "compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+               wanted - kReservedFds, wanted, limit.rlim_cur, state_.config.maxclients);
 }
 
 bool Server::SetupVersionCounter() {
@@ -123,6 +205,11 @@ bool Server::SetupVersionCounter() {
     spdlog::critical("{}; refusing to start: versions could repeat", error);
     return false;
   }
+  // The snapshot's data comes before the counter: a snapshot copied into a
+  // directory without its mark file must still never see its versions reused.
+  uint64_t snapshot_counter = 0;
+  if (!dispatcher_->persistence().LoadAtStartup(&snapshot_counter)) return false;
+  mark = std::max(mark, snapshot_counter);
   const uint64_t reserve = state_.config.version_reserve;
   // Everything up to the saved mark may have been issued before a crash:
   // resume above it, and reserve the next range before serving anyone.
@@ -183,9 +270,17 @@ void Server::RaiseMarkAsync(uint64_t mark) {
 }
 
 bool Server::Listen() {
+  state_.tcp_port = state_.config.port;
+  if (state_.config.port == 0 && state_.config.unixsocket.empty()) {
+    spdlog::critical("Configured to not listen anywhere (port 0 and no unixsocket), exiting.");
+    return false;
+  }
+  return ListenTcp() && ListenUnix();
+}
+
+bool Server::ListenTcp() {
   const int port = state_.config.port;
-  state_.tcp_port = port;
-  if (port == 0) return true;
+  if (port == 0) return true;  // TCP disabled
   for (std::string addr : state_.config.bind) {
     const bool optional = !addr.empty() && addr[0] == '-';
     if (optional) addr.erase(0, 1);
@@ -225,21 +320,61 @@ bool Server::Listen() {
   return true;
 }
 
+bool Server::ListenUnix() {
+  const std::string& path = state_.config.unixsocket;
+  if (path.empty()) return true;
+  // A socket file left by a previous run would make the bind fail; Redis
+  // removes it the same way.
+  unlink(path.c_str());
+  unix_listener_ = std::make_unique<uv_pipe_t>();
+  uv_pipe_init(&loop_, unix_listener_.get(), 0);
+  unix_listener_->data = this;
+  int rc = uv_pipe_bind(unix_listener_.get(), path.c_str());
+  if (rc == 0 && state_.config.unixsocketperm != 0 &&
+      chmod(path.c_str(), static_cast<mode_t>(state_.config.unixsocketperm)) != 0) {
+    rc = uv_translate_sys_error(errno);
+  }
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(unix_listener_.get()),
+                   state_.config.tcp_backlog, OnConnection);
+  }
+  if (rc != 0) {
+    spdlog::critical("could not listen on unix socket {}: {}", path, uv_err_name(rc));
+    return false;
+  }
+  spdlog::info("The server is now ready to accept connections at {}", path);
+  return true;
+}
+
 namespace {
-std::string FormatAddr(const sockaddr_storage& sa) {
-  char ip[INET6_ADDRSTRLEN] = {};
+
+// The two halves of a peer or local address, Redis style ("[::1]:6379" for
+// IPv6).
+struct Endpoint {
+  std::string ip;
   int port = 0;
+  std::string Format() const {
+    const bool v6 = ip.find(':') != std::string::npos;
+    return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
+  }
+};
+
+Endpoint ToEndpoint(const sockaddr_storage& sa) {
+  Endpoint e;
+  char ip[INET6_ADDRSTRLEN] = {};
   if (sa.ss_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
     uv_ip6_name(in6, ip, sizeof ip);
-    port = ntohs(in6->sin6_port);
-    return std::string("[") + ip + "]:" + std::to_string(port);
+    e.port = ntohs(in6->sin6_port);
+  } else {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    uv_ip4_name(in, ip, sizeof ip);
+    e.port = ntohs(in->sin_port);
   }
-  const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
-  uv_ip4_name(in, ip, sizeof ip);
-  port = ntohs(in->sin_port);
-  return std::string(ip) + ":" + std::to_string(port);
+  e.ip = ip;
+  return e;
 }
+
 }  // namespace
 
 void Server::OnConnection(uv_stream_t* listener, int status) {
@@ -248,36 +383,76 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
     spdlog::warn("accept failed: {}", uv_err_name(status));
     return;
   }
-  auto* conn = new Connection(self, self->state_.next_client_id++);
-  uv_tcp_init(&self->loop_, conn->tcp());
-  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(conn->tcp()),
-             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+  self->Accept(listener);
+}
+
+void Server::Accept(uv_stream_t* listener) {
+  const bool unix_socket = listener->type == UV_NAMED_PIPE;
+  auto* conn = new Connection(this, state_.next_client_id++, unix_socket);
+  if (unix_socket) {
+    uv_pipe_init(&loop_, conn->pipe(), 0);
+  } else {
+    uv_tcp_init(&loop_, conn->tcp());
+  }
+  if (uv_accept(listener, conn->stream()) != 0) {
+    uv_close(conn->handle(), [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
     return;
   }
-  if (self->shutting_down_) {
+  if (shutting_down_) {
     conn->Close();
     return;
   }
-  uv_tcp_nodelay(conn->tcp(), 1);
   command::ClientState& client = conn->client();
-  client.authenticated = self->state_.config.requirepass.empty();
+  client.authenticated = state_.config.requirepass.empty();
   client.created_ms = command::WallClockMs();
   client.last_interaction_ms = client.created_ms;
-  sockaddr_storage sa{};
-  int len = sizeof sa;
-  if (uv_tcp_getpeername(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0)
-    client.addr = FormatAddr(sa);
-  len = sizeof sa;
-  if (uv_tcp_getsockname(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0)
-    client.laddr = FormatAddr(sa);
+  std::string peer_ip;
+  if (unix_socket) {
+    client.addr = client.laddr = state_.config.unixsocket + ":0";
+  } else {
+    uv_tcp_nodelay(conn->tcp(), 1);
+    if (state_.config.tcp_keepalive > 0) {
+      uv_tcp_keepalive(conn->tcp(), 1, static_cast<unsigned>(state_.config.tcp_keepalive));
+    }
+    sockaddr_storage sa{};
+    int len = sizeof sa;
+    if (uv_tcp_getpeername(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+      const Endpoint peer = ToEndpoint(sa);
+      peer_ip = peer.ip;
+      client.addr = peer.Format();
+    }
+    len = sizeof sa;
+    if (uv_tcp_getsockname(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0)
+      client.laddr = ToEndpoint(sa).Format();
+  }
   uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(conn->tcp()), &fd) == 0) client.fd = fd;
-  self->state_.clients.emplace(client.id, &client);
-  self->connections_.emplace(client.id, conn);
-  ++self->state_.stats.total_connections_received;
+  if (uv_fileno(conn->handle(), &fd) == 0) client.fd = fd;
+  // As Redis: a client over maxclients is not counted as received; one
+  // refused by protected mode is, and both are rejected connections.
+  if (state_.clients.size() >= static_cast<size_t>(state_.config.maxclients)) {
+    Refuse(conn, kMaxClientsReached);
+    return;
+  }
+  ++state_.stats.total_connections_received;
+  if (ProtectedModeRefuses(state_.config.protected_mode, !state_.config.requirepass.empty(),
+                           unix_socket, peer_ip)) {
+    spdlog::debug("refused {}: protected mode", client.addr);
+    Refuse(conn, kProtectedModeDenied);
+    return;
+  }
+  state_.clients.emplace(client.id, &client);
+  connections_.emplace(client.id, conn);
   spdlog::debug("accepted {} (client {})", client.addr, client.id);
   if (!conn->Start()) conn->Close();
+}
+
+void Server::Refuse(Connection* conn, std::string_view reply) {
+  ++state_.stats.rejected_connections;
+  // Best effort, as Redis: the socket is fresh, so the kernel takes the
+  // short text at once or not at all.
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
+  uv_try_write(conn->stream(), &buf, 1);
+  conn->Close();
 }
 
 void Server::OnConnectionClosed(Connection* conn) {
@@ -285,7 +460,40 @@ void Server::OnConnectionClosed(Connection* conn) {
   connections_.erase(conn->client().id);
   auto it = std::find(pending_writes_.begin(), pending_writes_.end(), conn);
   if (it != pending_writes_.end()) pending_writes_.erase(it);
+  it = std::find(blocked_.begin(), blocked_.end(), conn);
+  if (it != blocked_.end()) blocked_.erase(it);
+  state_.blocked_clients = blocked_.size();
   MaybeFinishShutdown();
+}
+
+void Server::AddBlocked(Connection* conn) {
+  blocked_.push_back(conn);
+  state_.blocked_clients = blocked_.size();
+}
+
+void Server::AfterCommand() {
+  if (!state_.clients_to_close.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(state_.clients_to_close);
+    for (const uint64_t id : ids) {
+      auto it = connections_.find(id);
+      if (it != connections_.end()) it->second->Close();
+    }
+  }
+  if (state_.shutdown_requested) RequestShutdown();
+}
+
+void Server::ResumeBlocked() {
+  if (blocked_.empty()) return;
+  const command::ClientPause& pause = state_.pause;
+  if (pause.end_ms != 0 && command::WallClockMs() < pause.end_ms) return;
+  state_.pause = command::ClientPause{};
+  // A resumed client may block again (a new pause) or close others: work on
+  // a copy; closed connections are only freed after this loop phase.
+  std::vector<Connection*> batch;
+  batch.swap(blocked_);
+  state_.blocked_clients = 0;
+  for (Connection* conn : batch) conn->Unblock();
 }
 
 void Server::FlushPending() {
@@ -298,15 +506,75 @@ void Server::FlushPending() {
 }
 
 void Server::OnPrepare(uv_prepare_t* handle) {
-  static_cast<Server*>(handle->data)->FlushPending();
+  auto* self = static_cast<Server*>(handle->data);
+  // CLIENT UNPAUSE (or the end of a pause) takes effect before the loop
+  // sleeps, and the replies of the resumed commands go out now.
+  self->ResumeBlocked();
+  self->FlushPending();
+  if (self->pending_writes_.empty()) {
+    uv_idle_stop(&self->idle_);
+  } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->idle_))) {
+    uv_idle_start(&self->idle_, [](uv_idle_t*) {});
+  }
 }
 
 void Server::Cron() {
-  store_->set_now_ms(command::WallClockMs());
+  const int64_t now = command::WallClockMs();
+  store_->set_now_ms(now);
   const int64_t period_us = 1000000 / std::max(1, state_.config.hz);
+  // A pause also holds back what expiry would delete, as in Redis.
+  const bool paused = state_.pause.end_ms != 0 && now < state_.pause.end_ms;
   // A quarter of the period at most, as Redis's slow expire cycle.
-  store_->ActiveExpireCycle(period_us / 4);
+  if (!paused) store_->ActiveExpireCycle(period_us / 4);
   store_->RehashCycle(1000);
+  dispatcher_->persistence().Cron();
+  ClientsCron(now);
+  SampleMetrics();
+  ResumeBlocked();
+  // About 1% of the time, for INFO's siblings and avg_ttl.
+  dispatcher_->SurveyStep(std::max<int64_t>(200, period_us / 100));
+}
+
+void Server::ClientsCron(int64_t wall_ms) {
+  const int64_t loop_ms = static_cast<int64_t>(uv_now(&loop_));
+  size_t max_input = 0;
+  size_t max_output = 0;
+  std::vector<Connection*> all;
+  all.reserve(connections_.size());
+  for (auto& [id, conn] : connections_) all.push_back(conn);
+  for (Connection* conn : all) {
+    conn->Cron(wall_ms, loop_ms);
+    if (conn->closing()) continue;
+    max_input = std::max(max_input, conn->query_bytes());
+    max_output = std::max(max_output, conn->pending_output());
+  }
+  state_.recent_max_input_buffer = max_input;
+  state_.recent_max_output_buffer = max_output;
+}
+
+double Server::RateSampler::Track(int64_t now_ms, uint64_t value) {
+  // CONFIG RESETSTAT may have set the counter back: start over from it.
+  if (last_ms >= 0 && now_ms > last_ms && value >= last_value) {
+    samples[next] = static_cast<double>(value - last_value) * 1000.0 /
+                    static_cast<double>(now_ms - last_ms);
+    next = (next + 1) % std::size(samples);
+  }
+  last_ms = now_ms;
+  last_value = value;
+  double sum = 0;
+  for (const double sample : samples) sum += sample;
+  return sum / static_cast<double>(std::size(samples));
+}
+
+void Server::SampleMetrics() {
+  const int64_t now = static_cast<int64_t>(uv_now(&loop_));
+  if (now - last_sample_ms_ < 100) return;
+  last_sample_ms_ = now;
+  const command::ServerStats& stats = state_.stats;
+  command::InstantaneousMetrics& m = state_.instantaneous;
+  m.ops_per_sec = ops_rate_.Track(now, stats.total_commands_processed);
+  m.input_kbps = input_rate_.Track(now, stats.total_net_input_bytes) / 1024;
+  m.output_kbps = output_rate_.Track(now, stats.total_net_output_bytes) / 1024;
 }
 
 void Server::OnTimer(uv_timer_t* handle) { static_cast<Server*>(handle->data)->Cron(); }
@@ -314,13 +582,23 @@ void Server::OnTimer(uv_timer_t* handle) { static_cast<Server*>(handle->data)->C
 void Server::OnSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Server*>(handle->data);
   spdlog::info("received {}, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  // A signal cannot be refused: the snapshot is attempted, then the server exits.
+  if (!self->dispatcher_->persistence().SaveOnShutdown(false, false)) {
+    spdlog::warn("the final snapshot failed; exiting anyway");
+  }
   self->RequestShutdown();
 }
+
+void Server::OnSighup(uv_signal_t*, int) { ReopenLogFile(); }
 
 void Server::RequestShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   state_.shutdown_requested = true;
+  if (launch_.supervised == config::Supervised::kSystemd) {
+    std::string error;
+    if (!NotifySystemd("STOPPING=1\n", &error)) spdlog::warn("systemd notify: {}", error);
+  }
   CloseEverything();
 }
 
@@ -332,8 +610,13 @@ void Server::CloseEverything() {
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
   }
   listeners_.clear();
+  if (unix_listener_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(unix_listener_.release()),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   // A client that never reads its replies must not hold the shutdown up.
   uv_timer_stop(&timer_);
   uv_timer_start(
@@ -358,9 +641,43 @@ void Server::MaybeFinishShutdown() {
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+}
+
+void Server::AnnounceReady() {
+  // The pid file comes first: whoever waits for readiness may read it.
+  pidfile_ = state_.config.pidfile;
+  if (pidfile_.empty() && launch_.daemonized) pidfile_ = config::kDefaultPidFile;
+  std::string error;
+  if (!pidfile_.empty() && !WritePidFile(pidfile_, state_.pid, &error)) {
+    spdlog::warn("Failed to write PID file: {}", error);
+    pidfile_.clear();
+  }
+  switch (launch_.supervised) {
+    case config::Supervised::kSystemd:
+      if (NotifySystemd("STATUS=Ready to accept connections\nREADY=1\n", &error)) {
+        spdlog::info("supervised by systemd: readiness reported");
+      } else {
+        spdlog::warn("supervised by systemd, but cannot report readiness: {}", error);
+      }
+      break;
+    case config::Supervised::kUpstart:
+      NotifyUpstartReady();
+      break;
+    default:
+      break;
+  }
+  if (launch_.daemonized) ReportReady(launch_.ready_fd);
+  launch_.ready_fd = -1;
+}
+
+void Server::RemoveFilesAtExit() {
+  if (!pidfile_.empty()) unlink(pidfile_.c_str());
+  if (!state_.config.unixsocket.empty()) unlink(state_.config.unixsocket.c_str());
 }
 
 int Server::Run() {
+  AdjustOpenFilesLimit(true);
   if (!SetupVersionCounter()) return 1;
   if (!Listen()) {
     CloseEverything();
@@ -370,7 +687,9 @@ int Server::Run() {
   spdlog::info("causalkv {} ready: port {}, pid {}, config '{}', {} databases",
                CAUSALKV_VERSION, state_.tcp_port, state_.pid, state_.config.config_file,
                state_.config.databases);
+  AnnounceReady();
   uv_run(&loop_, UV_RUN_DEFAULT);
+  RemoveFilesAtExit();
   spdlog::info("causalkv is now ready to exit, bye bye...");
   return exit_code_;
 }

@@ -1,6 +1,7 @@
 #include "causalkv/store/eviction.h"
 
 #include <array>
+#include <cctype>
 #include <utility>
 
 namespace causalkv::store {
@@ -23,8 +24,9 @@ bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out) {
   for (const auto& [policy, policy_name] : kNames) {
     if (policy_name.size() != name.size()) continue;
     bool same = true;
-    for (size_t i = 0; i < name.size() && same; ++i)
-      same = (name[i] | 0x20) == policy_name[i] || name[i] == policy_name[i];
+    for (size_t i = 0; i < name.size() && same; ++i) {
+      same = std::tolower(static_cast<unsigned char>(name[i])) == policy_name[i];
+    }
     if (same) {
       *out = policy;
       return true;

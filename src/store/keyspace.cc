@@ -62,17 +62,18 @@ void Keyspace::Remove(SiblingSet** link) {
 
 void Keyspace::Adopt(SiblingSet* set) {
   data_bytes_ += malloc_usable_size(set);
-  Touch(set);
+  // A new key starts as just accessed (LRU) or at the initial counter (LFU),
+  // as in Redis, so it is not evicted before it had a chance to be read.
+  const int64_t now = clock_->now_ms;
+  set->set_access(IsLfu(settings_->policy) ? lfu::Pack(lfu::MinutesOf(now), lfu::kInitialCounter)
+                                           : static_cast<uint32_t>(now / 1000));
   table_.Insert(set);
 }
 
 void Keyspace::Touch(const SiblingSet* set) {
   const int64_t now = clock_->now_ms;
   if (IsLfu(settings_->policy)) {
-    // A new key starts at the initial counter, as in Redis, so that it is
-    // not evicted before it had a chance to be read.
-    uint8_t counter = set->access() == 0 ? lfu::kInitialCounter
-                                         : lfu::Decayed(set->access(), now, settings_->lfu_decay_time);
+    uint8_t counter = lfu::Decayed(set->access(), now, settings_->lfu_decay_time);
     counter = lfu::LogIncrement(counter, settings_->lfu_log_factor,
                                 static_cast<double>(rnd_() - rnd_.min()) /
                                     static_cast<double>(rnd_.max() - rnd_.min() + 1));
@@ -108,6 +109,14 @@ void Keyspace::SampleForEviction(int db_index, EvictionPool* pool) {
     }
     pool->Offer(EvictionScore(set), db_index, set->key());
   }
+}
+
+bool Keyspace::CurrentEvictionScore(std::string_view key, uint64_t* score) {
+  SiblingSet** link = table_.FindLink(key);
+  if (link == nullptr || IsExpired(*link)) return false;
+  if (IsVolatile(settings_->policy) && !(*link)->has_expire()) return false;
+  *score = EvictionScore(*link);
+  return true;
 }
 
 bool Keyspace::Evict(std::string_view key) {

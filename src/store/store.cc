@@ -57,8 +57,12 @@ bool Store::EvictOne() {
     }
     return false;
   }
-  // Sample every database into the pool, then evict the best candidate that
-  // still exists (a pooled key may have been deleted since it was sampled).
+  // Candidates kept from earlier rounds may be stale: a key deleted, read
+  // again, given a shorter TTL or none, or the policy changed. Re-score them
+  // (16 lookups at most) before adding fresh samples.
+  pool_.Refresh([this](int db, const std::string& key, uint64_t* score) {
+    return db < database_count() && dbs_[db]->CurrentEvictionScore(key, score);
+  });
   for (size_t i = 0; i < dbs_.size(); ++i) {
     if (dbs_[i]->size() != 0) dbs_[i]->SampleForEviction(static_cast<int>(i), &pool_);
   }

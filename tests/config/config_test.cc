@@ -169,6 +169,9 @@ TEST(ConfigTest, Defaults) {
       {"lfu-log-factor", "10"},
       {"lfu-decay-time", "1"},
       {"max-siblings", "64"},
+      {"save", ""},
+      {"dbfilename", "dump.ckv"},
+      {"start-empty-on-corrupt-snapshot", "no"},
       {"(config_file)", ""},
   };
   EXPECT_EQ(Snapshot(cfg), expected);
@@ -185,6 +188,7 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "slowlog-log-slower-than", "slowlog-max-len",
                                       "version-reserve", "maxmemory", "maxmemory-policy",
                                       "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
+                                      "save", "dbfilename", "start-empty-on-corrupt-snapshot",
                                       "max-siblings"}));
   EXPECT_EQ(&OptionNames(), &OptionNames());
 }

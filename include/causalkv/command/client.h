@@ -25,6 +25,31 @@ struct WatchedKey {
   KeyFingerprint seen;
 };
 
+// A client's buffers and socket as CLIENT LIST shows them (Redis's field
+// names). The server fills it in; a client with no connection shows zeros.
+struct ClientIo {
+  size_t qbuf = 0;       // received, not yet executed
+  size_t qbuf_free = 0;  // room left in the input buffer
+  size_t argv_mem = 0;   // arguments of the command being run or waiting
+  size_t rbs = 0;        // reply buffer capacity
+  size_t rbp = 0;        // reply buffer peak, recent
+  size_t obl = 0;        // unused: causalkv has no fixed reply buffer
+  size_t oll = 0;        // reply buffers waiting to be sent
+  size_t omem = 0;       // reply bytes waiting to be sent
+  size_t tot_mem = 0;    // everything the connection holds
+  bool reading = false;  // events=r
+  bool writing = false;  // events=w
+};
+
+// Implemented by the server's connection; the command layer only reads it.
+class ClientIoSource {
+ public:
+  virtual ClientIo Io() const = 0;
+
+ protected:
+  ~ClientIoSource() = default;
+};
+
 struct ClientState {
   uint64_t id = 0;
   int db = 0;
@@ -39,14 +64,19 @@ struct ClientState {
   int64_t created_ms = 0;
   int64_t last_interaction_ms = 0;
   std::string last_command = "NULL";
-  // Kept current by the server, shown by CLIENT LIST.
-  size_t query_buffer_bytes = 0;
-  size_t output_buffer_bytes = 0;
+  bool unix_socket = false;
+  // The connection's buffers; nullptr for a client without one (tests).
+  const ClientIoSource* io = nullptr;
+  // Waiting for CLIENT PAUSE to end (flag "b"); set by the server.
+  bool blocked = false;
+  // CLIENT KILL: the server closes it once the current command is done.
+  bool close_asap = false;
   // MULTI: commands queued for EXEC (owned copies of their arguments), and
   // whether one failed to queue (EXEC then aborts).
   bool in_multi = false;
   bool multi_error = false;
   std::vector<std::vector<std::string>> queued;
+  size_t queued_bytes = 0;  // argument bytes in `queued` (multi-mem)
   std::vector<WatchedKey> watched;
   // CLIENT REPLY OFF / SKIP.
   bool reply_off = false;
@@ -55,5 +85,9 @@ struct ClientState {
   // written so far have been sent (QUIT, protocol errors).
   bool close_after_reply = false;
 };
+
+// One CLIENT LIST line, with Redis's fields and their order (ends in "\n").
+// Also used by the server's log lines about a client.
+std::string DescribeClient(const ClientState& client, int64_t now_ms);
 
 }  // namespace causalkv::command

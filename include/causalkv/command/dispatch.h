@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "causalkv/command/client.h"
 #include "causalkv/command/server_state.h"
@@ -16,6 +17,20 @@
 namespace causalkv::command {
 
 class CommandTable;
+class Persistence;
+struct CommandSpec;
+class KeyspaceSurvey;
+class SlowLog;
+
+// INFO commandstats, per command and subcommand, as Redis counts them:
+// calls ran, microseconds spent, rejected before running (arity, NOAUTH,
+// OOM ...) and failed (ran and replied with an error).
+struct CommandStats {
+  uint64_t calls = 0;
+  uint64_t usec = 0;
+  uint64_t rejected_calls = 0;
+  uint64_t failed_calls = 0;
+};
 
 class Dispatcher {
  public:
@@ -27,6 +42,8 @@ class Dispatcher {
   // client.protocol.
   void Dispatch(ClientState& client, std::span<const std::string_view> args,
                 resp::Writer& writer);
+
+  Persistence& persistence() { return *persistence_; }
 
   // Runs the commands queued by MULTI, writing EXEC's reply (used by EXEC).
   void ExecQueued(ClientState& client, resp::Writer& writer);
@@ -41,12 +58,30 @@ class Dispatcher {
   // the process's allocations, sampled at most once a second.
   size_t UsedMemory();
 
+  // True when CLIENT PAUSE holds this command back: the caller must keep it,
+  // unexecuted, until the pause ends. Clears a pause that has run out.
+  bool MustWaitForPause(const ClientState& client, std::span<const std::string_view> args);
+
+  const CommandStats& command_stats(const CommandSpec& spec) const;
+  void ResetCommandStats();
+  SlowLog& slowlog() { return *slowlog_; }
+
+  // Background work for INFO (siblings, avg_ttl): continues the current pass
+  // over the keyspace for about `budget_us` microseconds.
+  void SurveyStep(int64_t budget_us);
+  const KeyspaceSurvey& survey() const { return *survey_; }
+
   // The fingerprint WATCH compares.
   KeyFingerprint Fingerprint(int db, std::string_view key);
 
  private:
   void DispatchCommand(ClientState& client, std::span<const std::string_view> args,
                        resp::Writer& writer);
+
+  // Counts a command that ran in commandstats, and logs it in SLOWLOG when
+  // it was slow enough.
+  void RecordCall(const CommandSpec& spec, const ClientState& client,
+                  std::span<const std::string_view> args, int64_t duration_us, bool failed);
 
   // Evicts until used memory is under maxmemory (bounded per call). False
   // when over the limit and nothing more can be evicted.
@@ -57,6 +92,10 @@ class Dispatcher {
   size_t memory_overhead_ = 0;
   int64_t overhead_sampled_ms_ = -1;
   std::unique_ptr<CommandTable> table_;
+  std::vector<CommandStats> command_stats_;  // by CommandSpec::id
+  std::unique_ptr<SlowLog> slowlog_;
+  std::unique_ptr<KeyspaceSurvey> survey_;
+  std::unique_ptr<Persistence> persistence_;
 };
 
 // Milliseconds since the Unix epoch (the clock commands and TTLs use).

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "causalkv/command/client.h"
 #include "causalkv/config/config.h"
@@ -22,6 +23,22 @@ struct ServerStats {
   uint64_t total_net_output_bytes = 0;
   uint64_t rejected_connections = 0;
   uint64_t total_error_replies = 0;
+  uint64_t client_query_buffer_limit_disconnections = 0;
+  uint64_t client_output_buffer_limit_disconnections = 0;
+};
+
+// Rates the server samples from its timer, as Redis's instantaneous_* fields.
+struct InstantaneousMetrics {
+  double ops_per_sec = 0;
+  double input_kbps = 0;
+  double output_kbps = 0;
+};
+
+// CLIENT PAUSE: until end_ms, the commands of every client (all) or only the
+// writes wait, unexecuted. end_ms 0: no pause.
+struct ClientPause {
+  int64_t end_ms = 0;
+  bool all = false;
 };
 
 struct ServerState {
@@ -31,9 +48,21 @@ struct ServerState {
   int pid = 0;
   int tcp_port = 0;  // the port actually listened on
   std::string executable;
+  std::string run_id;  // 40 random hex digits, new at every start
+  std::string supervised_by = "no";  // "systemd" or "upstart" when supervised
   uint64_t next_client_id = 1;
   // Every connected client, by id (CLIENT LIST order).
   std::map<uint64_t, ClientState*> clients;
+  // CLIENT KILL of other clients: the server closes these once the current
+  // command is done (the killer's own connection uses close_after_reply).
+  std::vector<uint64_t> clients_to_close;
+  ClientPause pause;
+  // Kept by the server for INFO: clients waiting for a pause to end, the
+  // largest buffers among the clients (sampled every second), and rates.
+  size_t blocked_clients = 0;
+  size_t recent_max_input_buffer = 0;
+  size_t recent_max_output_buffer = 0;
+  InstantaneousMetrics instantaneous;
   // Set by SHUTDOWN; the server stops after the current replies.
   bool shutdown_requested = false;
   // Called after CONFIG SET changed an option, so the server can apply it

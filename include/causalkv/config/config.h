@@ -73,6 +73,17 @@ struct Config {
   int lfu_decay_time = 1;
   // A VPUT that would leave a key with more siblings than this is refused.
   int max_siblings = 64;
+  // Snapshots: automatic save points (after `seconds` if at least `changes`
+  // writes happened; none by default, as a cache), the file name in `dir`,
+  // and whether a corrupt snapshot is set aside (true) or stops the start.
+  struct SavePoint {
+    int64_t seconds;
+    int64_t changes;
+    bool operator==(const SavePoint&) const = default;
+  };
+  std::vector<SavePoint> save_points;
+  std::string dbfilename = "dump.ckv";
+  bool start_empty_on_corrupt_snapshot = false;
   std::string config_file;  // absolute path of the file loaded; empty if none
 };
 

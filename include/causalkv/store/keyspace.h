@@ -11,6 +11,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -69,6 +70,18 @@ class EvictionPool {
   void Offer(uint64_t score, int db, std::string_view key);
   // Removes and returns the best candidate; false when empty.
   bool PopBest(Candidate* out);
+  // Re-scores every candidate with `rescore(db, key, &score)`, dropping those
+  // for which it returns false, and restores the order.
+  template <typename Fn>
+  void Refresh(Fn&& rescore) {
+    std::vector<Candidate> kept;
+    for (Candidate& c : candidates_) {
+      if (rescore(c.db, c.key, &c.score)) kept.push_back(std::move(c));
+    }
+    std::sort(kept.begin(), kept.end(),
+              [](const Candidate& a, const Candidate& b) { return a.score < b.score; });
+    candidates_ = std::move(kept);
+  }
   size_t size() const { return candidates_.size(); }
 
  private:
@@ -153,6 +166,9 @@ class Keyspace {
   void SampleForEviction(int db_index, EvictionPool* pool);
   // Deletes `key` if present, counting an eviction.
   bool Evict(std::string_view key);
+  // A pooled candidate's current score, or false if it no longer qualifies
+  // (deleted, or without a TTL under a volatile policy). Does not count as an access.
+  bool CurrentEvictionScore(std::string_view key, uint64_t* score);
   // Deletes one random key (or random key with a TTL); false if there is none.
   bool EvictRandom();
   // Bytes this keyspace holds: the allocator's usable size of every key

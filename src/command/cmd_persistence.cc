@@ -1,0 +1,60 @@
+// SAVE, BGSAVE, LASTSAVE (snapshots; see command/persistence.h).
+#include <string>
+
+#include "args.h"
+#include "causalkv/command/dispatch.h"
+#include "causalkv/command/persistence.h"
+#include "cmd_common.h"
+#include "errors.h"
+
+namespace causalkv::command {
+namespace {
+
+void Save(Context& ctx) {
+  std::string error;
+  if (ctx.dispatcher.persistence().Save(&error)) {
+    ctx.w.Ok();
+  } else {
+    ctx.w.Error(error);
+  }
+}
+
+// BGSAVE [SCHEDULE]: SCHEDULE is accepted; with no rewrite of an append-only
+// file to wait for, it starts at once like a plain BGSAVE.
+void BgSave(Context& ctx) {
+  if (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "schedule")) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  std::string error;
+  switch (ctx.dispatcher.persistence().StartBackgroundSave(&error)) {
+    case Persistence::BackgroundStart::kStarted:
+      ctx.w.SimpleString("Background saving started");
+      return;
+    case Persistence::BackgroundStart::kAlreadyRunning:
+      ctx.w.Error("Background save already in progress");
+      return;
+    case Persistence::BackgroundStart::kFailed:
+      ctx.w.Error(error);
+      return;
+  }
+}
+
+void LastSave(Context& ctx) { ctx.w.Integer(ctx.dispatcher.persistence().last_save_unix()); }
+
+}  // namespace
+
+void RegisterPersistenceCommands(std::vector<CommandSpec>* out) {
+  const std::string g = "server";
+  out->push_back({"save", 1, kAdmin | kNoScript, 0, 0, 0, Save, g, "1.0.0",
+                  "Synchronously saves the database(s) to disk.",
+                  "O(N) where N is the total number of keys in all databases", "", {}});
+  out->push_back({"bgsave", -1, kAdmin | kNoScript, 0, 0, 0, BgSave, g, "1.0.0",
+                  "Asynchronously saves the database(s) to disk.",
+                  "O(1)", "[SCHEDULE]", {}});
+  out->push_back({"lastsave", 1, kLoading | kStale | kFast | kRandom, 0, 0, 0, LastSave, g,
+                  "1.0.0", "Returns the Unix timestamp of the last successful save to disk.",
+                  "O(1)", "", {}});
+}
+
+}  // namespace causalkv::command

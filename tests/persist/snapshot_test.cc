@@ -1,0 +1,193 @@
+// Snapshot round trips and the documented refusals (truncated, altered,
+// foreign files), through persist::SaveSnapshot / LoadSnapshot.
+#include "causalkv/persist/snapshot.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "causalkv/store/store.h"
+
+namespace causalkv::persist {
+namespace {
+
+using store::Keyspace;
+using store::SiblingSet;
+using store::Store;
+using store::TtlUpdate;
+using store::Version;
+
+class SnapshotTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/causalkv-snapshot-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path() const { return dir_ + "/dump.ckv"; }
+
+  // Every database's keys as "db:key@exp: [v]value ..." lines, sorted.
+  static std::vector<std::string> Dump(Store& s) {
+    std::vector<std::string> lines;
+    for (int db = 0; db < s.database_count(); ++db) {
+      s.db(db).ForEachLive([&](const SiblingSet* set) {
+        std::string line = std::to_string(db) + ":" + std::string(set->key()) + "@" +
+                           std::to_string(set->expire_at_ms()) + ":";
+        for (store::Sibling sib : *set) {
+          line += " [" + std::to_string(sib.version.counter()) + "]" + std::string(sib.value);
+        }
+        lines.push_back(line);
+      });
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  }
+
+  std::string ReadFile() const {
+    std::ifstream in(Path(), std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  void WriteFile(const std::string& data) const {
+    std::ofstream out(Path(), std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+
+  std::string dir_;
+};
+
+void Fill(Store& s) {
+  s.set_now_ms(1'000'000);
+  const SiblingSet* after = nullptr;
+  Keyspace& db0 = s.db(0);
+  db0.VPut("cart", Version(0), "milk", TtlUpdate::Clear(), &after);  // 1
+  db0.VPut("cart", Version(0), "eggs", TtlUpdate::Clear(), &after);  // 2
+  db0.VPut("cart", Version(1), "milk flour", TtlUpdate::Clear(), &after);  // 3
+  db0.Set("ttl", "soon", TtlUpdate::At(5'000'000));                          // 4
+  db0.Set("empty", "", TtlUpdate::Clear());                                  // 5
+  db0.Set(std::string("bin\0key", 7), std::string("\0\r\n\xff", 4), TtlUpdate::Clear());
+  s.db(15).Set("last-db", "x", TtlUpdate::Clear());
+  s.db(3).Set("big", std::string(3 * 1024 * 1024, 'b'), TtlUpdate::Clear());
+}
+
+TEST_F(SnapshotTest, RoundTripKeepsSiblingsVersionsTtlsAndCounter) {
+  Store saved(16, 1);
+  Fill(saved);
+  SnapshotStats stats;
+  std::string error;
+  ASSERT_TRUE(SaveSnapshot(saved, dir_, "dump.ckv", &stats, &error)) << error;
+  EXPECT_EQ(stats.keys, 6u);
+
+  Store loaded(16, 2);
+  loaded.set_now_ms(1'000'000);
+  uint64_t counter = 0;
+  ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, &stats, &error), LoadResult::kLoaded)
+      << error;
+  EXPECT_EQ(counter, saved.counter().last_issued().counter());
+  EXPECT_EQ(Dump(loaded), Dump(saved));
+  EXPECT_EQ(loaded.db(0).expires_count(), 1u);
+  // The loaded siblings keep working as siblings: a write naming version 2
+  // replaces eggs but not the concurrent "milk flour" (3).
+  loaded.counter().Init(counter, UINT64_MAX, 0, nullptr, nullptr);
+  const SiblingSet* after = nullptr;
+  ASSERT_EQ(loaded.db(0).VPut("cart", Version(2), "merged", TtlUpdate::Clear(), &after),
+            store::OpStatus::kOk);
+  EXPECT_EQ(after->size(), 2u);
+}
+
+TEST_F(SnapshotTest, EmptyStoreRoundTrips) {
+  Store saved(16, 1);
+  std::string error;
+  ASSERT_TRUE(SaveSnapshot(saved, dir_, "dump.ckv", nullptr, &error)) << error;
+  Store loaded(16, 2);
+  uint64_t counter = 99;
+  ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kLoaded);
+  EXPECT_EQ(counter, 0u);
+  EXPECT_TRUE(Dump(loaded).empty());
+}
+
+TEST_F(SnapshotTest, MissingFileIsNotAnError) {
+  Store loaded(16, 2);
+  uint64_t counter = 0;
+  std::string error;
+  EXPECT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kNoFile);
+}
+
+TEST_F(SnapshotTest, EveryTruncationIsRefusedWithAnOffset) {
+  Store saved(16, 1);
+  saved.db(0).Set("a", "1", TtlUpdate::Clear());
+  saved.db(0).Set("b", "22", TtlUpdate::Clear());
+  std::string error;
+  ASSERT_TRUE(SaveSnapshot(saved, dir_, "dump.ckv", nullptr, &error));
+  const std::string whole = ReadFile();
+  for (size_t len = 0; len < whole.size(); ++len) {
+    WriteFile(whole.substr(0, len));
+    Store loaded(16, 2);
+    uint64_t counter = 0;
+    error.clear();
+    ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kCorrupt)
+        << "truncated to " << len;
+    EXPECT_NE(error.find("dump.ckv"), std::string::npos) << error;
+    EXPECT_NE(error.find("offset"), std::string::npos) << error;
+    EXPECT_TRUE(Dump(loaded).empty()) << "nothing is loaded from a bad file";
+  }
+}
+
+TEST_F(SnapshotTest, EveryFlippedByteIsRefused) {
+  Store saved(16, 1);
+  saved.db(0).Set("key", "value", TtlUpdate::Clear());
+  saved.db(2).Set("k2", "v2", TtlUpdate::At(123456789));
+  std::string error;
+  ASSERT_TRUE(SaveSnapshot(saved, dir_, "dump.ckv", nullptr, &error));
+  const std::string whole = ReadFile();
+  for (size_t i = 0; i < whole.size(); ++i) {
+    std::string bad = whole;
+    bad[i] = static_cast<char>(bad[i] ^ 0x20);
+    WriteFile(bad);
+    Store loaded(16, 2);
+    uint64_t counter = 0;
+    ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kCorrupt)
+        << "byte " << i;
+  }
+}
+
+TEST_F(SnapshotTest, SaveReplacesAtomicallyAndLeavesNoTempFile) {
+  Store s(16, 1);
+  s.db(0).Set("v", "1", TtlUpdate::Clear());
+  std::string error;
+  ASSERT_TRUE(SaveSnapshot(s, dir_, "dump.ckv", nullptr, &error));
+  s.db(0).Set("v", "2", TtlUpdate::Clear());
+  ASSERT_TRUE(SaveSnapshot(s, dir_, "dump.ckv", nullptr, &error));
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    ++files;
+    EXPECT_EQ(entry.path().filename(), "dump.ckv");
+  }
+  EXPECT_EQ(files, 1);
+  Store loaded(16, 2);
+  uint64_t counter = 0;
+  ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kLoaded);
+  EXPECT_EQ(loaded.db(0).FindReadOnly("v")->newest().value, "2");
+}
+
+TEST_F(SnapshotTest, UnwritableDirectoryFails) {
+  Store s(16, 1);
+  std::string error;
+  EXPECT_FALSE(SaveSnapshot(s, dir_ + "/missing-subdir", "dump.ckv", nullptr, &error));
+  EXPECT_NE(error.find("cannot create"), std::string::npos) << error;
+}
+
+TEST(Crc64Test, KnownValueAndIncremental) {
+  // CRC-64/XZ check value for "123456789".
+  EXPECT_EQ(Crc64(0, "123456789", 9), 0x995DC9BBDF1939FAull);
+  EXPECT_EQ(Crc64(Crc64(0, "1234", 4), "56789", 5), Crc64(0, "123456789", 9));
+}
+
+}  // namespace
+}  // namespace causalkv::persist
