@@ -172,6 +172,7 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   if (client.in_multi && !(spec->flags & kTxControl)) {
     client.queued.emplace_back(args.begin(), args.end());
     for (std::string_view arg : args) client.queued_bytes += arg.size();
+    client.last_command = spec->name;  // as Redis: CLIENT LIST shows it (cmd=)
     w.SimpleString("QUEUED");
     return;
   }

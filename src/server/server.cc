@@ -680,7 +680,8 @@ int Server::Run() {
   AdjustOpenFilesLimit(true);
   if (!SetupVersionCounter()) return 1;
   if (!Listen()) {
-    CloseEverything();
+    // Close what did open, so that the loop (and the process) ends.
+    RequestShutdown();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 1;
   }
