@@ -303,10 +303,10 @@ void InfoCommandstats(Context& ctx, std::string* s) {
   auto write = [&](const CommandSpec& spec) {
     const CommandStats& st = ctx.dispatcher.command_stats(spec);
     if (st.calls == 0 && st.rejected_calls == 0 && st.failed_calls == 0) return;
-    const double per_call =
-        st.calls == 0 ? 0.0 : static_cast<double>(st.usec) / static_cast<double>(st.calls);
+    const double usec = static_cast<double>(st.nsec) / 1000.0;
+    const double per_call = st.calls == 0 ? 0.0 : usec / static_cast<double>(st.calls);
     s->append("cmdstat_" + spec.name + ":calls=" + std::to_string(st.calls) +
-              ",usec=" + std::to_string(st.usec) + ",usec_per_call=" + Fixed2(per_call) +
+              ",usec=" + std::to_string(st.nsec / 1000) + ",usec_per_call=" + Fixed2(per_call) +
               ",rejected_calls=" + std::to_string(st.rejected_calls) +
               ",failed_calls=" + std::to_string(st.failed_calls) + "\r\n");
   };

@@ -185,7 +185,7 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   const auto elapsed = std::chrono::steady_clock::now() - started;
   const bool failed = w.buffer()->size() > reply_start && (*w.buffer())[reply_start] == '-';
   RecordCall(*spec, client, args,
-             std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), failed);
+             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count(), failed);
   if (spec->flags & kWrite) persistence_->NoteWrite();
 }
 
@@ -212,11 +212,12 @@ void Dispatcher::DiscardTransaction(ClientState& client) {
 }
 
 void Dispatcher::RecordCall(const CommandSpec& spec, const ClientState& client,
-                            std::span<const std::string_view> args, int64_t duration_us,
+                            std::span<const std::string_view> args, int64_t duration_ns,
                             bool failed) {
   CommandStats& stats = command_stats_[spec.id];
   ++stats.calls;
-  stats.usec += static_cast<uint64_t>(duration_us);
+  stats.nsec += static_cast<uint64_t>(duration_ns);
+  const int64_t duration_us = duration_ns / 1000;
   if (failed) ++stats.failed_calls;
   const int64_t slower_than = server_->config.slowlog_log_slower_than;
   if (slower_than < 0 || duration_us < slower_than || (spec.flags & kSkipSlowlog)) return;

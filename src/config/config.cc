@@ -920,9 +920,10 @@ LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::str
 
 namespace {
 
-// CONFIG GET shows these as a list of words; the file gets them unquoted.
+// CONFIG GET shows these as a list of words; the file gets them unquoted
+// (an empty list as "").
 bool IsListOption(std::string_view name) {
-  return name == "bind" || name == "client-output-buffer-limit";
+  return name == "bind" || name == "client-output-buffer-limit" || name == "save";
 }
 
 // Sizes the file shows with units, as Redis's rewrite does.
@@ -944,7 +945,7 @@ std::string DirectiveLine(const Config& cfg, const Option& option) {
   std::string line(option.name);
   line += ' ';
   uint64_t bytes = 0;
-  if (IsListOption(option.name)) {
+  if (IsListOption(option.name) && !value.empty()) {
     line += value;
   } else if (IsMemoryOption(option.name) && ParseMemory(value, &bytes)) {
     line += FormatMemory(bytes);

@@ -177,7 +177,8 @@ void Server::AdjustOpenFilesLimit(bool reduce) {
     limit.rlim_cur = old_limit;
   }
   if (limit.rlim_cur >= wanted) return;
-  const int64_t possible = static_cast<int64_t>(limit.rlim_cur) - static_cast<int64_t>(kReservedFds);
+  const int64_t possible =
+      static_cast<int64_t>(limit.rlim_cur) - static_cast<int64_t>(kReservedFds);
   if (!reduce) {
     spdlog::warn("maxclients is {}, but the open files limit ({}) leaves room for {} clients; "
                  "increase 'ulimit -n'", state_.config.maxclients, limit.rlim_cur,

@@ -1200,7 +1200,8 @@ TEST(RewriteTest, DirectivesAreRewrittenInPlaceAndNewOnesAppended) {
   Config cfg;
   std::string error;
   ASSERT_TRUE(Load("timeout 30\nmaxclients 50\nslowlog-max-len 5\n"
-                   "client-output-buffer-limit \"normal 1mb 512kb 10\"\nlogfile \"/var/log/a b.log\"\n",
+                   "client-output-buffer-limit \"normal 1mb 512kb 10\"\n"
+                   "logfile \"/var/log/a b.log\"\n",
                    &cfg, &error))
       << error;
   const std::string old_text =
@@ -1266,6 +1267,15 @@ TEST(RewriteTest, RewriteConfigFileReplacesTheFileAndKeepsItsMode) {
   EXPECT_EQ(fs::status(path).permissions(), fs::perms::owner_read | fs::perms::owner_write);
   // No temporary file is left behind.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+TEST(RewriteTest, SavePointsAreWrittenAsWordsAndNoneAsEmptyString) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("save 3600 1 300 100\n", &cfg, &error)) << error;
+  EXPECT_EQ(RewriteConfigText(cfg, "save \"\"\n"), "save 3600 1 300 100\n");
+  cfg.save_points.clear();
+  EXPECT_EQ(RewriteConfigText(cfg, "save 60 1\n"), "save \"\"\n");
 }
 
 TEST(RewriteTest, WithoutConfigFile) {

@@ -23,11 +23,13 @@ class KeyspaceSurvey;
 class SlowLog;
 
 // INFO commandstats, per command and subcommand, as Redis counts them:
-// calls ran, microseconds spent, rejected before running (arity, NOAUTH,
-// OOM ...) and failed (ran and replied with an error).
+// calls ran, time spent, rejected before running (arity, NOAUTH, OOM ...)
+// and failed (ran and replied with an error). Time is kept in nanoseconds:
+// most commands take less than a microsecond, and summing truncated
+// microseconds would report almost nothing.
 struct CommandStats {
   uint64_t calls = 0;
-  uint64_t usec = 0;
+  uint64_t nsec = 0;
   uint64_t rejected_calls = 0;
   uint64_t failed_calls = 0;
 };
@@ -81,7 +83,7 @@ class Dispatcher {
   // Counts a command that ran in commandstats, and logs it in SLOWLOG when
   // it was slow enough.
   void RecordCall(const CommandSpec& spec, const ClientState& client,
-                  std::span<const std::string_view> args, int64_t duration_us, bool failed);
+                  std::span<const std::string_view> args, int64_t duration_ns, bool failed);
 
   // Evicts until used memory is under maxmemory (bounded per call). False
   // when over the limit and nothing more can be evicted.
