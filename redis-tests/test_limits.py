@@ -16,11 +16,12 @@ unit-tested in tests/server/client_limits_test.cc).
 """
 
 import os
+import re
+import shutil
 import socket
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -234,6 +235,33 @@ class IdleTimeout(ServerTestCase):
         self.assertEqual(idle.call("PING"), b"+PONG\r\n")
         time.sleep(2.0)
         self.assertEqual(idle.call("PING"), b"+PONG\r\n")
+
+
+class TcpKeepalive(unittest.TestCase):
+    """The server's side of each connection gets SO_KEEPALIVE with the
+    configured interval; `ss -o` shows the kernel's keepalive timer."""
+
+    def keepalive_timers(self, *args):
+        if not shutil.which("ss"):
+            self.skipTest("ss (iproute2) is not installed")
+        srv = harness.start_server(None, *args)
+        self.addCleanup(srv.stop)
+        with RawConnection(srv.port) as c:
+            self.assertEqual(c.call("PING"), b"+PONG\r\n")
+            out = subprocess.run(["ss", "-tno", "state", "established",
+                                  "( sport = :%d )" % srv.port],
+                                 capture_output=True, text=True, timeout=10).stdout
+        return re.findall(r"timer:\(keepalive,([^,]+),", out)
+
+    def test_keepalive_interval(self):
+        timers = self.keepalive_timers("--tcp-keepalive", "77")
+        self.assertEqual(len(timers), 1, timers)
+        m = re.match(r"(?:(\d+)min)?(\d+)(?:\.\d+)?sec", timers[0])
+        seconds = int(m.group(1) or 0) * 60 + int(m.group(2))
+        self.assertTrue(60 < seconds <= 77, timers)
+
+    def test_keepalive_off(self):
+        self.assertEqual(self.keepalive_timers("--tcp-keepalive", "0"), [])
 
 
 # ---------------------------------------------------------------------------
