@@ -244,6 +244,9 @@ OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::strin
 
 void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
                        std::span<const Sibling> siblings) {
+  // Like every other operation, one rehash step each: without them a
+  // resize started during a load never finishes and chains grow without bound.
+  table_.RehashStep(1);
   if (SiblingSet** link = table_.FindLink(key)) Remove(link);
   SiblingSet* set = SiblingSet::Create(key, expire_at_ms, siblings);
   if (set->has_expire()) IndexTtl(set);

@@ -183,6 +183,26 @@ TEST_F(SnapshotTest, UnwritableDirectoryFails) {
   EXPECT_NE(error.find("cannot create"), std::string::npos) << error;
 }
 
+// Loading inserts keys without any other operation in between: the hash
+// table must still finish its resizes (a regression made this quadratic).
+TEST_F(SnapshotTest, ManyKeysLoadAndAreAllFound) {
+  Store saved(16, 1);
+  constexpr int kKeys = 200000;
+  for (int i = 0; i < kKeys; ++i) {
+    saved.db(0).Set("key:" + std::to_string(i), "v", TtlUpdate::Clear());
+  }
+  std::string error;
+  ASSERT_TRUE(SaveSnapshot(saved, dir_, "dump.ckv", nullptr, &error)) << error;
+  Store loaded(16, 2);
+  uint64_t counter = 0;
+  ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kLoaded);
+  EXPECT_EQ(loaded.db(0).size(), static_cast<size_t>(kKeys));
+  EXPECT_LT(loaded.db(0).TEST_bucket_count(), 4u * kKeys) << "the resize finished";
+  for (int i = 0; i < kKeys; i += 997) {
+    ASSERT_NE(loaded.db(0).FindReadOnly("key:" + std::to_string(i)), nullptr) << i;
+  }
+}
+
 TEST(Crc64Test, KnownValueAndIncremental) {
   // CRC-64/XZ check value for "123456789".
   EXPECT_EQ(Crc64(0, "123456789", 9), 0x995DC9BBDF1939FAull);
