@@ -103,7 +103,7 @@ class Connection final : public command::ClientIoSource {
   size_t argv_bytes_ = 0;  // arguments of the command running or waiting
 
   // Output: replies appended to out_; sending_ is the buffer of the one
-  // uv_write in flight (if any), from sending_offset_ on.
+  // uv_write in flight (if any).
   std::string out_;
   resp::Writer writer_;
   std::string sending_;

@@ -407,27 +407,7 @@ void Server::Accept(uv_stream_t* listener) {
   client.authenticated = state_.config.requirepass.empty();
   client.created_ms = command::WallClockMs();
   client.last_interaction_ms = client.created_ms;
-  std::string peer_ip;
-  if (unix_socket) {
-    client.addr = client.laddr = state_.config.unixsocket + ":0";
-  } else {
-    uv_tcp_nodelay(conn->tcp(), 1);
-    if (state_.config.tcp_keepalive > 0) {
-      uv_tcp_keepalive(conn->tcp(), 1, static_cast<unsigned>(state_.config.tcp_keepalive));
-    }
-    sockaddr_storage sa{};
-    int len = sizeof sa;
-    if (uv_tcp_getpeername(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
-      const Endpoint peer = ToEndpoint(sa);
-      peer_ip = peer.ip;
-      client.addr = peer.Format();
-    }
-    len = sizeof sa;
-    if (uv_tcp_getsockname(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0)
-      client.laddr = ToEndpoint(sa).Format();
-  }
-  uv_os_fd_t fd;
-  if (uv_fileno(conn->handle(), &fd) == 0) client.fd = fd;
+  const std::string peer_ip = SetupSocket(conn);
   // As Redis: a client over maxclients is not counted as received; one
   // refused by protected mode is, and both are rejected connections.
   if (state_.clients.size() >= static_cast<size_t>(state_.config.maxclients)) {
@@ -445,6 +425,33 @@ void Server::Accept(uv_stream_t* listener) {
   connections_.emplace(client.id, conn);
   spdlog::debug("accepted {} (client {})", client.addr, client.id);
   if (!conn->Start()) conn->Close();
+}
+
+std::string Server::SetupSocket(Connection* conn) {
+  command::ClientState& client = conn->client();
+  uv_os_fd_t fd;
+  if (uv_fileno(conn->handle(), &fd) == 0) client.fd = fd;
+  if (client.unix_socket) {
+    client.addr = client.laddr = state_.config.unixsocket + ":0";  // as Redis shows them
+    return {};
+  }
+  uv_tcp_nodelay(conn->tcp(), 1);
+  if (state_.config.tcp_keepalive > 0) {
+    uv_tcp_keepalive(conn->tcp(), 1, static_cast<unsigned>(state_.config.tcp_keepalive));
+  }
+  std::string peer_ip;
+  sockaddr_storage sa{};
+  int len = sizeof sa;
+  if (uv_tcp_getpeername(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+    const Endpoint peer = ToEndpoint(sa);
+    peer_ip = peer.ip;
+    client.addr = peer.Format();
+  }
+  len = sizeof sa;
+  if (uv_tcp_getsockname(conn->tcp(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+    client.laddr = ToEndpoint(sa).Format();
+  }
+  return peer_ip;
 }
 
 void Server::Refuse(Connection* conn, std::string_view reply) {

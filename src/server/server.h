@@ -61,6 +61,9 @@ class Server {
   bool ListenTcp();
   bool ListenUnix();
   void Accept(uv_stream_t* listener);
+  // Socket options and the client's addresses (addr, laddr, fd); returns
+  // the peer's IP ("" for a unix socket), for protected mode.
+  std::string SetupSocket(Connection* conn);
   // Sends `reply` (best effort) and closes a connection that was refused.
   void Refuse(Connection* conn, std::string_view reply);
   // Raises RLIMIT_NOFILE for maxclients; when that is impossible, lowers
