@@ -214,6 +214,21 @@ class MaxClients(ServerTestCase):
         self.assertEqual(read_until_closed(extra), b"-ERR max number of clients reached\r\n")
 
 
+class MaxClientsAndOpenFilesLimit(unittest.TestCase):
+    def test_maxclients_is_lowered_to_what_the_fd_limit_allows(self):
+        # As Redis: maxclients needs maxclients + 32 descriptors; when the
+        # limit cannot be raised, maxclients is lowered and a warning logged.
+        def argv(port, d):
+            return ["/bin/sh", "-c", 'ulimit -n 100 && exec "$0" "$@"', harness.server_binary(),
+                    "--port", str(port), "--dir", d, "--bind", "127.0.0.1",
+                    "--maxclients", "1000"]
+        srv = harness._start("causalkv-server", argv, None)
+        self.addCleanup(srv.stop)
+        with RawConnection(srv.port) as c:
+            self.assertEqual(info_field(c, "clients", "maxclients"), "68")
+        self.assertIn("maxclients has been reduced to 68", srv.log_text(20000))
+
+
 class IdleTimeout(ServerTestCase):
     extra_args = ("--timeout", "1", "--hz", "50")
 
