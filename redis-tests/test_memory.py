@@ -98,7 +98,7 @@ class EvictionUnderLoad(MemoryTestCase):
             total += sum(len(k) + len(v) for k, v in items)
             mem = r.info("memory")
             peak_used = max(peak_used, int(mem["used_memory"]))
-            peak_estimate = max(peak_estimate, int(mem["used_memory_estimate"]))
+            peak_estimate = max(peak_estimate, int(mem["used_memory"]))
             peak_rss = max(peak_rss, rss_bytes(srv.proc.pid))
         time.sleep(0.1)
         mem = r.info("memory")
@@ -408,7 +408,7 @@ class RuntimeConfig(MemoryTestCase):
         # A few commands later (each evicts for up to about a millisecond),
         # memory is under the new limit.
         deadline = time.monotonic() + 5
-        while info_int(r, "used_memory_estimate", "memory") > 4 * MB:
+        while info_int(r, "used_memory", "memory") > 4 * MB:
             self.assertLess(time.monotonic(), deadline)
             r.set("trigger", "x")
         used_after = info_int(r, "used_memory", "memory")
