@@ -124,10 +124,12 @@ class EvictionUnderLoad(MemoryTestCase):
         # Every key written is about 1 KB: the keys kept must fill most of it.
         self.assertGreater(keys * 1000, limit * 0.6)
         # RSS: the data plus what an empty server takes, with room for the
-        # allocator's fragmentation; never the 50 MB written.
-        self.assertLess(rss - rss_empty, limit * 1.5,
-                        "RSS %s for an empty-server RSS of %s" % (fmt_mb(rss), fmt_mb(rss_empty)))
-        self.assertLess(peak_rss - rss_empty, limit * 1.6)
+        # allocator's fragmentation; never the 50 MB written. Meaningless
+        # under AddressSanitizer (shadow memory, quarantine).
+        if not os.environ.get("CAUSALKV_SANITIZED"):
+            self.assertLess(rss - rss_empty, limit * 1.5, "RSS %s for an empty-server RSS of %s"
+                            % (fmt_mb(rss), fmt_mb(rss_empty)))
+            self.assertLess(peak_rss - rss_empty, limit * 1.6)
 
 
 # --------------------------------------------------------------------------
