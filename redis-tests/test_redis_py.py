@@ -319,5 +319,61 @@ class ServerAndConnection(RedisPyTestCase):
         self.assertTrue(self.r.ping())
 
 
+class PasswordAndDatabase(unittest.TestCase):
+    """redis-py with a password and a non-default database, as an application
+    configures it: Redis(password=..., db=...) on every pooled connection."""
+
+    PASSWORD = "s3cret pass"
+
+    @classmethod
+    def setUpClass(cls):
+        # The harness accepts -NOAUTH as "ready".
+        cls.server = harness.start_server(None, "--requirepass", cls.PASSWORD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_auth_is_required_and_accepted(self):
+        anonymous = redis.Redis(port=self.server.port)
+        with self.assertRaises(redis.AuthenticationError):
+            anonymous.get("k")
+        anonymous.close()
+        wrong = redis.Redis(port=self.server.port, password="nope")
+        # redis-py 4.3 surfaces WRONGPASS as a ResponseError (as with Redis).
+        with self.assertRaisesRegex(redis.ResponseError, "WRONGPASS"):
+            wrong.ping()
+        wrong.close()
+
+    def test_cache_workload_and_cart_in_db_5(self):
+        r = redis.Redis(port=self.server.port, password=self.PASSWORD, db=5)
+        other = redis.Redis(port=self.server.port, password=self.PASSWORD, db=0)
+        try:
+            r.flushdb()
+            self.assertTrue(r.set("session", "data", ex=100))
+            self.assertTrue(0 < r.ttl("session") <= 100)
+            self.assertIsNone(other.get("session"), "db 0 must not see db 5's keys")
+            r.mset({"a": 1, "b": 2})
+            self.assertEqual(r.mget("a", "b", "c"), [b"1", b"2", None])
+            with r.pipeline(transaction=True) as p:
+                p.incr("a").delete("b")
+                self.assertEqual(p.execute(), [2, 1])
+            self.assertEqual(sorted(r.scan_iter(match="*")), [b"a", b"session"])
+            steps = [(0, "milk", 1, [b"milk"]), (0, "eggs", 2, [b"milk", b"eggs"]),
+                     (1, "milk flour", 3, [b"eggs", b"milk flour"]),
+                     (2, "eggs milk ham", 4, [b"milk flour", b"eggs milk ham"]),
+                     (3, "milk flour eggs bacon", 5, [b"eggs milk ham", b"milk flour eggs bacon"])]
+            first, _ = r.execute_command("VPUT", "cart", 0, "probe")
+            r.delete("cart")
+            base = int(first)  # versions are server-wide: earlier writes took some
+            for seen, value, version, values in steps:
+                seen_abs = 0 if seen == 0 else base + seen
+                got_version, got_values = r.execute_command("VPUT", "cart", seen_abs, value)
+                self.assertEqual((int(got_version), got_values), (base + version, values))
+        finally:
+            r.close()
+            other.close()
+
+
 if __name__ == "__main__":
     harness.main()
