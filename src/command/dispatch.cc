@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "causalkv/command/persistence.h"
+#include "causalkv/util/cycle_clock.h"
 #include "command_table.h"
 #include "errors.h"
 #include "keyspace_survey.h"
@@ -180,12 +181,11 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   ++server_->stats.total_commands_processed;
   Context ctx{*this, *server_, *store_, *table_, client, w, args};
   const size_t reply_start = w.buffer()->size();
-  const auto started = std::chrono::steady_clock::now();
+  const uint64_t started = util::CycleClock::Now();
   spec->handler(ctx);
-  const auto elapsed = std::chrono::steady_clock::now() - started;
+  const int64_t elapsed_ns = util::CycleClock::ToNanos(util::CycleClock::Now() - started);
   const bool failed = w.buffer()->size() > reply_start && (*w.buffer())[reply_start] == '-';
-  RecordCall(*spec, client, args,
-             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count(), failed);
+  RecordCall(*spec, client, args, elapsed_ns, failed);
   if (spec->flags & kWrite) persistence_->NoteWrite();
 }
 
