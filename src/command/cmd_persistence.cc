@@ -1,4 +1,4 @@
-// SAVE, BGSAVE, LASTSAVE (snapshots; see command/persistence.h).
+// SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF (see command/persistence.h).
 #include <string>
 
 #include "args.h"
@@ -40,6 +40,17 @@ void BgSave(Context& ctx) {
   }
 }
 
+// BGREWRITEAOF: the rewrite runs synchronously (see Persistence::RewriteLog),
+// so when the reply comes it is already done.
+void BgRewriteAof(Context& ctx) {
+  std::string error;
+  if (ctx.dispatcher.persistence().RewriteLog(&error)) {
+    ctx.w.SimpleString("Background append only file rewriting started");
+  } else {
+    ctx.w.Error(error);
+  }
+}
+
 void LastSave(Context& ctx) { ctx.w.Integer(ctx.dispatcher.persistence().last_save_unix()); }
 
 }  // namespace
@@ -52,6 +63,8 @@ void RegisterPersistenceCommands(std::vector<CommandSpec>* out) {
   out->push_back({"bgsave", -1, kAdmin | kNoScript, 0, 0, 0, BgSave, g, "1.0.0",
                   "Asynchronously saves the database(s) to disk.",
                   "O(1)", "[SCHEDULE]", {}});
+  out->push_back({"bgrewriteaof", 1, kAdmin | kNoScript, 0, 0, 0, BgRewriteAof, g, "1.0.0",
+                  "Asynchronously rewrites the append-only file to disk.", "O(1)", "", {}});
   out->push_back({"lastsave", 1, kLoading | kStale | kFast | kRandom, 0, 0, 0, LastSave, g,
                   "1.0.0", "Returns the Unix timestamp of the last successful save to disk.",
                   "O(1)", "", {}});

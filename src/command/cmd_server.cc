@@ -227,8 +227,10 @@ void InfoPersistence(Context& ctx, std::string* s) {
   Line(s, "rdb_last_save_time", static_cast<uint64_t>(p.last_save_unix()));
   Line(s, "rdb_last_bgsave_status", std::string(p.last_bgsave_status()));
   Line(s, "rdb_last_save_duration_ms", static_cast<uint64_t>(p.last_save_duration_ms()));
-  Line(s, "aof_enabled", 0);
+  Line(s, "aof_enabled", p.aof_enabled() ? 1 : 0);
   Line(s, "aof_rewrite_in_progress", 0);
+  Line(s, "aof_last_write_status", std::string(p.aof_last_write_ok() ? "ok" : "err"));
+  if (p.aof_enabled()) Line(s, "aof_current_size", p.aof_current_size());
   Line(s, "version_counter", ctx.store.counter().last_issued().counter());
   Line(s, "version_high_water_mark", ctx.store.counter().limit());
   s->append("\r\n");

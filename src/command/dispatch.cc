@@ -114,6 +114,9 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   const bool skip_this = client.skip_next_reply;
   client.skip_next_reply = false;
   DispatchCommand(client, args, w);
+  // The log is written (and with appendfsync always, synced) before the
+  // reply can leave: an acknowledged write survives a crash.
+  persistence_->AfterCommand();
   std::string& out = *w.buffer();
   // INFO's total_error_replies: a reply is an error when it starts with '-'.
   if (out.size() > reply_start && out[reply_start] == '-') ++server_->stats.total_error_replies;
@@ -186,7 +189,10 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   const int64_t elapsed_ns = util::CycleClock::ToNanos(util::CycleClock::Now() - started);
   const bool failed = w.buffer()->size() > reply_start && (*w.buffer())[reply_start] == '-';
   RecordCall(*spec, client, args, elapsed_ns, failed);
-  if (spec->flags & kWrite) persistence_->NoteWrite();
+  if (spec->flags & kWrite) {
+    persistence_->NoteWrite();
+    if (!failed) persistence_->LogWrite(*spec, client, args);
+  }
 }
 
 void Dispatcher::ExecQueued(ClientState& client, resp::Writer& w) {

@@ -12,7 +12,10 @@
 #include <cstring>
 
 #include "causalkv/command/dispatch.h"
+#include "causalkv/persist/aof.h"
 #include "causalkv/persist/snapshot.h"
+#include "args.h"
+#include "command_table.h"
 
 namespace causalkv::command {
 
@@ -22,25 +25,153 @@ Persistence::Persistence(ServerState* server, store::Store* store)
   last_save_attempt_unix_ = last_save_unix_;
 }
 
+Persistence::~Persistence() = default;
+
+bool Persistence::aof_last_write_ok() const { return aof_ == nullptr || aof_->last_write_ok(); }
+uint64_t Persistence::aof_current_size() const { return aof_ == nullptr ? 0 : aof_->size(); }
+
+bool Persistence::ReplayLog(uint64_t* max_version) {
+  const config::Config& cfg = server_->config;
+  const std::string path = cfg.dir + "/" + cfg.appendfilename;
+  persist::AofReplayStats stats;
+  std::string error;
+  uint64_t version = 0;
+  const auto start = std::chrono::steady_clock::now();
+  switch (persist::ReplayAof(path, cfg.aof_load_truncated, store_, &version, &stats, &error)) {
+    case persist::AofLoadResult::kNoFile:
+      break;
+    case persist::AofLoadResult::kLoaded: {
+      if (stats.truncated_at != 0) {
+        spdlog::warn("append-only log {}: {}; truncated to {} bytes (aof-load-truncated yes)",
+                     path, error, stats.truncated_at);
+      }
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start).count();
+      spdlog::info("append-only log {} replayed: {} records, {} ms", path, stats.records, ms);
+      break;
+    }
+    case persist::AofLoadResult::kCorrupt:
+      spdlog::critical("{}; refusing to start (a torn last record is cut off only with "
+                       "aof-load-truncated yes)", error);
+      return false;
+    case persist::AofLoadResult::kIoError:
+      spdlog::critical("{}", error);
+      return false;
+  }
+  *max_version = std::max(*max_version, version);
+  auto writer = std::make_unique<persist::AofWriter>();
+  if (!writer->Open(path, &error)) {
+    spdlog::critical("{}", error);
+    return false;
+  }
+  aof_ = std::move(writer);
+  store_->set_eviction_listener([this](int db, std::string_view key) { LogKey(db, key); });
+  return true;
+}
+
+void Persistence::LogKey(int db, std::string_view key) {
+  persist::EncodeAofKey(aof_->buffer(), store_->counter().last_issued().counter(),
+                        static_cast<uint32_t>(db), key, store_->db(db).FindReadOnly(key));
+}
+
+void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
+                           std::span<const std::string_view> args) {
+  if (aof_ == nullptr) return;
+  const uint64_t counter = store_->counter().last_issued().counter();
+  if (spec.name == "flushdb") {
+    persist::EncodeAofClear(aof_->buffer(), counter, static_cast<uint32_t>(client.db));
+    return;
+  }
+  if (spec.name == "flushall") {
+    persist::EncodeAofClear(aof_->buffer(), counter, persist::kAofAllDatabases);
+    return;
+  }
+  if (spec.first_key <= 0 || spec.key_step <= 0) return;
+  const int argc = static_cast<int>(args.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) {
+    LogKey(client.db, args[i]);
+  }
+  if (spec.name == "move" && argc >= 3) {
+    // The key also changed in the target database.
+    int64_t target = -1;
+    if (ParseInt64(args[2], &target) && target >= 0 && target < store_->database_count() &&
+        target != client.db) {
+      LogKey(static_cast<int>(target), args[1]);
+    }
+  }
+}
+
+void Persistence::AfterCommand() {
+  if (aof_ == nullptr || !aof_->has_pending()) return;
+  const std::string& mode = server_->config.appendfsync;
+  const persist::AofFsync fsync = mode == "always"     ? persist::AofFsync::kAlways
+                                  : mode == "everysec" ? persist::AofFsync::kEverysec
+                                                       : persist::AofFsync::kNo;
+  if (aof_->Flush(fsync)) return;
+  if (fsync == persist::AofFsync::kAlways) {
+    // As Redis: the reply would acknowledge a write that may not survive.
+    spdlog::critical("cannot write the append-only log with appendfsync always: {}; exiting",
+                     std::strerror(errno));
+    spdlog::default_logger()->flush();
+    _exit(1);
+  }
+  spdlog::warn("cannot write the append-only log: {}; will retry", std::strerror(errno));
+}
+
 std::string Persistence::Path() const {
   return server_->config.dir + "/" + server_->config.dbfilename;
 }
 
+bool Persistence::LoadBase(bool* found, uint64_t* last_issued) {
+  const config::Config& cfg = server_->config;
+  const std::string path = cfg.dir + "/" + cfg.appendfilename + ".base";
+  std::string error;
+  persist::SnapshotStats stats;
+  *found = false;
+  switch (persist::LoadSnapshot(path, store_, last_issued, &stats, &error)) {
+    case persist::LoadResult::kNoFile:
+      return true;
+    case persist::LoadResult::kLoaded:
+      spdlog::info("append-only log base {} loaded: {} keys, {} bytes", path, stats.keys,
+                   stats.bytes);
+      *found = true;
+      base_size_ = stats.bytes;
+      return true;
+    case persist::LoadResult::kCorrupt:
+      spdlog::critical("{}; refusing to start (the append-only log's base)", error);
+      return false;
+    case persist::LoadResult::kIoError:
+      spdlog::critical("{}", error);
+      return false;
+  }
+  return false;
+}
+
 bool Persistence::LoadAtStartup(uint64_t* last_issued) {
   *last_issued = 0;
+  if (server_->config.appendonly) {
+    // With a base, base + log is the whole state (the snapshot may be older
+    // or newer, and is not read). Without one, the log, if any, started from
+    // the snapshot.
+    bool found = false;
+    if (!LoadBase(&found, last_issued)) return false;
+    if (found) return ReplayLog(last_issued);
+    base_pending_ = true;
+  }
   const std::string path = Path();
   std::string error;
   persist::SnapshotStats stats;
   const auto start = std::chrono::steady_clock::now();
   switch (persist::LoadSnapshot(path, store_, last_issued, &stats, &error)) {
     case persist::LoadResult::kNoFile:
-      return true;
+      return !server_->config.appendonly || ReplayLog(last_issued);
     case persist::LoadResult::kLoaded: {
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - start).count();
       spdlog::info("snapshot {} loaded: {} keys, {} bytes, {} ms", path, stats.keys, stats.bytes,
                    ms);
-      return true;
+      return !server_->config.appendonly || ReplayLog(last_issued);
     }
     case persist::LoadResult::kIoError:
       spdlog::critical("{}", error);
@@ -62,7 +193,7 @@ bool Persistence::LoadAtStartup(uint64_t* last_issued) {
   store_->FlushAll();
   *last_issued = 0;
   spdlog::warn("{}; moved to {} and starting empty", error, aside);
-  return true;
+  return !server_->config.appendonly || ReplayLog(last_issued);
 }
 
 bool Persistence::Save(std::string* error) {
@@ -130,7 +261,47 @@ void Persistence::FinishBackgroundSave(bool ok) {
   spdlog::info("background saving terminated with success");
 }
 
+bool Persistence::RewriteLog(std::string* error) {
+  if (aof_ == nullptr) {
+    *error = "append only file is disabled (appendonly no)";
+    return false;
+  }
+  const config::Config& cfg = server_->config;
+  const auto start = std::chrono::steady_clock::now();
+  persist::SnapshotStats stats;
+  // Order matters: the new base first (atomically), then the empty log. A
+  // crash between them leaves the new base and the old log, whose records
+  // are states no newer than the base's: replaying them changes nothing.
+  if (!persist::SaveSnapshot(*store_, cfg.dir, cfg.appendfilename + ".base", &stats, error) ||
+      !aof_->Truncate(error)) {
+    spdlog::warn("append-only log rewrite failed: {}", *error);
+    return false;
+  }
+  base_pending_ = false;
+  base_size_ = stats.bytes;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start).count();
+  spdlog::info("append-only log rewritten: base of {} keys, {} bytes, {} ms", stats.keys,
+               stats.bytes, ms);
+  return true;
+}
+
+void Persistence::MaybeRewriteLog() {
+  if (aof_ == nullptr) return;
+  const config::Config& cfg = server_->config;
+  const uint64_t size = aof_->size();
+  const bool grown = cfg.auto_aof_rewrite_percentage > 0 &&
+                     size >= cfg.auto_aof_rewrite_min_size &&
+                     size * 100 >= static_cast<uint64_t>(cfg.auto_aof_rewrite_percentage) *
+                                       std::max<uint64_t>(base_size_, 1);
+  if (!base_pending_ && !grown) return;
+  if (grown) spdlog::info("append-only log of {} bytes has grown past its base; rewriting", size);
+  std::string error;
+  RewriteLog(&error);
+}
+
 void Persistence::Cron() {
+  MaybeRewriteLog();
   if (child_ > 0) {
     int status = 0;
     const pid_t done = waitpid(child_, &status, WNOHANG);

@@ -642,6 +642,60 @@ const Option kOptions[] = {
        return std::string(cfg.start_empty_on_corrupt_snapshot ? "yes" : "no");
      }},
 
+    {"appendonly", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseYesNo(v, &cfg->appendonly, reason);
+     },
+     [](const Config& cfg) { return std::string(cfg.appendonly ? "yes" : "no"); }},
+
+    {"appendfilename", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       if (v[0].empty() || v[0].find('/') != std::string::npos) {
+         *reason = "appendfilename can't be a path, just a filename";
+         return false;
+       }
+       cfg->appendfilename = v[0];
+       return true;
+     },
+     [](const Config& cfg) { return cfg.appendfilename; }},
+
+    {"appendfsync", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       for (const char* mode : {"always", "everysec", "no"}) {
+         if (EqualsNoCase(v[0], mode)) {
+           cfg->appendfsync = mode;
+           return true;
+         }
+       }
+       *reason = "argument(s) must be one of the following: always, everysec, no";
+       return false;
+     },
+     [](const Config& cfg) { return cfg.appendfsync; }},
+
+    {"aof-load-truncated", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseYesNo(v, &cfg->aof_load_truncated, reason);
+     },
+     [](const Config& cfg) { return std::string(cfg.aof_load_truncated ? "yes" : "no"); }},
+
+    {"auto-aof-rewrite-percentage", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 0, INT_MAX, &n, reason)) return false;
+       cfg->auto_aof_rewrite_percentage = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.auto_aof_rewrite_percentage); }},
+
+    {"auto-aof-rewrite-min-size", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseMemoryValue(v, 0, std::numeric_limits<int64_t>::max(),
+                               &cfg->auto_aof_rewrite_min_size, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.auto_aof_rewrite_min_size); }},
+
     {"max-siblings", true,
      [](const Values& v, Config* cfg, std::string* reason) {
        int64_t n = 0;

@@ -127,7 +127,7 @@ bool Keyspace::Evict(std::string_view key) {
   return true;
 }
 
-bool Keyspace::EvictRandom() {
+bool Keyspace::EvictRandom(std::string* evicted) {
   const SiblingSet* set = nullptr;
   if (IsVolatile(settings_->policy)) {
     if (ttl_index_.empty()) return false;
@@ -135,7 +135,9 @@ bool Keyspace::EvictRandom() {
   } else {
     set = table_.Random(rnd_);
   }
-  return set != nullptr && Evict(set->key());
+  if (set == nullptr) return false;
+  evicted->assign(set->key());
+  return Evict(*evicted);
 }
 
 void Keyspace::IndexTtl(SiblingSet* set) {

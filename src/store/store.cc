@@ -1,6 +1,7 @@
 #include "causalkv/store/store.h"
 
 #include <chrono>
+#include <string>
 
 namespace causalkv::store {
 namespace {
@@ -51,9 +52,13 @@ bool Store::EvictOne() {
   if (policy == EvictionPolicy::kNoEviction) return false;
   if (policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom) {
     for (size_t n = 0; n < dbs_.size(); ++n) {
-      Keyspace& db = *dbs_[random_evict_cursor_];
+      const int index = static_cast<int>(random_evict_cursor_);
       random_evict_cursor_ = (random_evict_cursor_ + 1) % dbs_.size();
-      if (db.EvictRandom()) return true;
+      std::string key;
+      if (dbs_[index]->EvictRandom(&key)) {
+        if (eviction_listener_) eviction_listener_(index, key);
+        return true;
+      }
     }
     return false;
   }
@@ -68,7 +73,10 @@ bool Store::EvictOne() {
   }
   EvictionPool::Candidate best;
   while (pool_.PopBest(&best)) {
-    if (dbs_[best.db]->Evict(best.key)) return true;
+    if (dbs_[best.db]->Evict(best.key)) {
+      if (eviction_listener_) eviction_listener_(best.db, best.key);
+      return true;
+    }
   }
   return false;
 }

@@ -172,6 +172,12 @@ TEST(ConfigTest, Defaults) {
       {"save", ""},
       {"dbfilename", "dump.ckv"},
       {"start-empty-on-corrupt-snapshot", "no"},
+      {"appendonly", "no"},
+      {"appendfilename", "appendonly.ckv"},
+      {"appendfsync", "everysec"},
+      {"aof-load-truncated", "yes"},
+      {"auto-aof-rewrite-percentage", "100"},
+      {"auto-aof-rewrite-min-size", "67108864"},
       {"(config_file)", ""},
   };
   EXPECT_EQ(Snapshot(cfg), expected);
@@ -189,7 +195,9 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "version-reserve", "maxmemory", "maxmemory-policy",
                                       "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
                                       "save", "dbfilename", "start-empty-on-corrupt-snapshot",
-                                      "max-siblings"}));
+                                      "appendonly", "appendfilename", "appendfsync",
+                                      "aof-load-truncated", "auto-aof-rewrite-percentage",
+                                      "auto-aof-rewrite-min-size", "max-siblings"}));
   EXPECT_EQ(&OptionNames(), &OptionNames());
 }
 

@@ -10,19 +10,32 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "causalkv/command/server_state.h"
 #include "causalkv/store/store.h"
 
+namespace causalkv::persist {
+class AofWriter;
+}
+
 namespace causalkv::command {
+
+struct ClientState;
+struct CommandSpec;
 
 class Persistence {
  public:
   Persistence(ServerState* server, store::Store* store);
+  ~Persistence();
 
-  // Loads the snapshot in `dir`, if any, before the server listens.
-  // *last_issued receives its version counter (0 without a snapshot). False:
+  // Loads the snapshot in `dir`, if any, before the server listens, then
+  // (appendonly yes) replays the append-only log over it and opens the log
+  // for appending. *last_issued receives the highest version either names
+  // (0 without both). False:
   // the server must not start (the reason is logged). A corrupt snapshot is
   // set aside under a new name when start-empty-on-corrupt-snapshot is yes.
   bool LoadAtStartup(uint64_t* last_issued);
@@ -40,6 +53,24 @@ class Persistence {
 
   // One write command ran (the "changes" of save points).
   void NoteWrite() { ++dirty_; }
+  // Appendonly: logs the state of every key the write command `spec` (run
+  // by `client` with `args`) touched. No-op without appendonly.
+  void LogWrite(const CommandSpec& spec, const ClientState& client,
+                std::span<const std::string_view> args);
+  // Appendonly: writes what the command logged (and with appendfsync always,
+  // fsyncs) before its reply can be sent.
+  void AfterCommand();
+
+  // BGREWRITEAOF and the automatic rewrite: writes the current state as the
+  // log's new base (<appendfilename>.base, a snapshot, atomically replaced)
+  // and empties the log. Synchronous: the loop waits for it (a forked
+  // rewrite is future work). False with *error (the old base and log stay,
+  // and stay correct).
+  bool RewriteLog(std::string* error);
+
+  bool aof_enabled() const { return aof_ != nullptr; }
+  bool aof_last_write_ok() const;
+  uint64_t aof_current_size() const;
 
   uint64_t changes_since_last_save() const { return dirty_; }
   int64_t last_save_unix() const { return last_save_unix_; }
@@ -49,6 +80,10 @@ class Persistence {
 
  private:
   std::string Path() const;
+  bool ReplayLog(uint64_t* max_version);
+  bool LoadBase(bool* found, uint64_t* last_issued);
+  void MaybeRewriteLog();
+  void LogKey(int db, std::string_view key);
   void FinishBackgroundSave(bool ok);
 
   ServerState* server_;
@@ -61,6 +96,12 @@ class Persistence {
   int64_t bgsave_started_ms_ = 0;
   bool last_bgsave_ok_ = true;
   pid_t child_ = -1;
+  std::unique_ptr<persist::AofWriter> aof_;
+  // The log started from a state that has no base file yet (first start
+  // with appendonly yes): the first Cron() writes one, once the version
+  // counter is set up.
+  bool base_pending_ = false;
+  uint64_t base_size_ = 0;
 };
 
 }  // namespace causalkv::command

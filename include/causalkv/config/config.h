@@ -84,6 +84,13 @@ struct Config {
   std::vector<SavePoint> save_points;
   std::string dbfilename = "dump.ckv";
   bool start_empty_on_corrupt_snapshot = false;
+  // Append-only log (persist/aof.h).
+  bool appendonly = false;
+  std::string appendfilename = "appendonly.ckv";
+  std::string appendfsync = "everysec";  // always | everysec | no
+  bool aof_load_truncated = true;
+  int auto_aof_rewrite_percentage = 100;
+  uint64_t auto_aof_rewrite_min_size = 64ull << 20;
   std::string config_file;  // absolute path of the file loaded; empty if none
 };
 

@@ -170,7 +170,8 @@ class Keyspace {
   // (deleted, or without a TTL under a volatile policy). Does not count as an access.
   bool CurrentEvictionScore(std::string_view key, uint64_t* score);
   // Deletes one random key (or random key with a TTL); false if there is none.
-  bool EvictRandom();
+  // *evicted receives the deleted key's name.
+  bool EvictRandom(std::string* evicted);
   // Bytes this keyspace holds: the allocator's usable size of every key
   // block, plus the bucket arrays and the TTL index.
   size_t memory_bytes() const {

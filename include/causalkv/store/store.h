@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "causalkv/store/keyspace.h"
@@ -44,6 +46,13 @@ class Store {
   void set_max_siblings(uint32_t max) { max_siblings_ = max; }
   const EvictionSettings& eviction() const { return eviction_; }
   bool EvictOne();
+  // Called after EvictOne deleted `key` from database `db` (the append-only
+  // log records it as gone). Expiry needs no such call: a TTL is an absolute
+  // time, so a replayed key past it expires again by itself.
+  using EvictionListener = std::function<void(int db, std::string_view key)>;
+  void set_eviction_listener(EvictionListener listener) {
+    eviction_listener_ = std::move(listener);
+  }
   // Bytes held by every keyspace (see Keyspace::memory_bytes).
   size_t MemoryBytes() const;
 
@@ -57,6 +66,7 @@ class Store {
   uint32_t max_siblings_ = 0;
   EvictionPool pool_;
   size_t random_evict_cursor_ = 0;
+  EvictionListener eviction_listener_;
 };
 
 }  // namespace causalkv::store

@@ -1,0 +1,113 @@
+// Append-only log: after every write, the resulting state of each key it
+// touched, so that replaying the log reproduces the exact effect (the same
+// siblings with the same versions), never a request that could replay
+// differently. Records are idempotent states, so replaying the whole log
+// over the snapshot it started from yields the state at the last record.
+//
+// File format, version 1 (DO NOT CHANGE: existing files depend on it; add a
+// new format version instead). Integers are little-endian.
+//
+//   header   8 bytes "CKVAOF1\0"
+//   records  u32 payload length, u64 CRC-64 (as snapshot.h) of the payload, payload:
+//              u8 kind, u64 last issued version when it was written, then
+//              0x01 key state: u32 db, u32 key length, key, i64 expire_at_ms (-1: none),
+//                              u32 sibling count, per sibling (oldest first):
+//                              u64 version, u32 value length, value bytes
+//              0x02 key gone:  u32 db, u32 key length, key
+//              0x03 cleared:   u32 db (0xFFFFFFFF: every database)
+//
+// A crash can leave the last record torn (short, or a bad CRC on the last
+// record); anything else bad is corruption.
+//
+// Thread-compatibility: AofWriter is used from the loop thread; its own
+// background thread only calls fdatasync on the file descriptor.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "causalkv/store/sibling_set.h"
+#include "causalkv/store/store.h"
+
+namespace causalkv::persist {
+
+constexpr uint32_t kAofAllDatabases = 0xFFFFFFFFu;
+
+// Record encoding (exposed for tests). `set` nullptr: the key is gone.
+void EncodeAofKey(std::string* out, uint64_t last_issued, uint32_t db, std::string_view key,
+                  const store::SiblingSet* set);
+void EncodeAofClear(std::string* out, uint64_t last_issued, uint32_t db);
+// The file header every log starts with.
+std::string_view AofHeader();
+
+enum class AofFsync { kAlways, kEverysec, kNo };
+
+class AofWriter {
+ public:
+  AofWriter() = default;
+  ~AofWriter();
+  AofWriter(const AofWriter&) = delete;
+  AofWriter& operator=(const AofWriter&) = delete;
+
+  // Opens (creating, with a header, if missing or empty) `path` for
+  // appending and starts the once-a-second fsync thread. False with *error.
+  bool Open(const std::string& path, std::string* error);
+  bool is_open() const { return fd_ >= 0; }
+
+  // Records go to an in-memory buffer until Flush().
+  std::string* buffer() { return &buf_; }
+  bool has_pending() const { return !buf_.empty(); }
+
+  // Writes the buffer; kAlways then fdatasyncs before returning, kEverysec
+  // leaves the fsync to the background thread (at most a second later), kNo
+  // leaves it to the OS. False (and the unwritten rest kept for the next
+  // call) on a write or fsync error.
+  bool Flush(AofFsync mode);
+
+  // Bytes in the file (header included) once the buffer is written.
+  uint64_t size() const { return size_; }
+  bool last_write_ok() const { return last_write_ok_; }
+
+  // Writes what is pending, then empties the log (down to its header) and
+  // fsyncs: after a rewrite, whose base holds everything logged so far.
+  bool Truncate(std::string* error);
+
+  // Writes and fsyncs what is pending, stops the thread and closes.
+  void Close();
+
+ private:
+  void SyncLoop();
+
+  int fd_ = -1;
+  std::string buf_;
+  uint64_t size_ = 0;
+  bool last_write_ok_ = true;
+  std::atomic<bool> unsynced_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread sync_thread_;
+};
+
+struct AofReplayStats {
+  uint64_t records = 0;
+  uint64_t truncated_at = 0;  // offset where a torn tail was cut (0: none)
+};
+
+enum class AofLoadResult { kLoaded, kNoFile, kCorrupt, kIoError };
+
+// Applies every record of `path` to `store` in order. *max_version receives
+// the highest version the log mentions (record counters and siblings), so
+// that the counter can resume above it. A torn last record is cut off (the
+// file truncated at the last good record, stats->truncated_at set) when
+// `truncate_torn_tail`; otherwise, and for any damage before the last
+// record, kCorrupt with *error naming the file and the byte offset.
+AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store::Store* store,
+                        uint64_t* max_version, AofReplayStats* stats, std::string* error);
+
+}  // namespace causalkv::persist

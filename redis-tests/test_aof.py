@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""The append-only log through the real server: with appendfsync always every
+acknowledged write survives kill -9 (siblings and versions exact), with
+everysec at most about a second is lost, every kind of write (and eviction)
+replays to the same state, and a damaged log is cut (torn tail, with
+aof-load-truncated yes) or refused with the file and offset. In every case no
+version is ever issued twice.
+"""
+
+import os
+import random
+import subprocess
+import threading
+import time
+import unittest
+
+import redis
+
+import harness
+
+AOF = "appendonly.ckv"
+
+
+def vget(r, key):
+    version, values = r.execute_command("VGET", key)
+    return int(version), list(values)
+
+
+def dump(r, databases=16):
+    """Every key of every database: (db, key) -> (version, values, has_ttl)."""
+    state = {}
+    for db in range(databases):
+        r.execute_command("SELECT", db)
+        for key in r.keys("*"):
+            version, values = vget(r, key)
+            state[(db, key)] = (version, values, r.pttl(key) > 0)
+    r.execute_command("SELECT", 0)
+    return state
+
+
+class AppendOnly(unittest.TestCase):
+    def start(self, *args, data_dir=None):
+        srv = harness.start_server(None, "--appendonly", "yes", *args, data_dir=data_dir)
+        return srv, redis.Redis(port=srv.port)
+
+    def writer_until_killed(self, srv, r, seconds):
+        """VPUTs (blind ones make siblings) until kill -9 at a random moment.
+        Returns ({key: (version, values, ack_time)}, in-flight key, kill time)."""
+        acked = {}
+        in_flight = [None]
+        killed_at = [None]
+
+        def kill():
+            killed_at[0] = time.monotonic()
+            srv.proc.kill()
+        timer = threading.Timer(seconds, kill)
+        timer.start()
+        rnd = random.Random(os.getpid())
+        i = 0
+        try:
+            while True:
+                key = "k%d" % rnd.randrange(200)
+                seen = acked[key][0] if key in acked and rnd.random() < 0.7 else 0
+                in_flight[0] = key
+                version, values = r.execute_command("VPUT", key, seen, "v%d" % i)
+                acked[key] = (int(version), list(values), time.monotonic())
+                i += 1
+        except (redis.ConnectionError, ConnectionError):
+            pass
+        finally:
+            timer.cancel()
+        srv.kill9()
+        r.close()
+        return acked, in_flight[0], killed_at[0]
+
+    def test_always_keeps_every_acknowledged_write(self):
+        for attempt in range(3):
+            srv, r = self.start("--appendfsync", "always")
+            acked, in_flight, _ = self.writer_until_killed(
+                srv, r, random.uniform(0.3, 1.5) + attempt * 0.2)
+            self.assertGreater(len(acked), 10)
+            srv2, r2 = self.start("--appendfsync", "always", data_dir=srv.dir)
+            try:
+                highest = max(v for v, _, _ in acked.values())
+                for key, (version, values, _) in acked.items():
+                    got = vget(r2, key)
+                    if key == in_flight and got != (version, values):
+                        # The write the kill interrupted may have been logged.
+                        self.assertGreater(got[0], version)
+                        continue
+                    self.assertEqual(got, (version, values), key)
+                # No version is issued twice.
+                fresh, _ = r2.execute_command("VPUT", "fresh", 0, "x")
+                self.assertGreater(int(fresh), highest)
+                info = r2.info("persistence")
+                self.assertEqual(info["aof_enabled"], 1)
+                self.assertEqual(info["aof_last_write_status"], "ok")
+                self.assertGreater(info["aof_current_size"], 0)
+            finally:
+                r2.close()
+                srv2.stop()
+                srv.remove_dir()
+
+    def test_everysec_loses_at_most_about_a_second(self):
+        srv, r = self.start("--appendfsync", "everysec")
+        acked, _, killed_at = self.writer_until_killed(srv, r, 2.5)
+        srv2, r2 = self.start(data_dir=srv.dir)
+        try:
+            highest = max(v for v, _, _ in acked.values())
+            for key, (version, values, at) in acked.items():
+                got = vget(r2, key)
+                if got[0] >= version:
+                    continue
+                # kill -9 leaves the page cache, so normally nothing is lost;
+                # what may be is only the last second or so.
+                self.assertGreater(at, killed_at - 2.0, (key, got, version))
+            fresh, _ = r2.execute_command("VPUT", "fresh", 0, "x")
+            self.assertGreater(int(fresh), highest)
+        finally:
+            r2.close()
+            srv2.stop()
+            srv.remove_dir()
+
+    def test_every_kind_of_write_replays_exactly(self):
+        srv, r = self.start()
+        r.execute_command("VPUT", "cart", 0, "milk")
+        r.execute_command("VPUT", "cart", 0, "eggs")
+        r.set("plain", "1")
+        r.incr("plain")
+        r.append("plain", "0")
+        r.set("ttl", "x", ex=1000)
+        r.set("gone", "x")
+        r.delete("gone")
+        r.set("short", "x", px=50)
+        r.mset({"m1": "a", "m2": "b"})
+        r.rename("m1", "renamed")
+        r.set("moved", "x")
+        r.move("moved", 5)
+        r.execute_command("SELECT", 3)
+        r.set("flushed", "x")
+        r.flushdb()
+        r.execute_command("SELECT", 0)
+        r.set("bin", b"\x00\r\n\xff")
+        r.set("empty", "")
+        r.set("persisted", "x", ex=100)
+        r.persist("persisted")
+        r.save()  # the log is replayed over the snapshot
+        r.execute_command("VPUT", "cart", 0, "flour")
+        r.set("after-save", "y")
+        time.sleep(0.1)  # "short" expires
+        before = dump(r)
+        self.assertNotIn((0, b"short"), before)
+        r.close()
+        srv.kill9()
+        srv2, r2 = self.start(data_dir=srv.dir)
+        try:
+            self.assertEqual(dump(r2), before)
+            self.assertEqual(r2.get("plain"), b"20")
+            r2.flushall()
+            r2.close()
+            srv2.kill9()
+            srv3, r3 = self.start(data_dir=srv.dir)
+            self.assertEqual(dump(r3), {})
+            r3.close()
+            srv3.stop()
+        finally:
+            srv.remove_dir()
+
+    def test_evicted_keys_stay_gone(self):
+        srv, r = self.start("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-random")
+        for i in range(400):
+            r.set("key%d" % i, "x" * 20000)
+        before = dump(r)
+        self.assertLess(len(before), 400)
+        r.close()
+        srv.kill9()
+        srv2, r2 = self.start(data_dir=srv.dir)
+        try:
+            self.assertEqual(dump(r2), before)
+        finally:
+            r2.close()
+            srv2.stop()
+            srv.remove_dir()
+
+    def test_rewrite_keeps_everything_and_empties_the_log(self):
+        srv, r = self.start("--auto-aof-rewrite-percentage", "0")
+        for i in range(100):
+            r.execute_command("VPUT", "k%d" % (i % 10), 0, "v%d" % i)
+        r.set("deleted", "x")
+        grown = r.info("persistence")["aof_current_size"]
+        self.assertTrue(r.execute_command("BGREWRITEAOF"))
+        info = r.info("persistence")
+        self.assertLess(info["aof_current_size"], grown)
+        self.assertEqual(info["aof_rewrite_in_progress"], 0)
+        self.assertTrue(os.path.exists(os.path.join(srv.dir, AOF + ".base")))
+        r.delete("deleted")
+        r.execute_command("VPUT", "k1", 0, "after")
+        before = dump(r)
+        r.close()
+        srv.kill9()
+        srv2, r2 = self.start(data_dir=srv.dir)
+        try:
+            self.assertEqual(dump(r2), before)
+            self.assertIsNone(r2.get("deleted"))
+        finally:
+            r2.close()
+            srv2.stop()
+            srv.remove_dir()
+
+    def test_automatic_rewrite(self):
+        srv, r = self.start("--auto-aof-rewrite-min-size", "64kb", "--hz", "50")
+        try:
+            # The first timer tick writes the base the log starts from.
+            deadline = time.time() + 10
+            while (not os.path.exists(os.path.join(srv.dir, AOF + ".base"))
+                   and time.time() < deadline):
+                time.sleep(0.02)
+            self.assertTrue(os.path.exists(os.path.join(srv.dir, AOF + ".base")))
+            for i in range(200):
+                r.set("key", "x" * 1000 + str(i))
+            deadline = time.time() + 10
+            while r.info("persistence")["aof_current_size"] >= 64 * 1024 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertLess(r.info("persistence")["aof_current_size"], 64 * 1024)
+            self.assertIn("rewritten", srv.log_text())
+            expected = r.get("key")
+            r.close()
+            srv.kill9()
+            srv2, r2 = self.start(data_dir=srv.dir)
+            self.assertEqual(r2.get("key"), expected)
+            r2.close()
+            srv2.stop()
+        finally:
+            srv.remove_dir()
+
+    def test_bgrewriteaof_without_appendonly_is_an_error(self):
+        srv = harness.start_server(None)
+        r = redis.Redis(port=srv.port)
+        try:
+            with self.assertRaises(redis.ResponseError):
+                r.execute_command("BGREWRITEAOF")
+            self.assertEqual(r.info("persistence")["aof_enabled"], 0)
+        finally:
+            r.close()
+            srv.stop()
+
+    def run_refused(self, data_dir, *args):
+        argv = [harness.server_binary(), "--port", str(harness.find_free_port()), "--dir",
+                data_dir, "--appendonly", "yes"] + list(args)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+
+    def logged_server(self):
+        srv, r = self.start()
+        for i in range(20):
+            r.set("k%d" % i, "value%d" % i)
+        r.close()
+        srv.kill9()
+        path = os.path.join(srv.dir, AOF)
+        with open(path, "rb") as f:
+            return srv, path, f.read()
+
+    def test_torn_tail_is_cut_or_refused(self):
+        srv, path, data = self.logged_server()
+        try:
+            with open(path, "wb") as f:
+                f.write(data[:-5])
+            result = self.run_refused(srv.dir, "--aof-load-truncated", "no")
+            self.assertEqual(result.returncode, 1)
+            self.assertIn(path, result.stdout + result.stderr)
+            self.assertIn("offset", result.stdout + result.stderr)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), data[:-5])
+            srv2, r2 = self.start(data_dir=srv.dir)  # aof-load-truncated yes by default
+            try:
+                self.assertIsNone(r2.get("k19"))
+                self.assertEqual(r2.get("k18"), b"value18")
+                self.assertIn("truncated", srv2.log_text())
+                r2.set("k19", "again")
+            finally:
+                r2.close()
+                srv2.kill9()
+            srv3, r3 = self.start(data_dir=srv.dir)
+            self.assertEqual(r3.get("k19"), b"again")
+            r3.close()
+            srv3.stop()
+        finally:
+            srv.remove_dir()
+
+    def test_damage_before_the_end_refuses(self):
+        srv, path, data = self.logged_server()
+        try:
+            damaged = bytearray(data)
+            damaged[len(data) // 2] ^= 0xFF
+            with open(path, "wb") as f:
+                f.write(bytes(damaged))
+            for truncated in ("yes", "no"):
+                result = self.run_refused(srv.dir, "--aof-load-truncated", truncated)
+                self.assertEqual(result.returncode, 1)
+                self.assertIn(path, result.stdout + result.stderr)
+                self.assertIn("offset", result.stdout + result.stderr)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), bytes(damaged))
+        finally:
+            srv.remove_dir()
+
+
+if __name__ == "__main__":
+    harness.main()

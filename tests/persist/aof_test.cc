@@ -1,0 +1,227 @@
+// Append-only log records: round trips through the writer and replay, the
+// torn tail a crash leaves (cut off, or refused), and damage before the end.
+#include "causalkv/persist/aof.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "causalkv/store/store.h"
+
+namespace causalkv::persist {
+namespace {
+
+using store::Keyspace;
+using store::SiblingSet;
+using store::Store;
+using store::TtlUpdate;
+using store::Version;
+
+class AofTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/causalkv-aof-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path() const { return dir_ + "/appendonly.ckv"; }
+
+  static std::vector<std::string> Dump(Store& s) {
+    std::vector<std::string> lines;
+    for (int db = 0; db < s.database_count(); ++db) {
+      s.db(db).ForEachLive([&](const SiblingSet* set) {
+        std::string line = std::to_string(db) + ":" + std::string(set->key()) + "@" +
+                           std::to_string(set->expire_at_ms()) + ":";
+        for (store::Sibling sib : *set) {
+          line += " [" + std::to_string(sib.version.counter()) + "]" + std::string(sib.value);
+        }
+        lines.push_back(line);
+      });
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  }
+
+  std::string ReadFile() const {
+    std::ifstream in(Path(), std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  void WriteFile(const std::string& data) const {
+    std::ofstream out(Path(), std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+
+  // Writes a log of `source`'s changes: every key of `keys` in db 0 as it is
+  // now, one record each, and returns the record boundaries.
+  std::vector<size_t> WriteLog(Store& source, const std::vector<std::string>& keys) {
+    AofWriter writer;
+    std::string error;
+    EXPECT_TRUE(writer.Open(Path(), &error)) << error;
+    std::vector<size_t> ends;
+    for (const std::string& key : keys) {
+      EncodeAofKey(writer.buffer(), source.counter().last_issued().counter(), 0, key,
+                   source.db(0).FindReadOnly(key));
+      EXPECT_TRUE(writer.Flush(AofFsync::kAlways));
+      ends.push_back(writer.size());
+    }
+    writer.Close();
+    return ends;
+  }
+
+  AofLoadResult Replay(bool truncate, Store* into, uint64_t* max_version, std::string* error,
+                       AofReplayStats* stats) {
+    return ReplayAof(Path(), truncate, into, max_version, stats, error);
+  }
+
+  std::string dir_;
+};
+
+void Fill(Store& s) {
+  s.set_now_ms(1'000'000);
+  const SiblingSet* after = nullptr;
+  Keyspace& db0 = s.db(0);
+  db0.VPut("cart", Version(0), "milk", TtlUpdate::Clear(), &after);        // 1
+  db0.VPut("cart", Version(0), "eggs", TtlUpdate::Clear(), &after);        // 2
+  db0.VPut("cart", Version(1), "milk flour", TtlUpdate::Clear(), &after);  // 3
+  db0.Set("ttl", "soon", TtlUpdate::At(5'000'000));                        // 4
+  db0.Set("empty", "", TtlUpdate::Clear());                                // 5
+  db0.Set(std::string("bin\0key", 7), std::string("\0\r\n\xff", 4), TtlUpdate::Clear());
+}
+
+const std::vector<std::string> kKeys = {"cart", "ttl", "empty", std::string("bin\0key", 7)};
+
+TEST_F(AofTest, ReplayReproducesSiblingsVersionsTtlsAndCounter) {
+  Store source(16, 1);
+  Fill(source);
+  source.db(0).Set("gone", "x", TtlUpdate::Clear());  // 7
+  WriteLog(source, kKeys);
+  {
+    // Later records: a key that is now gone, a cleared database, db 15.
+    AofWriter writer;
+    std::string error;
+    ASSERT_TRUE(writer.Open(Path(), &error)) << error;
+    source.db(0).Delete("gone");
+    EncodeAofKey(writer.buffer(), 7, 0, "gone", nullptr);
+    source.db(15).Set("last-db", "y", TtlUpdate::Clear());  // 8
+    EncodeAofKey(writer.buffer(), 8, 15, "last-db", source.db(15).FindReadOnly("last-db"));
+    EncodeAofClear(writer.buffer(), 8, 3);
+    ASSERT_TRUE(writer.Flush(AofFsync::kEverysec));
+  }
+  Store loaded(16, 2);
+  loaded.set_now_ms(1'000'000);
+  loaded.db(0).Set("gone", "stale", TtlUpdate::Clear());
+  loaded.db(3).Set("cleared", "stale", TtlUpdate::Clear());
+  uint64_t max_version = 0;
+  std::string error;
+  AofReplayStats stats;
+  ASSERT_EQ(Replay(false, &loaded, &max_version, &error, &stats), AofLoadResult::kLoaded) << error;
+  EXPECT_EQ(stats.records, 7u);
+  EXPECT_EQ(stats.truncated_at, 0u);
+  EXPECT_EQ(max_version, 8u);
+  EXPECT_EQ(Dump(loaded), Dump(source));
+  constexpr char kBin[] = "0:bin\0key@-1: [6]\0\r\n\xff";
+  EXPECT_EQ(Dump(loaded), (std::vector<std::string>{
+                              std::string(kBin, sizeof kBin - 1),
+                              "0:cart@-1: [2]eggs [3]milk flour",
+                              "0:empty@-1: [5]",
+                              "0:ttl@5000000: [4]soon",
+                              "15:last-db@-1: [8]y",
+                          }));
+}
+
+TEST_F(AofTest, MissingFileIsNoFile) {
+  Store s(16, 1);
+  uint64_t max_version = 0;
+  std::string error;
+  AofReplayStats stats;
+  EXPECT_EQ(Replay(true, &s, &max_version, &error, &stats), AofLoadResult::kNoFile);
+}
+
+TEST_F(AofTest, TornTailIsCutOffOnlyWhenAllowed) {
+  Store source(16, 1);
+  Fill(source);
+  const std::vector<size_t> ends = WriteLog(source, kKeys);
+  const std::string full = ReadFile();
+  // Every cut inside the last record, and a flipped byte in it.
+  std::vector<std::string> damaged;
+  for (size_t cut = ends[2] + 1; cut < ends[3]; cut += 3) damaged.push_back(full.substr(0, cut));
+  std::string flipped = full;
+  flipped[ends[3] - 2] ^= 0x40;
+  damaged.push_back(flipped);
+  for (const std::string& data : damaged) {
+    WriteFile(data);
+    Store refused(16, 1);
+    uint64_t max_version = 0;
+    std::string error;
+    AofReplayStats stats;
+    ASSERT_EQ(Replay(false, &refused, &max_version, &error, &stats), AofLoadResult::kCorrupt);
+    EXPECT_NE(error.find(Path()), std::string::npos) << error;
+    EXPECT_NE(error.find("offset " + std::to_string(ends[2])), std::string::npos) << error;
+    EXPECT_EQ(ReadFile(), data);  // refusing changes nothing
+
+    Store loaded(16, 1);
+    stats = AofReplayStats{};
+    ASSERT_EQ(Replay(true, &loaded, &max_version, &error, &stats), AofLoadResult::kLoaded)
+        << error;
+    EXPECT_EQ(stats.records, 3u);
+    EXPECT_EQ(stats.truncated_at, ends[2]);
+    EXPECT_EQ(ReadFile(), full.substr(0, ends[2]));
+    EXPECT_EQ(loaded.db(0).size(), 3u);
+  }
+}
+
+TEST_F(AofTest, DamageBeforeTheLastRecordRefuses) {
+  Store source(16, 1);
+  Fill(source);
+  const std::vector<size_t> ends = WriteLog(source, kKeys);
+  std::string data = ReadFile();
+  data[ends[0] + 20] ^= 0x01;  // inside the second record's payload
+  WriteFile(data);
+  for (bool truncate : {false, true}) {
+    Store loaded(16, 1);
+    uint64_t max_version = 0;
+    std::string error;
+    AofReplayStats stats;
+    ASSERT_EQ(Replay(truncate, &loaded, &max_version, &error, &stats), AofLoadResult::kCorrupt);
+    EXPECT_NE(error.find("offset " + std::to_string(ends[0])), std::string::npos) << error;
+    EXPECT_NE(error.find("checksum"), std::string::npos) << error;
+  }
+  EXPECT_EQ(ReadFile(), data);
+}
+
+TEST_F(AofTest, ForeignFileRefuses) {
+  WriteFile("REDIS0011 not ours at all");
+  Store loaded(16, 1);
+  uint64_t max_version = 0;
+  std::string error;
+  AofReplayStats stats;
+  EXPECT_EQ(Replay(true, &loaded, &max_version, &error, &stats), AofLoadResult::kCorrupt);
+  EXPECT_NE(error.find("offset 0"), std::string::npos) << error;
+}
+
+TEST_F(AofTest, WriterAppendsToAnExistingLog) {
+  Store source(16, 1);
+  Fill(source);
+  WriteLog(source, {"cart"});
+  const size_t first = ReadFile().size();
+  WriteLog(source, {"ttl"});
+  EXPECT_GT(ReadFile().size(), first);
+  EXPECT_EQ(ReadFile().compare(0, 8, AofHeader()), 0);
+  Store loaded(16, 1);
+  uint64_t max_version = 0;
+  std::string error;
+  AofReplayStats stats;
+  ASSERT_EQ(Replay(false, &loaded, &max_version, &error, &stats), AofLoadResult::kLoaded);
+  EXPECT_EQ(stats.records, 2u);
+}
+
+}  // namespace
+}  // namespace causalkv::persist
