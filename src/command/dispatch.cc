@@ -114,9 +114,6 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   const bool skip_this = client.skip_next_reply;
   client.skip_next_reply = false;
   DispatchCommand(client, args, w);
-  // The log is written (and with appendfsync always, synced) before the
-  // reply can leave: an acknowledged write survives a crash.
-  persistence_->AfterCommand();
   std::string& out = *w.buffer();
   // INFO's total_error_replies: a reply is an error when it starts with '-'.
   if (out.size() > reply_start && out[reply_start] == '-') ++server_->stats.total_error_replies;

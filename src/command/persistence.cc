@@ -102,7 +102,7 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
   }
 }
 
-void Persistence::AfterCommand() {
+void Persistence::FlushLog() {
   if (aof_ == nullptr || !aof_->has_pending()) return;
   const std::string& mode = server_->config.appendfsync;
   const persist::AofFsync fsync = mode == "always"     ? persist::AofFsync::kAlways
@@ -301,6 +301,8 @@ void Persistence::MaybeRewriteLog() {
 }
 
 void Persistence::Cron() {
+  // Records no reply has pushed out yet (CLIENT REPLY OFF, evictions).
+  FlushLog();
   MaybeRewriteLog();
   if (child_ > 0) {
     int status = 0;

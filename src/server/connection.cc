@@ -281,6 +281,7 @@ void Connection::Flush() {
   if (closing_) return;
   if (write_in_flight_) return;  // OnWrite flushes the rest
   if (!out_.empty()) {
+    server_->FlushAppendLog();  // no reply before the writes it acknowledges are logged
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
     int n = uv_try_write(stream(), &buf, 1);
     if (n == UV_EAGAIN) n = 0;

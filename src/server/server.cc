@@ -504,12 +504,15 @@ void Server::ResumeBlocked() {
   for (Connection* conn : batch) conn->Unblock();
 }
 
+void Server::FlushAppendLog() { dispatcher_->persistence().FlushLog(); }
+
 void Server::FlushPending() {
   // A flush can list a connection again (it resumed reading), so swap first.
   // Connections closed meanwhile are only freed in the loop's close phase,
   // after this callback, and Flush() skips them.
   std::vector<Connection*> batch;
   batch.swap(pending_writes_);
+  FlushAppendLog();
   for (Connection* conn : batch) conn->Flush();
 }
 

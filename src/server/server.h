@@ -47,6 +47,11 @@ class Server {
   command::ServerState& state() { return state_; }
   uv_loop_t* loop() { return &loop_; }
   void AddPendingWrite(Connection* conn) { pending_writes_.push_back(conn); }
+  // Before any reply leaves: writes what the commands since the last call
+  // logged to the append-only log (and with appendfsync always, fsyncs it),
+  // so an acknowledged write is in the log. One write and one fsync cover
+  // every command of a loop iteration (group commit, as Redis's beforeSleep).
+  void FlushAppendLog();
   // A connection whose next command waits for CLIENT PAUSE to end.
   void AddBlocked(Connection* conn);
   void OnConnectionClosed(Connection* conn);

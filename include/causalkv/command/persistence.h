@@ -57,9 +57,10 @@ class Persistence {
   // by `client` with `args`) touched. No-op without appendonly.
   void LogWrite(const CommandSpec& spec, const ClientState& client,
                 std::span<const std::string_view> args);
-  // Appendonly: writes what the command logged (and with appendfsync always,
-  // fsyncs) before its reply can be sent.
-  void AfterCommand();
+  // Appendonly: writes what the commands logged since the last call (and
+  // with appendfsync always, fsyncs). The server calls it before any reply
+  // leaves (server::Server::FlushAppendLog). Cheap when nothing is pending.
+  void FlushLog();
 
   // BGREWRITEAOF and the automatic rewrite: writes the current state as the
   // log's new base (<appendfilename>.base, a snapshot, atomically replaced)
