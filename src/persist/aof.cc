@@ -18,7 +18,7 @@ constexpr char kMagic[8] = {'C', 'K', 'V', 'A', 'O', 'F', '1', '\0'};
 constexpr uint8_t kKeyState = 0x01;
 constexpr uint8_t kKeyGone = 0x02;
 constexpr uint8_t kCleared = 0x03;
-constexpr size_t kRecordHeader = sizeof(uint32_t) + sizeof(uint64_t);
+constexpr size_t kRecordHeader = 2 * sizeof(uint32_t) + sizeof(uint64_t);
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -39,9 +39,11 @@ size_t BeginRecord(std::string* out, uint8_t kind, uint64_t last_issued) {
 void Seal(std::string* out, size_t start) {
   const size_t payload = start + kRecordHeader;
   const uint32_t len = static_cast<uint32_t>(out->size() - payload);
+  const uint32_t check = ~len;
   const uint64_t crc = Crc64(0, out->data() + payload, len);
   std::memcpy(out->data() + start, &len, sizeof len);
-  std::memcpy(out->data() + start + sizeof len, &crc, sizeof crc);
+  std::memcpy(out->data() + start + sizeof len, &check, sizeof check);
+  std::memcpy(out->data() + start + 2 * sizeof len, &crc, sizeof crc);
 }
 
 // Reads a payload; every Get fails once past the end.
@@ -295,9 +297,20 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
       break;
     }
     uint32_t len = 0;
+    uint32_t check = 0;
     uint64_t crc = 0;
     std::memcpy(&len, data.data() + off, sizeof len);
-    std::memcpy(&crc, data.data() + off + sizeof len, sizeof crc);
+    std::memcpy(&check, data.data() + off + sizeof len, sizeof check);
+    std::memcpy(&crc, data.data() + off + 2 * sizeof len, sizeof crc);
+    if (check != ~len) {
+      // A crash can leave zeros where the last write never landed.
+      if (data.find_first_not_of('\0', off) == std::string::npos) {
+        torn_at = off;
+        torn_why = "zero-filled tail";
+        break;
+      }
+      return corrupt(off, "bad record length");
+    }
     const size_t payload = off + kRecordHeader;
     if (data.size() - payload < len) {
       torn_at = off;

@@ -197,6 +197,33 @@ TEST_F(AofTest, DamageBeforeTheLastRecordRefuses) {
   EXPECT_EQ(ReadFile(), data);
 }
 
+TEST_F(AofTest, DamagedLengthIsCorruptionNotATornTail) {
+  Store source(16, 1);
+  Fill(source);
+  const std::vector<size_t> ends = WriteLog(source, kKeys);
+  const std::string full = ReadFile();
+  // The second record's length made huge: it would reach past the end.
+  std::string data = full;
+  data[ends[0] + 3] ^= 0x7f;
+  WriteFile(data);
+  Store loaded(16, 1);
+  uint64_t max_version = 0;
+  std::string error;
+  AofReplayStats stats;
+  ASSERT_EQ(Replay(true, &loaded, &max_version, &error, &stats), AofLoadResult::kCorrupt);
+  EXPECT_NE(error.find("offset " + std::to_string(ends[0]) + ": bad record length"),
+            std::string::npos) << error;
+  EXPECT_EQ(ReadFile(), data);
+  // Zeros where the last writes never landed are a torn tail.
+  WriteFile(full.substr(0, ends[1]) + std::string(100, '\0'));
+  Store zeroed(16, 1);
+  stats = AofReplayStats{};
+  ASSERT_EQ(Replay(true, &zeroed, &max_version, &error, &stats), AofLoadResult::kLoaded)
+      << error;
+  EXPECT_EQ(stats.records, 2u);
+  EXPECT_EQ(ReadFile(), full.substr(0, ends[1]));
+}
+
 TEST_F(AofTest, ForeignFileRefuses) {
   WriteFile("REDIS0011 not ours at all");
   Store loaded(16, 1);

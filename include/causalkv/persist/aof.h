@@ -8,7 +8,9 @@
 // new format version instead). Integers are little-endian.
 //
 //   header   8 bytes "CKVAOF1\0"
-//   records  u32 payload length, u64 CRC-64 (as snapshot.h) of the payload, payload:
+//   records  u32 payload length, u32 its complement (~length: a damaged length
+//            is corruption, never mistaken for a record cut short), u64 CRC-64
+//            (as snapshot.h) of the payload, payload:
 //              u8 kind, u64 last issued version when it was written, then
 //              0x01 key state: u32 db, u32 key length, key, i64 expire_at_ms (-1: none),
 //                              u32 sibling count, per sibling (oldest first):
@@ -16,8 +18,8 @@
 //              0x02 key gone:  u32 db, u32 key length, key
 //              0x03 cleared:   u32 db (0xFFFFFFFF: every database)
 //
-// A crash can leave the last record torn (short, or a bad CRC on the last
-// record); anything else bad is corruption.
+// A crash can leave the last record torn (cut short, a bad CRC on the last
+// record, or a zero-filled tail); anything else bad is corruption.
 //
 // Thread-compatibility: AofWriter is used from the loop thread; its own
 // background thread only calls fdatasync on the file descriptor.
