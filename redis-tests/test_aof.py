@@ -43,6 +43,15 @@ class AppendOnly(unittest.TestCase):
         srv = harness.start_server(None, "--appendonly", "yes", *args, data_dir=data_dir)
         return srv, redis.Redis(port=srv.port)
 
+    def wait_for_base(self, srv):
+        """The first timer tick writes the base the log starts from (and
+        empties the log: what it held is in the base)."""
+        base = os.path.join(srv.dir, AOF + ".base")
+        deadline = time.time() + 10
+        while not os.path.exists(base) and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(base))
+
     def writer_until_killed(self, srv, r, seconds):
         """VPUTs (blind ones make siblings) until kill -9 at a random moment.
         Returns ({key: (version, values, ack_time)}, in-flight key, kill time)."""
@@ -144,6 +153,12 @@ class AppendOnly(unittest.TestCase):
         r.set("empty", "")
         r.set("persisted", "x", ex=100)
         r.persist("persisted")
+        r.set("big", b"v" * (10 * 1024 * 1024))
+        for db in range(16):
+            r.execute_command("SELECT", db)
+            r.execute_command("VPUT", "db%d" % db, 0, "a")
+            r.execute_command("VPUT", "db%d" % db, 0, "b")
+        r.execute_command("SELECT", 0)
         r.save()  # the log is replayed over the snapshot
         r.execute_command("VPUT", "cart", 0, "flour")
         r.set("after-save", "y")
@@ -164,6 +179,26 @@ class AppendOnly(unittest.TestCase):
             r3.close()
             srv3.stop()
         finally:
+            srv.remove_dir()
+
+    def test_writes_without_replies_reach_the_log(self):
+        srv, r = self.start("--appendfsync", "always")
+        self.wait_for_base(srv)
+        conn = harness.RawConnection(srv.port)
+        conn.send(harness.encode_command("CLIENT", "REPLY", "OFF"))
+        conn.send(harness.encode_command("SET", "silent", "1"))
+        time.sleep(0.5)  # no reply pushes the log out; the timer does
+        with open(os.path.join(srv.dir, AOF), "rb") as f:
+            self.assertIn(b"silent", f.read())
+        conn.close()
+        r.close()
+        srv.kill9()
+        srv2, r2 = self.start(data_dir=srv.dir)
+        try:
+            self.assertEqual(r2.get("silent"), b"1")
+        finally:
+            r2.close()
+            srv2.stop()
             srv.remove_dir()
 
     def test_evicted_keys_stay_gone(self):
@@ -210,12 +245,7 @@ class AppendOnly(unittest.TestCase):
     def test_automatic_rewrite(self):
         srv, r = self.start("--auto-aof-rewrite-min-size", "64kb", "--hz", "50")
         try:
-            # The first timer tick writes the base the log starts from.
-            deadline = time.time() + 10
-            while (not os.path.exists(os.path.join(srv.dir, AOF + ".base"))
-                   and time.time() < deadline):
-                time.sleep(0.02)
-            self.assertTrue(os.path.exists(os.path.join(srv.dir, AOF + ".base")))
+            self.wait_for_base(srv)
             for i in range(200):
                 r.set("key", "x" * 1000 + str(i))
             deadline = time.time() + 10
