@@ -71,7 +71,7 @@ bool Persistence::ReplayLog(uint64_t* max_version) {
 
 void Persistence::LogKey(int db, std::string_view key) {
   persist::EncodeAofKey(aof_->buffer(), store_->counter().last_issued().counter(),
-                        static_cast<uint32_t>(db), key, store_->db(db).FindReadOnly(key));
+                        static_cast<uint32_t>(db), key, store_->db(db).Peek(key));
 }
 
 void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,

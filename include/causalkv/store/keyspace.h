@@ -102,6 +102,13 @@ class Keyspace {
   // key is deleted here: lazy expiry).
   const SiblingSet* FindReadOnly(std::string_view key);
 
+  // The key as stored, expired or not, without counting an access or
+  // expiring it (the append-only log records what a write left).
+  const SiblingSet* Peek(std::string_view key) {
+    SiblingSet** link = table_.FindLink(key);
+    return link == nullptr ? nullptr : *link;
+  }
+
   // The versioned write: drops the siblings `seen` covers and adds `value` at
   // a fresh version. *after is the key afterwards.
   OpStatus VPut(std::string_view key, Version seen, std::string_view value, TtlUpdate ttl,
