@@ -1,6 +1,7 @@
 // causalkv-server [/path/to/causalkv.conf] [--option value ...]
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
   }
   // As Redis: under a supervisor the server stays in the foreground whatever
   // `daemonize` says, since the supervisor tracks the process it started.
+  // A client that closes without reading its replies must cost it the
+  // connection (EPIPE), never kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
   causalkv::server::Launch launch;
   launch.supervised = causalkv::server::ResolveSupervised(config.supervised);
   if (config.daemonize && launch.supervised == causalkv::config::Supervised::kNo) {
