@@ -277,7 +277,6 @@ void Connection::MarkPending() {
 }
 
 void Connection::Flush() {
-  pending_listed_ = false;
   if (closing_) return;
   if (write_in_flight_) return;  // OnWrite flushes the rest
   if (!out_.empty()) {

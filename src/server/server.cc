@@ -466,10 +466,9 @@ void Server::Refuse(Connection* conn, std::string_view reply) {
 void Server::OnConnectionClosed(Connection* conn) {
   state_.clients.erase(conn->client().id);
   connections_.erase(conn->client().id);
-  auto it = std::find(pending_writes_.begin(), pending_writes_.end(), conn);
-  if (it != pending_writes_.end()) pending_writes_.erase(it);
-  it = std::find(blocked_.begin(), blocked_.end(), conn);
-  if (it != blocked_.end()) blocked_.erase(it);
+  // Every copy: a listed connection must never outlive its entry.
+  std::erase(pending_writes_, conn);
+  std::erase(blocked_, conn);
   state_.blocked_clients = blocked_.size();
   MaybeFinishShutdown();
 }
@@ -513,7 +512,12 @@ void Server::FlushPending() {
   std::vector<Connection*> batch;
   batch.swap(pending_writes_);
   FlushAppendLog();
-  for (Connection* conn : batch) conn->Flush();
+  for (Connection* conn : batch) {
+    // Cleared here, where the entry leaves the list (not in Flush, which
+    // also runs early while the connection is still listed).
+    conn->pending_listed_ = false;
+    conn->Flush();
+  }
 }
 
 void Server::OnPrepare(uv_prepare_t* handle) {
