@@ -11,6 +11,8 @@
 
 #include "causalkv/persist/snapshot.h"
 
+#include "read_file.h"
+
 namespace causalkv::persist {
 namespace {
 
@@ -257,19 +259,10 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
     return AofLoadResult::kIoError;
   }
   std::string data;
-  char chunk[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("cannot read append-only log " + path);
-      ::close(fd);
-      return AofLoadResult::kIoError;
-    }
-    if (n == 0) break;
-    data.append(chunk, static_cast<size_t>(n));
+  if (!ReadWholeFileAndClose(fd, &data)) {
+    *error = Errno("cannot read append-only log " + path);
+    return AofLoadResult::kIoError;
   }
-  ::close(fd);
   auto corrupt = [&](size_t offset, const char* what) {
     *error = "append-only log " + path + " is corrupt at offset " + std::to_string(offset) +
              ": " + what;

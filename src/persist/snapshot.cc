@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "read_file.h"
+
 namespace causalkv::persist {
 namespace {
 
@@ -194,21 +196,10 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
     return LoadResult::kIoError;
   }
   std::string data;
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) data.reserve(static_cast<size_t>(st.st_size));
-  char chunk[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("cannot read " + path);
-      ::close(fd);
-      return LoadResult::kIoError;
-    }
-    if (n == 0) break;
-    data.append(chunk, static_cast<size_t>(n));
+  if (!ReadWholeFileAndClose(fd, &data)) {
+    *error = Errno("cannot read " + path);
+    return LoadResult::kIoError;
   }
-  ::close(fd);
 
   Input in(data);
   auto corrupt = [&](const char* what) {
