@@ -9,6 +9,8 @@ version is ever issued twice.
 
 import os
 import random
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -36,6 +38,25 @@ def dump(r, databases=16):
             state[(db, key)] = (version, values, r.pttl(key) > 0)
     r.execute_command("SELECT", 0)
     return state
+
+
+def raw(srv, *args):
+    with harness.RawConnection(srv.port) as c:
+        return c.call(*args)
+
+
+def wait_for_rewrites(r, count, timeout=30):
+    """Waits until `count` log rewrites have finished and none is running or
+    scheduled; returns INFO persistence then."""
+    deadline = time.time() + timeout
+    while True:
+        info = r.info("persistence")
+        if (info["aof_rewrites"] >= count and not info["aof_rewrite_in_progress"]
+                and not info["aof_rewrite_scheduled"]):
+            return info
+        if time.time() > deadline:
+            raise AssertionError("no rewrite #%d within %ss: %s" % (count, timeout, info))
+        time.sleep(0.02)
 
 
 class AppendOnly(unittest.TestCase):
@@ -219,15 +240,19 @@ class AppendOnly(unittest.TestCase):
 
     def test_rewrite_keeps_everything_and_empties_the_log(self):
         srv, r = self.start("--auto-aof-rewrite-percentage", "0")
+        wait_for_rewrites(r, 1)  # the first base, written at start
         for i in range(100):
             r.execute_command("VPUT", "k%d" % (i % 10), 0, "v%d" % i)
         r.set("deleted", "x")
         grown = r.info("persistence")["aof_current_size"]
-        self.assertTrue(r.execute_command("BGREWRITEAOF"))
-        info = r.info("persistence")
+        self.assertEqual(raw(srv, "BGREWRITEAOF"),
+                         b"+Background append only file rewriting started\r\n")
+        info = wait_for_rewrites(r, 2)
         self.assertLess(info["aof_current_size"], grown)
-        self.assertEqual(info["aof_rewrite_in_progress"], 0)
+        self.assertEqual(info["aof_last_bgrewrite_status"], "ok")
+        self.assertGreater(info["aof_base_size"], 0)
         self.assertTrue(os.path.exists(os.path.join(srv.dir, AOF + ".base")))
+        self.assertFalse(os.path.exists(os.path.join(srv.dir, AOF + ".next")))
         r.delete("deleted")
         r.execute_command("VPUT", "k1", 0, "after")
         before = dump(r)
@@ -245,15 +270,16 @@ class AppendOnly(unittest.TestCase):
     def test_automatic_rewrite(self):
         srv, r = self.start("--auto-aof-rewrite-min-size", "64kb", "--hz", "50")
         try:
-            self.wait_for_base(srv)
+            wait_for_rewrites(r, 1)
             for i in range(200):
                 r.set("key", "x" * 1000 + str(i))
             deadline = time.time() + 10
             while r.info("persistence")["aof_current_size"] >= 64 * 1024 and time.time() < deadline:
                 time.sleep(0.05)
             self.assertLess(r.info("persistence")["aof_current_size"], 64 * 1024)
-            self.assertIn("rewritten", srv.log_text())
+            self.assertIn("has grown past its base", srv.log_text())
             expected = r.get("key")
+            wait_for_rewrites(r, 2)
             r.close()
             srv.kill9()
             srv2, r2 = self.start(data_dir=srv.dir)
@@ -331,6 +357,279 @@ class AppendOnly(unittest.TestCase):
                 self.assertIn("offset", result.stdout + result.stderr)
             with open(path, "rb") as f:
                 self.assertEqual(f.read(), bytes(damaged))
+        finally:
+            srv.remove_dir()
+
+
+BIG_KEYS = 1500
+BIG_VALUE = 64 * 1024
+
+
+def fill_big(r, prefix="big"):
+    """About 100 MB of values, so that writing a snapshot of them takes long
+    enough to watch the loop serve meanwhile."""
+    pipe = r.pipeline(transaction=False)
+    for i in range(BIG_KEYS):
+        pipe.set("%s:%d" % (prefix, i), (b"%08d" % i) * (BIG_VALUE // 8))
+        if i % 100 == 99:
+            pipe.execute()
+    pipe.execute()
+
+
+def check_big(test, r, prefix="big"):
+    test.assertEqual(r.dbsize() >= BIG_KEYS, True)
+    for i in (0, BIG_KEYS // 2, BIG_KEYS - 1):
+        test.assertEqual(r.get("%s:%d" % (prefix, i)), (b"%08d" % i) * (BIG_VALUE // 8))
+
+
+class BackgroundRewrite(unittest.TestCase):
+    """BGREWRITEAOF forks: the loop keeps serving, writes made meanwhile go
+    to <log>.next, and a crash at any point loses nothing acknowledged."""
+
+    def start(self, *args, data_dir=None):
+        srv = harness.start_server(None, "--appendonly", "yes", "--appendfsync", "always",
+                                   "--auto-aof-rewrite-percentage", "0", "--hz", "50", *args,
+                                   data_dir=data_dir)
+        return srv, redis.Redis(port=srv.port)
+
+    def path(self, srv, suffix=""):
+        return os.path.join(srv.dir, AOF + suffix)
+
+    def test_loop_serves_while_the_child_writes(self):
+        srv, r = self.start()
+        try:
+            wait_for_rewrites(r, 1)
+            fill_big(r)
+            r.execute_command("VPUT", "cart", 0, "milk")
+            started = time.monotonic()
+            self.assertEqual(raw(srv, "BGREWRITEAOF"),
+                             b"+Background append only file rewriting started\r\n")
+            self.assertLess(time.monotonic() - started, 0.5)
+            self.assertEqual(r.info("persistence")["aof_rewrite_in_progress"], 1)
+            self.assertEqual(raw(srv, "BGREWRITEAOF"),
+                             b"-ERR Background append only file rewriting already in progress\r\n")
+            # While the child writes, every command is answered promptly and
+            # every write goes to <log>.next.
+            served = 0
+            slowest = 0.0
+            while r.info("persistence")["aof_rewrite_in_progress"]:
+                t = time.monotonic()
+                r.execute_command("VPUT", "during:%d" % served, 0, "v%d" % served)
+                slowest = max(slowest, time.monotonic() - t)
+                served += 1
+            self.assertGreater(served, 10, "the rewrite ended too soon to watch")
+            self.assertLess(slowest, 0.25)
+            info = wait_for_rewrites(r, 2)
+            self.assertEqual(info["aof_last_bgrewrite_status"], "ok")
+            self.assertGreaterEqual(info["aof_last_rewrite_time_sec"], 0)
+            self.assertFalse(os.path.exists(self.path(srv, ".next")))
+            self.assertFalse(os.path.exists(self.path(srv, ".base.new")))
+            self.assertGreater(os.path.getsize(self.path(srv, ".base")),
+                               BIG_KEYS * BIG_VALUE)
+            r.execute_command("VPUT", "cart", 0, "eggs")
+            expected = {k: vget(r, k) for k in ["cart"] + ["during:%d" % i for i in range(served)]}
+            r.close()
+            srv.kill9()
+            srv2, r2 = self.start(data_dir=srv.dir)
+            try:
+                check_big(self, r2)
+                self.assertEqual({k: vget(r2, k) for k in expected}, expected)
+            finally:
+                r2.close()
+                srv2.stop()
+        finally:
+            srv.remove_dir()
+
+    def test_kill9_during_a_rewrite_loses_no_acknowledged_write(self):
+        srv, r = self.start()
+        data_dir = srv.dir
+        try:
+            wait_for_rewrites(r, 1)
+            fill_big(r)
+            acked = {}
+            for attempt in range(3):
+                raw(srv, "BGREWRITEAOF")
+                deadline = time.monotonic() + random.uniform(0.02, 0.3)
+                i = 0
+                while time.monotonic() < deadline:
+                    key = "k%d" % random.randrange(50)
+                    seen = acked[key][0] if key in acked else 0
+                    version, values = r.execute_command("VPUT", key, seen, "a%d-%d" % (attempt, i))
+                    acked[key] = (int(version), list(values))
+                    i += 1
+                r.close()
+                srv.kill9()
+                self.assertTrue(os.path.exists(os.path.join(data_dir, AOF + ".next")))
+                srv, r = self.start(data_dir=data_dir)
+                self.assertIn("a log rewrite was interrupted", srv.log_text())
+                check_big(self, r)
+                for key, value in acked.items():
+                    self.assertEqual(vget(r, key), value, (attempt, key))
+            # The restarted server folds <log>.next into a new base on its own.
+            wait_for_rewrites(r, 1)
+            self.assertFalse(os.path.exists(os.path.join(data_dir, AOF + ".next")))
+            r.close()
+            srv.kill9()
+            srv, r = self.start(data_dir=data_dir)
+            check_big(self, r)
+            for key, value in acked.items():
+                self.assertEqual(vget(r, key), value, key)
+            r.close()
+            srv.stop(remove_dir=False)
+        finally:
+            shutil.rmtree(os.path.dirname(data_dir), ignore_errors=True)
+
+    def test_finished_base_not_yet_renamed_is_discarded(self):
+        # The child has written <log>.base.new, the parent dies before the
+        # renames: the old base + <log> + <log>.next are the state.
+        srv, r = self.start()
+        try:
+            wait_for_rewrites(r, 1)
+            fill_big(r)
+            r.set("before", "1")
+            # The reply comes once the child is forked; the stopped parent
+            # cannot reap it nor rename its file.
+            raw(srv, "BGREWRITEAOF")
+            os.kill(srv.proc.pid, signal.SIGSTOP)
+            new_base = self.path(srv, ".base.new")
+            deadline = time.time() + 30
+            while not os.path.exists(new_base) and time.time() < deadline:
+                time.sleep(0.01)
+            self.assertTrue(os.path.exists(new_base))
+            srv.kill9()
+            r.close()
+            srv2, r2 = self.start(data_dir=srv.dir)
+            try:
+                check_big(self, r2)
+                self.assertEqual(r2.get("before"), b"1")
+                # It adopts <log>.next and rewrites; nothing of the old
+                # child's stays behind.
+                wait_for_rewrites(r2, 1)
+                self.assertEqual(sorted(f for f in os.listdir(srv.dir) if AOF in f),
+                                 [AOF, AOF + ".base"])
+                self.assertEqual([f for f in os.listdir(srv.dir) if f.startswith("temp-")], [])
+            finally:
+                r2.close()
+                srv2.stop()
+        finally:
+            srv.remove_dir()
+
+    def test_crash_between_the_two_renames(self):
+        # The new base is in place but <log>.next is not yet renamed over
+        # <log>: replaying the old <log> over the newer base changes nothing.
+        srv, r = self.start()
+        try:
+            wait_for_rewrites(r, 1)
+            r.execute_command("VPUT", "cart", 0, "milk")
+            r.set("gone-later", "x")
+            r.execute_command("FLUSHDB")
+            r.set("a", "1")
+            r.execute_command("VPUT", "cart", 0, "eggs")
+            with open(self.path(srv), "rb") as f:
+                old_log = f.read()
+            raw(srv, "BGREWRITEAOF")
+            wait_for_rewrites(r, 2)
+            r.set("b", "2")
+            r.delete("a")
+            r.execute_command("VPUT", "cart", 0, "ham")
+            r.expire("b", 1000)
+            expected = dump(r)
+            r.close()
+            srv.kill9()
+            with open(self.path(srv), "rb") as f:
+                next_log = f.read()
+            with open(self.path(srv, ".next"), "wb") as f:
+                f.write(next_log)
+            with open(self.path(srv), "wb") as f:
+                f.write(old_log)
+            srv2, r2 = self.start(data_dir=srv.dir)
+            try:
+                self.assertEqual(dump(r2), expected)
+            finally:
+                r2.close()
+                srv2.stop()
+        finally:
+            srv.remove_dir()
+
+    def test_bgsave_and_rewrite_take_turns(self):
+        srv, r = self.start()
+        try:
+            wait_for_rewrites(r, 1)
+            fill_big(r)
+            self.assertEqual(raw(srv, "BGSAVE"), b"+Background saving started\r\n")
+            self.assertEqual(raw(srv, "BGREWRITEAOF"),
+                             b"+Background append only file rewriting scheduled\r\n")
+            self.assertEqual(r.info("persistence")["aof_rewrite_scheduled"], 1)
+            self.assertEqual(raw(srv, "BGSAVE"),
+                             b"-ERR Background save already in progress\r\n")
+            # The rewrite starts when the save ends.
+            deadline = time.time() + 30
+            while not r.info("persistence")["aof_rewrite_in_progress"]:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.005)
+            self.assertEqual(r.info("persistence")["rdb_last_bgsave_status"], "ok")
+            self.assertEqual(raw(srv, "BGSAVE"),
+                             b"-ERR Another child process is active (AOF?): can't BGSAVE right "
+                             b"now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                             b"possible\r\n")
+            self.assertEqual(raw(srv, "BGSAVE", "SCHEDULE"), b"+Background saving scheduled\r\n")
+            saved_before = r.lastsave()
+            wait_for_rewrites(r, 2)
+            deadline = time.time() + 30
+            while True:
+                info = r.info("persistence")
+                if not info["rdb_bgsave_scheduled"] and not info["rdb_bgsave_in_progress"]:
+                    break
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.02)
+            self.assertEqual(info["rdb_last_bgsave_status"], "ok")
+            self.assertEqual(info["aof_last_bgrewrite_status"], "ok")
+            self.assertGreaterEqual(r.lastsave(), saved_before)
+            self.assertTrue(os.path.exists(os.path.join(srv.dir, "dump.ckv")) or
+                            any(f.endswith(".ckv") for f in os.listdir(srv.dir)))
+        finally:
+            r.close()
+            srv.stop()
+
+    def test_config_set_appendonly(self):
+        srv = harness.start_server(None, "--save", "", "--hz", "50")
+        r = redis.Redis(port=srv.port)
+        try:
+            r.execute_command("VPUT", "cart", 0, "milk")
+            r.execute_command("VPUT", "cart", 0, "eggs")
+            r.set("ttl", "x", ex=1000)
+            r.execute_command("SELECT", 7)
+            r.set("in7", "y")
+            r.execute_command("SELECT", 0)
+            self.assertTrue(r.config_set("appendonly", "yes"))
+            self.assertEqual(r.config_get("appendonly"), {"appendonly": "yes"})
+            info = wait_for_rewrites(r, 1)
+            self.assertEqual(info["aof_enabled"], 1)
+            r.execute_command("VPUT", "cart", 0, "ham")
+            expected = dump(r)
+            r.close()
+            srv.kill9()
+            srv2, r2 = harness.start_server(None, "--appendonly", "yes", data_dir=srv.dir), None
+            r2 = redis.Redis(port=srv2.port)
+            self.assertEqual(dump(r2), expected)
+            # Off: the log stops growing; on again: a fresh log of the state now.
+            self.assertTrue(r2.config_set("appendonly", "no"))
+            self.assertEqual(r2.info("persistence")["aof_enabled"], 0)
+            size = os.path.getsize(os.path.join(srv.dir, AOF))
+            r2.set("unlogged", "1")
+            self.assertEqual(os.path.getsize(os.path.join(srv.dir, AOF)), size)
+            self.assertTrue(r2.config_set("appendonly", "yes"))
+            wait_for_rewrites(r2, 1)
+            r2.set("logged", "2")
+            expected = dump(r2)
+            r2.close()
+            srv2.kill9()
+            srv3 = harness.start_server(None, "--appendonly", "yes", data_dir=srv.dir)
+            r3 = redis.Redis(port=srv3.port)
+            self.assertEqual(dump(r3), expected)
+            self.assertEqual(r3.get("unlogged"), b"1")
+            r3.close()
+            srv3.stop()
         finally:
             srv.remove_dir()
 

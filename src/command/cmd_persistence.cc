@@ -19,20 +19,27 @@ void Save(Context& ctx) {
   }
 }
 
-// BGSAVE [SCHEDULE]: SCHEDULE is accepted; with no rewrite of an append-only
-// file to wait for, it starts at once like a plain BGSAVE.
+// BGSAVE [SCHEDULE]: SCHEDULE waits for a running log rewrite to end.
 void BgSave(Context& ctx) {
-  if (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "schedule")) {
+  const bool schedule = ctx.args.size() == 2;
+  if (schedule && !EqualsIgnoreCase(ctx.args[1], "schedule")) {
     ctx.w.Error(err::kSyntax);
     return;
   }
   std::string error;
-  switch (ctx.dispatcher.persistence().StartBackgroundSave(&error)) {
+  switch (ctx.dispatcher.persistence().StartBackgroundSave(schedule, &error)) {
     case Persistence::BackgroundStart::kStarted:
       ctx.w.SimpleString("Background saving started");
       return;
+    case Persistence::BackgroundStart::kScheduled:
+      ctx.w.SimpleString("Background saving scheduled");
+      return;
     case Persistence::BackgroundStart::kAlreadyRunning:
       ctx.w.Error("Background save already in progress");
+      return;
+    case Persistence::BackgroundStart::kOtherChild:
+      ctx.w.Error("Another child process is active (AOF?): can't BGSAVE right now. "
+                  "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible");
       return;
     case Persistence::BackgroundStart::kFailed:
       ctx.w.Error(error);
@@ -40,14 +47,24 @@ void BgSave(Context& ctx) {
   }
 }
 
-// BGREWRITEAOF: the rewrite runs synchronously (see Persistence::RewriteLog),
-// so when the reply comes it is already done.
+// BGREWRITEAOF: forks the rewrite (see command/persistence.h), or schedules
+// it behind a running BGSAVE.
 void BgRewriteAof(Context& ctx) {
   std::string error;
-  if (ctx.dispatcher.persistence().RewriteLog(&error)) {
-    ctx.w.SimpleString("Background append only file rewriting started");
-  } else {
-    ctx.w.Error(error);
+  switch (ctx.dispatcher.persistence().StartLogRewrite(&error)) {
+    case Persistence::BackgroundStart::kStarted:
+      ctx.w.SimpleString("Background append only file rewriting started");
+      return;
+    case Persistence::BackgroundStart::kScheduled:
+      ctx.w.SimpleString("Background append only file rewriting scheduled");
+      return;
+    case Persistence::BackgroundStart::kAlreadyRunning:
+      ctx.w.Error("Background append only file rewriting already in progress");
+      return;
+    case Persistence::BackgroundStart::kOtherChild:
+    case Persistence::BackgroundStart::kFailed:
+      ctx.w.Error(error);
+      return;
   }
 }
 

@@ -224,13 +224,27 @@ void InfoPersistence(Context& ctx, std::string* s) {
   Line(s, "loading", 0);
   Line(s, "rdb_changes_since_last_save", p.changes_since_last_save());
   Line(s, "rdb_bgsave_in_progress", p.bgsave_in_progress() ? 1 : 0);
+  Line(s, "rdb_bgsave_scheduled", p.bgsave_scheduled() ? 1 : 0);
   Line(s, "rdb_last_save_time", static_cast<uint64_t>(p.last_save_unix()));
   Line(s, "rdb_last_bgsave_status", std::string(p.last_bgsave_status()));
   Line(s, "rdb_last_save_duration_ms", static_cast<uint64_t>(p.last_save_duration_ms()));
+  Line(s, "rdb_current_bgsave_time_sec",
+       std::to_string(p.bgsave_in_progress() ? p.child_running_seconds() : -1));
   Line(s, "aof_enabled", p.aof_enabled() ? 1 : 0);
-  Line(s, "aof_rewrite_in_progress", 0);
+  Line(s, "aof_rewrite_in_progress", p.aof_rewrite_in_progress() ? 1 : 0);
+  Line(s, "aof_rewrite_scheduled", p.aof_rewrite_scheduled() ? 1 : 0);
+  const int64_t last_rewrite_ms = p.last_rewrite_duration_ms();
+  Line(s, "aof_last_rewrite_time_sec",
+       std::to_string(last_rewrite_ms < 0 ? -1 : last_rewrite_ms / 1000));
+  Line(s, "aof_current_rewrite_time_sec",
+       std::to_string(p.aof_rewrite_in_progress() ? p.child_running_seconds() : -1));
+  Line(s, "aof_last_bgrewrite_status", std::string(p.last_rewrite_status()));
+  Line(s, "aof_rewrites", p.rewrites());
   Line(s, "aof_last_write_status", std::string(p.aof_last_write_ok() ? "ok" : "err"));
-  if (p.aof_enabled()) Line(s, "aof_current_size", p.aof_current_size());
+  if (p.aof_enabled()) {
+    Line(s, "aof_current_size", p.aof_current_size());
+    Line(s, "aof_base_size", p.aof_base_size());
+  }
   Line(s, "version_counter", ctx.store.counter().last_issued().counter());
   Line(s, "version_high_water_mark", ctx.store.counter().limit());
   s->append("\r\n");
@@ -440,7 +454,17 @@ void ConfigSet(Context& ctx) {
     }
     changed.push_back(name);
   }
-  ctx.server.config = std::move(updated);
+  const bool appendonly_changed = updated.appendonly != ctx.server.config.appendonly;
+  std::swap(ctx.server.config, updated);  // `updated` now holds the previous config
+  if (appendonly_changed) {
+    std::string error;
+    if (!ctx.dispatcher.persistence().SetAppendOnly(ctx.server.config.appendonly, &error)) {
+      // All or nothing, as Redis: the other parameters are not applied either.
+      std::swap(ctx.server.config, updated);
+      ctx.w.Error("CONFIG SET failed (possibly related to argument 'appendonly') - " + error);
+      return;
+    }
+  }
   ctx.dispatcher.ApplyStoreSettings();
   if (ctx.server.on_config_changed) {
     for (const std::string& name : changed) ctx.server.on_config_changed(name);

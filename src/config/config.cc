@@ -642,7 +642,7 @@ const Option kOptions[] = {
        return std::string(cfg.start_empty_on_corrupt_snapshot ? "yes" : "no");
      }},
 
-    {"appendonly", false,
+    {"appendonly", true,
      [](const Values& v, Config* cfg, std::string* reason) {
        return ParseYesNo(v, &cfg->appendonly, reason);
      },

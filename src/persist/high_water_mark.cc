@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "causalkv/persist/durable_rename.h"
+
 namespace causalkv::persist {
 namespace {
 
@@ -89,18 +91,8 @@ bool HighWaterMark::Save(uint64_t mark, std::string* error) {
     return false;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    *error = Errno("cannot rename " + tmp);
-    return false;
-  }
   // The rename itself must survive a crash too.
-  const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    *error = Errno("cannot sync directory " + dir_);
-    if (dfd >= 0) ::close(dfd);
-    return false;
-  }
-  ::close(dfd);
+  if (!RenameDurably(tmp, path_, dir_, error)) return false;
   saved_ = mark;
   return true;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "causalkv/persist/durable_rename.h"
 #include "read_file.h"
 
 namespace causalkv::persist {
@@ -125,10 +126,14 @@ uint64_t Crc64(uint64_t crc, const void* data, size_t len) {
   return ~crc;
 }
 
+std::string SnapshotTempPath(const std::string& dir, const std::string& filename, pid_t writer) {
+  return dir + "/temp-" + std::to_string(writer) + "-" + filename;
+}
+
 bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string& filename,
                   SnapshotStats* stats, std::string* error) {
   const std::string path = dir + "/" + filename;
-  const std::string tmp = dir + "/temp-" + std::to_string(getpid()) + "-" + filename;
+  const std::string tmp = SnapshotTempPath(dir, filename, getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = Errno("cannot create " + tmp);
@@ -168,18 +173,10 @@ bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string
     return false;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = Errno("cannot rename " + tmp + " to " + path);
+  if (!RenameDurably(tmp, path, dir, error)) {
     ::unlink(tmp.c_str());
     return false;
   }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    *error = Errno("cannot sync directory " + dir);
-    if (dfd >= 0) ::close(dfd);
-    return false;
-  }
-  ::close(dfd);
   if (stats != nullptr) {
     stats->keys = keys;
     stats->bytes = out.written();

@@ -19,6 +19,8 @@
 // leaves either the old or the new snapshot, never a torn one.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -35,6 +37,10 @@ struct SnapshotStats {
 // (it only reads the store and uses plain system calls).
 bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string& filename,
                   SnapshotStats* stats, std::string* error);
+
+// Where the process `writer` writes dir/filename before renaming it into
+// place: a killed writer leaves this file behind for its parent to remove.
+std::string SnapshotTempPath(const std::string& dir, const std::string& filename, pid_t writer);
 
 enum class LoadResult { kLoaded, kNoFile, kCorrupt, kIoError };
 
