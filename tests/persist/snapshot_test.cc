@@ -73,7 +73,10 @@ void Fill(Store& s) {
   db0.Set("empty", "", TtlUpdate::Clear());                                  // 5
   db0.Set(std::string("bin\0key", 7), std::string("\0\r\n\xff", 4), TtlUpdate::Clear());
   s.db(15).Set("last-db", "x", TtlUpdate::Clear());
-  s.db(3).Set("big", std::string(3 * 1024 * 1024, 'b'), TtlUpdate::Clear());
+  s.db(3).Set("big", std::string(10 * 1024 * 1024, 'b'), TtlUpdate::Clear());
+  for (int i = 0; i < 32; ++i) {  // blind writes: 32 concurrent siblings
+    s.db(7).VPut("crowd", Version(0), "s" + std::to_string(i), TtlUpdate::Clear(), &after);
+  }
 }
 
 TEST_F(SnapshotTest, RoundTripKeepsSiblingsVersionsTtlsAndCounter) {
@@ -82,7 +85,7 @@ TEST_F(SnapshotTest, RoundTripKeepsSiblingsVersionsTtlsAndCounter) {
   SnapshotStats stats;
   std::string error;
   ASSERT_TRUE(SaveSnapshot(saved, dir_, "dump.ckv", &stats, &error)) << error;
-  EXPECT_EQ(stats.keys, 6u);
+  EXPECT_EQ(stats.keys, 7u);
 
   Store loaded(16, 2);
   loaded.set_now_ms(1'000'000);
@@ -92,6 +95,9 @@ TEST_F(SnapshotTest, RoundTripKeepsSiblingsVersionsTtlsAndCounter) {
   EXPECT_EQ(counter, saved.counter().last_issued().counter());
   EXPECT_EQ(Dump(loaded), Dump(saved));
   EXPECT_EQ(loaded.db(0).expires_count(), 1u);
+  ASSERT_NE(loaded.db(7).FindReadOnly("crowd"), nullptr);
+  EXPECT_EQ(loaded.db(7).FindReadOnly("crowd")->size(), 32u);
+  EXPECT_EQ((*loaded.db(3).FindReadOnly("big")->begin()).value.size(), 10u * 1024 * 1024);
   // The loaded siblings keep working as siblings: a write naming version 2
   // replaces eggs but not the concurrent "milk flour" (3).
   loaded.counter().Init(counter, UINT64_MAX, 0, nullptr, nullptr);
