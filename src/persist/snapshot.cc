@@ -7,7 +7,9 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -18,36 +20,47 @@ namespace causalkv::persist {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'K', 'V', 'S', 'N', 'A', 'P', '\0'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatFixedWidth = 1;  // read only
+constexpr uint32_t kFormatVarint = 2;      // written
 constexpr uint8_t kRecordDatabase = 0x01;
 constexpr uint8_t kRecordKey = 0x02;
+constexpr uint8_t kRecordKeyWithTtl = 0x03;  // format 2 only
 constexpr uint8_t kRecordEnd = 0xFF;
 
-std::array<uint64_t, 256> MakeCrcTable() {
+// Slicing-by-8 tables: table[k][b] is the CRC of byte b followed by k zero
+// bytes, so eight input bytes cost eight lookups and no loop-carried shift
+// per byte. Snapshots are checksummed whole, at disk speed or better.
+using CrcTables = std::array<std::array<uint64_t, 256>, 8>;
+
+CrcTables MakeCrcTables() {
   // Reflected ECMA-182 polynomial.
   constexpr uint64_t kPoly = 0xC96C5795D7870F42ull;
-  std::array<uint64_t, 256> table{};
+  CrcTables t{};
   for (uint64_t i = 0; i < 256; ++i) {
     uint64_t crc = i;
     for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ kPoly : crc >> 1;
-    table[i] = crc;
+    t[0][i] = crc;
   }
-  return table;
+  for (size_t k = 1; k < 8; ++k) {
+    for (size_t i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+  }
+  return t;
 }
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Buffered file output that keeps the running checksum.
+// Buffered file output that keeps the running checksum (computed per
+// drained block, not per field).
 class Output {
  public:
   explicit Output(int fd) : fd_(fd) { buf_.reserve(kCapacity); }
   void Bytes(const void* data, size_t len) {
-    crc_ = Crc64(crc_, data, len);
-    written_ += len;
     const char* p = static_cast<const char*>(data);
     if (buf_.size() + len > kCapacity) Drain();
     if (len >= kCapacity) {
+      crc_ = Crc64(crc_, p, len);
       WriteAll(p, len);
+      written_ += len;
       return;
     }
     buf_.insert(buf_.end(), p, p + len);
@@ -56,9 +69,20 @@ class Output {
   void Int(T v) {
     Bytes(&v, sizeof v);  // little-endian hosts only (checked below)
   }
+  // LEB128: 7 bits a byte, low bits first, high bit set on all but the last.
+  void Varint(uint64_t v) {
+    uint8_t bytes[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+      bytes[n++] = static_cast<uint8_t>(v | 0x80);
+      v >>= 7;
+    }
+    bytes[n++] = static_cast<uint8_t>(v);
+    Bytes(bytes, n);
+  }
   bool Finish() {
-    const uint64_t crc = crc_;
     Drain();
+    const uint64_t crc = crc_;
     WriteAll(reinterpret_cast<const char*>(&crc), sizeof crc);
     written_ += sizeof crc;
     return ok_;
@@ -66,9 +90,11 @@ class Output {
   uint64_t written() const { return written_; }
 
  private:
-  static constexpr size_t kCapacity = 64 * 1024;
+  static constexpr size_t kCapacity = 256 * 1024;
   void Drain() {
+    crc_ = Crc64(crc_, buf_.data(), buf_.size());
     WriteAll(buf_.data(), buf_.size());
+    written_ += buf_.size();
     buf_.clear();
   }
   void WriteAll(const char* p, size_t len) {
@@ -109,6 +135,28 @@ class Input {
     pos_ += sizeof(T);
     return true;
   }
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) return false;
+      const uint8_t byte = static_cast<uint8_t>(data_[pos_++]);
+      // The tenth byte may only carry the top bit of a 64-bit value.
+      if (shift == 63 && byte > 1) return false;
+      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  template <typename T>
+  bool Varint(T* v) {
+    uint64_t wide = 0;
+    if (!Varint(&wide) || wide > std::numeric_limits<T>::max()) return false;
+    *v = static_cast<T>(wide);
+    return true;
+  }
   size_t pos() const { return pos_; }
 
  private:
@@ -119,10 +167,18 @@ class Input {
 }  // namespace
 
 uint64_t Crc64(uint64_t crc, const void* data, size_t len) {
-  static const std::array<uint64_t, 256> kTable = MakeCrcTable();
+  static const CrcTables kT = MakeCrcTables();
   const auto* p = static_cast<const unsigned char*>(data);
   crc = ~crc;
-  for (size_t i = 0; i < len; ++i) crc = kTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  for (; len >= 8; len -= 8, p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);  // little-endian (checked above)
+    crc ^= word;
+    crc = kT[7][crc & 0xff] ^ kT[6][(crc >> 8) & 0xff] ^ kT[5][(crc >> 16) & 0xff] ^
+          kT[4][(crc >> 24) & 0xff] ^ kT[3][(crc >> 32) & 0xff] ^ kT[2][(crc >> 40) & 0xff] ^
+          kT[1][(crc >> 48) & 0xff] ^ kT[0][crc >> 56];
+  }
+  for (; len > 0; --len, ++p) crc = kT[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
@@ -141,7 +197,7 @@ bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string
   }
   Output out(fd);
   out.Bytes(kMagic, sizeof kMagic);
-  out.Int<uint32_t>(kFormatVersion);
+  out.Int<uint32_t>(kFormatVarint);
   out.Int<uint64_t>(store.counter().last_issued().counter());
   out.Int<uint32_t>(static_cast<uint32_t>(store.database_count()));
   uint64_t keys = 0;
@@ -149,17 +205,21 @@ bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string
     store::Keyspace& ks = store.db(db);
     if (ks.size() == 0) continue;
     out.Int<uint8_t>(kRecordDatabase);
-    out.Int<uint32_t>(static_cast<uint32_t>(db));
+    out.Varint(static_cast<uint64_t>(db));
     ks.ForEachLive([&](const store::SiblingSet* set) {
-      out.Int<uint8_t>(kRecordKey);
-      out.Int<uint32_t>(static_cast<uint32_t>(set->key().size()));
+      const int64_t expire_at = set->expire_at_ms();
+      out.Int<uint8_t>(expire_at < 0 ? kRecordKey : kRecordKeyWithTtl);
+      out.Varint(set->key().size());
       out.Bytes(set->key().data(), set->key().size());
-      out.Int<int64_t>(set->expire_at_ms());
-      out.Int<uint32_t>(set->size());
-      for (store::Sibling s : *set) {
-        out.Int<uint64_t>(s.version.counter());
-        out.Int<uint32_t>(static_cast<uint32_t>(s.value.size()));
-        out.Bytes(s.value.data(), s.value.size());
+      if (expire_at >= 0) out.Varint(static_cast<uint64_t>(expire_at));
+      out.Varint(set->size());
+      uint64_t previous = 0;
+      for (store::Sibling sib : *set) {
+        // Versions ascend within a key: the gaps are small numbers.
+        out.Varint(sib.version.counter() - previous);
+        previous = sib.version.counter();
+        out.Varint(sib.value.size());
+        out.Bytes(sib.value.data(), sib.value.size());
       }
       ++keys;
     });
@@ -213,10 +273,15 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
   if (magic != std::string_view(kMagic, sizeof kMagic)) return corrupt("not a causalkv snapshot");
   uint32_t format = 0;
   in.Int(&format);
-  if (format != kFormatVersion) return corrupt("unknown format version");
+  if (format != kFormatFixedWidth && format != kFormatVarint) {
+    return corrupt("unknown format version");
+  }
   if (Crc64(0, data.data(), data.size() - 8) != stored_crc) {
     return corrupt("checksum mismatch (truncated or altered file)");
   }
+  const bool varint = format == kFormatVarint;
+  // Lengths and counts: u32 in format 1, varints in format 2.
+  auto length = [&](uint32_t* v) { return varint ? in.Varint(v) : in.Int(v); };
   uint64_t counter = 0;
   uint32_t databases = 0;
   in.Int(&counter);
@@ -230,29 +295,44 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
     if (in.pos() >= end || !in.Int(&kind)) return corrupt("missing end record");
     if (kind == kRecordEnd) break;
     if (kind == kRecordDatabase) {
-      if (!in.Int(&db)) return corrupt("truncated database record");
+      if (!length(&db)) return corrupt("truncated database record");
       if (db >= static_cast<uint32_t>(store->database_count())) {
         return corrupt("database index beyond the configured 'databases'");
       }
       continue;
     }
-    if (kind != kRecordKey) return corrupt("unknown record kind");
+    if (kind != kRecordKey && !(varint && kind == kRecordKeyWithTtl)) {
+      return corrupt("unknown record kind");
+    }
     uint32_t key_len = 0, count = 0;
     std::string_view key;
-    int64_t expire_at = 0;
-    if (!in.Int(&key_len) || !in.Bytes(key_len, &key) || !in.Int(&expire_at) ||
-        !in.Int(&count) || count == 0) {
-      return corrupt("bad key record");
+    int64_t expire_at = -1;
+    if (!length(&key_len) || !in.Bytes(key_len, &key)) return corrupt("bad key record");
+    if (!varint) {
+      if (!in.Int(&expire_at)) return corrupt("bad key record");
+    } else if (kind == kRecordKeyWithTtl) {
+      uint64_t at = 0;
+      if (!in.Varint(&at) || at > static_cast<uint64_t>(INT64_MAX)) {
+        return corrupt("bad key record");
+      }
+      expire_at = static_cast<int64_t>(at);
     }
+    if (!length(&count) || count == 0) return corrupt("bad key record");
     siblings.clear();
     uint64_t previous = 0;
     for (uint32_t i = 0; i < count; ++i) {
       uint64_t version = 0;
       uint32_t len = 0;
       std::string_view value;
-      if (!in.Int(&version) || !in.Int(&len) || !in.Bytes(len, &value)) {
-        return corrupt("bad sibling record");
+      bool ok;
+      if (varint) {
+        uint64_t gap = 0;
+        ok = in.Varint(&gap) && gap > 0 && gap <= UINT64_MAX - previous;
+        version = previous + gap;
+      } else {
+        ok = in.Int(&version);
       }
+      if (!ok || !length(&len) || !in.Bytes(len, &value)) return corrupt("bad sibling record");
       if (version <= previous || version > counter) return corrupt("sibling versions out of order");
       previous = version;
       siblings.push_back(store::Sibling{store::Version(version), value});

@@ -1,17 +1,27 @@
 // Snapshots: the whole store (every database, key, TTL, sibling with its
 // version) plus the version counter, in one file.
 //
-// File format, version 1 (DO NOT CHANGE: existing files depend on it; add a
-// new format version instead). Integers are little-endian.
+// File formats (DO NOT CHANGE a released one: existing files depend on it;
+// add a new format version instead). Fixed-width integers are little-endian;
+// varints are LEB128 (7 bits a byte, low first, high bit = more follows).
 //
-//   header   8 bytes "CKVSNAP\0", u32 format version (1), u64 last issued version,
+//   header   8 bytes "CKVSNAP\0", u32 format version, u64 last issued version,
 //            u32 number of databases
-//   records  u8 kind:
-//              0x01 database: u32 index          (the keys that follow belong to it)
+//   records  u8 kind, then
+//     format 2 (written since 2026-11-27):
+//              0x01 database:    varint index      (the keys that follow belong to it)
+//              0x02 key:         varint key length, key bytes, varint sibling count,
+//                                then per sibling (oldest first): varint version gap
+//                                (the version minus the previous sibling's, or
+//                                minus 0 for the first; always > 0), varint value
+//                                length, value bytes
+//              0x03 key with TTL: as 0x02 with varint expire_at_ms after the key
+//     format 1 (still read):
+//              0x01 database: u32 index
 //              0x02 key:      u32 key length, key bytes, i64 expire_at_ms (-1: none),
 //                             u32 sibling count, then per sibling (oldest first):
 //                             u64 version, u32 value length, value bytes
-//              0xFF end
+//     both:    0xFF end
 //   trailer  u64 CRC-64 (ECMA-182, reflected) of every byte before it
 //
 // Saving writes a temporary file in the same directory, fsyncs it, renames it
