@@ -146,8 +146,8 @@ bool Persistence::ReplayLogs(uint64_t* max_version) {
 }
 
 void Persistence::LogKey(int db, std::string_view key) {
-  persist::EncodeAofKey(aof_->buffer(), store_->counter().last_issued().counter(),
-                        static_cast<uint32_t>(db), key, store_->db(db).Peek(key));
+  aof_->AppendKey(store_->counter().last_issued().counter(), static_cast<uint32_t>(db), key,
+                  store_->db(db).Peek(key));
 }
 
 void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
@@ -155,11 +155,11 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
   if (aof_ == nullptr) return;
   const uint64_t counter = store_->counter().last_issued().counter();
   if (spec.name == "flushdb") {
-    persist::EncodeAofClear(aof_->buffer(), counter, static_cast<uint32_t>(client.db));
+    aof_->AppendClear(counter, static_cast<uint32_t>(client.db));
     return;
   }
   if (spec.name == "flushall") {
-    persist::EncodeAofClear(aof_->buffer(), counter, persist::kAofAllDatabases);
+    aof_->AppendClear(counter, persist::kAofAllDatabases);
     return;
   }
   if (spec.first_key <= 0 || spec.key_step <= 0) return;

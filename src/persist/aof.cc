@@ -12,15 +12,24 @@
 #include "causalkv/persist/snapshot.h"
 
 #include "read_file.h"
+#include "varint.h"
 
 namespace causalkv::persist {
 namespace {
 
-constexpr char kMagic[8] = {'C', 'K', 'V', 'A', 'O', 'F', '1', '\0'};
+constexpr size_t kMagicSize = 8;
+constexpr char kMagicFixedWidth[kMagicSize] = {'C', 'K', 'V', 'A', 'O', 'F', '1', '\0'};
+constexpr char kMagicVarint[kMagicSize] = {'C', 'K', 'V', 'A', 'O', 'F', '2', '\0'};
 constexpr uint8_t kKeyState = 0x01;
 constexpr uint8_t kKeyGone = 0x02;
 constexpr uint8_t kCleared = 0x03;
-constexpr size_t kRecordHeader = 2 * sizeof(uint32_t) + sizeof(uint64_t);
+constexpr uint8_t kKeyStateWithTtl = 0x04;  // format 2 only
+
+// Length, its complement, then the payload's CRC-64 (format 1) or its low
+// half (format 2).
+size_t RecordHeaderSize(AofFormat format) {
+  return 2 * sizeof(uint32_t) + (format == AofFormat::kFixedWidth ? 8 : 4);
+}
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -29,58 +38,84 @@ void Put(std::string* out, T v) {
   out->append(reinterpret_cast<const char*>(&v), sizeof v);  // little-endian hosts only
 }
 
-// Reserves the record header, returns its offset; Seal fills it in.
-size_t BeginRecord(std::string* out, uint8_t kind, uint64_t last_issued) {
-  const size_t start = out->size();
-  out->append(kRecordHeader, '\0');
-  Put<uint8_t>(out, kind);
-  Put<uint64_t>(out, last_issued);
-  return start;
-}
+// Encodes the fields of one record in a format.
+class RecordWriter {
+ public:
+  RecordWriter(std::string* out, AofFormat format, uint8_t kind, uint64_t last_issued)
+      : out_(out), format_(format), start_(out->size()) {
+    out_->append(RecordHeaderSize(format), '\0');
+    Put<uint8_t>(out_, kind);
+    Wide<uint64_t>(last_issued);
+  }
+  // A u32 in format 1, a varint in format 2.
+  void U32(uint32_t v) { Wide<uint32_t>(v); }
+  template <typename T>
+  void Wide(T v) {
+    if (format_ == AofFormat::kFixedWidth) {
+      Put<T>(out_, v);
+    } else {
+      uint8_t bytes[kMaxVarintBytes];
+      out_->append(reinterpret_cast<const char*>(bytes), EncodeVarint(v, bytes));
+    }
+  }
+  void Bytes(std::string_view b) { out_->append(b); }
+  // Fills in the header once the payload is complete.
+  void Seal() {
+    const size_t header = RecordHeaderSize(format_);
+    const size_t payload = start_ + header;
+    const uint32_t len = static_cast<uint32_t>(out_->size() - payload);
+    const uint32_t check = ~len;
+    const uint64_t crc = Crc64(0, out_->data() + payload, len);
+    std::memcpy(out_->data() + start_, &len, sizeof len);
+    std::memcpy(out_->data() + start_ + sizeof len, &check, sizeof check);
+    std::memcpy(out_->data() + start_ + 2 * sizeof len, &crc, header - 2 * sizeof len);
+  }
 
-void Seal(std::string* out, size_t start) {
-  const size_t payload = start + kRecordHeader;
-  const uint32_t len = static_cast<uint32_t>(out->size() - payload);
-  const uint32_t check = ~len;
-  const uint64_t crc = Crc64(0, out->data() + payload, len);
-  std::memcpy(out->data() + start, &len, sizeof len);
-  std::memcpy(out->data() + start + sizeof len, &check, sizeof check);
-  std::memcpy(out->data() + start + 2 * sizeof len, &crc, sizeof crc);
-}
+ private:
+  std::string* out_;
+  AofFormat format_;
+  size_t start_;
+};
 
-// Reads a payload; every Get fails once past the end.
+// Reads a payload; every read fails once past the end.
 class Reader {
  public:
-  Reader(const char* p, size_t len) : p_(p), left_(len) {}
+  Reader(const char* p, size_t len, AofFormat format) : p_(p), end_(p + len), format_(format) {}
+  // A fixed-width T in format 1, a varint in format 2.
   template <typename T>
-  bool Get(T* v) {
-    if (left_ < sizeof(T)) return false;
+  bool Wide(T* v) {
+    if (format_ == AofFormat::kVarint) return DecodeVarint(&p_, end_, v);
+    return Fixed(v);
+  }
+  template <typename T>
+  bool Fixed(T* v) {
+    if (static_cast<size_t>(end_ - p_) < sizeof(T)) return false;
     std::memcpy(v, p_, sizeof(T));
     p_ += sizeof(T);
-    left_ -= sizeof(T);
     return true;
   }
   bool Bytes(uint32_t len, std::string_view* out) {
-    if (left_ < len) return false;
+    if (static_cast<size_t>(end_ - p_) < len) return false;
     *out = std::string_view(p_, len);
     p_ += len;
-    left_ -= len;
     return true;
   }
-  bool done() const { return left_ == 0; }
+  bool done() const { return p_ == end_; }
+  AofFormat format() const { return format_; }
 
  private:
   const char* p_;
-  size_t left_;
+  const char* end_;
+  AofFormat format_;
 };
 
 // Applies one payload; false if it is malformed.
-bool Apply(const char* p, size_t len, store::Store* store, uint64_t* max_version) {
-  Reader r(p, len);
+bool Apply(Reader& r, store::Store* store, uint64_t* max_version) {
+  const bool varint = r.format() == AofFormat::kVarint;
   uint8_t kind = 0;
   uint64_t counter = 0;
   uint32_t db = 0;
-  if (!r.Get(&kind) || !r.Get(&counter) || !r.Get(&db)) return false;
+  if (!r.Fixed(&kind) || !r.Wide(&counter) || !r.Wide(&db)) return false;
   *max_version = std::max(*max_version, counter);
   if (kind == kCleared) {
     if (!r.done()) return false;
@@ -95,28 +130,43 @@ bool Apply(const char* p, size_t len, store::Store* store, uint64_t* max_version
   if (db >= static_cast<uint32_t>(store->database_count())) return false;
   uint32_t key_len = 0;
   std::string_view key;
-  if (!r.Get(&key_len) || !r.Bytes(key_len, &key)) return false;
+  if (!r.Wide(&key_len) || !r.Bytes(key_len, &key)) return false;
   store::Keyspace& keyspace = store->db(static_cast<int>(db));
   if (kind == kKeyGone) {
     if (!r.done()) return false;
     keyspace.Delete(key);
     return true;
   }
-  if (kind != kKeyState) return false;
-  int64_t expire = 0;
+  int64_t expire = -1;
+  if (kind == kKeyState && !varint) {
+    if (!r.Fixed(&expire)) return false;
+  } else if (kind == kKeyStateWithTtl && varint) {
+    uint64_t at = 0;
+    if (!r.Wide(&at) || at > static_cast<uint64_t>(INT64_MAX)) return false;
+    expire = static_cast<int64_t>(at);
+  } else if (kind != kKeyState) {
+    return false;
+  }
   uint32_t count = 0;
-  if (!r.Get(&expire) || !r.Get(&count) || count == 0) return false;
+  if (!r.Wide(&count) || count == 0) return false;
   std::vector<store::Sibling> siblings;
   siblings.reserve(std::min<uint32_t>(count, 1024));
+  uint64_t previous = 0;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t version = 0;
     uint32_t value_len = 0;
     std::string_view value;
-    if (!r.Get(&version) || !r.Get(&value_len) || !r.Bytes(value_len, &value)) return false;
-    // The sibling set's invariant: versions unique and ascending.
-    if (version == 0 || (!siblings.empty() && version <= siblings.back().version.counter())) {
+    if (varint) {
+      uint64_t gap = 0;
+      if (!r.Wide(&gap) || gap == 0 || gap > UINT64_MAX - previous) return false;
+      version = previous + gap;
+    } else if (!r.Fixed(&version)) {
       return false;
     }
+    if (!r.Wide(&value_len) || !r.Bytes(value_len, &value)) return false;
+    // The sibling set's invariant: versions unique and ascending.
+    if (version <= previous) return false;
+    previous = version;
     siblings.push_back({store::Version(version), value});
     *max_version = std::max(*max_version, version);
   }
@@ -127,36 +177,53 @@ bool Apply(const char* p, size_t len, store::Store* store, uint64_t* max_version
 
 }  // namespace
 
-std::string_view AofHeader() { return std::string_view(kMagic, sizeof kMagic); }
-
-void EncodeAofKey(std::string* out, uint64_t last_issued, uint32_t db, std::string_view key,
-                  const store::SiblingSet* set) {
-  const size_t start = BeginRecord(out, set == nullptr ? kKeyGone : kKeyState, last_issued);
-  Put<uint32_t>(out, db);
-  Put<uint32_t>(out, static_cast<uint32_t>(key.size()));
-  out->append(key);
-  if (set != nullptr) {
-    Put<int64_t>(out, set->has_expire() ? set->expire_at_ms() : -1);
-    Put<uint32_t>(out, set->size());
-    for (const store::Sibling& sibling : *set) {
-      Put<uint64_t>(out, sibling.version.counter());
-      Put<uint32_t>(out, static_cast<uint32_t>(sibling.value.size()));
-      out->append(sibling.value);
-    }
-  }
-  Seal(out, start);
+std::string_view AofHeader(AofFormat format) {
+  return std::string_view(format == AofFormat::kFixedWidth ? kMagicFixedWidth : kMagicVarint,
+                          kMagicSize);
 }
 
-void EncodeAofClear(std::string* out, uint64_t last_issued, uint32_t db) {
-  const size_t start = BeginRecord(out, kCleared, last_issued);
-  Put<uint32_t>(out, db);
-  Seal(out, start);
+void AofWriter::AppendKey(uint64_t last_issued, uint32_t db, std::string_view key,
+                          const store::SiblingSet* set) {
+  const bool ttl_kind = format_ == AofFormat::kVarint && set != nullptr && set->has_expire();
+  RecordWriter w(&buf_, format_,
+                 set == nullptr ? kKeyGone : (ttl_kind ? kKeyStateWithTtl : kKeyState),
+                 last_issued);
+  w.U32(db);
+  w.U32(static_cast<uint32_t>(key.size()));
+  w.Bytes(key);
+  if (set != nullptr) {
+    if (format_ == AofFormat::kFixedWidth) {
+      Put<int64_t>(&buf_, set->has_expire() ? set->expire_at_ms() : -1);
+    } else if (ttl_kind) {
+      w.Wide<uint64_t>(static_cast<uint64_t>(set->expire_at_ms()));
+    }
+    w.U32(set->size());
+    uint64_t previous = 0;
+    for (const store::Sibling& sibling : *set) {
+      const uint64_t version = sibling.version.counter();
+      if (format_ == AofFormat::kFixedWidth) {
+        Put<uint64_t>(&buf_, version);
+      } else {
+        w.Wide<uint64_t>(version - previous);  // ascending: small gaps
+      }
+      previous = version;
+      w.U32(static_cast<uint32_t>(sibling.value.size()));
+      w.Bytes(sibling.value);
+    }
+  }
+  w.Seal();
+}
+
+void AofWriter::AppendClear(uint64_t last_issued, uint32_t db) {
+  RecordWriter w(&buf_, format_, kCleared, last_issued);
+  w.U32(db);
+  w.Seal();
 }
 
 AofWriter::~AofWriter() { Close(); }
 
-bool AofWriter::Open(const std::string& path, std::string* error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_file_format) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = Errno("cannot open append-only log " + path);
     return false;
@@ -170,13 +237,27 @@ bool AofWriter::Open(const std::string& path, std::string* error) {
   fd_ = fd;
   size_ = static_cast<uint64_t>(st.st_size);
   if (size_ == 0) {
-    buf_.assign(AofHeader());
+    format_ = new_file_format;
+    buf_.assign(AofHeader(format_));
     if (!Flush(AofFsync::kAlways)) {
       *error = Errno("cannot write append-only log " + path);
       ::close(fd_);
       fd_ = -1;
       return false;
     }
+  } else {
+    // Appended records must be in the format the file started with.
+    char magic[kMagicSize] = {};
+    const std::string_view found(magic, kMagicSize);
+    if (::pread(fd_, magic, kMagicSize, 0) != static_cast<ssize_t>(kMagicSize) ||
+        (found != AofHeader(AofFormat::kVarint) && found != AofHeader(AofFormat::kFixedWidth))) {
+      *error = "cannot append to " + path + ": not an append-only log of a known format";
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    format_ = found == AofHeader(AofFormat::kVarint) ? AofFormat::kVarint
+                                                     : AofFormat::kFixedWidth;
   }
   stop_ = false;
   sync_thread_ = std::thread([this] { SyncLoop(); });
@@ -209,20 +290,6 @@ bool AofWriter::Flush(AofFsync mode) {
     unsynced_.store(true, std::memory_order_release);
   }
   last_write_ok_ = true;
-  return true;
-}
-
-bool AofWriter::Truncate(std::string* error) {
-  if (!Flush(AofFsync::kNo)) {
-    *error = Errno("cannot write the append-only log");
-    return false;
-  }
-  // O_APPEND: the next write goes to the new end.
-  if (ftruncate(fd_, static_cast<off_t>(sizeof kMagic)) != 0 || fdatasync(fd_) != 0) {
-    *error = Errno("cannot truncate the append-only log");
-    return false;
-  }
-  size_ = sizeof kMagic;
   return true;
 }
 
@@ -271,20 +338,25 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
   size_t off = 0;
   size_t torn_at = SIZE_MAX;
   const char* torn_why = nullptr;
-  if (data.size() < sizeof kMagic) {
+  AofFormat format = AofFormat::kVarint;
+  const std::string_view head = std::string_view(data).substr(0, kMagicSize);
+  auto is_prefix_of = [&](AofFormat f) { return AofHeader(f).substr(0, head.size()) == head; };
+  if (data.size() < kMagicSize) {
     // A crash while the header was first written.
-    if (data.size() > 0 && data.compare(0, data.size(), AofHeader().substr(0, data.size())) != 0) {
+    if (!is_prefix_of(AofFormat::kVarint) && !is_prefix_of(AofFormat::kFixedWidth)) {
       return corrupt(0, "not an append-only log (bad header)");
     }
     torn_at = 0;
     torn_why = "truncated header";
-  } else if (data.compare(0, sizeof kMagic, AofHeader()) != 0) {
-    return corrupt(0, "not an append-only log (bad header)");
+  } else if (head == AofHeader(AofFormat::kVarint) || head == AofHeader(AofFormat::kFixedWidth)) {
+    format = head == AofHeader(AofFormat::kVarint) ? AofFormat::kVarint : AofFormat::kFixedWidth;
+    off = kMagicSize;
   } else {
-    off = sizeof kMagic;
+    return corrupt(0, "not an append-only log (bad header)");
   }
+  const size_t header_size = RecordHeaderSize(format);
   while (torn_at == SIZE_MAX && off < data.size()) {
-    if (data.size() - off < kRecordHeader) {
+    if (data.size() - off < header_size) {
       torn_at = off;
       torn_why = "truncated record header";
       break;
@@ -294,7 +366,7 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
     uint64_t crc = 0;
     std::memcpy(&len, data.data() + off, sizeof len);
     std::memcpy(&check, data.data() + off + sizeof len, sizeof check);
-    std::memcpy(&crc, data.data() + off + 2 * sizeof len, sizeof crc);
+    std::memcpy(&crc, data.data() + off + 2 * sizeof len, header_size - 2 * sizeof len);
     if (check != ~len) {
       // A crash can leave zeros where the last write never landed.
       if (data.find_first_not_of('\0', off) == std::string::npos) {
@@ -304,13 +376,15 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
       }
       return corrupt(off, "bad record length");
     }
-    const size_t payload = off + kRecordHeader;
+    const size_t payload = off + header_size;
     if (data.size() - payload < len) {
       torn_at = off;
       torn_why = "truncated record";
       break;
     }
-    if (Crc64(0, data.data() + payload, len) != crc) {
+    uint64_t expected = Crc64(0, data.data() + payload, len);
+    if (format == AofFormat::kVarint) expected &= 0xFFFFFFFFu;
+    if (expected != crc) {
       if (payload + len == data.size()) {
         torn_at = off;
         torn_why = "bad checksum on the last record";
@@ -318,9 +392,8 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
       }
       return corrupt(off, "bad record checksum");
     }
-    if (!Apply(data.data() + payload, len, store, max_version)) {
-      return corrupt(off, "malformed record");
-    }
+    Reader reader(data.data() + payload, len, format);
+    if (!Apply(reader, store, max_version)) return corrupt(off, "malformed record");
     ++stats->records;
     off = payload + len;
   }
@@ -328,12 +401,13 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
     if (!truncate_torn_tail) {
       return corrupt(torn_at, torn_why);
     }
-    const size_t keep = std::max(torn_at, sizeof kMagic);
-    if (torn_at < sizeof kMagic) {
-      // Rewrite the header entirely.
+    const size_t keep = std::max(torn_at, kMagicSize);
+    if (torn_at < kMagicSize) {
+      // Rewrite the header entirely (the file held no record yet).
+      const std::string_view header = AofHeader(AofFormat::kVarint);
       const int wfd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-      const bool ok = wfd >= 0 && ::write(wfd, kMagic, sizeof kMagic) ==
-                                      static_cast<ssize_t>(sizeof kMagic) && fsync(wfd) == 0;
+      const bool ok = wfd >= 0 && ::write(wfd, header.data(), header.size()) ==
+                                      static_cast<ssize_t>(header.size()) && fsync(wfd) == 0;
       if (wfd >= 0) ::close(wfd);
       if (!ok) {
         *error = Errno("cannot repair append-only log " + path);

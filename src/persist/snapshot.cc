@@ -9,12 +9,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <string>
 #include <vector>
 
 #include "causalkv/persist/durable_rename.h"
 #include "read_file.h"
+#include "varint.h"
 
 namespace causalkv::persist {
 namespace {
@@ -69,16 +69,9 @@ class Output {
   void Int(T v) {
     Bytes(&v, sizeof v);  // little-endian hosts only (checked below)
   }
-  // LEB128: 7 bits a byte, low bits first, high bit set on all but the last.
   void Varint(uint64_t v) {
-    uint8_t bytes[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-      bytes[n++] = static_cast<uint8_t>(v | 0x80);
-      v >>= 7;
-    }
-    bytes[n++] = static_cast<uint8_t>(v);
-    Bytes(bytes, n);
+    uint8_t bytes[kMaxVarintBytes];
+    Bytes(bytes, EncodeVarint(v, bytes));
   }
   bool Finish() {
     Drain();
@@ -135,26 +128,11 @@ class Input {
     pos_ += sizeof(T);
     return true;
   }
-  bool Varint(uint64_t* v) {
-    uint64_t result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= data_.size()) return false;
-      const uint8_t byte = static_cast<uint8_t>(data_[pos_++]);
-      // The tenth byte may only carry the top bit of a 64-bit value.
-      if (shift == 63 && byte > 1) return false;
-      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *v = result;
-        return true;
-      }
-    }
-    return false;
-  }
   template <typename T>
   bool Varint(T* v) {
-    uint64_t wide = 0;
-    if (!Varint(&wide) || wide > std::numeric_limits<T>::max()) return false;
-    *v = static_cast<T>(wide);
+    const char* p = data_.data() + pos_;
+    if (!DecodeVarint(&p, data_.data() + data_.size(), v)) return false;
+    pos_ = static_cast<size_t>(p - data_.data());
     return true;
   }
   size_t pos() const { return pos_; }

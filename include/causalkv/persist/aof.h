@@ -4,14 +4,26 @@
 // differently. Records are idempotent states, so replaying the whole log
 // over the snapshot it started from yields the state at the last record.
 //
-// File format, version 1 (DO NOT CHANGE: existing files depend on it; add a
-// new format version instead). Integers are little-endian.
+// File formats (DO NOT CHANGE a released one: existing files depend on it;
+// add a new format instead). Fixed-width integers are little-endian; varints
+// are LEB128 as in snapshot.h. A file keeps the format its header names:
+// records appended to an existing log use that log's format, and every new
+// log (at first start, or the .next of a rewrite) gets format 2.
 //
-//   header   8 bytes "CKVAOF1\0"
+//   header   8 bytes "CKVAOF2\0" (format 2) or "CKVAOF1\0" (format 1)
 //   records  u32 payload length, u32 its complement (~length: a damaged length
-//            is corruption, never mistaken for a record cut short), u64 CRC-64
-//            (as snapshot.h) of the payload, payload:
-//              u8 kind, u64 last issued version when it was written, then
+//            is corruption, never mistaken for a record cut short), then the
+//            payload's CRC-64 (as snapshot.h): format 1 all 8 bytes, format 2
+//            its low 4 bytes; then the payload:
+//     format 2: u8 kind, varint last issued version when it was written, then
+//              0x01 key state:  varint db, varint key length, key, varint sibling
+//                               count, per sibling (oldest first): varint version
+//                               gap (minus the previous sibling's version, or 0;
+//                               always > 0), varint value length, value bytes
+//              0x04 key state with a TTL: as 0x01 with varint expire_at_ms after the key
+//              0x02 key gone:   varint db, varint key length, key
+//              0x03 cleared:    varint db (0xFFFFFFFF: every database)
+//     format 1: u8 kind, u64 last issued version when it was written, then
 //              0x01 key state: u32 db, u32 key length, key, i64 expire_at_ms (-1: none),
 //                              u32 sibling count, per sibling (oldest first):
 //                              u64 version, u32 value length, value bytes
@@ -40,12 +52,10 @@ namespace causalkv::persist {
 
 constexpr uint32_t kAofAllDatabases = 0xFFFFFFFFu;
 
-// Record encoding (exposed for tests). `set` nullptr: the key is gone.
-void EncodeAofKey(std::string* out, uint64_t last_issued, uint32_t db, std::string_view key,
-                  const store::SiblingSet* set);
-void EncodeAofClear(std::string* out, uint64_t last_issued, uint32_t db);
-// The file header every log starts with.
-std::string_view AofHeader();
+enum class AofFormat : uint8_t { kFixedWidth = 1, kVarint = 2 };
+
+// The file header of a log in `format`.
+std::string_view AofHeader(AofFormat format);
 
 enum class AofFsync { kAlways, kEverysec, kNo };
 
@@ -56,13 +66,22 @@ class AofWriter {
   AofWriter(const AofWriter&) = delete;
   AofWriter& operator=(const AofWriter&) = delete;
 
-  // Opens (creating, with a header, if missing or empty) `path` for
-  // appending and starts the once-a-second fsync thread. False with *error.
-  bool Open(const std::string& path, std::string* error);
+  // Opens `path` for appending and starts the once-a-second fsync thread.
+  // A missing or empty file is created with the header of `new_file_format`
+  // (tests ask for format 1 to check it is still read); an existing log
+  // keeps its own. False with *error, also for a file of no known format.
+  bool Open(const std::string& path, std::string* error,
+            AofFormat new_file_format = AofFormat::kVarint);
   bool is_open() const { return fd_ >= 0; }
+  AofFormat format() const { return format_; }
 
-  // Records go to an in-memory buffer until Flush().
-  std::string* buffer() { return &buf_; }
+  // Records go to an in-memory buffer until Flush(). AppendKey logs the
+  // state of `key` in database `db` (`set` nullptr: the key is gone);
+  // AppendClear a cleared database (kAofAllDatabases: all of them).
+  // `last_issued` is the version counter when the write ran.
+  void AppendKey(uint64_t last_issued, uint32_t db, std::string_view key,
+                 const store::SiblingSet* set);
+  void AppendClear(uint64_t last_issued, uint32_t db);
   bool has_pending() const { return !buf_.empty(); }
 
   // Writes the buffer; kAlways then fdatasyncs before returning, kEverysec
@@ -75,10 +94,6 @@ class AofWriter {
   uint64_t size() const { return size_; }
   bool last_write_ok() const { return last_write_ok_; }
 
-  // Writes what is pending, then empties the log (down to its header) and
-  // fsyncs: after a rewrite, whose base holds everything logged so far.
-  bool Truncate(std::string* error);
-
   // Writes and fsyncs what is pending, stops the thread and closes.
   void Close();
 
@@ -86,6 +101,7 @@ class AofWriter {
   void SyncLoop();
 
   int fd_ = -1;
+  AofFormat format_ = AofFormat::kVarint;
   std::string buf_;
   uint64_t size_ = 0;
   bool last_write_ok_ = true;
