@@ -224,6 +224,8 @@ class Snapshots(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn(path, result.stdout + result.stderr)
         self.assertIn("offset", result.stdout + result.stderr)
+        # The refusal is an orderly exit: the event loop closes cleanly.
+        self.assertNotIn("handles still open", result.stdout + result.stderr)
         with open(path, "rb") as f:
             corrupt = f.read()
         # Opt in to starting empty: the bad file is kept aside, never overwritten.

@@ -139,8 +139,9 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
 }
 
 Server::~Server() {
-  // The loop has no live handle left once Run() returns.
-  uv_loop_close(&loop_);
+  // Every path out of Run() closes every handle first.
+  const int rc = uv_loop_close(&loop_);
+  if (rc != 0) spdlog::warn("event loop closed with handles still open: {}", uv_err_name(rc));
 }
 
 resp::ParserLimits Server::parser_limits() const {
@@ -631,7 +632,8 @@ void Server::CloseEverything() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
+  // SIGHUP stays handled until the end: log rotation during the grace
+  // period below must not kill the process (its default action).
   // A client that never reads its replies must not hold the shutdown up.
   uv_timer_stop(&timer_);
   uv_timer_start(
@@ -654,6 +656,7 @@ void Server::CloseEverything() {
 void Server::MaybeFinishShutdown() {
   if (!shutting_down_ || !connections_.empty() || finished_) return;
   finished_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
@@ -693,9 +696,9 @@ void Server::RemoveFilesAtExit() {
 
 int Server::Run() {
   AdjustOpenFilesLimit(true);
-  if (!SetupVersionCounter()) return 1;
-  if (!Listen()) {
-    // Close what did open, so that the loop (and the process) ends.
+  if (!SetupVersionCounter() || !Listen()) {
+    // Close every handle that did open, so that the loop ends and the loop
+    // can be closed.
     RequestShutdown();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 1;
