@@ -270,6 +270,14 @@ def start_server(binary=None, *extra_args, data_dir=None):
     return _start("causalkv-server", argv, data_dir)
 
 
+def assert_versions_resume_above(test, r, highest):
+    """After a restart, the next version must exceed every version issued
+    before it (`highest`): a fresh blind write shows where the counter is."""
+    version, _ = r.execute_command("VPUT", "__fresh_version_probe__", 0, "x")
+    test.assertGreater(int(version), highest)
+    r.delete("__fresh_version_probe__")
+
+
 def start_redis_oracle(*extra_args):
     """Start a real redis-server (no persistence) to compare replies against."""
     def argv(port, d):
