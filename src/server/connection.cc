@@ -122,7 +122,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   }
   if (nread == 0) return;
   self->in_end_ += static_cast<size_t>(nread);
-  self->client_.last_interaction_ms = command::WallClockMs();
+  self->client_.last_interaction_ms = self->server_->dispatcher().NowMs();
   self->server_->state().stats.total_net_input_bytes += static_cast<uint64_t>(nread);
   self->ProcessInput();
   if (!self->closing_) self->CheckQueryLimit();
@@ -289,7 +289,7 @@ void Connection::Flush() {
       Close();
       return;
     }
-    if (n > 0) client_.last_interaction_ms = command::WallClockMs();
+    if (n > 0) client_.last_interaction_ms = server_->dispatcher().NowMs();
     server_->state().stats.total_net_output_bytes += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) == out_.size()) {
       out_.clear();
@@ -330,7 +330,7 @@ void Connection::OnWrite(uv_write_t* req, int status) {
     self->Close();
     return;
   }
-  self->client_.last_interaction_ms = command::WallClockMs();
+  self->client_.last_interaction_ms = self->server_->dispatcher().NowMs();
   self->server_->state().stats.total_net_output_bytes += self->sending_.size();
   self->sending_.clear();
   if (self->sending_.capacity() > kKeepCapacity) std::string().swap(self->sending_);
