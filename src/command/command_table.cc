@@ -29,12 +29,8 @@ void CommandTable::Add(CommandSpec spec) {
 }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
-  // Lowercase into a stack buffer: no allocation per command.
-  char buf[32];
-  if (name.empty() || name.size() > sizeof buf) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i)
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-  auto it = index_.find(std::string(buf, name.size()));
+  if (name.size() > 32) return nullptr;  // no such name; do not hash a huge argument
+  auto it = index_.find(name);
   return it == index_.end() ? nullptr : &specs_[it->second];
 }
 

@@ -83,9 +83,32 @@ class CommandTable {
   size_t id_count() const { return id_count_; }
 
  private:
+  // Names are looked up as they arrive, in any case, without a lowercased
+  // copy: every command goes through here, and building and hashing a
+  // std::string cost more than the GET it was for. ASCII case folding, as
+  // std::tolower in the "C" locale.
+  static char Fold(char c) { return static_cast<char>(c + ((c >= 'A' && c <= 'Z') ? 32 : 0)); }
+  struct FoldedHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+      for (char c : s) h = (h ^ static_cast<unsigned char>(Fold(c))) * 0x100000001b3ull;
+      return static_cast<size_t>(h);
+    }
+  };
+  struct FoldedEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (Fold(a[i]) != Fold(b[i])) return false;
+      return true;
+    }
+  };
+
   void Add(CommandSpec spec);
   std::vector<CommandSpec> specs_;
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t, FoldedHash, FoldedEqual> index_;
   size_t id_count_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -108,6 +109,23 @@ bool Dispatcher::EnforceMaxmemory() {
 
 Dispatcher::~Dispatcher() = default;
 
+int64_t Dispatcher::NowMs() {
+  const uint64_t ticks = util::CycleClock::Now();
+  // A cycle clock that went backwards (another CPU) reads again too.
+  if (ticks >= clock_next_ticks_ || ticks < clock_read_ticks_) {
+    const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    store_->set_now_ms(ns / 1'000'000);
+    const int64_t left_ns = std::clamp<int64_t>(1'000'000 - ns % 1'000'000, 1, 1'000'000);
+    clock_read_ticks_ = ticks;
+    // Aim an eighth early: an error in the cycle clock's measured rate must
+    // make us read again too soon (and get the same millisecond), never too late.
+    clock_next_ticks_ = ticks + util::CycleClock::FromNanos(left_ns - left_ns / 8);
+  }
+  return store_->now_ms();
+}
+
 void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view> args,
                           resp::Writer& w) {
   const size_t reply_start = w.buffer()->size();
@@ -123,8 +141,7 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
 
 void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::string_view> args,
                                  resp::Writer& w) {
-  store_->set_now_ms(WallClockMs());
-  client.last_interaction_ms = store_->now_ms();
+  client.last_interaction_ms = NowMs();
   const CommandSpec* spec = table_->Find(args[0]);
   // Inside MULTI a command that cannot even be queued makes EXEC abort.
   // Once the (sub)command is known, commandstats count the rejection.

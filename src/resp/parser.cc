@@ -30,8 +30,8 @@ bool ParseCanonicalInt(const char* s, size_t n, int64_t* out) {
   for (; i < n; ++i) {
     if (s[i] < '0' || s[i] > '9') return false;
     const uint64_t digit = static_cast<uint64_t>(s[i] - '0');
-    if (v > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
-    v = v * 10 + digit;
+    // Every length header goes through here: overflow flags, not a division per digit.
+    if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, digit, &v)) return false;
   }
   constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   if (negative) {
@@ -52,6 +52,23 @@ size_t DecimalDigits(uint64_t v) {
     ++digits;
   }
   return digits;
+}
+
+// A header number on the fast path: 1..kFastDigits digits ending in '\r', the
+// first not '0' (so "0" itself, signs and anything longer are left to the
+// general path). *p moves past the "\r\n". False when anything differs or
+// the line is incomplete; the byte after '\r' is not checked (as Redis).
+constexpr size_t kFastDigits = 18;  // cannot overflow int64
+inline bool FastNumber(const char* data, size_t len, size_t* p, int64_t* out) {
+  size_t i = *p;
+  if (i >= len || data[i] < '1' || data[i] > '9') return false;
+  const size_t limit = std::min(len, i + kFastDigits + 1);
+  int64_t v = 0;
+  for (; i < limit && data[i] >= '0' && data[i] <= '9'; ++i) v = v * 10 + (data[i] - '0');
+  if (i + 1 >= len || data[i] != '\r') return false;
+  *p = i + 2;
+  *out = v;
+  return true;
 }
 
 enum class LineScan { kFound, kNeedMore, kTooLong };
@@ -98,6 +115,40 @@ size_t Parser::BytesWanted() const {
   return pos_ + bulk + 2;
 }
 
+bool Parser::ParseWhole(const char* data, size_t len, size_t* consumed,
+                        std::vector<std::string_view>* args) {
+  // Header lines here are at most kFastDigits + 3 bytes: within any sane line limit.
+  if (limits_.max_inline_len < kFastDigits + 3) return false;
+  size_t p = 1;  // data[0] == '*'
+  int64_t count;
+  if (!FastNumber(data, len, &p, &count) || count > limits_.max_multibulk_len) return false;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t bulk_len;
+    if (p >= len || data[p] != '$') break;
+    ++p;
+    if (p < len && data[p] == '0') {
+      // "$0": the empty string, the one canonical length starting with '0'.
+      if (p + 2 >= len || data[p + 1] != '\r') break;
+      bulk_len = 0;
+      p += 3;
+    } else if (!FastNumber(data, len, &p, &bulk_len) ||
+               static_cast<uint64_t>(bulk_len) > limits_.max_bulk_len) {
+      break;
+    }
+    const size_t need = static_cast<size_t>(bulk_len) + 2;
+    if (len - p < need) break;
+    args->emplace_back(data + p, static_cast<size_t>(bulk_len));
+    p += need;
+  }
+  if (static_cast<int64_t>(args->size()) != count) {
+    args->clear();
+    return false;
+  }
+  *consumed = p;
+  pos_ = 0;  // a previous kNeedMore may have scanned part of the header
+  return true;
+}
+
 ParseStatus Parser::Parse(const char* data, size_t len, size_t* consumed,
                           std::vector<std::string_view>* args) {
   *consumed = 0;
@@ -133,6 +184,8 @@ ParseStatus Parser::Parse(const char* data, size_t len, size_t* consumed,
     Reset();
     return ParseStatus::kOk;
   }
+
+  if (args_expected_ < 0 && ParseWhole(data, len, consumed, args)) return ParseStatus::kOk;
 
   if (args_expected_ < 0) {
     switch (ScanHeaderLine(data, len, 0, limits_.max_inline_len, &pos_)) {

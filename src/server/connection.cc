@@ -27,6 +27,27 @@ constexpr size_t kPauseReadingBytes = 16 * 1024 * 1024;
 constexpr size_t kKeepCapacity = 64 * 1024;
 // How long the reply buffer peak (rbp) covers, as Redis.
 constexpr int64_t kReplyPeakWindowMs = 5000;
+// A connection idle this long gives its empty buffers back, whatever their
+// size: thousands of idle clients must not each pin a read chunk (Redis
+// frees the query buffer of a client idle for 2 s, clientsCronResizeQueryBuffer).
+constexpr int64_t kIdleReleaseMs = 2000;
+// uv_buf_t holds an unsigned int length: larger output goes out in pieces
+// of at most this (a multiple of the page size, well below UINT_MAX).
+constexpr size_t kMaxWriteChunk = size_t{1} << 30;
+constexpr size_t kMaxWriteChunks = 4;
+constexpr size_t kMaxWriteBytes = kMaxWriteChunk * kMaxWriteChunks;
+
+// Fills bufs with up to kMaxWriteBytes of [data, data + len); returns how many.
+unsigned ChunkBufs(char* data, size_t len, uv_buf_t (&bufs)[kMaxWriteChunks]) {
+  unsigned n = 0;
+  while (len > 0 && n < kMaxWriteChunks) {
+    const size_t part = std::min(len, kMaxWriteChunk);
+    bufs[n++] = uv_buf_init(data, static_cast<unsigned>(part));
+    data += part;
+    len -= part;
+  }
+  return n;
+}
 
 // The first bytes of a query buffer, quoted, for the log line of a client
 // closed for its query buffer (Redis shows 64).
@@ -122,7 +143,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   }
   if (nread == 0) return;
   self->in_end_ += static_cast<size_t>(nread);
-  self->client_.last_interaction_ms = command::WallClockMs();
+  self->client_.last_interaction_ms = self->server_->dispatcher().NowMs();
   self->server_->state().stats.total_net_input_bytes += static_cast<uint64_t>(nread);
   self->ProcessInput();
   if (!self->closing_) self->CheckQueryLimit();
@@ -218,6 +239,21 @@ void Connection::Cron(int64_t wall_ms, int64_t loop_ms) {
     reply_peak_ = out_.size();
     reply_peak_reset_ms_ = loop_ms;
   }
+  if (wall_ms - client_.last_interaction_ms >= kIdleReleaseMs) ReleaseIdleBuffers();
+}
+
+void Connection::ReleaseIdleBuffers() {
+  // Unconsumed input (a partial or waiting command) keeps its buffer: the
+  // parser and args_ refer to it.
+  if (in_start_ == in_end_ && !has_command_ && in_.capacity() != 0) {
+    in_start_ = in_end_ = 0;
+    std::string().swap(in_);
+  }
+  if (out_.empty() && out_.capacity() != 0) std::string().swap(out_);
+  if (!write_in_flight_ && sending_.capacity() != 0) {
+    std::string().swap(sending_);
+    sending_offset_ = 0;
+  }
 }
 
 bool Connection::CheckOutputLimit(int64_t loop_ms) {
@@ -258,7 +294,7 @@ command::ClientIo Connection::Io() const {
   io.argv_mem = argv_bytes_;
   io.rbs = out_.capacity();
   io.rbp = std::max(reply_peak_, out_.size());
-  io.oll = (out_.empty() ? 0 : 1) + (sending_.empty() ? 0 : 1);
+  io.oll = (out_.empty() ? 0 : 1) + (sending_.size() > sending_offset_ ? 1 : 0);
   io.omem = pending_output();
   io.tot_mem = sizeof(*this) + in_.capacity() + out_.capacity() + sending_.capacity();
   io.reading = reading_;
@@ -281,32 +317,28 @@ void Connection::Flush() {
   if (write_in_flight_) return;  // OnWrite flushes the rest
   if (!out_.empty()) {
     server_->FlushAppendLog();  // no reply before the writes it acknowledges are logged
-    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-    int n = uv_try_write(stream(), &buf, 1);
+    uv_buf_t bufs[kMaxWriteChunks];
+    const unsigned nbufs = ChunkBufs(out_.data(), out_.size(), bufs);
+    int n = uv_try_write(stream(), bufs, nbufs);
     if (n == UV_EAGAIN) n = 0;
     if (n < 0) {
       spdlog::debug("client {} write error: {}", client_.id, uv_err_name(n));
       Close();
       return;
     }
-    if (n > 0) client_.last_interaction_ms = command::WallClockMs();
+    if (n > 0) client_.last_interaction_ms = server_->dispatcher().NowMs();
     server_->state().stats.total_net_output_bytes += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) == out_.size()) {
       out_.clear();
       if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
     } else {
-      // The rest goes out with one queued write; new replies keep
-      // accumulating in out_ meanwhile.
-      sending_.assign(out_, static_cast<size_t>(n));
+      // The rest goes out with queued writes; new replies keep accumulating
+      // in out_ meanwhile. Swapping hands over the unsent tail without a
+      // copy, and gives out_ the previous send buffer to reuse.
+      sending_.swap(out_);
+      sending_offset_ = static_cast<size_t>(n);
       out_.clear();
-      buf = uv_buf_init(sending_.data(), static_cast<unsigned>(sending_.size()));
-      const int rc = uv_write(&write_req_, stream(), &buf, 1, OnWrite);
-      if (rc != 0) {
-        spdlog::debug("client {} uv_write failed: {}", client_.id, uv_err_name(rc));
-        Close();
-        return;
-      }
-      write_in_flight_ = true;
+      StartQueuedWrite();
       return;
     }
   }
@@ -322,6 +354,21 @@ void Connection::Flush() {
   }
 }
 
+bool Connection::StartQueuedWrite() {
+  uv_buf_t bufs[kMaxWriteChunks];
+  const size_t left = sending_.size() - sending_offset_;
+  const unsigned nbufs = ChunkBufs(sending_.data() + sending_offset_, left, bufs);
+  sending_now_ = std::min(left, kMaxWriteBytes);
+  const int rc = uv_write(&write_req_, stream(), bufs, nbufs, OnWrite);
+  if (rc != 0) {
+    spdlog::debug("client {} uv_write failed: {}", client_.id, uv_err_name(rc));
+    Close();
+    return false;
+  }
+  write_in_flight_ = true;
+  return true;
+}
+
 void Connection::OnWrite(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   self->write_in_flight_ = false;
@@ -330,9 +377,17 @@ void Connection::OnWrite(uv_write_t* req, int status) {
     self->Close();
     return;
   }
-  self->client_.last_interaction_ms = command::WallClockMs();
-  self->server_->state().stats.total_net_output_bytes += self->sending_.size();
+  self->client_.last_interaction_ms = self->server_->dispatcher().NowMs();
+  self->server_->state().stats.total_net_output_bytes += self->sending_now_;
+  self->sending_offset_ += self->sending_now_;
+  self->sending_now_ = 0;
+  // Only a reply above kMaxWriteBytes takes more than one queued write.
+  if (self->sending_offset_ < self->sending_.size()) {
+    self->StartQueuedWrite();
+    return;
+  }
   self->sending_.clear();
+  self->sending_offset_ = 0;
   if (self->sending_.capacity() > kKeepCapacity) std::string().swap(self->sending_);
   self->Flush();
 }

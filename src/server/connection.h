@@ -57,7 +57,7 @@ class Connection final : public command::ClientIoSource {
   // May close the connection.
   void Cron(int64_t wall_ms, int64_t loop_ms);
 
-  size_t pending_output() const { return out_.size() + sending_.size(); }
+  size_t pending_output() const { return out_.size() + sending_.size() - sending_offset_; }
   size_t query_bytes() const { return in_end_ - in_start_; }
 
   // command::ClientIoSource
@@ -74,6 +74,11 @@ class Connection final : public command::ClientIoSource {
   void Block();
   void CompactInput();
   void MarkPending();
+  // Queues a uv_write of sending_ from sending_offset_ (at most kMaxWriteBytes).
+  bool StartQueuedWrite();
+  // Gives back the memory of empty buffers (the server's timer calls it for
+  // a connection idle for a while).
+  void ReleaseIdleBuffers();
   // Starts or stops reading to match the conditions in the file comment.
   void UpdateReading();
   // Close the connection (and return true) when a limit is passed.
@@ -103,10 +108,14 @@ class Connection final : public command::ClientIoSource {
   size_t argv_bytes_ = 0;  // arguments of the command running or waiting
 
   // Output: replies appended to out_; sending_ is the buffer of the one
-  // uv_write in flight (if any).
+  // uv_write in flight (if any), and its bytes before sending_offset_ are
+  // already sent. A partial write swaps the two buffers rather than copying
+  // the unsent tail.
   std::string out_;
   resp::Writer writer_;
   std::string sending_;
+  size_t sending_offset_ = 0;
+  size_t sending_now_ = 0;  // bytes the uv_write in flight covers
   size_t reply_peak_ = 0;           // largest out_ since the last reset (rbp)
   int64_t reply_peak_reset_ms_ = 0;
   int64_t soft_limit_since_ms_ = -1;  // over the soft output limit since then

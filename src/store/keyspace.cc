@@ -79,7 +79,10 @@ void Keyspace::Touch(const SiblingSet* set) {
                                     static_cast<double>(rnd_.max() - rnd_.min() + 1));
     set->set_access(lfu::Pack(lfu::MinutesOf(now), counter));
   } else {
-    set->set_access(static_cast<uint32_t>(now / 1000));
+    // Stored only when it changes: most reads then leave the block's cache
+    // line clean.
+    const auto clock = static_cast<uint32_t>(now / 1000);
+    if (set->access() != clock) set->set_access(clock);
   }
 }
 
@@ -227,9 +230,17 @@ OpStatus Keyspace::Set(std::string_view key, std::string_view value, TtlUpdate t
     Adopt(set);
     return OpStatus::kOk;
   }
-  Relink(link, Mutate(*link, [&](SiblingSet* s) { return SiblingSet::ReplaceAll(s, v, value); }));
+  ReplaceAll(link, v, value);
   ApplyTtl(link, ttl);
   return OpStatus::kOk;
+}
+
+void Keyspace::ReplaceAll(SiblingSet** link, Version v, std::string_view value) {
+  size_t usable = malloc_usable_size(*link);
+  data_bytes_ -= usable;
+  SiblingSet* set = SiblingSet::ReplaceAll(*link, v, value, &usable);
+  data_bytes_ += usable;
+  Relink(link, set);
 }
 
 OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::string_view value) {
@@ -239,7 +250,7 @@ OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::strin
     const Sibling only{v, value};
     Adopt(SiblingSet::Create(key, SiblingSet::kNoExpire, {&only, 1}));
   } else {
-    Relink(link, Mutate(*link, [&](SiblingSet* s) { return SiblingSet::ReplaceAll(s, v, value); }));
+    ReplaceAll(link, v, value);
   }
   return OpStatus::kOk;
 }

@@ -1,10 +1,17 @@
 #include "causalkv/store/sibling_set.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <new>
 
 namespace causalkv::store {
 namespace {
+
+// glibc's realloc leaves a block where it is when shrinking it would free
+// less than its minimum chunk (32 bytes on 64-bit): reusing a block with less
+// slack than that in place costs no more memory than realloc would.
+constexpr size_t kReallocKeepsSlack = 32;
 
 char* Allocate(size_t bytes) {
   void* p = std::malloc(bytes);
@@ -73,17 +80,26 @@ const char* SiblingSet::FirstUncovered(const SiblingSet* set, Version seen, uint
   return p;
 }
 
-SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view value) {
+SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view value,
+                                   size_t* usable) {
   const size_t head = set->SiblingsOffset();
   const size_t bytes = head + kSiblingHeader + value.size();
-  // realloc keeps the header, TTL block and key; it can often grow in place,
-  // which makes APPEND on a single-sibling key cheap.
-  void* p = std::realloc(set, bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  set = static_cast<SiblingSet*>(p);
+  if (bytes > *usable || *usable - bytes >= kReallocKeepsSlack) {
+    // realloc keeps the header, TTL block and key; it can often grow in place,
+    // which makes APPEND on a single-sibling key cheap.
+    void* p = std::realloc(set, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    set = static_cast<SiblingSet*>(p);
+    *usable = malloc_usable_size(set);
+  }
   set->meta_ = (set->meta_ & kTtlBit) | 1u;
   WriteSibling(set->Base() + head, v, value);
   return set;
+}
+
+SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view value) {
+  size_t usable = malloc_usable_size(set);
+  return ReplaceAll(set, v, value, &usable);
 }
 
 SiblingSet* SiblingSet::Put(SiblingSet* set, Version seen, Version v, std::string_view value) {

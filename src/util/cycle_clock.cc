@@ -49,4 +49,13 @@ int64_t CycleClock::ToNanos(uint64_t ticks) {
 #endif
 }
 
+uint64_t CycleClock::FromNanos(int64_t nanos) {
+#if defined(__x86_64__)
+  const auto ticks = static_cast<uint64_t>(static_cast<double>(nanos) * TicksPerNano());
+#else
+  const auto ticks = static_cast<uint64_t>(nanos);
+#endif
+  return ticks == 0 ? 1 : ticks;
+}
+
 }  // namespace causalkv::util

@@ -60,6 +60,13 @@ class Parser {
   void Reset();
 
  private:
+  // The common case in one pass and no state: a whole multibulk command
+  // already in `data`, with short canonical headers. False (and *args empty)
+  // for anything else, which the general path then parses, errors included.
+  // REQUIRES: data[0] == '*', no command in progress.
+  bool ParseWhole(const char* data, size_t len, size_t* consumed,
+                  std::vector<std::string_view>* args);
+
   ParserLimits limits_;
   std::string error_;
   // Progress through the current multibulk command: offsets are relative to

@@ -217,6 +217,8 @@ class Keyspace {
   void UnindexTtl(SiblingSet* set);
   // Applies `ttl` to the block in *link (after a write).
   void ApplyTtl(SiblingSet** link, TtlUpdate ttl);
+  // Replaces every sibling of the key in *link by (v, value), accounting its size.
+  void ReplaceAll(SiblingSet** link, Version v, std::string_view value);
   // Stores `value` as the only sibling of the key in *link (nullptr: a new key).
   OpStatus StoreOnly(SiblingSet** link, std::string_view key, std::string_view value);
   SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status);

@@ -55,7 +55,13 @@ class SiblingSet {
   // caller must update whatever pointed at the old one. The returned set has
   // the same key, TTL and ttl_slot. `value` must not point into `set`.
   //
-  // Replaces every sibling by (v, value). Reuses the block when it fits.
+  // Replaces every sibling by (v, value). *usable is the block's
+  // malloc_usable_size() on entry, and the returned block's on return (the
+  // caller accounts memory with it). The block is rewritten in place when the
+  // new size fits it as closely as realloc would leave it (an overwrite with a
+  // same-sized value, the common SET): no allocator call at all.
+  static SiblingSet* ReplaceAll(SiblingSet* set, Version v, std::string_view value,
+                                size_t* usable);
   static SiblingSet* ReplaceAll(SiblingSet* set, Version v, std::string_view value);
   // Drops the siblings `seen` covers, then appends (v, value). REQUIRES: v > every version.
   static SiblingSet* Put(SiblingSet* set, Version seen, Version v, std::string_view value);

@@ -17,6 +17,8 @@ class CycleClock {
   static uint64_t Now();
   // Converts a difference of ticks to nanoseconds.
   static int64_t ToNanos(uint64_t ticks);
+  // Ticks in `nanos` nanoseconds (at least 1).
+  static uint64_t FromNanos(int64_t nanos);
 };
 
 }  // namespace causalkv::util
