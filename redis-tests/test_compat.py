@@ -604,8 +604,14 @@ class ExpiryCommands(CompatTestCase):
         self.same("EXPIRE", "q", "100", "XX", "GT")
         self.same("EXPIRE", "q", "100", "XX", "LT")
         self.same("EXPIRE", "q", "100", "nx", "nx")
-        self.same("EXPIRE", "q", "100", "gt")
+        # Relative times differ by far, not by a millisecond: each server reads
+        # its own clock, and "100 GT 100" would depend on whether a
+        # millisecond passed between two commands.
+        self.same("EXPIRE", "q", "1000", "gt")
+        self.same("EXPIRE", "q", "500", "gt")
+        self.same("EXPIRE", "q", "500", "lt")
         self.same("EXPIRE", "missing", "100", "NX")
+        self.same("PEXPIREAT", "q", "4102444800000")  # the servers agree to the millisecond
         for opts in (["NX", "XX"], ["NX", "GT"], ["NX", "LT"], ["GT", "LT"], ["XX", "NX"],
                      ["FOO"], ["NX", "FOO"], ["100"]):
             for cmd in ("EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"):
