@@ -361,6 +361,51 @@ class BufferLimits(ServerTestCase):
         self.assertEqual(bytes(got), expected)
         self.assertEqual(self.disconnections("output"), 0)
 
+    def test_partial_writes_keep_every_byte_in_order(self):
+        # Distinct values, read slowly: the unsent tail of each partial write
+        # must go out once, in order, whatever the offset it was cut at.
+        c = self.conn()
+        values = [bytes([65 + i]) * (3 * 1024 * 1024 + 7 * i) for i in range(4)]
+        for i, v in enumerate(values):
+            self.assertEqual(c.call("SET", "v%d" % i, v), b"+OK\r\n")
+        order = [i % 4 for i in range(13)]
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        s.sendall(b"".join(encode_command("GET", "v%d" % i) for i in order)
+                  + encode_command("PING"))
+        expected = b"".join(b"$%d\r\n" % len(values[i]) + values[i] + b"\r\n" for i in order)
+        expected += b"+PONG\r\n"
+        got = bytearray()
+        while len(got) < len(expected):
+            time.sleep(0.001)
+            chunk = s.recv(256 * 1024)
+            self.assertTrue(chunk, "closed after %d bytes" % len(got))
+            got += chunk
+        self.assertEqual(len(got), len(expected))
+        self.assertTrue(bytes(got) == expected, "reply bytes differ")
+
+    def test_idle_client_gives_its_buffers_back(self):
+        # Thousands of idle clients must not each keep a read buffer: after
+        # about 2 s without traffic a client holds almost nothing.
+        c = self.conn()
+        self.assertEqual(c.call("SET", "k", "v"), b"+OK\r\n")
+        my_id = c.call("CLIENT", "ID")[1:-2]
+
+        def tot_mem():
+            with RawConnection(self.server.port) as other:
+                listing = other.call("CLIENT", "LIST", "ID", my_id).decode()
+            return int(listing.split(" tot-mem=")[1].split(" ")[0])
+        self.assertGreater(tot_mem(), 8 * 1024)  # an active client's read buffer
+        deadline = time.monotonic() + 10
+        while tot_mem() > 4 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertLess(tot_mem(), 4 * 1024)
+        # And the connection works as before, big requests included.
+        big = b"x" * (1024 * 1024)
+        self.assertEqual(c.call("SET", "big", big), b"+OK\r\n")
+        self.assertEqual(c.call("GET", "big"), b"$1048576\r\n" + big + b"\r\n")
+
     def test_query_buffer_limit(self):
         c = self.conn()
         self.assertEqual(c.call("CONFIG", "SET", "client-query-buffer-limit", "1mb"), b"+OK\r\n")
