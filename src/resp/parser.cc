@@ -62,7 +62,7 @@ constexpr size_t kFastDigits = 18;  // cannot overflow int64
 inline bool FastNumber(const char* data, size_t len, size_t* p, int64_t* out) {
   size_t i = *p;
   if (i >= len || data[i] < '1' || data[i] > '9') return false;
-  const size_t limit = std::min(len, i + kFastDigits + 1);
+  const size_t limit = std::min(len, i + kFastDigits);
   int64_t v = 0;
   for (; i < limit && data[i] >= '0' && data[i] <= '9'; ++i) v = v * 10 + (data[i] - '0');
   if (i + 1 >= len || data[i] != '\r') return false;
