@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "causalkv/command/persistence.h"
+#include "causalkv/store/store.h"
 #include "causalkv/util/cycle_clock.h"
 #include "command_table.h"
 #include "errors.h"
@@ -57,11 +58,12 @@ bool ArityOk(int arity, size_t argc) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(ServerState* server, store::Store* store)
+Dispatcher::Dispatcher(ServerState* server, uint64_t seed)
     : server_(server),
-      store_(store),
+      owned_store_(std::make_unique<store::Store>(server->config.databases, seed)),
+      store_(owned_store_.get()),
       table_(std::make_unique<CommandTable>()),
-      persistence_(std::make_unique<Persistence>(server, store)) {
+      persistence_(std::make_unique<Persistence>(server, store_)) {
   command_stats_.resize(table_->id_count());
   slowlog_ = std::make_unique<SlowLog>();
   survey_ = std::make_unique<KeyspaceSurvey>();
@@ -108,6 +110,26 @@ bool Dispatcher::EnforceMaxmemory() {
 }
 
 Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::InitVersionCounter(uint64_t last_issued, uint64_t limit, uint64_t reserve,
+                                    std::function<bool(uint64_t mark)> save,
+                                    std::function<void(uint64_t mark)> raise_async) {
+  store_->counter().Init(last_issued, limit, reserve, std::move(save), std::move(raise_async));
+}
+
+void Dispatcher::VersionLimitRaised(uint64_t mark) { store_->counter().RaiseLimit(mark); }
+
+void Dispatcher::VersionLimitRaiseFailed() { store_->counter().AsyncRaiseFailed(); }
+
+uint64_t Dispatcher::LastIssuedVersion() const {
+  return store_->counter().last_issued().counter();
+}
+
+void Dispatcher::StoreCron(int64_t now_ms, int64_t expire_budget_us, bool expire) {
+  store_->set_now_ms(now_ms);
+  if (expire) store_->ActiveExpireCycle(expire_budget_us);
+  store_->RehashCycle(1000);
+}
 
 int64_t Dispatcher::NowMs() {
   const uint64_t ticks = util::CycleClock::Now();

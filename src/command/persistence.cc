@@ -19,6 +19,7 @@
 #include "causalkv/persist/aof.h"
 #include "causalkv/persist/durable_rename.h"
 #include "causalkv/persist/snapshot.h"
+#include "causalkv/store/store.h"
 #include "args.h"
 #include "command_table.h"
 

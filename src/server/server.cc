@@ -115,8 +115,7 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
   std::random_device rd;
   state_.run_id = RandomHex(40, rd);
   const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  store_ = std::make_unique<store::Store>(state_.config.databases, seed);
-  dispatcher_ = std::make_unique<command::Dispatcher>(&state_, store_.get());
+  dispatcher_ = std::make_unique<command::Dispatcher>(&state_, seed);
   state_.on_config_changed = [this](const std::string& option) { ApplyConfigChange(option); };
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
@@ -219,7 +218,7 @@ bool Server::SetupVersionCounter() {
     spdlog::critical("cannot persist the version high-water mark: {}", error);
     return false;
   }
-  store_->counter().Init(
+  dispatcher_->InitVersionCounter(
       mark, mark + reserve, reserve,
       [this](uint64_t m) {
         std::string err;
@@ -238,7 +237,7 @@ struct MarkWork {
   uv_work_t req;
   Server* server;
   persist::HighWaterMark* hwm;
-  store::VersionCounter* counter;
+  command::Dispatcher* dispatcher;
   uint64_t mark;
   bool ok;
   std::string error;
@@ -246,7 +245,7 @@ struct MarkWork {
 }  // namespace
 
 void Server::RaiseMarkAsync(uint64_t mark) {
-  auto* work = new MarkWork{{}, this, hwm_.get(), &store_->counter(), mark, false, {}};
+  auto* work = new MarkWork{{}, this, hwm_.get(), dispatcher_.get(), mark, false, {}};
   work->req.data = work;
   const int rc = uv_queue_work(
       &loop_, &work->req,
@@ -257,16 +256,16 @@ void Server::RaiseMarkAsync(uint64_t mark) {
       [](uv_work_t* req, int) {
         auto* w = static_cast<MarkWork*>(req->data);
         if (w->ok) {
-          w->counter->RaiseLimit(w->mark);
+          w->dispatcher->VersionLimitRaised(w->mark);
         } else {
           spdlog::warn("cannot persist the version high-water mark: {}", w->error);
-          w->counter->AsyncRaiseFailed();
+          w->dispatcher->VersionLimitRaiseFailed();
         }
         delete w;
       });
   if (rc != 0) {
     spdlog::warn("uv_queue_work failed: {}", uv_err_name(rc));
-    store_->counter().AsyncRaiseFailed();
+    dispatcher_->VersionLimitRaiseFailed();
     delete work;
   }
 }
@@ -536,13 +535,11 @@ void Server::OnPrepare(uv_prepare_t* handle) {
 
 void Server::Cron() {
   const int64_t now = command::WallClockMs();
-  store_->set_now_ms(now);
   const int64_t period_us = 1000000 / std::max(1, state_.config.hz);
-  // A pause also holds back what expiry would delete, as in Redis.
+  // A pause also holds back what expiry would delete, as in Redis. Expiry
+  // takes a quarter of the period at most, as Redis's slow expire cycle.
   const bool paused = state_.pause.end_ms != 0 && now < state_.pause.end_ms;
-  // A quarter of the period at most, as Redis's slow expire cycle.
-  if (!paused) store_->ActiveExpireCycle(period_us / 4);
-  store_->RehashCycle(1000);
+  dispatcher_->StoreCron(now, period_us / 4, !paused);
   dispatcher_->persistence().Cron();
   ClientsCron(now);
   SampleMetrics();

@@ -20,7 +20,6 @@
 #include "causalkv/config/config.h"
 #include "causalkv/persist/high_water_mark.h"
 #include "causalkv/resp/parser.h"
-#include "causalkv/store/store.h"
 
 namespace causalkv::server {
 
@@ -96,7 +95,6 @@ class Server {
 
   uv_loop_t loop_;
   command::ServerState state_;
-  std::unique_ptr<store::Store> store_;
   std::unique_ptr<command::Dispatcher> dispatcher_;
   std::unique_ptr<persist::HighWaterMark> hwm_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;

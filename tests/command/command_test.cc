@@ -133,11 +133,10 @@ class CommandTest : public testing::Test {
     dispatcher_.Dispatch(client_, views, w);
     return out;
   }
-  uint64_t Counter() { return store_.counter().last_issued().counter(); }
+  uint64_t Counter() { return dispatcher_.LastIssuedVersion(); }
 
   ServerState state_;
-  store::Store store_{state_.config.databases, 0x5eed};
-  Dispatcher dispatcher_{&state_, &store_};
+  Dispatcher dispatcher_{&state_, 0x5eed};
   ClientState client_;
 };
 

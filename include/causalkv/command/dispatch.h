@@ -4,6 +4,8 @@
 // Thread-compatibility: loop thread only. Handlers never block.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -12,7 +14,10 @@
 #include "causalkv/command/client.h"
 #include "causalkv/command/server_state.h"
 #include "causalkv/resp/writer.h"
-#include "causalkv/store/store.h"
+
+namespace causalkv::store {
+class Store;
+}
 
 namespace causalkv::command {
 
@@ -36,8 +41,29 @@ struct CommandStats {
 
 class Dispatcher {
  public:
-  Dispatcher(ServerState* server, store::Store* store);
+  // Creates the store (server->config.databases, hash seed `seed`) that the
+  // commands work on: the server reaches it only through this class.
+  Dispatcher(ServerState* server, uint64_t seed);
   ~Dispatcher();
+
+  // The version counter, whose durable high-water mark the server keeps
+  // (see store::VersionCounter): every version up to `last_issued` may have
+  // been issued; new ones are issued up to `limit`, which is raised `reserve`
+  // at a time: synchronously through `save` when it is reached, ahead of
+  // time through `raise_async`, which reports back with VersionLimitRaised
+  // or VersionLimitRaiseFailed on the loop thread.
+  void InitVersionCounter(uint64_t last_issued, uint64_t limit, uint64_t reserve,
+                          std::function<bool(uint64_t mark)> save,
+                          std::function<void(uint64_t mark)> raise_async);
+  void VersionLimitRaised(uint64_t mark);
+  void VersionLimitRaiseFailed();
+  // The highest version issued so far.
+  uint64_t LastIssuedVersion() const;
+
+  // The server's timer: advances the store's clock to `now_ms`, expires
+  // keys for at most `expire_budget_us` (none when `expire` is false: a
+  // client pause holds expiry back too) and moves incremental rehashing on.
+  void StoreCron(int64_t now_ms, int64_t expire_budget_us, bool expire);
 
   // Runs one command (args[0] is its name, any case) and appends its reply.
   // Inside MULTI, queues it instead. REQUIRES: !args.empty(); writer uses
@@ -100,7 +126,8 @@ class Dispatcher {
   bool EnforceMaxmemory();
 
   ServerState* server_;
-  store::Store* store_;
+  std::unique_ptr<store::Store> owned_store_;
+  store::Store* store_;  // owned_store_, kept at hand for the hot path
   uint64_t clock_read_ticks_ = 0;  // cycle clock at the last wall clock read
   uint64_t clock_next_ticks_ = 0;  // cycle clock when the millisecond read then ends
   size_t memory_overhead_ = 0;

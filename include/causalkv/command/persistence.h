@@ -32,10 +32,12 @@
 #include <string_view>
 
 #include "causalkv/command/server_state.h"
-#include "causalkv/store/store.h"
 
 namespace causalkv::persist {
 class AofWriter;
+}
+namespace causalkv::store {
+class Store;
 }
 
 namespace causalkv::command {
