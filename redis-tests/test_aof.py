@@ -480,6 +480,32 @@ class BackgroundRewrite(unittest.TestCase):
         finally:
             shutil.rmtree(os.path.dirname(data_dir), ignore_errors=True)
 
+    def test_shutdown_during_a_rewrite_stops_it_and_loses_nothing(self):
+        srv, r = self.start()
+        try:
+            wait_for_rewrites(r, 1)
+            fill_big(r)
+            self.assertEqual(raw(srv, "BGREWRITEAOF"),
+                             b"+Background append only file rewriting started\r\n")
+            r.execute_command("VPUT", "cart", 0, "milk")
+            expected = vget(r, "cart")
+            r.close()
+            srv.stop(remove_dir=False)  # SIGTERM: the child is stopped, not waited for
+            self.assertIn("log rewrite by pid", srv.log_text(20000))
+            self.assertEqual([f for f in os.listdir(srv.dir) if f.startswith("temp-")], [])
+            self.assertFalse(os.path.exists(self.path(srv, ".base.new")))
+            srv2, r2 = self.start(data_dir=srv.dir)
+            try:
+                check_big(self, r2)
+                self.assertEqual(vget(r2, "cart"), expected)
+                wait_for_rewrites(r2, 1)
+                self.assertFalse(os.path.exists(self.path(srv, ".next")))
+            finally:
+                r2.close()
+                srv2.stop()
+        finally:
+            srv.remove_dir()
+
     def test_finished_base_not_yet_renamed_is_discarded(self):
         # The child has written <log>.base.new, the parent dies before the
         # renames: the old base + <log> + <log>.next are the state.
