@@ -5,8 +5,9 @@
 //
 // BGSAVE and log rewrites fork: the child writes a snapshot from its
 // copy-on-write view of the store and exits; the loop thread keeps serving
-// and reaps the child in Cron(). One child at a time, as in Redis: a request
-// that finds the other kind of child running is scheduled for when it ends.
+// and reaps the child in Cron(). One child at a time, as in Redis: a log
+// rewrite asked for during a BGSAVE is scheduled for when it ends; a BGSAVE
+// during a rewrite is refused, or scheduled with BGSAVE SCHEDULE.
 //
 // The append-only log's files, in `dir` (<log> is appendfilename):
 //   <log>.base  a snapshot: the state the log starts from
