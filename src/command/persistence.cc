@@ -301,29 +301,8 @@ int64_t Persistence::child_running_seconds() const {
   return child_job_ == ChildJob::kNone ? -1 : (WallClockMs() - child_started_ms_) / 1000;
 }
 
-bool Persistence::WriteSnapshotInChild(Persistence* self) {
-  std::string error;
-  if (persist::SaveSnapshot(*self->store_, self->server_->config.dir,
-                            self->server_->config.dbfilename, nullptr, &error)) {
-    return true;
-  }
-  const std::string line = "background snapshot failed: " + error + "\n";
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
-  return false;
-}
-
-bool Persistence::WriteNewBaseInChild(Persistence* self) {
-  std::string error;
-  if (persist::SaveSnapshot(*self->store_, self->log_dir_, self->NewBaseName(),
-                            nullptr, &error)) {
-    return true;
-  }
-  const std::string line = "append-only log rewrite failed: " + error + "\n";
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
-  return false;
-}
-
-bool Persistence::ForkChild(ChildJob job, bool (*job_body)(Persistence*), std::string* error) {
+bool Persistence::ForkChild(ChildJob job, const std::string& dir, const std::string& filename,
+                            std::string* error) {
   spdlog::default_logger()->flush();  // the child must not repeat buffered lines
   const pid_t parent = getpid();
   const pid_t pid = fork();
@@ -336,9 +315,13 @@ bool Persistence::ForkChild(ChildJob job, bool (*job_body)(Persistence*), std::s
     // old snapshot (or log base) in place of what a restarted server has
     // written since.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
-    // Work from the copy-on-write image and leave without running any
+    // Write from the copy-on-write image and leave without running any
     // destructor or atexit handler of the parent's.
-    _exit(job_body(this) ? 0 : 1);
+    std::string child_error;
+    if (persist::SaveSnapshot(*store_, dir, filename, nullptr, &child_error)) _exit(0);
+    const std::string line = "background write of " + filename + " failed: " + child_error + "\n";
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+    _exit(1);
   }
   child_ = pid;
   child_job_ = job;
@@ -355,7 +338,7 @@ Persistence::BackgroundStart Persistence::StartBackgroundSave(bool schedule, std
   }
   bgsave_scheduled_ = false;
   last_save_attempt_unix_ = WallClockMs() / 1000;
-  if (!ForkChild(ChildJob::kSnapshot, &Persistence::WriteSnapshotInChild, error)) {
+  if (!ForkChild(ChildJob::kSnapshot, server_->config.dir, server_->config.dbfilename, error)) {
     last_bgsave_ok_ = false;
     return BackgroundStart::kFailed;
   }
@@ -403,7 +386,7 @@ Persistence::BackgroundStart Persistence::StartLogRewrite(std::string* error) {
   last_rewrite_attempt_ms_ = WallClockMs();
   // Still on <log>.next after a failed rewrite: keep it, it continues <log>.
   if ((!on_next_log_ && !StartNextLog(error)) ||
-      !ForkChild(ChildJob::kLogRewrite, &Persistence::WriteNewBaseInChild, error)) {
+      !ForkChild(ChildJob::kLogRewrite, log_dir_, NewBaseName(), error)) {
     last_rewrite_ok_ = false;
     spdlog::warn("append-only log rewrite not started: {}", *error);
     return BackgroundStart::kFailed;

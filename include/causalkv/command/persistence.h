@@ -129,10 +129,10 @@ class Persistence {
   bool StartNextLog(std::string* error);
   void MaybeRewriteLog();
   void LogKey(int db, std::string_view key);
-  // Forks a child that runs `job_body` and exits 0 if it returns true.
-  bool ForkChild(ChildJob job, bool (*job_body)(Persistence*), std::string* error);
-  static bool WriteSnapshotInChild(Persistence* self);
-  static bool WriteNewBaseInChild(Persistence* self);
+  // Forks a child that writes the store as a snapshot to dir/filename and
+  // exits 0 on success. False with *error if fork fails.
+  bool ForkChild(ChildJob job, const std::string& dir, const std::string& filename,
+                 std::string* error);
   void ReapChild();
   void StopChild();
   void FinishBackgroundSave(bool ok);
