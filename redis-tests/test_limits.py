@@ -22,6 +22,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -478,6 +479,50 @@ class ClientKill(ServerTestCase):
         self.assertEqual(killer.read_reply(), b":1\r\n")
         self.assertEqual(killer.read_reply(), b"+PONG\r\n")
         self.assertTrue(victim.is_closed_by_peer())
+
+
+class ReadBudget(ServerTestCase):
+    """A client's input is read at most 16 KB per loop iteration, and the
+    replies so far go out in between: a long pipelined batch gets its first
+    replies while the rest is still unread, and other clients wait for one
+    16 KB share at most, not for the whole batch."""
+
+    BUDGET = 16 * 1024
+
+    def test_long_batch_is_answered_while_it_is_read(self):
+        admin, observer = self.conn(), self.conn()
+        incr = encode_command("INCR", "n")
+        count = 100_000
+        batch = encode_command("SET", "n", "0") + incr * count
+        big = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+        self.addCleanup(big.close)
+        # Hold the batch back with a pause, so most of it waits in the
+        # socket buffers when the server starts reading it.
+        self.assertEqual(admin.call("CLIENT", "PAUSE", "20000", "WRITE"), b"+OK\r\n")
+        sender = threading.Thread(target=big.sendall, args=(batch,), daemon=True)
+        sender.start()
+        wait_until(lambda: info_field(observer, "clients", "blocked_clients") == "1",
+                   what="the batch's first command to wait")
+        time.sleep(0.2)
+        writes_before = int(info_field(observer, "stats", "total_writes_processed"))
+        self.assertEqual(admin.call("CLIENT", "UNPAUSE"), b"+OK\r\n")
+        # While the batch is processed, another client is answered at once.
+        start = time.monotonic()
+        self.assertEqual(observer.call("PING"), b"+PONG\r\n")
+        self.assertLess(time.monotonic() - start, 1.0)
+        expected = b"+OK\r\n" + b"".join(b":%d\r\n" % i for i in range(1, count + 1))
+        got = bytearray()
+        while len(got) < len(expected):
+            chunk = big.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        sender.join(10)
+        self.assertEqual(bytes(got), expected)  # every reply, in order
+        writes = int(info_field(observer, "stats", "total_writes_processed")) - writes_before
+        # The batch took at least one write per two budgets of input (the
+        # observer's own three replies aside); read whole, it would take one.
+        self.assertGreaterEqual(writes - 3, len(batch) // (2 * self.BUDGET))
 
 
 class ClientCompat(CompatTestCase):

@@ -267,6 +267,8 @@ void InfoStats(Context& ctx, std::string* s) {
   Line(s, "keyspace_hits", st.keyspace_hits);
   Line(s, "keyspace_misses", st.keyspace_misses);
   Line(s, "total_error_replies", st.total_error_replies);
+  Line(s, "total_reads_processed", st.total_reads_processed);
+  Line(s, "total_writes_processed", st.total_writes_processed);
   Line(s, "client_query_buffer_limit_disconnections",
        st.client_query_buffer_limit_disconnections);
   Line(s, "client_output_buffer_limit_disconnections",

@@ -13,6 +13,13 @@ namespace causalkv::server {
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
+// Input read from one client per loop iteration, at most (a single read may
+// exceed it). Past it the client waits for the next iteration, whose poll
+// reports the socket again at once: the replies so far go out in between, so
+// a client sending a long pipelined batch gets its first replies early, and
+// one heavy client cannot hold the others' replies back for long (Redis
+// reads 16 KB per client per iteration).
+constexpr size_t kReadBudgetPerTurn = 16 * 1024;
 // Past this much unsent output, replies are pushed to the socket right away
 // instead of waiting for the end of the loop iteration.
 constexpr size_t kEagerFlushBytes = 64 * 1024;
@@ -118,6 +125,16 @@ void Connection::CompactInput() {
 
 void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
+  const uint64_t turn = self->server_->loop_turn();
+  if (self->read_turn_ != turn) {
+    self->read_turn_ = turn;
+    self->turn_read_bytes_ = 0;
+  } else if (self->turn_read_bytes_ >= kReadBudgetPerTurn) {
+    // An empty buffer ends libuv's read loop for this iteration (OnRead
+    // gets UV_ENOBUFS); the socket stays watched.
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
   // For a large bulk, grow towards its announced size, but at most doubling
   // what has actually arrived: a client that only sends a 512 MB header must
   // not make us allocate 512 MB.
@@ -135,6 +152,7 @@ void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 
 void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<Connection*>(stream->data);
+  if (nread == UV_ENOBUFS) return;  // read budget of this iteration spent (OnAlloc)
   if (nread < 0) {
     if (nread != UV_EOF) spdlog::debug("client {} read error: {}", self->client_.id,
                                        uv_err_name(static_cast<int>(nread)));
@@ -143,8 +161,10 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   }
   if (nread == 0) return;
   self->in_end_ += static_cast<size_t>(nread);
+  self->turn_read_bytes_ += static_cast<size_t>(nread);
   self->client_.last_interaction_ms = self->server_->dispatcher().NowMs();
   self->server_->state().stats.total_net_input_bytes += static_cast<uint64_t>(nread);
+  ++self->server_->state().stats.total_reads_processed;
   self->ProcessInput();
   if (!self->closing_) self->CheckQueryLimit();
 }
@@ -328,6 +348,7 @@ void Connection::Flush() {
     }
     if (n > 0) client_.last_interaction_ms = server_->dispatcher().NowMs();
     server_->state().stats.total_net_output_bytes += static_cast<uint64_t>(n);
+    if (n > 0) ++server_->state().stats.total_writes_processed;
     if (static_cast<size_t>(n) == out_.size()) {
       out_.clear();
       if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
@@ -379,6 +400,7 @@ void Connection::OnWrite(uv_write_t* req, int status) {
   }
   self->client_.last_interaction_ms = self->server_->dispatcher().NowMs();
   self->server_->state().stats.total_net_output_bytes += self->sending_now_;
+  ++self->server_->state().stats.total_writes_processed;
   self->sending_offset_ += self->sending_now_;
   self->sending_now_ = 0;
   // Only a reply above kMaxWriteBytes takes more than one queued write.

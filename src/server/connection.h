@@ -106,6 +106,9 @@ class Connection final : public command::ClientIoSource {
   bool has_command_ = false;
   size_t command_bytes_ = 0;
   size_t argv_bytes_ = 0;  // arguments of the command running or waiting
+  // Bytes read in loop iteration read_turn_ (see kReadBudgetPerTurn).
+  uint64_t read_turn_ = 0;
+  size_t turn_read_bytes_ = 0;
 
   // Output: replies appended to out_; sending_ is the buffer of the one
   // uv_write in flight (if any), and its bytes before sending_offset_ are

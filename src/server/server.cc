@@ -522,6 +522,7 @@ void Server::FlushPending() {
 
 void Server::OnPrepare(uv_prepare_t* handle) {
   auto* self = static_cast<Server*>(handle->data);
+  ++self->loop_turn_;
   // CLIENT UNPAUSE (or the end of a pause) takes effect before the loop
   // sleeps, and the replies of the resumed commands go out now.
   self->ResumeBlocked();

@@ -45,6 +45,8 @@ class Server {
   command::Dispatcher& dispatcher() { return *dispatcher_; }
   command::ServerState& state() { return state_; }
   uv_loop_t* loop() { return &loop_; }
+  // Counts loop iterations (each prepare phase), for per-iteration budgets.
+  uint64_t loop_turn() const { return loop_turn_; }
   void AddPendingWrite(Connection* conn) { pending_writes_.push_back(conn); }
   // Before any reply leaves: writes what the commands since the last call
   // logged to the append-only log (and with appendfsync always, fsyncs it),
@@ -110,6 +112,7 @@ class Server {
   uv_signal_t sigterm_;
   uv_signal_t sighup_;
   std::vector<Connection*> pending_writes_;
+  uint64_t loop_turn_ = 1;
   std::vector<Connection*> blocked_;  // waiting for CLIENT PAUSE to end
   // INFO's instantaneous_* rates, sampled every 100 ms as Redis does.
   struct RateSampler {

@@ -23,6 +23,8 @@ struct ServerStats {
   uint64_t total_net_output_bytes = 0;
   uint64_t rejected_connections = 0;
   uint64_t total_error_replies = 0;
+  uint64_t total_reads_processed = 0;   // socket reads that returned data
+  uint64_t total_writes_processed = 0;  // socket writes that sent data
   uint64_t client_query_buffer_limit_disconnections = 0;
   uint64_t client_output_buffer_limit_disconnections = 0;
 };
