@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "causalkv/persist/snapshot.h"
+#include "causalkv/util/errno_message.h"
 
 #include "read_file.h"
 #include "varint.h"
@@ -30,8 +31,6 @@ constexpr uint8_t kKeyStateWithTtl = 0x04;  // format 2 only
 size_t RecordHeaderSize(AofFormat format) {
   return 2 * sizeof(uint32_t) + (format == AofFormat::kFixedWidth ? 8 : 4);
 }
-
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -225,12 +224,12 @@ AofWriter::~AofWriter() { Close(); }
 bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_file_format) {
   const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    *error = Errno("cannot open append-only log " + path);
+    *error = util::ErrnoMessage("cannot open append-only log " + path);
     return false;
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
-    *error = Errno("cannot stat append-only log " + path);
+    *error = util::ErrnoMessage("cannot stat append-only log " + path);
     ::close(fd);
     return false;
   }
@@ -240,7 +239,7 @@ bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_
     format_ = new_file_format;
     buf_.assign(AofHeader(format_));
     if (!Flush(AofFsync::kAlways)) {
-      *error = Errno("cannot write append-only log " + path);
+      *error = util::ErrnoMessage("cannot write append-only log " + path);
       ::close(fd_);
       fd_ = -1;
       return false;
@@ -322,12 +321,12 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return AofLoadResult::kNoFile;
-    *error = Errno("cannot open append-only log " + path);
+    *error = util::ErrnoMessage("cannot open append-only log " + path);
     return AofLoadResult::kIoError;
   }
   std::string data;
   if (!ReadWholeFileAndClose(fd, &data)) {
-    *error = Errno("cannot read append-only log " + path);
+    *error = util::ErrnoMessage("cannot read append-only log " + path);
     return AofLoadResult::kIoError;
   }
   auto corrupt = [&](size_t offset, const char* what) {
@@ -410,11 +409,11 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
                                       static_cast<ssize_t>(header.size()) && fsync(wfd) == 0;
       if (wfd >= 0) ::close(wfd);
       if (!ok) {
-        *error = Errno("cannot repair append-only log " + path);
+        *error = util::ErrnoMessage("cannot repair append-only log " + path);
         return AofLoadResult::kIoError;
       }
     } else if (::truncate(path.c_str(), static_cast<off_t>(keep)) != 0) {
-      *error = Errno("cannot truncate append-only log " + path);
+      *error = util::ErrnoMessage("cannot truncate append-only log " + path);
       return AofLoadResult::kIoError;
     }
     stats->truncated_at = keep;

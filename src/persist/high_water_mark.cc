@@ -10,13 +10,12 @@
 #include <string>
 
 #include "causalkv/persist/durable_rename.h"
+#include "causalkv/util/errno_message.h"
 
 namespace causalkv::persist {
 namespace {
 
 constexpr const char* kMagic = "causalkv-hwm 1 ";
-
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 bool WriteAll(int fd, const char* data, size_t len) {
   while (len > 0) {
@@ -44,7 +43,7 @@ bool HighWaterMark::Load(uint64_t* mark, std::string* error) {
   FILE* f = std::fopen(path_.c_str(), "r");
   if (f == nullptr) {
     if (errno == ENOENT) return true;
-    *error = Errno("cannot open " + path_);
+    *error = util::ErrnoMessage("cannot open " + path_);
     return false;
   }
   char buf[128] = {};
@@ -81,12 +80,12 @@ bool HighWaterMark::Save(uint64_t mark, std::string* error) {
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    *error = Errno("cannot create " + tmp);
+    *error = util::ErrnoMessage("cannot create " + tmp);
     return false;
   }
   const std::string line = kMagic + std::to_string(mark) + "\n";
   if (!WriteAll(fd, line.data(), line.size()) || ::fsync(fd) != 0) {
-    *error = Errno("cannot write " + tmp);
+    *error = util::ErrnoMessage("cannot write " + tmp);
     ::close(fd);
     return false;
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "causalkv/persist/durable_rename.h"
+#include "causalkv/util/errno_message.h"
 #include "read_file.h"
 #include "varint.h"
 
@@ -46,8 +47,6 @@ CrcTables MakeCrcTables() {
   }
   return t;
 }
-
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // Buffered file output that keeps the running checksum (computed per
 // drained block, not per field).
@@ -170,7 +169,7 @@ bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string
   const std::string tmp = SnapshotTempPath(dir, filename, getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    *error = Errno("cannot create " + tmp);
+    *error = util::ErrnoMessage("cannot create " + tmp);
     return false;
   }
   Output out(fd);
@@ -205,7 +204,7 @@ bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string
   out.Int<uint8_t>(kRecordEnd);
   const bool written = out.Finish();
   if (!written || ::fsync(fd) != 0) {
-    *error = Errno("cannot write " + tmp);
+    *error = util::ErrnoMessage("cannot write " + tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
     return false;
@@ -227,12 +226,12 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return LoadResult::kNoFile;
-    *error = Errno("cannot open " + path);
+    *error = util::ErrnoMessage("cannot open " + path);
     return LoadResult::kIoError;
   }
   std::string data;
   if (!ReadWholeFileAndClose(fd, &data)) {
-    *error = Errno("cannot read " + path);
+    *error = util::ErrnoMessage("cannot read " + path);
     return LoadResult::kIoError;
   }
 

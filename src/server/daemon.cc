@@ -13,12 +13,10 @@
 #include <cstddef>
 #include <cstring>
 
+#include "causalkv/util/errno_message.h"
+
 namespace causalkv::server {
 namespace {
-
-std::string Errno(std::string_view what) {
-  return std::string(what) + ": " + std::strerror(errno);
-}
 
 void RedirectToDevNull(int target_fd) {
   const int fd = ::open("/dev/null", O_RDWR);
@@ -48,12 +46,12 @@ void RedirectToDevNull(int target_fd) {
 bool Daemonize(int* ready_fd, std::string* error) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    *error = Errno("pipe");
+    *error = util::ErrnoMessage("pipe");
     return false;
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
-    *error = Errno("fork");
+    *error = util::ErrnoMessage("fork");
     ::close(fds[0]);
     ::close(fds[1]);
     return false;
@@ -105,7 +103,7 @@ bool NotifySystemd(std::string_view state, std::string* error) {
   if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    *error = Errno("socket");
+    *error = util::ErrnoMessage("socket");
     return false;
   }
   const auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
@@ -115,7 +113,7 @@ bool NotifySystemd(std::string_view state, std::string* error) {
   ::close(fd);
   if (sent < 0) {
     errno = saved;
-    *error = Errno("sendto NOTIFY_SOCKET");
+    *error = util::ErrnoMessage("sendto NOTIFY_SOCKET");
     return false;
   }
   return true;
@@ -130,12 +128,12 @@ void NotifyUpstartReady() {
 bool WritePidFile(const std::string& path, int pid, std::string* error) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
-    *error = Errno(path);
+    *error = util::ErrnoMessage(path);
     return false;
   }
   std::fprintf(file, "%d\n", pid);
   if (std::fclose(file) != 0) {
-    *error = Errno(path);
+    *error = util::ErrnoMessage(path);
     return false;
   }
   return true;
