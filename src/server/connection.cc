@@ -133,6 +133,7 @@ void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     // An empty buffer ends libuv's read loop for this iteration (OnRead
     // gets UV_ENOBUFS); the socket stays watched.
     *buf = uv_buf_init(nullptr, 0);
+    self->read_declined_ = true;
     return;
   }
   // For a large bulk, grow towards its announced size, but at most doubling
@@ -152,7 +153,10 @@ void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 
 void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<Connection*>(stream->data);
-  if (nread == UV_ENOBUFS) return;  // read budget of this iteration spent (OnAlloc)
+  if (nread == UV_ENOBUFS && self->read_declined_) {
+    self->read_declined_ = false;  // the budget of this iteration is spent (OnAlloc)
+    return;
+  }
   if (nread < 0) {
     if (nread != UV_EOF) spdlog::debug("client {} read error: {}", self->client_.id,
                                        uv_err_name(static_cast<int>(nread)));

@@ -109,6 +109,7 @@ class Connection final : public command::ClientIoSource {
   // Bytes read in loop iteration read_turn_ (see kReadBudgetPerTurn).
   uint64_t read_turn_ = 0;
   size_t turn_read_bytes_ = 0;
+  bool read_declined_ = false;  // OnAlloc gave libuv an empty buffer
 
   // Output: replies appended to out_; sending_ is the buffer of the one
   // uv_write in flight (if any), and its bytes before sending_offset_ are
