@@ -7,6 +7,7 @@ aof-load-truncated yes) or refused with the file and offset. In every case no
 version is ever issued twice.
 """
 
+import contextlib
 import os
 import random
 import shutil
@@ -390,6 +391,16 @@ class BackgroundRewrite(unittest.TestCase):
                                    data_dir=data_dir)
         return srv, redis.Redis(port=srv.port)
 
+    @contextlib.contextmanager
+    def restarted(self, srv):
+        """A client of a new server on srv's directory, stopped on exit."""
+        srv2, r2 = self.start(data_dir=srv.dir)
+        try:
+            yield r2
+        finally:
+            r2.close()
+            srv2.stop()
+
     def path(self, srv, suffix=""):
         return os.path.join(srv.dir, AOF + suffix)
 
@@ -428,13 +439,9 @@ class BackgroundRewrite(unittest.TestCase):
             expected = {k: vget(r, k) for k in ["cart"] + ["during:%d" % i for i in range(served)]}
             r.close()
             srv.kill9()
-            srv2, r2 = self.start(data_dir=srv.dir)
-            try:
+            with self.restarted(srv) as r2:
                 check_big(self, r2)
                 self.assertEqual({k: vget(r2, k) for k in expected}, expected)
-            finally:
-                r2.close()
-                srv2.stop()
         finally:
             srv.remove_dir()
 
@@ -494,15 +501,11 @@ class BackgroundRewrite(unittest.TestCase):
             self.assertIn("log rewrite by pid", srv.log_text(20000))
             self.assertEqual([f for f in os.listdir(srv.dir) if f.startswith("temp-")], [])
             self.assertFalse(os.path.exists(self.path(srv, ".base.new")))
-            srv2, r2 = self.start(data_dir=srv.dir)
-            try:
+            with self.restarted(srv) as r2:
                 check_big(self, r2)
                 self.assertEqual(vget(r2, "cart"), expected)
                 wait_for_rewrites(r2, 1)
                 self.assertFalse(os.path.exists(self.path(srv, ".next")))
-            finally:
-                r2.close()
-                srv2.stop()
         finally:
             srv.remove_dir()
 
@@ -525,8 +528,7 @@ class BackgroundRewrite(unittest.TestCase):
             self.assertTrue(os.path.exists(new_base))
             srv.kill9()
             r.close()
-            srv2, r2 = self.start(data_dir=srv.dir)
-            try:
+            with self.restarted(srv) as r2:
                 check_big(self, r2)
                 self.assertEqual(r2.get("before"), b"1")
                 # It adopts <log>.next and rewrites; nothing of the old
@@ -535,9 +537,6 @@ class BackgroundRewrite(unittest.TestCase):
                 self.assertEqual(sorted(f for f in os.listdir(srv.dir) if AOF in f),
                                  [AOF, AOF + ".base"])
                 self.assertEqual([f for f in os.listdir(srv.dir) if f.startswith("temp-")], [])
-            finally:
-                r2.close()
-                srv2.stop()
         finally:
             srv.remove_dir()
 
@@ -569,12 +568,8 @@ class BackgroundRewrite(unittest.TestCase):
                 f.write(next_log)
             with open(self.path(srv), "wb") as f:
                 f.write(old_log)
-            srv2, r2 = self.start(data_dir=srv.dir)
-            try:
+            with self.restarted(srv) as r2:
                 self.assertEqual(dump(r2), expected)
-            finally:
-                r2.close()
-                srv2.stop()
         finally:
             srv.remove_dir()
 
