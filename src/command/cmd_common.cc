@@ -104,6 +104,9 @@ void WriteStoreError(resp::Writer& w, store::OpStatus status) {
     case store::OpStatus::kNotFound:
       w.Error(err::kNoSuchKey);
       return;
+    case store::OpStatus::kTooManyActors:
+      w.Error("the key's state names more node ids than a node can hold; nothing was stored");
+      return;
     default:
       w.Error("internal error");
       return;

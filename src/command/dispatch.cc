@@ -320,7 +320,7 @@ KeyFingerprint Dispatcher::Fingerprint(int db, std::string_view key) {
   const store::SiblingSet* set = store_->db(db).FindReadOnly(key);
   if (set == nullptr) return fp;
   fp.exists = true;
-  fp.max_version = set->max_version().counter();
+  fp.max_version = set->max_version().raw();
   fp.siblings = set->size();
   fp.expire_at_ms = set->expire_at_ms();
   return fp;

@@ -54,6 +54,7 @@ const SiblingSet* Keyspace::FindReadOnly(std::string_view key) {
 
 void Keyspace::Remove(SiblingSet** link) {
   SiblingSet* set = *link;
+  if (!slot_digests_.empty()) DigestToggleBlock(set);
   if (set->has_expire()) UnindexTtl(set);
   table_.Unlink(link);
   data_bytes_ -= malloc_usable_size(set);
@@ -68,6 +69,7 @@ void Keyspace::Adopt(SiblingSet* set) {
   set->set_access(IsLfu(settings_->policy) ? lfu::Pack(lfu::MinutesOf(now), lfu::kInitialCounter)
                                            : static_cast<uint32_t>(now / 1000));
   table_.Insert(set);
+  if (!slot_digests_.empty()) DigestToggleBlock(set);
 }
 
 void Keyspace::Touch(const SiblingSet* set) {
@@ -219,6 +221,7 @@ OpStatus Keyspace::VDel(std::string_view key, Version seen, const SiblingSet** a
 }
 
 OpStatus Keyspace::Set(std::string_view key, std::string_view value, TtlUpdate ttl) {
+  if (causal()) return CausalStoreOnly(key, value, ttl);
   SiblingSet** link = FindLive(key);
   Version v;
   if (!counter_->Next(&v)) return OpStatus::kVersionUnavailable;
@@ -267,6 +270,11 @@ void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
 }
 
 bool Keyspace::Delete(std::string_view key) {
+  if (causal()) {
+    bool existed;
+    CausalDelete(key, &existed);
+    return existed;
+  }
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return false;
   Remove(link);
@@ -274,6 +282,10 @@ bool Keyspace::Delete(std::string_view key) {
 }
 
 bool Keyspace::SetExpire(std::string_view key, int64_t at_ms) {
+  if (causal()) {
+    bool existed;
+    return CausalSetExpire(key, at_ms, &existed) == OpStatus::kOk && existed;
+  }
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return false;
   ApplyTtl(link, TtlUpdate::At(at_ms));
@@ -283,6 +295,10 @@ bool Keyspace::SetExpire(std::string_view key, int64_t at_ms) {
 bool Keyspace::Persist(std::string_view key) {
   SiblingSet** link = FindLive(key);
   if (link == nullptr || !(*link)->has_expire()) return false;
+  if (causal()) {
+    bool existed;
+    return CausalSetExpire(key, SiblingSet::kNoExpire, &existed) == OpStatus::kOk;
+  }
   ApplyTtl(link, TtlUpdate::Clear());
   return true;
 }
@@ -311,6 +327,7 @@ OpStatus Keyspace::Rename(std::string_view src, std::string_view dst, bool nx) {
   // Looked up live so that an expired destination counts as expired.
   const bool dst_exists = FindLive(dst) != nullptr;
   if (nx && dst_exists) return OpStatus::kExists;
+  if (causal()) return CausalMove(src, this, dst);
   src_link = table_.FindLink(src);  // FindLive(dst) may have rehashed or unlinked
   OpStatus status;
   SiblingSet* moved = CopyWithFreshVersions(*src_link, dst, &status);
@@ -326,6 +343,7 @@ OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return OpStatus::kNotFound;
   if (target->FindLive(key) != nullptr) return OpStatus::kExists;
+  if (causal()) return CausalMove(key, target, key);
   OpStatus status;
   SiblingSet* moved = target->CopyWithFreshVersions(*link, key, &status);
   if (moved == nullptr) return status;
@@ -336,6 +354,14 @@ OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
 }
 
 void Keyspace::Clear() {
+  if (causal()) {
+    // With peers, a flush deletes: every key leaves a tombstone, so that no
+    // replica's copy brings it back.
+    std::vector<std::string> keys;
+    table_.ForEach([&](const SiblingSet* set) { keys.emplace_back(set->key()); });
+    for (const std::string& key : keys) Delete(key);
+    return;
+  }
   data_bytes_ = 0;
   ttl_index_.clear();
   ttl_index_.shrink_to_fit();

@@ -20,7 +20,7 @@ char* Allocate(size_t bytes) {
 }
 
 char* WriteSibling(char* p, Version v, std::string_view value) {
-  const uint64_t counter = v.counter();
+  const uint64_t counter = v.raw();
   const uint32_t len = static_cast<uint32_t>(value.size());
   std::memcpy(p, &counter, 8);
   std::memcpy(p + 8, &len, 4);
@@ -44,6 +44,41 @@ SiblingSet* SiblingSet::Create(std::string_view key, int64_t expire_at_ms,
   set->ttl_slot_ = 0;
   if (ttl) set->set_expire_at_ms(expire_at_ms);
   char* w = p + set->KeyOffset();
+  if (!key.empty()) std::memcpy(w, key.data(), key.size());
+  w += key.size();
+  for (const Sibling& s : siblings) w = WriteSibling(w, s.version, s.value);
+  return set;
+}
+
+SiblingSet* SiblingSet::CreateCausal(std::string_view key, int64_t expire_at_ms,
+                                     Version ttl_stamp, std::span<const Version> extra_context,
+                                     std::span<const Sibling> siblings) {
+  if (ttl_stamp.raw() == 0 && extra_context.empty()) {
+    return Create(key, expire_at_ms, siblings);
+  }
+  const bool ttl = expire_at_ms != kNoExpire;
+  const size_t causal = kCausalHeader + 8 * extra_context.size();
+  size_t bytes = kHeaderSize + (ttl ? kTtlBlockSize : 0) + causal + key.size();
+  for (const Sibling& s : siblings) bytes += kSiblingHeader + s.value.size();
+  char* p = Allocate(bytes);
+  auto* set = new (p) SiblingSet();
+  set->next_ = nullptr;
+  set->key_len_ = static_cast<uint32_t>(key.size());
+  set->meta_ = static_cast<uint32_t>(siblings.size()) | (ttl ? kTtlBit : 0) | kCausalBit;
+  set->access_ = 0;
+  set->ttl_slot_ = 0;
+  if (ttl) set->set_expire_at_ms(expire_at_ms);
+  char* w = p + set->CausalOffset();
+  const uint64_t stamp = ttl_stamp.raw();
+  const auto n = static_cast<uint32_t>(extra_context.size());
+  std::memcpy(w, &stamp, 8);
+  std::memcpy(w + 8, &n, 4);
+  w += kCausalHeader;
+  for (Version v : extra_context) {
+    const uint64_t raw = v.raw();
+    std::memcpy(w, &raw, 8);
+    w += 8;
+  }
   if (!key.empty()) std::memcpy(w, key.data(), key.size());
   w += key.size();
   for (const Sibling& s : siblings) w = WriteSibling(w, s.version, s.value);
@@ -92,7 +127,7 @@ SiblingSet* SiblingSet::ReplaceAll(SiblingSet* set, Version v, std::string_view 
     set = static_cast<SiblingSet*>(p);
     *usable = malloc_usable_size(set);
   }
-  set->meta_ = (set->meta_ & kTtlBit) | 1u;
+  set->meta_ = (set->meta_ & (kTtlBit | kCausalBit)) | 1u;
   WriteSibling(set->Base() + head, v, value);
   return set;
 }
@@ -115,7 +150,7 @@ SiblingSet* SiblingSet::Put(SiblingSet* set, Version seen, Version v, std::strin
   void* p = std::realloc(set, bytes);
   if (p == nullptr) throw std::bad_alloc();
   set = static_cast<SiblingSet*>(p);
-  set->meta_ = (set->meta_ & kTtlBit) | (kept + 1);
+  set->meta_ = (set->meta_ & (kTtlBit | kCausalBit)) | (kept + 1);
   WriteSibling(set->Base() + head + kept_bytes, v, value);
   return set;
 }
@@ -131,7 +166,7 @@ SiblingSet* SiblingSet::DropCovered(SiblingSet* set, Version seen) {
   const size_t head = set->SiblingsOffset();
   const size_t kept_bytes = set->BlockSize() - static_cast<size_t>(keep_from - set->Base());
   std::memmove(set->Base() + head, keep_from, kept_bytes);
-  set->meta_ = (set->meta_ & kTtlBit) | kept;
+  set->meta_ = (set->meta_ & (kTtlBit | kCausalBit)) | kept;
   void* p = std::realloc(set, head + kept_bytes);
   return p == nullptr ? set : static_cast<SiblingSet*>(p);  // shrinking cannot really fail
 }

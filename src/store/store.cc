@@ -24,6 +24,11 @@ Store::Store(int databases, uint64_t hash_seed) {
   }
 }
 
+void Store::EnableCausal(ActorId self) {
+  actors_ = std::make_unique<ActorTable>(self);
+  for (auto& db : dbs_) db->EnableCausal(actors_.get());
+}
+
 void Store::FlushAll() {
   for (auto& db : dbs_) db->Clear();
 }

@@ -33,6 +33,15 @@ bool VersionCounter::NextRange(uint64_t count, Version* first) {
   return true;
 }
 
+bool VersionCounter::NextAtLeast(uint64_t floor, Version* out) {
+  if (floor == 0 || last_issued_ + 1 >= floor) return NextRange(1, out);
+  // Skip ahead as a range, so a failure changes nothing.
+  Version first;
+  if (!NextRange(floor - last_issued_, &first)) return false;
+  *out = Version(last_issued_);
+  return true;
+}
+
 void VersionCounter::RaiseLimit(uint64_t mark) {
   async_pending_ = false;
   if (mark > limit_) limit_ = mark;

@@ -40,6 +40,8 @@ std::string StatusName(OpStatus status) {
       return "kNotFound";
     case OpStatus::kTooManySiblings:
       return "kTooManySiblings";
+    case OpStatus::kTooManyActors:
+      return "kTooManyActors";
     case OpStatus::kExists:
       return "kExists";
     case OpStatus::kVersionFromFuture:

@@ -6,6 +6,15 @@
 // next call that changes this keyspace. Every check is made before anything
 // changes, so an operation that fails changes nothing.
 //
+// Causal mode (with peers, after EnableCausal): every write stamps a dot
+// (this node, a hybrid-clock counter) and keeps the key's context
+// (store/causal.h); a delete leaves a tombstone, kept apart from the live
+// keys so that no read sees it; and each hash slot keeps a digest of its
+// keys' states (the XOR of a hash per key state), updated on every change,
+// for anti-entropy. The operations below keep their single-node contracts,
+// with "a fresh version" meaning a fresh dot, and "delete" leaving a
+// tombstone. Expiry and eviction are local: they leave no tombstone.
+//
 // Thread-compatibility: used from the loop thread only.
 #pragma once
 
@@ -18,8 +27,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "causalkv/store/actor_table.h"
+#include "causalkv/store/causal.h"
 #include "causalkv/store/eviction.h"
 #include "causalkv/store/hash_table.h"
 #include "causalkv/store/sibling_set.h"
@@ -35,6 +47,7 @@ enum class OpStatus {
   kVersionFromFuture,   // a client named a version the server never issued
   kVersionUnavailable,  // the counter could not be made durable; nothing stored
   kTooManySiblings,     // the write would exceed max-siblings; nothing stored
+  kTooManyActors,       // the state names more node ids than a store can hold
 };
 
 // What a write does to the key's TTL.
@@ -185,10 +198,46 @@ class Keyspace {
     return data_bytes_ + table_.bucket_bytes() + ttl_index_.capacity() * sizeof(SiblingSet*);
   }
 
+  // --- Causal mode (see the top of this file) ---
+
+  // Switches this keyspace to causal mode. REQUIRES: it is empty; `actors`
+  // outlives it.
+  void EnableCausal(ActorTable* actors);
+  bool causal() const { return actors_ != nullptr; }
+
+  // The key's state: a live key (an expired one is deleted first) or a
+  // tombstone. False if neither exists.
+  bool GetState(std::string_view key, KeyState* out);
+  // Merges a state received from a peer (never limited by max-siblings:
+  // a limit must not block repair). A merge whose TTL has passed deletes the
+  // key locally, leaving no tombstone. *changed: the local state changed.
+  OpStatus MergeState(std::string_view key, const KeyState& incoming, bool* changed);
+  // The versioned write and delete with a client's context (a token).
+  // kVersionFromFuture if `seen` names a counter of this node above any it
+  // issued. *after is the key's state afterwards.
+  OpStatus VPutCausal(std::string_view key, const VersionVector& seen, std::string_view value,
+                      TtlUpdate ttl, KeyState* after);
+  OpStatus VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after);
+
+  uint64_t slot_digest(int slot) const { return slot_digests_.empty() ? 0 : slot_digests_[slot]; }
+  size_t tombstone_count() const { return tombstones_.size(); }
+  // Every key (live or tombstone) whose slot is marked in `slots` (one flag
+  // per hash slot), with its state: fn(key, state).
+  template <typename Fn>
+  void ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn);
+  // Drops the tombstone of `key` if it is still exactly `state`.
+  bool ReapTombstone(std::string_view key, const KeyState& state);
+  // Tombstones deleted at or before `before_ms`, with their states.
+  template <typename Fn>
+  void ForEachTombstone(Fn&& fn) {
+    for (const auto& [key, tomb] : tombstones_) fn(std::string_view(key), tomb.state, tomb.since_ms);
+  }
+
   // Test hook: bucket count, to check SCAN across resizes.
   size_t TEST_bucket_count() const { return table_.bucket_count(); }
 
  private:
+  static int KeySlotOf(std::string_view key);
   bool IsExpired(const SiblingSet* set) const {
     return set->has_expire() && set->expire_at_ms() < clock_->now_ms;
   }
@@ -223,6 +272,42 @@ class Keyspace {
   OpStatus StoreOnly(SiblingSet** link, std::string_view key, std::string_view value);
   SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status);
 
+  // --- causal mode ---
+  struct Tombstone {
+    KeyState state;
+    int64_t since_ms;
+  };
+  KeyState Unpack(const SiblingSet* set) const;
+  // The block for a live state; nullptr (nothing changed) with kTooManyActors.
+  SiblingSet* Pack(std::string_view key, const KeyState& state, OpStatus* status);
+  // Loads the stored state (live or tombstone) of `key`; false if none.
+  // *link is the live key's slot (nullptr for a tombstone or nothing).
+  bool LoadState(std::string_view key, SiblingSet*** link, KeyState* out);
+  // Replaces whatever is stored for `key` by `state` (live, or a tombstone
+  // when it has no siblings). *link as LoadState gave it.
+  OpStatus SaveState(std::string_view key, SiblingSet** link, KeyState state);
+  // A fresh dot of this node; false if the counter could not be made durable.
+  bool NextDot(Dot* dot);
+  // Applies a TTL update of a write stamped `dot`.
+  static void ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot);
+  // Store a single value over every local sibling (SET, INCR ...).
+  OpStatus CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl);
+  OpStatus CausalDelete(std::string_view key, bool* existed);
+  OpStatus CausalSetExpire(std::string_view key, int64_t at_ms, bool* existed);
+  // RENAME and MOVE: `dst` in `target` gets src's values at fresh dots, over
+  // whatever target held; `src` leaves a tombstone. REQUIRES: src is live.
+  OpStatus CausalMove(std::string_view src, Keyspace* target, std::string_view dst);
+  // Digest upkeep: the hash a key state adds to its slot's digest.
+  static uint64_t StateHash(std::string_view key, const KeyState& state);
+  void DigestToggle(std::string_view key, const KeyState& state);
+  void DigestToggleBlock(const SiblingSet* set) {
+    if (!slot_digests_.empty()) DigestToggle(set->key(), Unpack(set));
+  }
+
+  ActorTable* actors_ = nullptr;
+  std::unordered_map<std::string, Tombstone> tombstones_;
+  std::vector<uint64_t> slot_digests_;  // causal mode: one per hash slot
+
   HashTable table_;
   // Every key with a TTL, each knowing its slot: O(1) add/remove and uniform
   // sampling for active expiry, for 8 bytes per key with a TTL.
@@ -245,7 +330,26 @@ OpStatus Keyspace::Rewrite(std::string_view key, Fn&& fn) {
   if (!fn(link == nullptr ? nullptr : static_cast<const SiblingSet*>(*link), &value)) {
     return OpStatus::kOk;
   }
+  if (causal()) return CausalStoreOnly(key, value, TtlUpdate::Keep());
   return StoreOnly(link, key, value);
+}
+
+template <typename Fn>
+void Keyspace::ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn) {
+  // One pass over the table for a whole batch of slots: there is no per-slot
+  // key index (it would cost memory on every key), and anti-entropy asks
+  // only after the digests showed which slots differ.
+  std::vector<std::string> keys;
+  table_.ForEach([&](const SiblingSet* set) {
+    if (slots[KeySlotOf(set->key())]) keys.emplace_back(set->key());
+  });
+  for (const auto& [key, tomb] : tombstones_) {
+    if (slots[KeySlotOf(key)]) keys.push_back(key);
+  }
+  KeyState state;
+  for (const std::string& key : keys) {
+    if (GetState(key, &state)) fn(std::string_view(key), state);
+  }
 }
 
 template <typename Fn>

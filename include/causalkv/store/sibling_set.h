@@ -4,17 +4,25 @@
 //   - siblings are sorted by version, oldest first;
 //   - versions are unique (each write takes a fresh counter value);
 //   - a stored set has at least one sibling (an empty set is a missing key);
-//   - the TTL belongs to the key, not to a sibling.
+//   - the TTL belongs to the key, not to a sibling;
+//   - with peers (store/causal.h), siblings are sorted by dot order instead
+//     (counter, then node id), and the key's context is the fold of its
+//     siblings' dots joined with the causal block's extra entries.
 //
 // Memory layout (one malloc per key; every field after the header is read
 // with memcpy, so nothing needs alignment):
 //
 //   offset 0   SiblingSet* next      hash-chain link, owned by the hash table
 //          8   uint32 key_len
-//         12   uint32 meta           bit 31: has TTL; bits 0..30: sibling count
+//         12   uint32 meta           bit 31: has TTL; bit 30: has causal block;
+//                                    bits 0..29: sibling count
 //         16   uint32 access         LRU clock or LFU counter (eviction)
 //         20   uint32 ttl_slot       index in the keyspace's TTL index (if TTL)
 //         24   [int64 expire_at_ms, only if has TTL]
+//              [causal block, only with peers and only when needed:
+//               uint64 ttl_stamp (a packed Version; 0: never set),
+//               uint32 n, n x uint64 extra context entries (packed Versions:
+//               context entries above what the siblings' dots imply)]
 //              key bytes
 //              per sibling: uint64 version, uint32 value_len, value bytes
 //
@@ -43,13 +51,19 @@ class HashTable;
 
 class SiblingSet {
  public:
-  static constexpr uint32_t kMaxSiblings = 0x7fffffff;
+  static constexpr uint32_t kMaxSiblings = 0x3fffffff;
   static constexpr int64_t kNoExpire = -1;
 
   // Allocates a set holding `siblings` (sorted, non-empty) for `key`.
   static SiblingSet* Create(std::string_view key, int64_t expire_at_ms,
                             std::span<const Sibling> siblings);
   static void Destroy(SiblingSet* set);
+  // With peers: also the TTL's stamp (Version() if never set) and the extra
+  // context entries (packed Versions, one per actor, sorted by actor index).
+  // The causal block is left out when both are empty.
+  static SiblingSet* CreateCausal(std::string_view key, int64_t expire_at_ms, Version ttl_stamp,
+                                  std::span<const Version> extra_context,
+                                  std::span<const Sibling> siblings);
 
   // Each of these consumes `set` and returns the (possibly moved) block; the
   // caller must update whatever pointed at the old one. The returned set has
@@ -80,6 +94,18 @@ class SiblingSet {
     int64_t v;
     std::memcpy(&v, Base() + kHeaderSize, sizeof v);
     return v;
+  }
+  bool has_causal() const { return (meta_ & kCausalBit) != 0; }
+  Version ttl_stamp() const { return has_causal() ? Version(ReadU64(CausalOffset())) : Version(); }
+  uint32_t extra_context_size() const {
+    if (!has_causal()) return 0;
+    uint32_t n;
+    std::memcpy(&n, Base() + CausalOffset() + 8, sizeof n);
+    return n;
+  }
+  // REQUIRES: i < extra_context_size().
+  Version extra_context(uint32_t i) const {
+    return Version(ReadU64(CausalOffset() + kCausalHeader + 8 * size_t{i}));
   }
   // Only meaningful with a TTL: the slot of this key in its keyspace's TTL index.
   uint32_t ttl_slot() const { return ttl_slot_; }
@@ -127,7 +153,9 @@ class SiblingSet {
  private:
   friend class HashTable;
   static constexpr uint32_t kTtlBit = 0x80000000u;
-  static constexpr uint32_t kCountMask = 0x7fffffffu;
+  static constexpr uint32_t kCausalBit = 0x40000000u;
+  static constexpr uint32_t kCountMask = 0x3fffffffu;
+  static constexpr size_t kCausalHeader = 12;
   static constexpr size_t kHeaderSize = 24;
   static constexpr size_t kTtlBlockSize = 8;
   static constexpr size_t kSiblingHeader = 12;
@@ -137,7 +165,16 @@ class SiblingSet {
   static const char* FirstUncovered(const SiblingSet* set, Version seen, uint32_t* kept);
   const char* Base() const { return reinterpret_cast<const char*>(this); }
   char* Base() { return reinterpret_cast<char*>(this); }
-  size_t KeyOffset() const { return kHeaderSize + (has_expire() ? kTtlBlockSize : 0); }
+  size_t CausalOffset() const { return kHeaderSize + (has_expire() ? kTtlBlockSize : 0); }
+  size_t CausalBlockSize() const {
+    return has_causal() ? kCausalHeader + 8 * size_t{extra_context_size()} : 0;
+  }
+  size_t KeyOffset() const { return CausalOffset() + CausalBlockSize(); }
+  uint64_t ReadU64(size_t offset) const {
+    uint64_t v;
+    std::memcpy(&v, Base() + offset, sizeof v);
+    return v;
+  }
   size_t SiblingsOffset() const { return KeyOffset() + key_len_; }
 
   SiblingSet* next_;

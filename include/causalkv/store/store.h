@@ -24,6 +24,13 @@ class Store {
   Keyspace& db(int index) { return *dbs_[index]; }
 
   VersionCounter& counter() { return counter_; }
+
+  // Causal mode for every database (see keyspace.h): this node is `self`.
+  // REQUIRES: called once, before any write that must be replicated.
+  void EnableCausal(ActorId self);
+  bool causal() const { return actors_ != nullptr; }
+  // REQUIRES: causal().
+  const ActorTable& actors() const { return *actors_; }
   const KeyspaceStats& stats() const { return stats_; }
 
   // Fixes "now" for the command about to run (Redis caches the time per
@@ -58,6 +65,7 @@ class Store {
 
  private:
   VersionCounter counter_;
+  std::unique_ptr<ActorTable> actors_;
   Clock clock_;
   KeyspaceStats stats_;
   std::vector<std::unique_ptr<Keyspace>> dbs_;

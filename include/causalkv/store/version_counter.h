@@ -38,6 +38,10 @@ class VersionCounter {
   // `count` consecutive versions starting at *first, all or none (a write
   // that needs several, like RENAME, must not take some and then fail).
   bool NextRange(uint64_t count, Version* first);
+  // The next version, at least `floor` (a hybrid clock: with peers, dots
+  // follow the wall clock, see store/causal.h). Jumping ahead may wait for
+  // the mark to be raised, as NextRange does at the limit.
+  bool NextAtLeast(uint64_t floor, Version* out);
 
   // The highest version handed out so far (0 before the first write).
   Version last_issued() const { return Version(last_issued_); }

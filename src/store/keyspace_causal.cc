@@ -1,0 +1,336 @@
+// Keyspace in causal mode (with peers): see keyspace.h and causal.h.
+//
+// Every change goes through the plain-data KeyState: load the stored state,
+// apply the causal algebra, store the result as a new block. Simpler than
+// editing packed blocks in place, and the network round trip of a
+// replicated write costs far more than the copy.
+#include <malloc.h>
+
+#include <algorithm>
+
+#include "causalkv/store/keyspace.h"
+#include "causalkv/util/hash.h"
+#include "causalkv/util/key_slot.h"
+
+namespace causalkv::store {
+namespace {
+
+// The hybrid clock: a dot's counter is at least the wall-clock milliseconds
+// shifted by this many bits, so "newest" follows the coordinators' clocks
+// (1024 writes per millisecond per node before the counter runs ahead).
+constexpr int kClockShift = 10;
+// Fixed, so that every node computes the same digest for the same state.
+constexpr uint64_t kDigestSeed = 0x63617573616c6b76ull;  // "causalkv"
+
+}  // namespace
+
+int Keyspace::KeySlotOf(std::string_view key) { return util::KeySlot(key); }
+
+void Keyspace::EnableCausal(ActorTable* actors) {
+  actors_ = actors;
+  slot_digests_.assign(util::kHashSlots, 0);
+  // Keys already loaded (a single node's data joining a cluster) count too.
+  table_.ForEach([&](const SiblingSet* set) { DigestToggleBlock(set); });
+}
+
+KeyState Keyspace::Unpack(const SiblingSet* set) const {
+  KeyState state;
+  state.expire_at_ms = set->expire_at_ms();
+  std::vector<VersionVector::Entry> context;
+  state.siblings.reserve(set->size());
+  for (Sibling s : *set) {
+    const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
+    state.siblings.push_back(SiblingValue{dot, std::string(s.value)});
+    context.emplace_back(dot.actor, dot.counter);
+  }
+  for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
+    const Version v = set->extra_context(i);
+    context.emplace_back(actors_->IdOf(v.actor()), v.counter());
+  }
+  // Fold: the highest counter per actor.
+  std::sort(context.begin(), context.end());
+  std::vector<VersionVector::Entry> folded;
+  for (const auto& e : context) {
+    if (!folded.empty() && folded.back().first == e.first) {
+      folded.back().second = std::max(folded.back().second, e.second);
+    } else {
+      folded.push_back(e);
+    }
+  }
+  state.context = VersionVector(std::move(folded));
+  // A block written before causal mode (a single node's data) keeps its
+  // siblings in counter order, which is dot order for one actor.
+  std::sort(state.siblings.begin(), state.siblings.end(),
+            [](const SiblingValue& a, const SiblingValue& b) { return a.dot < b.dot; });
+  const Version stamp = set->ttl_stamp();
+  if (stamp.raw() != 0) state.ttl_stamp = Dot{actors_->IdOf(stamp.actor()), stamp.counter()};
+  return state;
+}
+
+SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus* status) {
+  std::vector<Sibling> siblings;
+  siblings.reserve(state.siblings.size());
+  for (const SiblingValue& s : state.siblings) {
+    uint32_t index;
+    if (!actors_->IndexOf(s.dot.actor, &index) || s.dot.counter > Version::kCounterMask) {
+      *status = OpStatus::kTooManyActors;
+      return nullptr;
+    }
+    siblings.push_back(Sibling{Version::Dot(index, s.dot.counter), s.value});
+  }
+  // Only the context entries the siblings' dots do not imply are stored.
+  std::vector<Version> extra;
+  for (const auto& [actor, counter] : state.context.entries()) {
+    uint64_t implied = 0;
+    for (const SiblingValue& s : state.siblings) {
+      if (s.dot.actor == actor) implied = std::max(implied, s.dot.counter);
+    }
+    if (counter <= implied) continue;
+    uint32_t index;
+    if (!actors_->IndexOf(actor, &index) || counter > Version::kCounterMask) {
+      *status = OpStatus::kTooManyActors;
+      return nullptr;
+    }
+    extra.push_back(Version::Dot(index, counter));
+  }
+  Version stamp;
+  if (state.ttl_stamp.counter != 0) {
+    uint32_t index;
+    if (!actors_->IndexOf(state.ttl_stamp.actor, &index) ||
+        state.ttl_stamp.counter > Version::kCounterMask) {
+      *status = OpStatus::kTooManyActors;
+      return nullptr;
+    }
+    stamp = Version::Dot(index, state.ttl_stamp.counter);
+  }
+  *status = OpStatus::kOk;
+  return SiblingSet::CreateCausal(key, state.expire_at_ms, stamp, extra, siblings);
+}
+
+uint64_t Keyspace::StateHash(std::string_view key, const KeyState& state) {
+  // Values are left out: a dot names exactly one value.
+  std::string bytes(key);
+  auto put = [&](uint64_t v) { bytes.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(state.context.size());
+  for (const auto& [actor, counter] : state.context.entries()) {
+    put(actor);
+    put(counter);
+  }
+  put(state.siblings.size());
+  for (const SiblingValue& s : state.siblings) {
+    put(s.dot.actor);
+    put(s.dot.counter);
+  }
+  put(static_cast<uint64_t>(state.expire_at_ms));
+  put(state.ttl_stamp.actor);
+  put(state.ttl_stamp.counter);
+  return util::HashBytes(bytes.data(), bytes.size(), kDigestSeed);
+}
+
+void Keyspace::DigestToggle(std::string_view key, const KeyState& state) {
+  if (slot_digests_.empty()) return;
+  slot_digests_[util::KeySlot(key)] ^= StateHash(key, state);
+}
+
+bool Keyspace::LoadState(std::string_view key, SiblingSet*** link, KeyState* out) {
+  *link = FindLive(key);
+  if (*link != nullptr) {
+    *out = Unpack(**link);
+    return true;
+  }
+  auto it = tombstones_.find(std::string(key));
+  if (it == tombstones_.end()) return false;
+  *out = it->second.state;
+  return true;
+}
+
+bool Keyspace::GetState(std::string_view key, KeyState* out) {
+  SiblingSet** link;
+  return LoadState(key, &link, out);
+}
+
+OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState state) {
+  SiblingSet* block = nullptr;
+  if (!state.tombstone()) {
+    OpStatus status;
+    block = Pack(key, state, &status);
+    if (block == nullptr) return status;
+  }
+  // Out with the old (Remove takes the live key's hash out of the digest) ...
+  if (link != nullptr) {
+    Remove(link);
+  } else {
+    auto it = tombstones_.find(std::string(key));
+    if (it != tombstones_.end()) {
+      DigestToggle(key, it->second.state);
+      tombstones_.erase(it);
+    }
+  }
+  // ... in with the new.
+  if (block != nullptr) {
+    if (block->has_expire()) IndexTtl(block);
+    Adopt(block);
+  } else if (!state.context.empty()) {
+    DigestToggle(key, state);
+    tombstones_.emplace(std::string(key), Tombstone{std::move(state), clock_->now_ms});
+  }
+  return OpStatus::kOk;
+}
+
+bool Keyspace::NextDot(Dot* dot) {
+  Version v;
+  const uint64_t floor = static_cast<uint64_t>(std::max<int64_t>(clock_->now_ms, 0)) << kClockShift;
+  if (!counter_->NextAtLeast(floor, &v)) return false;
+  *dot = Dot{actors_->self(), v.counter()};
+  return true;
+}
+
+void Keyspace::ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot) {
+  switch (ttl.kind) {
+    case TtlUpdate::Kind::kKeep:
+      return;
+    case TtlUpdate::Kind::kClear:
+      // Stamped only when it changes something, so that a plain write does
+      // not override a concurrent EXPIRE elsewhere for nothing.
+      if (state->expire_at_ms == KeyState::kNoExpire) return;
+      state->expire_at_ms = KeyState::kNoExpire;
+      state->ttl_stamp = dot;
+      return;
+    case TtlUpdate::Kind::kSet:
+      state->expire_at_ms = ttl.at_ms;
+      state->ttl_stamp = dot;
+      return;
+  }
+}
+
+OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bool* changed) {
+  *changed = false;
+  SiblingSet** link;
+  KeyState local;
+  const bool had = LoadState(key, &link, &local);
+  if (had && Includes(local, incoming)) return OpStatus::kOk;
+  KeyState merged = had ? Sync(local, incoming) : incoming;
+  if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms) {
+    // Expired here: each node expires keys by itself, and none keeps a
+    // tombstone for it.
+    if (link != nullptr) {
+      Remove(link);
+      ++stats_->expired_keys;
+      *changed = true;
+    }
+    return OpStatus::kOk;
+  }
+  const OpStatus status = SaveState(key, link, std::move(merged));
+  *changed = status == OpStatus::kOk;
+  return status;
+}
+
+OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
+                              std::string_view value, TtlUpdate ttl, KeyState* after) {
+  if (seen.Get(actors_->self()) > counter_->last_issued().counter()) {
+    return OpStatus::kVersionFromFuture;
+  }
+  SiblingSet** link;
+  KeyState state;
+  LoadState(key, &link, &state);
+  if (*max_siblings_ != 0 && SiblingsAfterWrite(state, seen) > *max_siblings_) {
+    return OpStatus::kTooManySiblings;
+  }
+  Dot dot;
+  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  const std::string owned(value);
+  ApplyWrite(&state, seen, dot, &owned);
+  ApplyTtlCausal(&state, ttl, dot);
+  *after = state;
+  link = table_.FindLink(key);  // NextDot cannot move it, but be exact
+  return SaveState(key, link, std::move(state));
+}
+
+OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after) {
+  if (seen.Get(actors_->self()) > counter_->last_issued().counter()) {
+    return OpStatus::kVersionFromFuture;
+  }
+  SiblingSet** link;
+  KeyState state;
+  if (!LoadState(key, &link, &state)) {
+    *after = KeyState();
+    return OpStatus::kOk;
+  }
+  ApplyWrite(&state, seen, Dot{}, nullptr);
+  *after = state;
+  return SaveState(key, link, std::move(state));
+}
+
+OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl) {
+  SiblingSet** link;
+  KeyState state;
+  LoadState(key, &link, &state);
+  Dot dot;
+  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  // The context is everything held here: every local sibling is replaced,
+  // and siblings written concurrently elsewhere survive the merge.
+  const VersionVector seen = state.context;
+  const std::string owned(value);
+  ApplyWrite(&state, seen, dot, &owned);
+  ApplyTtlCausal(&state, ttl, dot);
+  return SaveState(key, table_.FindLink(key), std::move(state));
+}
+
+OpStatus Keyspace::CausalDelete(std::string_view key, bool* existed) {
+  SiblingSet** link = FindLive(key);
+  *existed = link != nullptr;
+  if (link == nullptr) return OpStatus::kOk;
+  KeyState state = Unpack(*link);
+  state.siblings.clear();
+  return SaveState(key, link, std::move(state));
+}
+
+OpStatus Keyspace::CausalSetExpire(std::string_view key, int64_t at_ms, bool* existed) {
+  SiblingSet** link = FindLive(key);
+  *existed = link != nullptr;
+  if (link == nullptr) return OpStatus::kOk;
+  KeyState state = Unpack(*link);
+  if (state.expire_at_ms == at_ms) return OpStatus::kOk;
+  Dot dot;
+  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  state.expire_at_ms = at_ms;
+  state.ttl_stamp = dot;
+  return SaveState(key, table_.FindLink(key), std::move(state));
+}
+
+OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::string_view dst) {
+  SiblingSet** src_link = FindLive(src);
+  if (src_link == nullptr) return OpStatus::kNotFound;
+  KeyState moving = Unpack(*src_link);
+  SiblingSet** dst_link;
+  KeyState dst_state;
+  target->LoadState(dst, &dst_link, &dst_state);
+  // Fresh dots, in the siblings' order: a client holding a context of the
+  // destination must not be able to remove values it never read.
+  std::vector<Dot> dots(moving.siblings.size() + 1);
+  for (Dot& d : dots) {
+    if (!NextDot(&d)) return OpStatus::kVersionUnavailable;
+  }
+  VersionVector seen = dst_state.context;
+  for (size_t i = 0; i < moving.siblings.size(); ++i) {
+    ApplyWrite(&dst_state, seen, dots[i], &moving.siblings[i].value);
+    seen = VersionVector();
+  }
+  dst_state.expire_at_ms = moving.expire_at_ms;
+  dst_state.ttl_stamp = dots.back();
+  // Store the destination first: if it cannot be stored, the source stays.
+  const OpStatus status = target->SaveState(dst, target->table_.FindLink(dst), std::move(dst_state));
+  if (status != OpStatus::kOk) return status;
+  moving.siblings.clear();
+  return SaveState(src, table_.FindLink(src), std::move(moving));
+}
+
+bool Keyspace::ReapTombstone(std::string_view key, const KeyState& state) {
+  auto it = tombstones_.find(std::string(key));
+  if (it == tombstones_.end() || !(it->second.state == state)) return false;
+  DigestToggle(key, it->second.state);
+  tombstones_.erase(it);
+  return true;
+}
+
+}  // namespace causalkv::store
