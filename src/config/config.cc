@@ -1,6 +1,8 @@
 #include "causalkv/config/config.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <limits>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -269,6 +272,125 @@ std::string GetOutputBufferLimits(const Config& cfg) {
                    std::to_string(limit.soft_bytes), " ", std::to_string(limit.soft_seconds)});
   }
   return out;
+}
+
+// Cluster limits. The quorum cap is only a sanity bound for SetOption(), which
+// cannot see a `peers` line that comes later in the file; ValidateCluster()
+// holds the quorums to the real cluster size.
+constexpr int64_t kMaxQuorum = 1000;
+constexpr int64_t kMaxPeerTimeoutMs = 3'600'000;             // an hour
+constexpr int64_t kMaxAntiEntropyIntervalMs = 86'400'000;    // a day
+constexpr int64_t kMaxTombstoneGraceMs = 30ll * 86'400'000;  // 30 days
+
+// RFC 1123's letters, digits, '-' and '.', plus '_', which container and
+// service host names often have and resolvers accept.
+bool IsHostnameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' || c == '.' ||
+         c == '_';
+}
+
+// One `peers` entry: "host:port" (an IPv4 literal or a hostname) or
+// "[ipv6]:port", port 1..65535. On success *key is the form duplicates are
+// detected on: the host lowercased (an IPv6 address in its canonical
+// spelling, so [::1] and [0::1] are the same peer), then the port.
+bool ParsePeerAddress(std::string_view entry, std::string* key, std::string* reason) {
+  const auto fail = [&](std::string_view why) {
+    *reason = StrCat({"peer '", entry, "' ", why});
+    return false;
+  };
+  const size_t colon = entry.rfind(':');
+  if (colon == std::string_view::npos) return fail("must be host:port");
+  const std::string_view host = entry.substr(0, colon);
+  int64_t port = 0;
+  if (!ParseInt64(entry.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    return fail("must end with a port from 1 to 65535");
+  }
+  std::string canonical;
+  if (!host.empty() && host.front() == '[') {
+    char text[INET6_ADDRSTRLEN] = {};
+    in6_addr address;
+    const std::string inner(host.substr(1, host.size() >= 2 ? host.size() - 2 : 0));
+    if (host.size() < 3 || host.back() != ']' ||
+        ::inet_pton(AF_INET6, inner.c_str(), &address) != 1 ||
+        ::inet_ntop(AF_INET6, &address, text, sizeof text) == nullptr) {
+      return fail("has a bad IPv6 address (write it as [address]:port)");
+    }
+    canonical = StrCat({"[", text, "]"});
+  } else {
+    if (host.empty()) return fail("has no host");
+    if (host.find(':') != std::string_view::npos) {
+      return fail("has an IPv6 address without brackets (write it as [address]:port)");
+    }
+    bool only_digits_and_dots = true;
+    for (const char c : host) {
+      if (!IsHostnameChar(c)) return fail("has a bad host name");
+      if (c != '.' && !IsDigit(c)) only_digits_and_dots = false;
+    }
+    // A name made of digits and dots can only mean an IPv4 address (no
+    // top-level domain is numeric), so "300.1.1.1" is a typo, not a host.
+    in_addr address;
+    if (only_digits_and_dots && ::inet_pton(AF_INET, std::string(host).c_str(), &address) != 1) {
+      return fail("has a bad IPv4 address");
+    }
+    if (host.front() == '.' || host.front() == '-' || host.find("..") != std::string_view::npos) {
+      return fail("has a bad host name");
+    }
+    canonical.reserve(host.size());
+    for (const char c : host) canonical += AsciiLower(c);
+  }
+  *key = StrCat({canonical, ":", std::to_string(port)});
+  return true;
+}
+
+// `peers host:port [host:port ...]`. A config line gives the addresses as
+// separate values, CONFIG GET's output as one blank-separated string; both
+// are accepted, and `peers ""` clears the list (a single node).
+bool SetPeers(const Values& v, Config* cfg, std::string* reason) {
+  if (v.empty()) {
+    *reason = std::string(kWrongArgCount);
+    return false;
+  }
+  std::vector<std::string> peers;
+  std::set<std::string> seen;
+  for (const std::string& value : v) {
+    size_t i = 0;
+    while (i < value.size()) {
+      while (i < value.size() && value[i] == ' ') ++i;
+      size_t j = i;
+      while (j < value.size() && value[j] != ' ') ++j;
+      if (j > i) {
+        const std::string entry = value.substr(i, j - i);
+        std::string key;
+        if (!ParsePeerAddress(entry, &key, reason)) return false;
+        // A peer listed twice would count twice toward every quorum.
+        if (!seen.insert(key).second) {
+          *reason = StrCat({"peer '", entry, "' is listed twice"});
+          return false;
+        }
+        peers.push_back(entry);
+      }
+      i = j;
+    }
+  }
+  cfg->peers = std::move(peers);
+  return true;
+}
+
+std::string GetPeers(const Config& cfg) {
+  std::string joined;
+  for (const std::string& peer : cfg.peers) {
+    if (!joined.empty()) joined += ' ';
+    joined += peer;
+  }
+  return joined;
+}
+
+// "write-quorum 4 is more than the 3 nodes of the cluster (peers + this node)",
+// or the empty string when `quorum` fits.
+std::string QuorumTooLarge(std::string_view name, int quorum, int nodes) {
+  if (quorum <= nodes) return {};
+  return StrCat({name, " ", std::to_string(quorum), " is more than the ", std::to_string(nodes),
+                 nodes == 1 ? " node" : " nodes", " of the cluster (peers + this node)"});
 }
 
 // The single table of options: adding one means adding one entry here (and a
@@ -704,6 +826,63 @@ const Option kOptions[] = {
        return true;
      },
      [](const Config& cfg) { return std::to_string(cfg.max_siblings); }},
+
+    // Cluster. Peers and the secret are read once at startup: the links and
+    // the replica sets are built from them.
+    {"peers", false, SetPeers, GetPeers},
+
+    {"peer-secret", false,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       cfg->peer_secret = v[0];
+       return true;
+     },
+     // Shown like requirepass, which Redis's CONFIG GET also shows.
+     [](const Config& cfg) { return cfg.peer_secret; }},
+
+    {"write-quorum", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 0, kMaxQuorum, &n, reason)) return false;
+       cfg->write_quorum = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(EffectiveWriteQuorum(cfg)); }},
+
+    {"read-quorum", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 0, kMaxQuorum, &n, reason)) return false;
+       cfg->read_quorum = static_cast<int>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(EffectiveReadQuorum(cfg)); }},
+
+    {"peer-timeout", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 1, kMaxPeerTimeoutMs, &cfg->peer_timeout_ms, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.peer_timeout_ms); }},
+
+    {"anti-entropy-interval", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 10, kMaxAntiEntropyIntervalMs, &cfg->anti_entropy_interval_ms,
+                            reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.anti_entropy_interval_ms); }},
+
+    {"tombstone-grace", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, kMaxTombstoneGraceMs, &cfg->tombstone_grace_ms, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.tombstone_grace_ms); }},
+
+    {"hints-max-memory", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseMemoryValue(v, 0, std::numeric_limits<int64_t>::max(), &cfg->hints_max_memory,
+                               reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.hints_max_memory); }},
 };
 
 const Option* FindOption(std::string_view name) {
@@ -870,11 +1049,52 @@ bool SetOption(Config* cfg, std::string_view name, const std::vector<std::string
                      "') - can't set immutable config"});
     return false;
   }
+  // Staged, so that a value the setter accepts but the cluster cannot take
+  // (a quorum above the number of nodes) still changes nothing.
+  Config staged = *cfg;
   std::string reason;
-  if (!option->set(values, cfg, &reason)) {
+  bool ok = option->set(values, &staged, &reason);
+  if (ok && runtime) {
+    if (option->name == "write-quorum") {
+      reason = QuorumTooLarge(option->name, staged.write_quorum, ClusterSize(staged));
+    } else if (option->name == "read-quorum") {
+      reason = QuorumTooLarge(option->name, staged.read_quorum, ClusterSize(staged));
+    }
+    ok = reason.empty();
+  }
+  if (!ok) {
     *error = runtime ? StrCat({"CONFIG SET failed (possibly related to argument '", option->name,
                                "') - ", reason})
                      : StrCat({"option '", option->name, "': ", reason});
+    return false;
+  }
+  *cfg = std::move(staged);
+  return true;
+}
+
+int ClusterSize(const Config& cfg) { return static_cast<int>(cfg.peers.size()) + 1; }
+
+int EffectiveWriteQuorum(const Config& cfg) {
+  return cfg.write_quorum != 0 ? cfg.write_quorum : ClusterSize(cfg) / 2 + 1;
+}
+
+int EffectiveReadQuorum(const Config& cfg) {
+  return cfg.read_quorum != 0 ? cfg.read_quorum : ClusterSize(cfg) / 2 + 1;
+}
+
+bool ValidateCluster(const Config& cfg, std::string* error) {
+  if (!cfg.peers.empty() && cfg.peer_secret.empty()) {
+    *error =
+        "peers is set but peer-secret is empty: the commands nodes send each other can "
+        "overwrite any key, so peer links must authenticate; set peer-secret to the same "
+        "secret on every node";
+    return false;
+  }
+  const int nodes = ClusterSize(cfg);
+  std::string reason = QuorumTooLarge("write-quorum", cfg.write_quorum, nodes);
+  if (reason.empty()) reason = QuorumTooLarge("read-quorum", cfg.read_quorum, nodes);
+  if (!reason.empty()) {
+    *error = std::move(reason);
     return false;
   }
   return true;
@@ -968,6 +1188,13 @@ LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::str
     }
   }
 
+  // Only now is every directive in: `peers` may follow the quorums.
+  std::string reason;
+  if (!ValidateCluster(staged, &reason)) {
+    *error = StrCat({kFatalHeader, "Checking the cluster options\n", reason});
+    return LoadResult::kError;
+  }
+
   *out = std::move(staged);
   return LoadResult::kRun;
 }
@@ -977,13 +1204,23 @@ namespace {
 // CONFIG GET shows these as a list of words; the file gets them unquoted
 // (an empty list as "").
 bool IsListOption(std::string_view name) {
-  return name == "bind" || name == "client-output-buffer-limit" || name == "save";
+  return name == "bind" || name == "client-output-buffer-limit" || name == "save" ||
+         name == "peers";
 }
 
 // Sizes the file shows with units, as Redis's rewrite does.
 bool IsMemoryOption(std::string_view name) {
   return name == "proto-max-bulk-len" || name == "client-query-buffer-limit" ||
-         name == "maxmemory";
+         name == "maxmemory" || name == "hints-max-memory";
+}
+
+// The value as the file gets it: CONFIG GET's, except that the quorums are
+// written as configured, so that 0 ("a majority") still follows the cluster
+// size after peers are added, instead of being frozen at today's number.
+std::string FileValue(const Config& cfg, const Option& option) {
+  if (option.name == "write-quorum") return std::to_string(cfg.write_quorum);
+  if (option.name == "read-quorum") return std::to_string(cfg.read_quorum);
+  return option.get(cfg);
 }
 
 std::string FormatMemory(uint64_t bytes) {
@@ -995,7 +1232,7 @@ std::string FormatMemory(uint64_t bytes) {
 }
 
 std::string DirectiveLine(const Config& cfg, const Option& option) {
-  const std::string value = option.get(cfg);
+  const std::string value = FileValue(cfg, option);
   std::string line(option.name);
   line += ' ';
   uint64_t bytes = 0;
@@ -1083,7 +1320,7 @@ std::string RewriteConfigText(const Config& cfg, std::string_view old_text) {
     out.append(DirectiveLine(cfg, *option)).append("\n");
   }
   for (size_t i = 0; i < std::size(kOptions); ++i) {
-    if (done[i] || kOptions[i].get(cfg) == kOptions[i].get(defaults)) continue;
+    if (done[i] || FileValue(cfg, kOptions[i]) == FileValue(defaults, kOptions[i])) continue;
     if (!has_signature) {
       out.append(kRewriteSignature).append("\n");
       has_signature = true;

@@ -135,6 +135,14 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(cfg.hz, 10);
   EXPECT_EQ(cfg.requirepass, "");
   EXPECT_EQ(cfg.version_reserve, 1000000u);
+  EXPECT_TRUE(cfg.peers.empty());
+  EXPECT_EQ(cfg.peer_secret, "");
+  EXPECT_EQ(cfg.write_quorum, 0);
+  EXPECT_EQ(cfg.read_quorum, 0);
+  EXPECT_EQ(cfg.peer_timeout_ms, 1000);
+  EXPECT_EQ(cfg.anti_entropy_interval_ms, 10000);
+  EXPECT_EQ(cfg.tombstone_grace_ms, 3600000);
+  EXPECT_EQ(cfg.hints_max_memory, 64ull * 1024 * 1024);
   EXPECT_EQ(cfg.config_file, "");
 
   const std::map<std::string, std::string> expected = {
@@ -178,6 +186,14 @@ TEST(ConfigTest, Defaults) {
       {"aof-load-truncated", "yes"},
       {"auto-aof-rewrite-percentage", "100"},
       {"auto-aof-rewrite-min-size", "67108864"},
+      {"peers", ""},
+      {"peer-secret", ""},
+      {"write-quorum", "1"},
+      {"read-quorum", "1"},
+      {"peer-timeout", "1000"},
+      {"anti-entropy-interval", "10000"},
+      {"tombstone-grace", "3600000"},
+      {"hints-max-memory", "67108864"},
       {"(config_file)", ""},
   };
   EXPECT_EQ(Snapshot(cfg), expected);
@@ -197,7 +213,10 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "save", "dbfilename", "start-empty-on-corrupt-snapshot",
                                       "appendonly", "appendfilename", "appendfsync",
                                       "aof-load-truncated", "auto-aof-rewrite-percentage",
-                                      "auto-aof-rewrite-min-size", "max-siblings"}));
+                                      "auto-aof-rewrite-min-size", "max-siblings", "peers",
+                                      "peer-secret", "write-quorum", "read-quorum",
+                                      "peer-timeout", "anti-entropy-interval",
+                                      "tombstone-grace", "hints-max-memory"}));
   EXPECT_EQ(&OptionNames(), &OptionNames());
 }
 
@@ -1065,6 +1084,19 @@ TEST(DefaultConfTest, ShippedConfigMentionsEveryOption) {
 }
 
 
+TEST(DefaultConfTest, ShippedConfigIsASingleNodeWithTheClusterDefaults) {
+  Config cfg;
+  std::string error;
+  ASSERT_EQ(LoadArgs({DefaultConfPath()}, &cfg, &error), LoadResult::kRun) << error;
+  const Config defaults;
+  for (const char* name : {"peers", "peer-secret", "write-quorum", "read-quorum", "peer-timeout",
+                           "anti-entropy-interval", "tombstone-grace", "hints-max-memory"}) {
+    EXPECT_EQ(Get(cfg, name), Get(defaults, name)) << name;
+  }
+  EXPECT_EQ(cfg.write_quorum, 0);
+  EXPECT_EQ(cfg.read_quorum, 0);
+}
+
 // ---------------------------------------------------------------------------
 // Protection, client limits, daemon and slow log options
 
@@ -1291,6 +1323,312 @@ TEST(RewriteTest, WithoutConfigFile) {
   std::string error;
   EXPECT_FALSE(RewriteConfigFile(cfg, &error));
   EXPECT_EQ(error, "The server is running without a config file");
+}
+
+// ---------------------------------------------------------------------------
+// Cluster options
+
+constexpr std::string_view kSecretMissing =
+    "peers is set but peer-secret is empty: the commands nodes send each other can overwrite any "
+    "key, so peer links must authenticate; set peer-secret to the same secret on every node";
+
+// Loads `text` as a file through LoadFromArgs(), so that ValidateCluster() runs.
+LoadResult LoadFileArgs(std::string_view text, const std::vector<std::string>& flags,
+                        Config* cfg, std::string* error) {
+  TempDir dir;
+  std::vector<std::string> args = {dir.Write("cluster.conf", text)};
+  args.insert(args.end(), flags.begin(), flags.end());
+  return LoadArgs(args, cfg, error);
+}
+
+std::string ClusterError(std::string_view reason) {
+  return "*** FATAL CONFIG FILE ERROR ***\nChecking the cluster options\n" + std::string(reason);
+}
+
+TEST(ConfigClusterTest, PeersAcceptsIpv4HostnamesAndBracketedIpv6) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("peers 10.0.0.2:6379 db-2.example.com:7000 [::1]:6380 localhost:65535\n", &cfg,
+                   &error))
+      << error;
+  EXPECT_EQ(cfg.peers, (std::vector<std::string>{"10.0.0.2:6379", "db-2.example.com:7000",
+                                                 "[::1]:6380", "localhost:65535"}));
+  EXPECT_EQ(Get(cfg, "peers"), "10.0.0.2:6379 db-2.example.com:7000 [::1]:6380 localhost:65535");
+  EXPECT_EQ(ClusterSize(cfg), 5);
+}
+
+TEST(ConfigClusterTest, PeersEmptyStringClearsAndLaterLinesReplace) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("peers a:1 b:2\npeers c:3\n", &cfg, &error)) << error;
+  EXPECT_EQ(cfg.peers, (std::vector<std::string>{"c:3"}));
+  ASSERT_TRUE(Load("peers \"\"\n", &cfg, &error)) << error;
+  EXPECT_TRUE(cfg.peers.empty());
+  EXPECT_EQ(ClusterSize(cfg), 1);
+}
+
+TEST(ConfigClusterTest, PeersFromTheCommandLineAndAsOneString) {
+  Config cfg;
+  std::string error;
+  ASSERT_EQ(LoadArgs({"--peers", "127.0.0.2:6379", "127.0.0.3:6379", "--peer-secret", "s"}, &cfg,
+                     &error),
+            LoadResult::kRun)
+      << error;
+  EXPECT_EQ(cfg.peers, (std::vector<std::string>{"127.0.0.2:6379", "127.0.0.3:6379"}));
+  EXPECT_EQ(cfg.peer_secret, "s");
+  // CONFIG GET's one-string form reads back the same (as `save` does).
+  Config copy;
+  ASSERT_TRUE(SetOption(&copy, "peers", {Get(cfg, "peers")}, /*runtime=*/false, &error)) << error;
+  EXPECT_EQ(copy.peers, cfg.peers);
+}
+
+TEST(ConfigClusterTest, BadPeers) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"peers", std::string(kWrongArgs)},
+      {"peers host", "peer 'host' must be host:port"},
+      {"peers host:", "peer 'host:' must end with a port from 1 to 65535"},
+      {"peers host:0", "peer 'host:0' must end with a port from 1 to 65535"},
+      {"peers host:65536", "peer 'host:65536' must end with a port from 1 to 65535"},
+      {"peers host:+1", "peer 'host:+1' must end with a port from 1 to 65535"},
+      {"peers host:007", "peer 'host:007' must end with a port from 1 to 65535"},
+      {"peers host:x", "peer 'host:x' must end with a port from 1 to 65535"},
+      {"peers :6379", "peer ':6379' has no host"},
+      {"peers ::1:6379", "peer '::1:6379' has an IPv6 address without brackets (write it as "
+                         "[address]:port)"},
+      {"peers []:6379", "peer '[]:6379' has a bad IPv6 address (write it as [address]:port)"},
+      {"peers [::1:6379", "peer '[::1:6379' has a bad IPv6 address (write it as [address]:port)"},
+      {"peers [zz::1]:6379",
+       "peer '[zz::1]:6379' has a bad IPv6 address (write it as [address]:port)"},
+      {"peers [10.0.0.1]:6379",
+       "peer '[10.0.0.1]:6379' has a bad IPv6 address (write it as [address]:port)"},
+      {"peers 300.1.1.1:6379", "peer '300.1.1.1:6379' has a bad IPv4 address"},
+      {"peers 10.0.0:6379", "peer '10.0.0:6379' has a bad IPv4 address"},
+      {"peers host!:6379", "peer 'host!:6379' has a bad host name"},
+      {"peers -host:6379", "peer '-host:6379' has a bad host name"},
+      {"peers a..b:6379", "peer 'a..b:6379' has a bad host name"},
+      {"peers a:1 b:2 a:1", "peer 'a:1' is listed twice"},
+      {"peers db:1 DB:1", "peer 'DB:1' is listed twice"},
+      {"peers [::1]:7 [0:0::1]:7", "peer '[0:0::1]:7' is listed twice"},
+  };
+  for (const auto& [line, reason] : cases) ExpectLineFails(line, reason);
+  // The same host on another port is another node; underscores, which
+  // container host names often have, resolve fine.
+  ExpectLineGives("peers a:1 a:2 my_db.local:3", "peers", "a:1 a:2 my_db.local:3");
+}
+
+TEST(ConfigClusterTest, PeersAndSecretAreStartupOnly) {
+  Config cfg;
+  const auto before = Snapshot(cfg);
+  std::string error;
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"peers", "a:1"}, {"peer-secret", "s"}}) {
+    EXPECT_FALSE(SetOption(&cfg, name, {value}, /*runtime=*/true, &error)) << name;
+    EXPECT_EQ(error, SetError(name, "can't set immutable config"));
+  }
+  EXPECT_EQ(Snapshot(cfg), before);
+}
+
+TEST(ConfigClusterTest, PeerSecretIsShownLikeRequirepass) {
+  ExpectLineGives("peer-secret \"s3 cret\"", "peer-secret", "s3 cret");
+  ExpectLineFails("peer-secret a b", kWrongArgs);
+}
+
+TEST(ConfigClusterTest, DurationsAndHintMemory) {
+  const std::vector<std::tuple<std::string, std::string, std::string>> good = {
+      {"peer-timeout 1", "peer-timeout", "1"},
+      {"peer-timeout 3600000", "peer-timeout", "3600000"},
+      {"anti-entropy-interval 10", "anti-entropy-interval", "10"},
+      {"anti-entropy-interval 86400000", "anti-entropy-interval", "86400000"},
+      {"tombstone-grace 0", "tombstone-grace", "0"},
+      {"tombstone-grace 2592000000", "tombstone-grace", "2592000000"},
+      {"hints-max-memory 0", "hints-max-memory", "0"},
+      {"hints-max-memory 1gb", "hints-max-memory", "1073741824"},
+      {"hints-max-memory 100k", "hints-max-memory", "100000"},
+  };
+  for (const auto& [line, name, shown] : good) ExpectLineGives(line, name, shown);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"peer-timeout 0", "argument must be between 1 and 3600000 inclusive"},
+      {"peer-timeout 3600001", "argument must be between 1 and 3600000 inclusive"},
+      {"peer-timeout 1s", std::string(kNotInteger)},
+      {"anti-entropy-interval 9", "argument must be between 10 and 86400000 inclusive"},
+      {"tombstone-grace -1", "argument must be between 0 and 2592000000 inclusive"},
+      {"tombstone-grace 2592000001", "argument must be between 0 and 2592000000 inclusive"},
+      {"hints-max-memory -1", std::string(kNotMemory)},
+      {"hints-max-memory 1tb", std::string(kNotMemory)},
+  };
+  for (const auto& [line, reason] : bad) ExpectLineFails(line, reason);
+
+  Config cfg;
+  std::string error;
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"peer-timeout", "250"},
+           {"anti-entropy-interval", "500"},
+           {"tombstone-grace", "0"},
+           {"hints-max-memory", "1mb"}}) {
+    EXPECT_TRUE(SetOption(&cfg, name, {value}, /*runtime=*/true, &error)) << name << error;
+  }
+  EXPECT_EQ(cfg.peer_timeout_ms, 250);
+  EXPECT_EQ(cfg.anti_entropy_interval_ms, 500);
+  EXPECT_EQ(cfg.tombstone_grace_ms, 0);
+  EXPECT_EQ(cfg.hints_max_memory, 1024u * 1024);
+}
+
+TEST(ConfigClusterTest, DefaultQuorumIsAMajorityOfTheNodes) {
+  // N = peers + 1 -> N/2+1.
+  const std::vector<std::pair<std::string, int>> cases = {
+      {"", 1}, {"a:1", 2}, {"a:1 b:1", 2}, {"a:1 b:1 c:1", 3}, {"a:1 b:1 c:1 d:1", 3}};
+  for (const auto& [peers, majority] : cases) {
+    Config cfg;
+    std::string error;
+    ASSERT_TRUE(SetOption(&cfg, "peers", {peers}, false, &error)) << error;
+    EXPECT_EQ(EffectiveWriteQuorum(cfg), majority) << peers;
+    EXPECT_EQ(EffectiveReadQuorum(cfg), majority) << peers;
+    EXPECT_EQ(Get(cfg, "write-quorum"), std::to_string(majority)) << peers;
+    EXPECT_EQ(Get(cfg, "read-quorum"), std::to_string(majority)) << peers;
+    EXPECT_EQ(cfg.write_quorum, 0);
+  }
+}
+
+TEST(ConfigClusterTest, ConfiguredQuorumsAreShownAsConfigured) {
+  Config cfg;
+  std::string error;
+  ASSERT_EQ(LoadFileArgs("write-quorum 1\nread-quorum 3\npeers a:1 b:1\npeer-secret s\n", {},
+                         &cfg, &error),
+            LoadResult::kRun)
+      << error;  // the quorums come before peers: checked only at the end
+  EXPECT_EQ(EffectiveWriteQuorum(cfg), 1);
+  EXPECT_EQ(EffectiveReadQuorum(cfg), 3);
+  EXPECT_EQ(Get(cfg, "write-quorum"), "1");
+  EXPECT_EQ(Get(cfg, "read-quorum"), "3");
+}
+
+TEST(ConfigClusterTest, QuorumValuesAtStartup) {
+  ExpectLineGives("write-quorum 1000", "write-quorum", "1000");  // bounded later by N
+  ExpectLineFails("write-quorum 1001", "argument must be between 0 and 1000 inclusive");
+  ExpectLineFails("read-quorum -1", "argument must be between 0 and 1000 inclusive");
+  ExpectLineFails("read-quorum two", kNotInteger);
+}
+
+TEST(ConfigClusterTest, ConfigSetQuorumIsBoundedByTheClusterSize) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("peers a:1 b:1\npeer-secret s\n", &cfg, &error)) << error;
+  ASSERT_TRUE(SetOption(&cfg, "write-quorum", {"3"}, /*runtime=*/true, &error)) << error;
+  ASSERT_TRUE(SetOption(&cfg, "read-quorum", {"1"}, /*runtime=*/true, &error)) << error;
+  EXPECT_EQ(Get(cfg, "write-quorum"), "3");
+  EXPECT_EQ(Get(cfg, "read-quorum"), "1");
+
+  const auto before = Snapshot(cfg);
+  EXPECT_FALSE(SetOption(&cfg, "write-quorum", {"4"}, /*runtime=*/true, &error));
+  EXPECT_EQ(error, SetError("write-quorum",
+                            "write-quorum 4 is more than the 3 nodes of the cluster "
+                            "(peers + this node)"));
+  EXPECT_FALSE(SetOption(&cfg, "READ-QUORUM", {"9"}, /*runtime=*/true, &error));
+  EXPECT_EQ(error, SetError("read-quorum",
+                            "read-quorum 9 is more than the 3 nodes of the cluster "
+                            "(peers + this node)"));
+  EXPECT_EQ(Snapshot(cfg), before);
+
+  // 0 restores the majority.
+  ASSERT_TRUE(SetOption(&cfg, "write-quorum", {"0"}, /*runtime=*/true, &error)) << error;
+  EXPECT_EQ(cfg.write_quorum, 0);
+  EXPECT_EQ(Get(cfg, "write-quorum"), "2");
+
+  Config single;
+  EXPECT_FALSE(SetOption(&single, "write-quorum", {"2"}, /*runtime=*/true, &error));
+  EXPECT_EQ(error, SetError("write-quorum",
+                            "write-quorum 2 is more than the 1 node of the cluster "
+                            "(peers + this node)"));
+  EXPECT_TRUE(SetOption(&single, "write-quorum", {"1"}, /*runtime=*/true, &error)) << error;
+}
+
+TEST(ConfigClusterTest, ValidateCluster) {
+  std::string error;
+  Config cfg;
+  EXPECT_TRUE(ValidateCluster(cfg, &error)) << error;  // a single node needs no secret
+
+  cfg.peers = {"a:1", "b:1"};
+  EXPECT_FALSE(ValidateCluster(cfg, &error));
+  EXPECT_EQ(error, kSecretMissing);
+
+  cfg.peer_secret = "s";
+  EXPECT_TRUE(ValidateCluster(cfg, &error)) << error;
+
+  cfg.write_quorum = 4;
+  EXPECT_FALSE(ValidateCluster(cfg, &error));
+  EXPECT_EQ(error, "write-quorum 4 is more than the 3 nodes of the cluster (peers + this node)");
+  cfg.write_quorum = 3;
+  cfg.read_quorum = 5;
+  EXPECT_FALSE(ValidateCluster(cfg, &error));
+  EXPECT_EQ(error, "read-quorum 5 is more than the 3 nodes of the cluster (peers + this node)");
+  cfg.read_quorum = 0;
+  EXPECT_TRUE(ValidateCluster(cfg, &error)) << error;
+}
+
+TEST(ConfigClusterTest, LoadFromArgsRefusesABadCombinationAndChangesNothing) {
+  const std::vector<std::tuple<std::string, std::vector<std::string>, std::string>> cases = {
+      {"peers a:1 b:1\n", {}, std::string(kSecretMissing)},
+      // The flag's quorum is checked against the file's peers.
+      {"peers a:1 b:1\npeer-secret s\n",
+       {"--write-quorum", "4"},
+       "write-quorum 4 is more than the 3 nodes of the cluster (peers + this node)"},
+      // A quorum that fitted the file's peers no longer fits once a flag clears them.
+      {"peers a:1 b:1\npeer-secret s\nread-quorum 2\n",
+       {"--peers", ""},
+       "read-quorum 2 is more than the 1 node of the cluster (peers + this node)"},
+  };
+  for (const auto& [text, flags, reason] : cases) {
+    Config cfg;
+    const auto before = Snapshot(cfg);
+    std::string error;
+    EXPECT_EQ(LoadFileArgs(text, flags, &cfg, &error), LoadResult::kError) << text;
+    EXPECT_EQ(error, ClusterError(reason)) << text;
+    EXPECT_EQ(Snapshot(cfg), before) << text;
+  }
+  Config cfg;
+  std::string error;
+  EXPECT_EQ(LoadArgs({"--peers", "a:1", "--peer-secret", "s", "--write-quorum", "2"}, &cfg,
+                     &error),
+            LoadResult::kRun)
+      << error;
+}
+
+TEST(ConfigClusterTest, RewriteRoundTripKeepsAMajorityQuorumAsZero) {
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("peers 127.0.0.2:7000 [::1]:7001\npeer-secret \"a secret\"\n"
+                   "read-quorum 3\npeer-timeout 250\nanti-entropy-interval 5000\n"
+                   "tombstone-grace 0\nhints-max-memory 128mb\n",
+                   &cfg, &error))
+      << error;
+  const std::string text = RewriteConfigText(cfg, "# cluster\npeers \"\"\nwrite-quorum 0\n");
+  EXPECT_EQ(text,
+            "# cluster\n"
+            "peers 127.0.0.2:7000 [::1]:7001\n"
+            "write-quorum 0\n"  // still "a majority", though GET shows 2 today
+            "# Generated by CONFIG REWRITE\n"
+            "peer-secret \"a secret\"\n"
+            "read-quorum 3\n"
+            "peer-timeout 250\n"
+            "anti-entropy-interval 5000\n"
+            "tombstone-grace 0\n"
+            "hints-max-memory 128mb\n");
+  Config loaded;
+  ASSERT_TRUE(Load(text, &loaded, &error)) << error;
+  EXPECT_EQ(Snapshot(loaded), Snapshot(cfg));
+  EXPECT_EQ(loaded.write_quorum, 0);
+  EXPECT_EQ(loaded.read_quorum, 3);
+
+  // Back to one node: `peers ""`, and nothing appended for the defaults.
+  Config single = loaded;
+  single.peers.clear();
+  single.peer_secret.clear();
+  single.read_quorum = 0;
+  single.peer_timeout_ms = 1000;
+  single.anti_entropy_interval_ms = 10000;
+  single.tombstone_grace_ms = 3600000;
+  single.hints_max_memory = 64ull << 20;
+  EXPECT_EQ(RewriteConfigText(single, "peers a:1 b:2\n"), "peers \"\"\n");
 }
 
 }  // namespace

@@ -91,6 +91,21 @@ struct Config {
   bool aof_load_truncated = true;
   int auto_aof_rewrite_percentage = 100;
   uint64_t auto_aof_rewrite_min_size = 64ull << 20;
+  // Cluster (leaderless replication). No peers: a single node, as before.
+  // Each peer is "host:port" or "[ipv6]:port"; every node lists all others.
+  std::vector<std::string> peers;
+  std::string peer_secret;  // required when peers is set (ValidateCluster)
+  // 0: a majority of ClusterSize(); see EffectiveWriteQuorum/EffectiveReadQuorum.
+  int write_quorum = 0;
+  int read_quorum = 0;
+  // A peer that has not answered within this time counts as not answering.
+  int64_t peer_timeout_ms = 1000;
+  // Time between two anti-entropy rounds with each peer.
+  int64_t anti_entropy_interval_ms = 10'000;
+  // A tombstone is kept at least this long after every replica holds it.
+  int64_t tombstone_grace_ms = 3'600'000;
+  // Memory for writes queued for unreachable peers (hints); 0: keep none.
+  uint64_t hints_max_memory = 64ull << 20;
   std::string config_file;  // absolute path of the file loaded; empty if none
 };
 
@@ -107,14 +122,17 @@ LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::str
 bool LoadFromText(std::string_view text, std::string_view source, Config* out, std::string* error);
 
 // One directive, e.g. ("port", {"7000"}). `runtime` is true for CONFIG SET,
-// which refuses options that cannot change while running. Nothing changes on error.
+// which refuses options that cannot change while running, and quorums above
+// ClusterSize() (at startup `peers` may still follow, so ValidateCluster()
+// checks them then). Nothing changes on error.
 bool SetOption(Config* cfg, std::string_view name, const std::vector<std::string>& values,
                bool runtime, std::string* error);
 
 // Names of every supported option, in a stable order.
 const std::vector<std::string>& OptionNames();
 
-// The value as CONFIG GET shows it (e.g. bind "127.0.0.1 -::1", memory in bytes).
+// The value as CONFIG GET shows it (e.g. bind "127.0.0.1 -::1", memory in bytes,
+// write-quorum and read-quorum as the effective number, never 0).
 // Returns false for an unknown name.
 bool GetOption(const Config& cfg, std::string_view name, std::string* value);
 
@@ -128,6 +146,7 @@ inline constexpr const char* kDefaultPidFile = "/var/run/causalkv.pid";
 // rewritten in place (later repeats are dropped), comments, blank lines and
 // anything else are kept, and options that differ from their default but had
 // no line are appended at the end. Memory sizes are written with units.
+// Quorums are written as configured, so 0 stays "a majority" if peers change.
 std::string RewriteConfigText(const Config& cfg, std::string_view old_text);
 
 // Rewrites cfg.config_file with RewriteConfigText(), atomically (a temporary
@@ -135,6 +154,23 @@ std::string RewriteConfigText(const Config& cfg, std::string_view old_text);
 // the original's permissions). On failure *error says why and the file is
 // unchanged.
 bool RewriteConfigFile(const Config& cfg, std::string* error);
+
+// The number of nodes holding every key: the peers plus this node.
+int ClusterSize(const Config& cfg);
+
+// The quorums a request uses when it names none: the configured value, or a
+// majority of ClusterSize() (N/2+1) when it is 0. Only a config that passed
+// ValidateCluster() is guaranteed to give a value in 1..ClusterSize().
+int EffectiveWriteQuorum(const Config& cfg);
+int EffectiveReadQuorum(const Config& cfg);
+
+// Checks what no single option can check alone, because `peers` may come
+// after the quorums in a file: both quorums are at most ClusterSize(), and a
+// node with peers has a peer-secret. LoadFromArgs() calls it once, after the
+// file and the flags, and fails with kError; CONFIG SET needs no call, since
+// peers and peer-secret cannot change at runtime and SetOption() bounds the
+// quorums itself. Returns false with a message saying what to fix in *error.
+bool ValidateCluster(const Config& cfg, std::string* error);
 
 // Parses "100", "1k", "1kb", "5mb", "2gb" (Redis units: k=1000, kb=1024 ...).
 bool ParseMemory(std::string_view text, uint64_t* bytes);
