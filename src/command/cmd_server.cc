@@ -169,6 +169,7 @@ void InfoServer(Context& ctx, std::string* s) {
   Line(s, "process_id", static_cast<uint64_t>(st.pid));
   Line(s, "process_supervised", st.supervised_by);
   Line(s, "run_id", st.run_id.empty() ? std::string(40, '0') : st.run_id);
+  Line(s, "node_id", st.node_id);
   Line(s, "tcp_port", static_cast<uint64_t>(st.tcp_port));
   Line(s, "server_time_usec", static_cast<uint64_t>(ctx.store.now_ms()) * 1000);
   Line(s, "uptime_in_seconds", static_cast<uint64_t>(uptime_s));
@@ -375,6 +376,15 @@ void InfoSiblings(Context& ctx, std::string* s) {
   s->append("\r\n");
 }
 
+// With peers: the node, each peer link and the cluster's counters
+// (cluster::Coordinator::WriteInfo). Empty on a single node.
+void InfoPeers(Context& ctx, std::string* s) {
+  if (!ctx.server.peers_info) return;
+  s->append("# Peers\r\n");
+  ctx.server.peers_info(s);
+  s->append("\r\n");
+}
+
 struct InfoSection {
   const char* name;
   void (*write)(Context&, std::string*);
@@ -386,6 +396,7 @@ constexpr InfoSection kSections[] = {
     {"stats", InfoStats, true},             {"replication", InfoReplication, true},
     {"cpu", InfoCpu, true},                 {"commandstats", InfoCommandstats, false},
     {"keyspace", InfoKeyspace, true},       {"siblings", InfoSiblings, true},
+    {"peers", InfoPeers, true},
 };
 
 void Info(Context& ctx) {

@@ -4,11 +4,21 @@
 // highest version among the key's siblings (0 for a missing key) and values
 // are ordered oldest first. VGET key WITHVERSIONS returns
 // [version, [[v1, value1], [v2, value2], ...]] instead.
+//
+// With peers the version is the key's context: an opaque token (bulk
+// string; "0" for a key never written) that VPUT/VDEL take back, and
+// WITHVERSIONS shows each sibling's dot as "<node id>:<counter>". Siblings
+// are in dot order, the same on every node. `VGET ... R n`, `VPUT ... W n`
+// and `VDEL ... W n` set the quorum of one request (1..N; on a single node
+// N is 1); the dispatcher does the waiting (command/replicator.h).
 #include <spdlog/spdlog.h>
 
 #include <string>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
+#include "causalkv/command/replicator.h"
+#include "causalkv/store/causal.h"
 #include "cmd_common.h"
 #include "errors.h"
 
@@ -33,6 +43,58 @@ void WriteSiblings(resp::Writer& w, const store::SiblingSet* set, bool with_vers
   }
 }
 
+void WriteState(resp::Writer& w, const store::KeyState* state, bool with_versions) {
+  w.ArrayHeader(2);
+  if (state == nullptr) {
+    w.Bulk("0");
+    w.ArrayHeader(0);
+    return;
+  }
+  w.Bulk(store::EncodeContextToken(state->context));
+  w.ArrayHeader(static_cast<int64_t>(state->siblings.size()));
+  for (const store::SiblingValue& s : state->siblings) {
+    if (with_versions) {
+      w.ArrayHeader(2);
+      w.Bulk(store::FormatDot(s.dot));
+    }
+    w.Bulk(s.value);
+  }
+}
+
+int Replicas(Context& ctx) {
+  Replicator* r = ctx.dispatcher.replicator();
+  return r == nullptr ? 1 : r->replicas();
+}
+
+// A trailing "<letter> n" (W or R) sets this request's quorum. *argc is
+// the argument count without it. False after writing the error reply.
+bool ParseQuorumSuffix(Context& ctx, char letter, size_t min_argc, size_t* argc) {
+  *argc = ctx.args.size();
+  if (*argc < min_argc + 2) return true;
+  const char name[2] = {letter, 0};
+  if (!EqualsIgnoreCase(ctx.args[*argc - 2], name)) return true;
+  int64_t n;
+  const int replicas = Replicas(ctx);
+  if (!ParseInt64(ctx.args[*argc - 1], &n) || n < 1 || n > replicas) {
+    ctx.w.Error(std::string(name) + " must be between 1 and the number of replicas (" +
+                std::to_string(replicas) + ")");
+    return false;
+  }
+  ctx.client.quorum_override = static_cast<int>(n);
+  *argc -= 2;
+  return true;
+}
+
+bool ParseContext(Context& ctx, std::string_view arg, store::VersionVector* out) {
+  std::string why;
+  if (!store::DecodeContextToken(arg, out, &why)) {
+    ctx.w.Error("invalid context token (" + why +
+                "): pass the version VGET returned, or 0 for a blind write");
+    return false;
+  }
+  return true;
+}
+
 // The version a client read: a decimal integer >= 0. The store checks that
 // the server has issued it.
 bool ParseSeenVersion(Context& ctx, std::string_view arg, store::Version* out) {
@@ -47,27 +109,69 @@ bool ParseSeenVersion(Context& ctx, std::string_view arg, store::Version* out) {
 
 void VGet(Context& ctx) {
   bool with_versions = false;
-  if (ctx.args.size() > 3) {
+  size_t argc;
+  if (!ParseQuorumSuffix(ctx, 'R', 2, &argc)) return;
+  if (argc > 3) {
     ctx.w.Error(err::kSyntax);
     return;
   }
-  if (ctx.args.size() == 3) {
+  if (argc == 3) {
     if (!EqualsIgnoreCase(ctx.args[2], "withversions")) {
       ctx.w.Error(err::kSyntax);
       return;
     }
     with_versions = true;
   }
+  if (ctx.store.causal()) {
+    // Live keys only: a tombstone reads as a missing key, but its context
+    // is still the one to write with, so that a write after a delete does
+    // not come back as a sibling of it.
+    store::KeyState state;
+    const bool found = ctx.db().GetState(ctx.args[1], &state);
+    const bool live = found && !state.tombstone();
+    ++(live ? ctx.server.stats.keyspace_hits : ctx.server.stats.keyspace_misses);
+    WriteState(ctx.w, found ? &state : nullptr, with_versions);
+    return;
+  }
   WriteSiblings(ctx.w, LookupRead(ctx, ctx.args[1]), with_versions);
 }
 
 void VPut(Context& ctx) {
+  size_t argc;
+  if (!ParseQuorumSuffix(ctx, 'W', 4, &argc)) return;
+  Context trimmed{ctx.dispatcher, ctx.server, ctx.store, ctx.table, ctx.client, ctx.w,
+                  ctx.args.first(argc)};
+  if (ctx.store.causal()) {
+    store::VersionVector seen;
+    if (!ParseContext(ctx, ctx.args[2], &seen)) return;
+    SetOptions opts;
+    if (!ParseSetOptions(trimmed, 4, OptionSet::kVPut, &opts)) return;
+    int64_t at_ms;
+    if (!ResolveExpire(trimmed, opts, &at_ms)) return;
+    store::KeyState after;
+    const store::OpStatus status =
+        ctx.db().VPutCausal(ctx.args[1], seen, ctx.args[3], TtlFor(opts, at_ms), &after);
+    if (status == store::OpStatus::kTooManySiblings) {
+      const uint32_t max = static_cast<uint32_t>(ctx.server.config.max_siblings);
+      ctx.w.Error("key '" + std::string(ctx.args[1]) + "' would have more than " +
+                  std::to_string(max) +
+                  " siblings (max-siblings); read it, merge the siblings and write with the "
+                  "version you read");
+      return;
+    }
+    if (status != store::OpStatus::kOk) {
+      WriteStoreError(ctx.w, status);
+      return;
+    }
+    WriteState(ctx.w, &after, false);
+    return;
+  }
   store::Version seen;
   if (!ParseSeenVersion(ctx, ctx.args[2], &seen)) return;
   SetOptions opts;
-  if (!ParseSetOptions(ctx, 4, OptionSet::kVPut, &opts)) return;
+  if (!ParseSetOptions(trimmed, 4, OptionSet::kVPut, &opts)) return;
   int64_t at_ms;
-  if (!ResolveExpire(ctx, opts, &at_ms)) return;
+  if (!ResolveExpire(trimmed, opts, &at_ms)) return;
   const store::SiblingSet* after = nullptr;
   const store::OpStatus status =
       ctx.db().VPut(ctx.args[1], seen, ctx.args[3], TtlFor(opts, at_ms), &after);
@@ -90,6 +194,24 @@ void VPut(Context& ctx) {
 }
 
 void VDel(Context& ctx) {
+  size_t argc;
+  if (!ParseQuorumSuffix(ctx, 'W', 3, &argc)) return;
+  if (argc != 3) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  if (ctx.store.causal()) {
+    store::VersionVector seen;
+    if (!ParseContext(ctx, ctx.args[2], &seen)) return;
+    store::KeyState after;
+    const store::OpStatus status = ctx.db().VDelCausal(ctx.args[1], seen, &after);
+    if (status != store::OpStatus::kOk) {
+      WriteStoreError(ctx.w, status);
+      return;
+    }
+    WriteState(ctx.w, after.context.empty() && after.tombstone() ? nullptr : &after, false);
+    return;
+  }
   store::Version seen;
   if (!ParseSeenVersion(ctx, ctx.args[2], &seen)) return;
   const store::SiblingSet* after = nullptr;
@@ -107,18 +229,20 @@ void RegisterVersionCommands(std::vector<CommandSpec>* out) {
   const std::string group = "causalkv";
   out->push_back({"vget", -2, kReadOnly | kFast, 1, 1, 1, VGet, group, "0.1.0",
                   "Returns every sibling of a key and the key's version.",
-                  "O(N) where N is the number of siblings", "key:key [WITHVERSIONS]", {}});
+                  "O(N) where N is the number of siblings",
+                  "key:key [WITHVERSIONS] [R=replicas:integer]", {}});
   out->push_back({"vput", -4, kWrite | kDenyOom, 1, 1, 1, VPut, group, "0.1.0",
                   "Writes a value, replacing the siblings the client had read (those with a "
                   "version up to the given one) and keeping concurrent ones.",
                   "O(N) where N is the number of siblings",
                   "key:key version:integer value:string [EX=seconds:integer] "
-                  "[PX=milliseconds:integer] [KEEPTTL]",
+                  "[PX=milliseconds:integer] [KEEPTTL] [W=replicas:integer]",
                   {}});
-  out->push_back({"vdel", 3, kWrite | kFast, 1, 1, 1, VDel, group, "0.1.0",
+  out->push_back({"vdel", -3, kWrite | kFast, 1, 1, 1, VDel, group, "0.1.0",
                   "Removes the siblings the client had read (those with a version up to the "
                   "given one), keeping concurrent ones.",
-                  "O(N) where N is the number of siblings", "key:key version:integer", {}});
+                  "O(N) where N is the number of siblings",
+                  "key:key version:integer [W=replicas:integer]", {}});
 }
 
 }  // namespace causalkv::command

@@ -16,6 +16,7 @@ CommandTable::CommandTable() {
   RegisterServerCommands(&specs);
   RegisterTransactionCommands(&specs);
   RegisterPersistenceCommands(&specs);
+  RegisterPeerCommands(&specs);
   for (CommandSpec& spec : specs) Add(std::move(spec));
   for (CommandSpec& spec : specs_) {
     spec.id = id_count_++;

@@ -47,6 +47,7 @@ enum CommandFlag : uint32_t {
   kRandom = 1u << 9,  // reply is not a function of the data (RANDOMKEY, TIME)
   kTxControl = 1u << 10,  // runs at once inside MULTI instead of being queued
   kSkipSlowlog = 1u << 11,  // never in SLOWLOG (EXEC: its commands are logged)
+  kPeerOnly = 1u << 12,  // only on a link authenticated with peer-secret (PEER.HELLO)
 };
 
 struct CommandSpec {
@@ -120,6 +121,7 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);
 void RegisterTransactionCommands(std::vector<CommandSpec>* out);
 void RegisterPersistenceCommands(std::vector<CommandSpec>* out);
+void RegisterPeerCommands(std::vector<CommandSpec>* out);
 
 // Writes the COMMAND INFO entry / COMMAND DOCS entry for one spec.
 void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec);

@@ -8,6 +8,8 @@
 
 #include "args.h"
 #include "causalkv/command/persistence.h"
+#include "causalkv/command/replicator.h"
+#include "causalkv/store/causal.h"
 #include "causalkv/store/store.h"
 #include "causalkv/util/cycle_clock.h"
 #include "command_table.h"
@@ -153,12 +155,176 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   const size_t reply_start = w.buffer()->size();
   const bool skip_this = client.skip_next_reply;
   client.skip_next_reply = false;
+  // With peers, the keys a client's write changed are collected (EXEC's
+  // commands included) and replicated once the whole command has run.
+  collecting_ = replicator_ != nullptr && !client.peer;
   DispatchCommand(client, args, w);
   std::string& out = *w.buffer();
   // INFO's total_error_replies: a reply is an error when it starts with '-'.
   if (out.size() > reply_start && out[reply_start] == '-') ++server_->stats.total_error_replies;
   // CLIENT REPLY OFF/SKIP: the command ran; its reply is dropped.
   if (skip_this || client.reply_off) out.resize(reply_start);
+  client.fetched = false;
+  if (collecting_) {
+    collecting_ = false;
+    if (!written_keys_.empty()) ReplicateCollected(client, w, reply_start);
+  }
+  client.quorum_override = 0;
+}
+
+void Dispatcher::EnableCluster(uint64_t self, Replicator* replicator) {
+  store_->EnableCausal(self);
+  replicator_ = replicator;
+}
+
+void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& client,
+                                    std::span<const std::string_view> args) {
+  // The same key positions the append-only log records.
+  if (spec.first_key <= 0 || spec.key_step <= 0) return;
+  const int argc = static_cast<int>(args.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) {
+    written_keys_.emplace_back(client.db, std::string(args[i]));
+  }
+  if (spec.name == "move" && argc >= 3) {
+    int64_t target = -1;
+    if (ParseInt64(args[2], &target) && target >= 0 && target < store_->database_count() &&
+        target != client.db) {
+      written_keys_.emplace_back(static_cast<int>(target), std::string(args[1]));
+    }
+  }
+}
+
+void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t reply_start) {
+  std::vector<KeyStateUpdate> updates;
+  updates.reserve(written_keys_.size());
+  std::sort(written_keys_.begin(), written_keys_.end());
+  written_keys_.erase(std::unique(written_keys_.begin(), written_keys_.end()),
+                      written_keys_.end());
+  for (auto& [db, key] : written_keys_) {
+    KeyStateUpdate update;
+    if (!ExportState(db, key, &update.state)) continue;  // never existed: nothing to send
+    update.db = db;
+    update.key = std::move(key);
+    updates.push_back(std::move(update));
+  }
+  written_keys_.clear();
+  if (updates.empty()) return;
+  const int needed =
+      client.quorum_override > 0 ? client.quorum_override : config::EffectiveWriteQuorum(server_->config);
+  if (needed <= 1) {
+    replicator_->Replicate(std::move(updates), 1, nullptr);
+    return;
+  }
+  // The reply waits for the quorum, like a blocked client's (STYLE.md):
+  // later pipelined commands wait behind it.
+  std::string& out = *w.buffer();
+  std::string held = out.substr(reply_start);
+  out.resize(reply_start);
+  client.cluster_wait = true;
+  const int replicas = replicator_->replicas();
+  replicator_->Replicate(
+      std::move(updates), needed,
+      [server = server_, id = client.id, held = std::move(held), needed, replicas](int holders) {
+        if (!server->resume_client) return;
+        if (holders >= needed) {
+          server->resume_client(id, held, false);
+          return;
+        }
+        server->resume_client(
+            id,
+            "-NOQUORUM the write reached " + std::to_string(holders) + " of " +
+                std::to_string(replicas) + " replicas (" + std::to_string(needed) +
+                " needed) within peer-timeout; it is kept on those and will still reach the "
+                "others\r\n",
+            false);
+      });
+}
+
+bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::string_view> args) {
+  if (replicator_ == nullptr || client.peer || client.fetched || client.in_multi) return false;
+  const CommandSpec* spec = table_->Find(args[0]);
+  if (spec == nullptr || !(spec->flags & kReadOnly) || spec->first_key <= 0 ||
+      spec->key_step <= 0 || !client.authenticated) {
+    return false;
+  }
+  int needed = config::EffectiveReadQuorum(server_->config);
+  // VGET key [WITHVERSIONS] [R n]: the handler checks the syntax; a bad R
+  // here just reads with the default and lets the handler reply the error.
+  if (spec->name == "vget" && args.size() >= 4 && EqualsIgnoreCase(args[args.size() - 2], "r")) {
+    int64_t r;
+    if (ParseInt64(args.back(), &r) && r >= 1 && r <= replicator_->replicas()) {
+      needed = static_cast<int>(r);
+    }
+  }
+  if (needed <= 1) return false;
+  std::vector<KeyRef> keys;
+  const int argc = static_cast<int>(args.size());
+  const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+  for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
+    keys.push_back(KeyRef{client.db, std::string(args[i])});
+  }
+  if (keys.empty()) return false;
+  client.cluster_wait = true;
+  const int replicas = replicator_->replicas();
+  replicator_->Fetch(std::move(keys), needed,
+                     [server = server_, id = client.id, needed, replicas](int answered) {
+                       if (!server->resume_client) return;
+                       if (answered >= needed) {
+                         server->resume_client(id, "", true);
+                         return;
+                       }
+                       server->resume_client(
+                           id,
+                           "-NOQUORUM the read reached " + std::to_string(answered) + " of " +
+                               std::to_string(replicas) + " replicas (" +
+                               std::to_string(needed) + " needed) within peer-timeout\r\n",
+                           false);
+                     });
+  return true;
+}
+
+bool Dispatcher::MergePeerState(int db, std::string_view key, std::string_view encoded,
+                                bool* changed) {
+  store::KeyState state;
+  std::string error;
+  std::string_view in = encoded;
+  if (!store::DecodeKeyState(&in, &state, &error) || !in.empty()) return false;
+  NowMs();
+  if (store_->db(db).MergeState(key, state, changed) != store::OpStatus::kOk) return false;
+  if (*changed) persistence_->LogKey(db, key);
+  return true;
+}
+
+int Dispatcher::database_count() const { return store_->database_count(); }
+
+uint64_t Dispatcher::SlotDigest(int db, int slot) const { return store_->db(db).slot_digest(slot); }
+
+void Dispatcher::DumpSlots(
+    int db, const std::vector<bool>& slots,
+    const std::function<void(std::string_view key, std::string_view state)>& fn) {
+  NowMs();
+  std::string encoded;
+  store_->db(db).ForEachStateInSlots(slots, [&](std::string_view key, const store::KeyState& s) {
+    encoded.clear();
+    store::EncodeKeyState(s, &encoded);
+    fn(key, encoded);
+  });
+}
+
+size_t Dispatcher::TombstoneCount() const {
+  size_t n = 0;
+  for (int i = 0; i < store_->database_count(); ++i) n += store_->db(i).tombstone_count();
+  return n;
+}
+
+bool Dispatcher::ExportState(int db, std::string_view key, std::string* encoded) {
+  NowMs();
+  store::KeyState state;
+  if (!store_->db(db).GetState(key, &state)) return false;
+  encoded->clear();
+  store::EncodeKeyState(state, encoded);
+  return true;
 }
 
 void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::string_view> args,
@@ -205,6 +371,12 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     reject([&] { w.Error(err::kNoAuth); });
     return;
   }
+  if ((spec->flags & kPeerOnly) && !client.peer) {
+    reject([&] {
+      w.Error("-NOPERM this command is only for the nodes of a cluster (PEER.HELLO first)");
+    });
+    return;
+  }
   if (server_->config.maxmemory != 0 && !EnforceMaxmemory() && (spec->flags & kDenyOom)) {
     reject([&] { w.Error("-OOM command not allowed when used memory > 'maxmemory'."); });
     return;
@@ -228,6 +400,7 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   if (spec->flags & kWrite) {
     persistence_->NoteWrite();
     if (!failed) persistence_->LogWrite(*spec, client, args);
+    if (!failed && collecting_) CollectWrittenKeys(*spec, client, args);
   }
 }
 

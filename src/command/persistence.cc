@@ -109,6 +109,7 @@ bool Persistence::ReplayOneLog(const std::string& path, uint64_t* max_version) {
                        "aof-load-truncated yes)", error);
       return false;
     case persist::AofLoadResult::kIoError:
+    case persist::AofLoadResult::kIncompatible:
       spdlog::critical("{}", error);
       return false;
   }
@@ -117,7 +118,11 @@ bool Persistence::ReplayOneLog(const std::string& path, uint64_t* max_version) {
 
 bool Persistence::OpenLog(const std::string& path, std::string* error) {
   auto writer = std::make_unique<persist::AofWriter>();
-  if (!writer->Open(path, error)) return false;
+  const bool causal = store_->causal();
+  if (!writer->Open(path, error, causal ? persist::AofFormat::kCausal : persist::AofFormat::kVarint,
+                    causal ? store_->actors().self() : 0)) {
+    return false;
+  }
   if (aof_ != nullptr) aof_->Close();
   aof_ = std::move(writer);
   store_->set_eviction_listener([this](int db, std::string_view key) { LogKey(db, key); });
@@ -143,12 +148,53 @@ bool Persistence::ReplayLogs(uint64_t* max_version) {
     spdlog::critical("{}", error);
     return false;
   }
+  if (store_->causal() && aof_->format() != persist::AofFormat::kCausal) {
+    // A single node's log, now in causal mode: a file keeps its format, and
+    // causal records need format 3. Fold everything into a (format 3) base
+    // now and start an empty log. Each step leaves a loadable directory:
+    // the old logs replayed over the new base give its state again, and so
+    // does <log>.next alone, which is why <log> goes first.
+    spdlog::info("append-only log of a single node found: writing a causal base and a new log");
+    aof_->Close();
+    auto unlink = [&](const std::string& path) {
+      if (::unlink(path.c_str()) == 0 || errno == ENOENT) return true;
+      error = "cannot remove " + path + ": " + std::strerror(errno);
+      return false;
+    };
+    if (!persist::SaveSnapshot(*store_, log_dir_, server_->config.appendfilename + ".base",
+                               nullptr, &error) ||
+        !unlink(LogPath()) || !unlink(NextLogPath()) ||
+        !persist::SyncDirectory(log_dir_, &error) || !OpenLog(LogPath(), &error)) {
+      spdlog::critical("cannot start the causal append-only log: {}", error);
+      return false;
+    }
+    on_next_log_ = false;
+    base_pending_ = false;
+    base_size_ = FileSize(BasePath());
+  }
   return true;
 }
 
 void Persistence::LogKey(int db, std::string_view key) {
-  aof_->AppendKey(store_->counter().last_issued().counter(), static_cast<uint32_t>(db), key,
-                  store_->db(db).Peek(key));
+  if (aof_ == nullptr) return;
+  const uint64_t counter = store_->counter().last_issued().counter();
+  store::Keyspace& keyspace = store_->db(db);
+  const store::SiblingSet* set = keyspace.Peek(key);
+  if (!store_->causal()) {
+    aof_->AppendKey(counter, static_cast<uint32_t>(db), key, set);
+    return;
+  }
+  // Read without counting an access. A deleted key keeps a tombstone, and
+  // the log keeps it too; only a key with neither (expired, evicted, its
+  // tombstone reaped) is gone. A tombstone is logged as deleted now: never
+  // earlier than it was, so that replay can only delay its reaping.
+  store::KeyState state;
+  if (set != nullptr) state = keyspace.PeekState(set);
+  if (set != nullptr || keyspace.GetState(key, &state)) {
+    aof_->AppendKeyState(counter, static_cast<uint32_t>(db), key, state, store_->now_ms());
+  } else {
+    aof_->AppendKey(counter, static_cast<uint32_t>(db), key, nullptr);
+  }
 }
 
 void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
@@ -218,6 +264,7 @@ bool Persistence::LoadBase(bool* found, uint64_t* last_issued) {
       spdlog::critical("{}; refusing to start (the append-only log's base)", error);
       return false;
     case persist::LoadResult::kIoError:
+    case persist::LoadResult::kIncompatible:
       spdlog::critical("{}", error);
       return false;
   }
@@ -253,6 +300,7 @@ bool Persistence::LoadAtStartup(uint64_t* last_issued) {
       return !server_->config.appendonly || ReplayLogs(last_issued);
     }
     case persist::LoadResult::kIoError:
+    case persist::LoadResult::kIncompatible:  // never set aside: it is not damaged
       spdlog::critical("{}", error);
       return false;
     case persist::LoadResult::kCorrupt:

@@ -175,7 +175,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
 
 void Connection::ProcessInput() {
   command::Dispatcher& dispatcher = server_->dispatcher();
-  while (!close_after_flush_ && !closing_ && !blocked_ && !output_paused_) {
+  while (!close_after_flush_ && !closing_ && !blocked_ && !output_paused_ && !cluster_waiting_) {
     if (!has_command_) {
       if (in_start_ == in_end_) break;
       size_t consumed = 0;
@@ -203,8 +203,18 @@ void Connection::ProcessInput() {
       Block();
       break;
     }
+    if (dispatcher.MustWaitForFetch(client_, args_)) {
+      // The command stays parsed (its arguments still in the input buffer)
+      // until the replicas answer; reading goes on, up to the query limit.
+      cluster_waiting_ = true;
+      break;
+    }
     RunCommand();
     if (closing_) return;
+    if (client_.cluster_wait) {
+      cluster_waiting_ = true;
+      break;
+    }
     if (out_.size() >= kEagerFlushBytes) Flush();
     if (closing_ || CheckOutputLimit(uv_now(server_->loop()))) return;
     if (pending_output() >= kPauseReadingBytes) {
@@ -244,6 +254,24 @@ void Connection::Unblock() {
   blocked_ = false;
   client_.blocked = false;
   UpdateReading();
+  ProcessInput();
+}
+
+void Connection::ResumeFromCluster(std::string_view reply, bool run_command) {
+  if (!cluster_waiting_ || closing_) return;
+  cluster_waiting_ = false;
+  client_.cluster_wait = false;
+  out_.append(reply);
+  if (has_command_) {
+    if (run_command) {
+      client_.fetched = true;
+    } else {
+      // The read could not reach its quorum: its reply is the error.
+      has_command_ = false;
+      in_start_ += command_bytes_;
+      argv_bytes_ = 0;
+    }
+  }
   ProcessInput();
 }
 

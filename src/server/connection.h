@@ -53,6 +53,10 @@ class Connection final : public command::ClientIoSource {
 
   // CLIENT PAUSE is over: runs the command that waited and reads on.
   void Unblock();
+  // The cluster answered for the command this client waits on (see
+  // command::ServerState::resume_client): appends `reply`, runs the held
+  // command (`run_command`) or drops it, and goes on with the input.
+  void ResumeFromCluster(std::string_view reply, bool run_command);
   // From the server's timer: the idle timeout and the soft output limit.
   // May close the connection.
   void Cron(int64_t wall_ms, int64_t loop_ms);
@@ -127,6 +131,7 @@ class Connection final : public command::ClientIoSource {
   bool reading_ = false;
   bool output_paused_ = false;  // too much unsent output: not reading
   bool blocked_ = false;        // waiting for CLIENT PAUSE to end
+  bool cluster_waiting_ = false;  // waiting for other replicas (quorum or fetch)
   bool pending_listed_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "causalkv/command/persistence.h"
+#include "causalkv/persist/node_identity.h"
 #include "client_limits.h"
 #include "connection.h"
 #include "daemon.h"
@@ -117,6 +118,10 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
   const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   dispatcher_ = std::make_unique<command::Dispatcher>(&state_, seed);
   state_.on_config_changed = [this](const std::string& option) { ApplyConfigChange(option); };
+  state_.resume_client = [this](uint64_t id, std::string reply, bool run_command) {
+    auto it = connections_.find(id);
+    if (it != connections_.end()) it->second->ResumeFromCluster(reply, run_command);
+  };
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, OnPrepare);
@@ -191,6 +196,75 @@ void Server::AdjustOpenFilesLimit(bool reduce) {
                "Current maximum open files is {}. maxclients has been reduced to {} to "
                "compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
                wanted - kReservedFds, wanted, limit.rlim_cur, state_.config.maxclients);
+}
+
+namespace {
+
+// The coordinator's view of this node's store, through the dispatcher.
+class DispatcherStore final : public cluster::LocalStore {
+ public:
+  explicit DispatcherStore(command::Dispatcher* d) : d_(d) {}
+  int databases() const override { return d_->database_count(); }
+  bool MergeLocal(int db, std::string_view key, std::string_view state, bool* changed) override {
+    return d_->MergePeerState(db, key, state, changed);
+  }
+  bool ExportLocal(int db, std::string_view key, std::string* state) override {
+    return d_->ExportState(db, key, state);
+  }
+  uint64_t SlotDigest(int db, int slot) override { return d_->SlotDigest(db, slot); }
+  void DumpSlots(int db, const std::vector<bool>& slots,
+                 const std::function<void(std::string_view, std::string_view)>& fn) override {
+    d_->DumpSlots(db, slots, fn);
+  }
+  size_t Tombstones() override { return d_->TombstoneCount(); }
+
+ private:
+  command::Dispatcher* d_;
+};
+
+}  // namespace
+
+bool Server::SetupIdentity() {
+  const std::string& dir = state_.config.dir;
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    spdlog::critical("cannot create data directory '{}': {}", dir, std::strerror(errno));
+    return false;
+  }
+  persist::NodeIdentity identity;
+  std::string error;
+  if (!persist::StartNodeIdentity(dir, &identity, &error)) {
+    spdlog::critical("cannot set up the node id: {}", error);
+    return false;
+  }
+  node_id_ = identity.id;
+  state_.node_id = persist::FormatNodeId(identity.id);
+  switch (identity.origin) {
+    case persist::NodeIdentity::Origin::kNew:
+      spdlog::info("new node id {}", state_.node_id);
+      break;
+    case persist::NodeIdentity::Origin::kResumed:
+      spdlog::info("node id {}", state_.node_id);
+      break;
+    case persist::NodeIdentity::Origin::kReplacedAfterUncleanStop:
+      // Its last writes may be lost here while peers hold them: new dots
+      // under the old id could claim to cover those.
+      spdlog::warn("the last run of node {} did not stop cleanly: continuing as node {}",
+                   persist::FormatNodeId(identity.previous_id), state_.node_id);
+      break;
+    case persist::NodeIdentity::Origin::kReplacedUnreadable:
+      spdlog::warn("unreadable node id file: continuing as new node {}", state_.node_id);
+      break;
+  }
+  if (state_.config.peers.empty()) return true;
+  cluster_store_ = std::make_unique<DispatcherStore>(dispatcher_.get());
+  coordinator_ = std::make_unique<cluster::Coordinator>(&loop_, &state_.config, state_.node_id,
+                                                        cluster_store_.get());
+  dispatcher_->EnableCluster(node_id_, coordinator_.get());
+  state_.peers_info = [this](std::string* out) { coordinator_->WriteInfo(out); };
+  spdlog::info("cluster node {} with {} peers (write quorum {}, read quorum {})", state_.node_id,
+               state_.config.peers.size(), config::EffectiveWriteQuorum(state_.config),
+               config::EffectiveReadQuorum(state_.config));
+  return true;
 }
 
 bool Server::SetupVersionCounter() {
@@ -651,9 +725,24 @@ void Server::CloseEverything() {
   MaybeFinishShutdown();
 }
 
+void Server::MarkCleanStop() {
+  if (exit_code_ != 0 || node_id_ == 0) return;
+  // Clean means the files hold every write this node stamped: a final
+  // snapshot with nothing after it, or the append-only log.
+  command::Persistence& p = dispatcher_->persistence();
+  const bool everything_saved =
+      p.changes_since_last_save() == 0 || (p.aof_enabled() && p.aof_last_write_ok());
+  if (!everything_saved) return;
+  std::string error;
+  if (!persist::MarkNodeIdentityClean(state_.config.dir, node_id_, &error)) {
+    spdlog::warn("cannot mark the node id file clean: {}", error);
+  }
+}
+
 void Server::MaybeFinishShutdown() {
   if (!shutting_down_ || !connections_.empty() || finished_) return;
   finished_ = true;
+  if (coordinator_ != nullptr) coordinator_->Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
@@ -694,7 +783,7 @@ void Server::RemoveFilesAtExit() {
 
 int Server::Run() {
   AdjustOpenFilesLimit(true);
-  if (!SetupVersionCounter() || !Listen()) {
+  if (!SetupIdentity() || !SetupVersionCounter() || !Listen()) {
     // Close every handle that did open, so that the loop ends and the loop
     // can be closed.
     RequestShutdown();
@@ -705,8 +794,10 @@ int Server::Run() {
                CAUSALKV_VERSION, state_.tcp_port, state_.pid, state_.config.config_file,
                state_.config.databases);
   AnnounceReady();
+  if (coordinator_ != nullptr) coordinator_->Start();
   uv_run(&loop_, UV_RUN_DEFAULT);
   RemoveFilesAtExit();
+  MarkCleanStop();
   spdlog::info("causalkv is now ready to exit, bye bye...");
   return exit_code_;
 }

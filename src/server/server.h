@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "causalkv/cluster/coordinator.h"
 #include "causalkv/command/dispatch.h"
 #include "causalkv/command/server_state.h"
 #include "causalkv/config/config.h"
@@ -77,6 +78,9 @@ class Server {
   void AdjustOpenFilesLimit(bool reduce);
   void AnnounceReady();
   void RemoveFilesAtExit();
+  // The node id (persist/node_identity.h) and, with peers, the cluster:
+  // causal mode for the store and the coordinator. Before any data loads.
+  bool SetupIdentity();
   bool SetupVersionCounter();
   void RaiseMarkAsync(uint64_t mark);
   void ApplyConfigChange(const std::string& option);
@@ -87,6 +91,9 @@ class Server {
   void ResumeBlocked();
   void CloseEverything();
   void MaybeFinishShutdown();
+  // At a clean exit: marks the node id file clean when the files hold
+  // every write (see persist/node_identity.h).
+  void MarkCleanStop();
   static constexpr uint64_t kShutdownGraceMs = 5000;
 
   static void OnConnection(uv_stream_t* listener, int status);
@@ -99,6 +106,9 @@ class Server {
   command::ServerState state_;
   std::unique_ptr<command::Dispatcher> dispatcher_;
   std::unique_ptr<persist::HighWaterMark> hwm_;
+  uint64_t node_id_ = 0;
+  std::unique_ptr<cluster::LocalStore> cluster_store_;
+  std::unique_ptr<cluster::Coordinator> coordinator_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   std::unique_ptr<uv_pipe_t> unix_listener_;
   Launch launch_;

@@ -84,6 +84,18 @@ struct ClientState {
   // Set by a handler: the server closes the connection once the replies
   // written so far have been sent (QUIT, protocol errors).
   bool close_after_reply = false;
+  // Cluster (command/replicator.h). `peer`: authenticated with peer-secret
+  // (PEER.HELLO), so the peer commands are allowed and its writes are not
+  // replicated again. `cluster_wait`: set by the dispatcher when this
+  // client's reply (or its next command) waits for other replicas; the
+  // server holds the client's later commands until ServerState::resume_client
+  // is called for it. `fetched`: the replicas' states for the command
+  // about to run have been fetched. `quorum_override`: the W or R given to
+  // the running command (VPUT ... W n), 0 for none.
+  bool peer = false;
+  bool cluster_wait = false;
+  bool fetched = false;
+  int quorum_override = 0;
 };
 
 // One CLIENT LIST line, with Redis's fields and their order (ends in "\n").

@@ -8,7 +8,9 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "causalkv/command/client.h"
@@ -23,6 +25,7 @@ namespace causalkv::command {
 
 class CommandTable;
 class Persistence;
+class Replicator;
 struct CommandSpec;
 class KeyspaceSurvey;
 class SlowLog;
@@ -112,6 +115,29 @@ class Dispatcher {
   // The fingerprint WATCH compares.
   KeyFingerprint Fingerprint(int db, std::string_view key);
 
+  // --- Cluster (with peers) ---
+  // Switches the store to causal mode as node `self` and replicates every
+  // client write through `replicator` (not owned; outlives this). Called
+  // once at startup, before data is loaded.
+  void EnableCluster(uint64_t self, Replicator* replicator);
+  Replicator* replicator() { return replicator_; }
+  // True when the read command `args` must first fetch its keys' states
+  // from R replicas: the fetch has started, client.cluster_wait is set, and
+  // the caller must hold the command until resume_client runs it.
+  bool MustWaitForFetch(ClientState& client, std::span<const std::string_view> args);
+  // Merges a state received from a peer into db `db` (and logs the key).
+  // *changed: the local state changed. False if `encoded` is malformed.
+  bool MergePeerState(int db, std::string_view key, std::string_view encoded, bool* changed);
+  // The encoded state of a key (store::EncodeKeyState); false if none.
+  bool ExportState(int db, std::string_view key, std::string* encoded);
+  // Anti-entropy: the digest of one hash slot, and the encoded state of
+  // every key (tombstones included) in the marked slots.
+  int database_count() const;
+  uint64_t SlotDigest(int db, int slot) const;
+  void DumpSlots(int db, const std::vector<bool>& slots,
+                 const std::function<void(std::string_view key, std::string_view state)>& fn);
+  size_t TombstoneCount() const;
+
  private:
   void DispatchCommand(ClientState& client, std::span<const std::string_view> args,
                        resp::Writer& writer);
@@ -124,6 +150,12 @@ class Dispatcher {
   // Evicts until used memory is under maxmemory (bounded per call). False
   // when over the limit and nothing more can be evicted.
   bool EnforceMaxmemory();
+  // Cluster: notes the keys a write command changed, for replication.
+  void CollectWrittenKeys(const CommandSpec& spec, const ClientState& client,
+                          std::span<const std::string_view> args);
+  // Cluster: sends the collected keys' states; with a write quorum above 1,
+  // holds the reply written since `reply_start` until it is reached.
+  void ReplicateCollected(ClientState& client, resp::Writer& w, size_t reply_start);
 
   ServerState* server_;
   std::unique_ptr<store::Store> owned_store_;
@@ -137,6 +169,9 @@ class Dispatcher {
   std::unique_ptr<SlowLog> slowlog_;
   std::unique_ptr<KeyspaceSurvey> survey_;
   std::unique_ptr<Persistence> persistence_;
+  Replicator* replicator_ = nullptr;
+  bool collecting_ = false;
+  std::vector<std::pair<int, std::string>> written_keys_;
 };
 
 // Milliseconds since the Unix epoch (the clock commands and TTLs use).

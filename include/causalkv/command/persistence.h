@@ -78,6 +78,9 @@ class Persistence {
   // by `client` with `args`) touched. No-op without appendonly.
   void LogWrite(const CommandSpec& spec, const ClientState& client,
                 std::span<const std::string_view> args);
+  // Appendonly: logs the current state of one key (a peer's state merged
+  // outside any client command). No-op without appendonly.
+  void LogKey(int db, std::string_view key);
   // Appendonly: writes what the commands logged since the last call (and
   // with appendfsync always, fsyncs). The server calls it before any reply
   // leaves (server::Server::FlushAppendLog). Cheap when nothing is pending.
@@ -128,7 +131,6 @@ class Persistence {
   bool OpenLog(const std::string& path, std::string* error);
   bool StartNextLog(std::string* error);
   void MaybeRewriteLog();
-  void LogKey(int db, std::string_view key);
   // Forks a child that writes the store as a snapshot to dir/filename and
   // exits 0 on success. False with *error if fork fails.
   bool ForkChild(ChildJob job, const std::string& dir, const std::string& filename,

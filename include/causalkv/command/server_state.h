@@ -70,6 +70,16 @@ struct ServerState {
   // Called after CONFIG SET changed an option, so the server can apply it
   // (log level, parser limits). May be empty.
   std::function<void(const std::string& option)> on_config_changed;
+  // Cluster: ends a client's wait (ClientState::cluster_wait). `reply` is
+  // appended to its output; with `run_command`, the command it held back is
+  // run now, otherwise that command is dropped (its reply is `reply`) or
+  // there was none held. A client that disconnected meanwhile is ignored.
+  std::function<void(uint64_t client_id, std::string reply, bool run_command)> resume_client;
+  // Cluster: this node's id (16 hex digits) for INFO; empty on a single node
+  // before the identity is loaded.
+  std::string node_id;
+  // Cluster: INFO's "# Peers" section, written by the coordinator.
+  std::function<void(std::string* out)> peers_info;
 };
 
 }  // namespace causalkv::command

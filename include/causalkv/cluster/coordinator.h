@@ -1,0 +1,151 @@
+// Coordinator: this node's side of the cluster. It implements the command
+// layer's Replicator (quorum writes and reads), keeps one PeerLink to every
+// other node, queues hints for peers that missed a write, and runs
+// anti-entropy against each peer every anti-entropy-interval.
+//
+// Writes: each key's state (never the command) goes to every replica of its
+// slot as PEER.MERGE; a peer holds the write once it acknowledged every key
+// of it. A peer that did not (down, timed out, error) gets the keys queued
+// as hints: delivered, with the key's state at that moment, once its link is
+// up again. Hints are bounded by hints-max-memory (split between peers);
+// what they miss, anti-entropy repairs.
+//
+// Reads: PEER.GET to every replica; each answer is merged into this node
+// (MergeLocal) and a replica whose answer lacked something this node has
+// gets this node's state back (read repair).
+//
+// Anti-entropy, per peer and database: compare 128 group digests, then the
+// 128 slot digests of each differing group, then exchange the states of the
+// keys in differing slots both ways. Digests are kept per slot by the store
+// on every write, so a round that finds nothing costs two small messages.
+//
+// Thread-compatibility: the loop thread only. Callbacks given to Replicate
+// and Fetch run later on the loop, never inside the call.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "causalkv/cluster/peer_link.h"
+#include "causalkv/command/replicator.h"
+#include "causalkv/config/config.h"
+
+namespace causalkv::cluster {
+
+// What the coordinator needs of this node's store, as plain data (encoded
+// key states, store::EncodeKeyState).
+class LocalStore {
+ public:
+  virtual ~LocalStore() = default;
+  virtual int databases() const = 0;
+  // Merges a peer's encoded state (and logs it); false if malformed.
+  virtual bool MergeLocal(int db, std::string_view key, std::string_view state,
+                          bool* changed) = 0;
+  // The key's encoded state; false if this node has none.
+  virtual bool ExportLocal(int db, std::string_view key, std::string* state) = 0;
+  virtual uint64_t SlotDigest(int db, int slot) = 0;
+  // Every key (tombstones included) in the marked slots.
+  virtual void DumpSlots(int db, const std::vector<bool>& slots,
+                         const std::function<void(std::string_view key, std::string_view state)>&
+                             fn) = 0;
+  virtual size_t Tombstones() = 0;
+};
+
+// The replicas of a hash slot, as indexes into the peer list (this node is
+// always a replica too). Today every node holds every slot; scale-out will
+// change only this function and add data movement.
+std::vector<size_t> ReplicaPeersOfSlot(int slot, size_t peer_count);
+
+// Parses "host:port" or "[v6]:port". False if malformed.
+bool SplitHostPort(std::string_view spec, std::string* host, int* port);
+
+class Coordinator final : public command::Replicator {
+ public:
+  // `config` is the server's live config (quorums and timeouts may change
+  // at runtime); `self_id` this node's id (16 hex digits). Both, `loop` and
+  // `local` must outlive the coordinator.
+  Coordinator(uv_loop_t* loop, const config::Config* config, std::string self_id,
+              LocalStore* local);
+  ~Coordinator() override;
+
+  // Starts the peer links and the timer.
+  void Start();
+  // Closes the links and the timer; run the loop until closed().
+  void Close();
+  bool closed() const;
+
+  // command::Replicator
+  int replicas() const override { return static_cast<int>(peers_.size()) + 1; }
+  void Replicate(std::vector<command::KeyStateUpdate> updates, int needed,
+                 std::function<void(int holders)> done) override;
+  void Fetch(std::vector<command::KeyRef> keys, int needed,
+             std::function<void(int answered)> done) override;
+
+  // INFO "# Peers".
+  void WriteInfo(std::string* out) const;
+
+  // Test and INFO hooks.
+  uint64_t anti_entropy_rounds() const { return stats_.anti_entropy_rounds; }
+
+ private:
+  struct Hints {
+    std::deque<command::KeyRef> queue;
+    std::unordered_set<std::string> queued;  // db + '\0' + key, for dedupe
+    size_t bytes = 0;
+    uint64_t dropped = 0;
+  };
+  struct Peer {
+    std::unique_ptr<PeerLink> link;
+    std::string address;  // as configured
+    Hints hints;
+    bool ae_running = false;
+    int64_t ae_last_ms = 0;
+  };
+  struct Stats {
+    uint64_t write_quorum_failures = 0;
+    uint64_t read_quorum_failures = 0;
+    uint64_t read_repairs = 0;
+    uint64_t anti_entropy_rounds = 0;
+    uint64_t keys_exchanged = 0;
+    uint64_t hints_delivered = 0;
+  };
+  struct Op;
+
+  void Tick();
+  void Complete(const std::shared_ptr<Op>& op);
+  void CompleteSoon(std::shared_ptr<Op> op);
+  void AddHint(size_t peer, int db, const std::string& key);
+  void DeliverHints(size_t peer);
+  // Sends this node's state of `key` to `peer` (repair, hints, anti-entropy).
+  // False if the link refused it.
+  bool Push(size_t peer, int db, std::string_view key, std::function<void(bool ok)> done);
+  void StartAntiEntropy(size_t peer);
+  void AntiEntropyDb(size_t peer, int db, std::shared_ptr<int> left);
+  void CompareGroups(size_t peer, int db, std::string_view remote, std::shared_ptr<int> left);
+  void ExchangeSlots(size_t peer, int db, std::vector<int> slots, std::shared_ptr<int> left);
+  void FinishDb(size_t peer, std::shared_ptr<int> left);
+  size_t hint_budget_per_peer() const;
+
+  uv_loop_t* loop_;
+  const config::Config* config_;
+  std::string self_id_;
+  LocalStore* local_;
+  std::vector<Peer> peers_;
+  uv_timer_t tick_;
+  uv_timer_t soon_;
+  std::vector<std::shared_ptr<Op>> soon_ops_;
+  int handles_open_ = 0;
+  bool started_ = false;
+  bool closing_ = false;
+  Stats stats_;
+};
+
+}  // namespace causalkv::cluster

@@ -1,0 +1,51 @@
+// Replicator: what the command layer asks of the cluster (implemented by
+// cluster::Coordinator; absent on a single node). Plain data only, so the
+// command layer knows nothing of peers, sockets or libuv.
+//
+// Every call is made on the loop thread, and every callback runs on it
+// later (never inside the call itself), exactly once.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace causalkv::command {
+
+// One key's state after a write, encoded by store::EncodeKeyState.
+struct KeyStateUpdate {
+  int db = 0;
+  std::string key;
+  std::string state;
+};
+
+struct KeyRef {
+  int db = 0;
+  std::string key;
+};
+
+class Replicator {
+ public:
+  virtual ~Replicator() = default;
+
+  // Replicas per key, this node included (N).
+  virtual int replicas() const = 0;
+
+  // Sends the states to every other replica of their keys (a peer that
+  // cannot be reached gets them later: hints, then anti-entropy). `done`,
+  // if set, receives how many replicas hold every state (this node
+  // included) as soon as that reaches `needed`, or when peer-timeout has
+  // passed with fewer.
+  virtual void Replicate(std::vector<KeyStateUpdate> updates, int needed,
+                         std::function<void(int holders)> done) = 0;
+
+  // Asks the other replicas for their states of `keys` and merges each
+  // answer into this node through the merge hook the coordinator was built
+  // with (repairing the replicas that answered something older). `done`
+  // receives how many replicas answered for every key (this node included)
+  // once that reaches `needed`, or when peer-timeout has passed with fewer.
+  virtual void Fetch(std::vector<KeyRef> keys, int needed,
+                     std::function<void(int answered)> done) = 0;
+};
+
+}  // namespace causalkv::command

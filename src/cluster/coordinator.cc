@@ -1,0 +1,514 @@
+#include "causalkv/cluster/coordinator.h"
+
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "causalkv/util/key_slot.h"
+
+namespace causalkv::cluster {
+namespace {
+
+constexpr uint64_t kTickMs = 100;
+constexpr int kSlotsPerGroup = 128;
+constexpr int kGroups = util::kHashSlots / kSlotsPerGroup;
+constexpr size_t kSlotsPerDump = 256;
+constexpr size_t kHintsPerTick = 512;
+constexpr size_t kHintOverhead = 64;  // deque entry, set node, strings
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsError(const redisReply* r) { return r == nullptr || r->type == REDIS_REPLY_ERROR; }
+
+uint64_t ReadFixed64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+std::string HintId(int db, std::string_view key) {
+  std::string id = std::to_string(db);
+  id.push_back('\0');
+  id.append(key);
+  return id;
+}
+
+}  // namespace
+
+// A replicated write or read in progress: `count` replicas (this node
+// included) hold it or answered; `outstanding` peers have not resolved yet.
+struct Coordinator::Op {
+  int needed = 1;
+  int count = 1;
+  int outstanding = 0;
+  bool finished = false;
+  bool write = true;
+  std::function<void(int)> done;
+  bool Decided() const { return count >= needed || outstanding == 0 || count + outstanding < needed; }
+};
+
+// One peer's share of an op: it counts once every key of the op is answered.
+struct PeerShare {
+  size_t left = 0;
+  bool failed = false;
+};
+
+std::vector<size_t> ReplicaPeersOfSlot(int /*slot*/, size_t peer_count) {
+  std::vector<size_t> all(peer_count);
+  for (size_t i = 0; i < peer_count; ++i) all[i] = i;
+  return all;
+}
+
+bool SplitHostPort(std::string_view spec, std::string* host, int* port) {
+  size_t colon;
+  if (!spec.empty() && spec.front() == '[') {
+    const size_t close = spec.find(']');
+    if (close == std::string_view::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
+      return false;
+    }
+    *host = std::string(spec.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = spec.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    *host = std::string(spec.substr(0, colon));
+  }
+  const std::string digits(spec.substr(colon + 1));
+  if (digits.empty() || digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  *port = std::stoi(digits);
+  return *port > 0 && *port < 65536;
+}
+
+Coordinator::Coordinator(uv_loop_t* loop, const config::Config* config, std::string self_id,
+                         LocalStore* local)
+    : loop_(loop), config_(config), self_id_(std::move(self_id)), local_(local) {
+  std::string source;
+  for (const std::string& b : config->bind) {
+    std::string addr = b;
+    if (!addr.empty() && addr[0] == '-') addr.erase(0, 1);
+    if (addr == "*" || addr == "0.0.0.0" || addr == "::" || addr == "::*") addr.clear();
+    source = addr;
+    break;
+  }
+  for (const std::string& spec : config->peers) {
+    PeerLinkOptions opts;
+    opts.name = spec;
+    if (!SplitHostPort(spec, &opts.host, &opts.port)) {
+      spdlog::warn("peer '{}' is not host:port; ignored", spec);  // config validated it
+      continue;
+    }
+    opts.source_address = source;
+    opts.handshake = {"PEER.HELLO", config->peer_secret, self_id_};
+    opts.request_timeout_ms = static_cast<uint64_t>(std::max<int64_t>(1, config->peer_timeout_ms));
+    opts.reconnect_min_ms = 50;
+    opts.reconnect_max_ms = std::max<uint64_t>(500, opts.request_timeout_ms);
+    opts.max_pending = 100000;
+    Peer peer;
+    peer.address = spec;
+    peer.link = std::make_unique<PeerLink>(loop, std::move(opts));
+    peers_.push_back(std::move(peer));
+  }
+  uv_timer_init(loop_, &tick_);
+  uv_timer_init(loop_, &soon_);
+  tick_.data = this;
+  soon_.data = this;
+  handles_open_ = 2;
+}
+
+Coordinator::~Coordinator() = default;
+
+void Coordinator::Start() {
+  if (started_) return;
+  started_ = true;
+  for (Peer& p : peers_) p.link->Start();
+  const int64_t now = WallMs();
+  for (Peer& p : peers_) p.ae_last_ms = now;  // the first round one interval after start
+  uv_timer_start(
+      &tick_, [](uv_timer_t* t) { static_cast<Coordinator*>(t->data)->Tick(); }, kTickMs, kTickMs);
+}
+
+void Coordinator::Close() {
+  if (closing_) return;
+  closing_ = true;
+  for (Peer& p : peers_) p.link->Close();
+  auto on_closed = [](uv_handle_t* h) { --static_cast<Coordinator*>(h->data)->handles_open_; };
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&soon_), on_closed);
+  // Whoever still waits gets what is known now.
+  std::vector<std::shared_ptr<Op>> ops;
+  ops.swap(soon_ops_);
+  for (auto& op : ops) Complete(op);
+}
+
+bool Coordinator::closed() const {
+  if (handles_open_ != 0) return false;
+  for (const Peer& p : peers_) {
+    if (!p.link->closed()) return false;
+  }
+  return true;
+}
+
+void Coordinator::Complete(const std::shared_ptr<Op>& op) {
+  if (op->finished) return;
+  op->finished = true;
+  if (op->count < op->needed) {
+    ++(op->write ? stats_.write_quorum_failures : stats_.read_quorum_failures);
+  }
+  if (op->done) op->done(op->count);
+}
+
+void Coordinator::CompleteSoon(std::shared_ptr<Op> op) {
+  soon_ops_.push_back(std::move(op));
+  if (closing_) return;
+  uv_timer_start(
+      &soon_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Coordinator*>(t->data);
+        std::vector<std::shared_ptr<Op>> ops;
+        ops.swap(self->soon_ops_);
+        for (auto& op : ops) self->Complete(op);
+      },
+      0, 0);
+}
+
+void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int needed,
+                            std::function<void(int holders)> done) {
+  auto op = std::make_shared<Op>();
+  op->needed = needed;
+  op->done = std::move(done);
+  op->write = true;
+  // Every peer is a replica of every slot today (ReplicaPeersOfSlot).
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    PeerLink& link = *peers_[p].link;
+    if (!link.is_up()) {
+      for (const auto& u : updates) AddHint(p, u.db, u.key);
+      continue;
+    }
+    auto share = std::make_shared<PeerShare>();
+    share->left = updates.size();
+    ++op->outstanding;
+    for (const auto& u : updates) {
+      const std::string db = std::to_string(u.db);
+      const bool sent = link.Send(
+          {"PEER.MERGE", db, u.key, u.state},
+          [this, op, share, p, dbn = u.db, key = u.key](const redisReply* reply) {
+            if (IsError(reply)) {
+              if (reply != nullptr) {
+                spdlog::warn("peer {} refused a state: {}", peers_[p].address,
+                             std::string(reply->str, reply->len));
+              }
+              share->failed = true;
+              AddHint(p, dbn, key);
+            }
+            if (--share->left != 0) return;
+            --op->outstanding;
+            if (!share->failed) ++op->count;
+            if (op->Decided()) Complete(op);
+          });
+      if (!sent) {
+        share->failed = true;
+        AddHint(p, u.db, u.key);
+        --share->left;
+      }
+    }
+    if (share->left == 0) {
+      --op->outstanding;
+      if (!share->failed) ++op->count;  // cannot happen: an empty op is never sent
+    }
+  }
+  if (op->Decided()) CompleteSoon(op);
+}
+
+void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
+                        std::function<void(int answered)> done) {
+  auto op = std::make_shared<Op>();
+  op->needed = needed;
+  op->done = std::move(done);
+  op->write = false;
+  auto shared_keys = std::make_shared<std::vector<command::KeyRef>>(std::move(keys));
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    PeerLink& link = *peers_[p].link;
+    if (!link.is_up()) continue;
+    auto share = std::make_shared<PeerShare>();
+    share->left = shared_keys->size();
+    // What the peer answered per key (nullopt: nothing, or no answer).
+    auto answers = std::make_shared<std::vector<std::optional<std::string>>>(shared_keys->size());
+    ++op->outstanding;
+    for (size_t i = 0; i < shared_keys->size(); ++i) {
+      const command::KeyRef& k = (*shared_keys)[i];
+      const bool sent = link.Send(
+          {"PEER.GET", std::to_string(k.db), k.key},
+          [this, op, share, answers, shared_keys, p, i](const redisReply* reply) {
+            const command::KeyRef& key = (*shared_keys)[i];
+            if (IsError(reply)) {
+              share->failed = true;
+            } else if (reply->type == REDIS_REPLY_STRING) {
+              const std::string_view state(reply->str, reply->len);
+              bool changed = false;
+              if (!local_->MergeLocal(key.db, key.key, state, &changed)) {
+                spdlog::warn("peer {} answered a malformed state", peers_[p].address);
+                share->failed = true;
+              } else {
+                (*answers)[i] = std::string(state);
+              }
+            }
+            if (--share->left != 0) return;
+            --op->outstanding;
+            if (!share->failed) ++op->count;
+            // Read repair: the peer gets this node's state where its answer
+            // lacked something (a missing key included).
+            if (!share->failed) {
+              for (size_t j = 0; j < shared_keys->size(); ++j) {
+                const command::KeyRef& kr = (*shared_keys)[j];
+                std::string mine;
+                if (!local_->ExportLocal(kr.db, kr.key, &mine)) continue;
+                if ((*answers)[j].has_value() && *(*answers)[j] == mine) continue;
+                ++stats_.read_repairs;
+                Push(p, kr.db, kr.key, nullptr);
+              }
+            }
+            if (op->Decided()) Complete(op);
+          });
+      if (!sent) {
+        share->failed = true;
+        --share->left;
+      }
+    }
+    if (share->left == 0) --op->outstanding;
+  }
+  if (op->Decided()) CompleteSoon(op);
+}
+
+bool Coordinator::Push(size_t peer, int db, std::string_view key,
+                       std::function<void(bool ok)> done) {
+  std::string state;
+  if (!local_->ExportLocal(db, key, &state)) {
+    if (done) done(true);  // nothing left to send (expired or evicted here)
+    return true;
+  }
+  return peers_[peer].link->Send(
+      {"PEER.MERGE", std::to_string(db), key, state},
+      [done = std::move(done)](const redisReply* reply) {
+        if (done) done(!IsError(reply));
+      });
+}
+
+size_t Coordinator::hint_budget_per_peer() const {
+  if (peers_.empty()) return 0;
+  return static_cast<size_t>(config_->hints_max_memory) / peers_.size();
+}
+
+void Coordinator::AddHint(size_t peer, int db, const std::string& key) {
+  Hints& h = peers_[peer].hints;
+  std::string id = HintId(db, key);
+  if (h.queued.count(id) != 0) return;  // the state sent later covers both writes
+  const size_t cost = 2 * key.size() + kHintOverhead;
+  if (h.bytes + cost > hint_budget_per_peer()) {
+    ++h.dropped;  // anti-entropy will repair it
+    return;
+  }
+  h.bytes += cost;
+  h.queued.insert(std::move(id));
+  h.queue.push_back(command::KeyRef{db, key});
+}
+
+void Coordinator::DeliverHints(size_t peer) {
+  Peer& p = peers_[peer];
+  for (size_t n = 0; n < kHintsPerTick && !p.hints.queue.empty() && p.link->is_up(); ++n) {
+    command::KeyRef hint = std::move(p.hints.queue.front());
+    p.hints.queue.pop_front();
+    p.hints.queued.erase(HintId(hint.db, hint.key));
+    p.hints.bytes -= std::min(p.hints.bytes, 2 * hint.key.size() + kHintOverhead);
+    const int db = hint.db;
+    const std::string key = hint.key;
+    const bool sent = Push(peer, db, key, [this, peer, db, key](bool ok) {
+      if (ok) {
+        ++stats_.hints_delivered;
+      } else {
+        AddHint(peer, db, key);
+      }
+    });
+    if (!sent) {
+      AddHint(peer, db, key);
+      break;
+    }
+  }
+}
+
+void Coordinator::Tick() {
+  const int64_t now = WallMs();
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    Peer& peer = peers_[p];
+    if (!peer.link->is_up()) continue;
+    if (!peer.hints.queue.empty()) DeliverHints(p);
+    if (!peer.ae_running && now - peer.ae_last_ms >= config_->anti_entropy_interval_ms) {
+      StartAntiEntropy(p);
+    }
+  }
+}
+
+void Coordinator::StartAntiEntropy(size_t peer) {
+  Peer& p = peers_[peer];
+  p.ae_running = true;
+  const int dbs = local_->databases();
+  auto left = std::make_shared<int>(dbs);
+  for (int db = 0; db < dbs; ++db) AntiEntropyDb(peer, db, left);
+}
+
+void Coordinator::FinishDb(size_t peer, std::shared_ptr<int> left) {
+  if (--*left != 0) return;
+  Peer& p = peers_[peer];
+  p.ae_running = false;
+  p.ae_last_ms = WallMs();
+  ++stats_.anti_entropy_rounds;
+}
+
+void Coordinator::AntiEntropyDb(size_t peer, int db, std::shared_ptr<int> left) {
+  const bool sent = peers_[peer].link->Send(
+      {"PEER.DIGEST", std::to_string(db)}, [this, peer, db, left](const redisReply* reply) {
+        if (IsError(reply) || reply->type != REDIS_REPLY_STRING ||
+            reply->len != static_cast<size_t>(kGroups) * 8) {
+          FinishDb(peer, left);
+          return;
+        }
+        CompareGroups(peer, db, std::string_view(reply->str, reply->len), left);
+      });
+  if (!sent) FinishDb(peer, left);
+}
+
+void Coordinator::CompareGroups(size_t peer, int db, std::string_view remote,
+                                std::shared_ptr<int> left) {
+  std::vector<std::string> argv_store = {"PEER.DIGEST", std::to_string(db)};
+  std::vector<int> groups;
+  for (int g = 0; g < kGroups; ++g) {
+    uint64_t mine = 0;
+    for (int s = g * kSlotsPerGroup; s < (g + 1) * kSlotsPerGroup; ++s) {
+      mine ^= local_->SlotDigest(db, s);
+    }
+    if (mine != ReadFixed64(remote.data() + 8 * g)) {
+      groups.push_back(g);
+      argv_store.push_back(std::to_string(g));
+    }
+  }
+  if (groups.empty()) {
+    FinishDb(peer, left);
+    return;
+  }
+  std::vector<std::string_view> argv(argv_store.begin(), argv_store.end());
+  const bool sent = peers_[peer].link->Send(
+      argv, [this, peer, db, groups, left](const redisReply* reply) {
+        if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY ||
+            reply->elements != groups.size()) {
+          FinishDb(peer, left);
+          return;
+        }
+        std::vector<int> slots;
+        for (size_t i = 0; i < groups.size(); ++i) {
+          const redisReply* e = reply->element[i];
+          if (e->type != REDIS_REPLY_STRING || e->len != kSlotsPerGroup * 8) continue;
+          for (int j = 0; j < kSlotsPerGroup; ++j) {
+            const int slot = groups[i] * kSlotsPerGroup + j;
+            if (local_->SlotDigest(db, slot) != ReadFixed64(e->str + 8 * j)) slots.push_back(slot);
+          }
+        }
+        if (slots.empty()) {
+          FinishDb(peer, left);
+          return;
+        }
+        ExchangeSlots(peer, db, std::move(slots), left);
+      });
+  if (!sent) FinishDb(peer, left);
+}
+
+void Coordinator::ExchangeSlots(size_t peer, int db, std::vector<int> slots,
+                                std::shared_ptr<int> left) {
+  // One more pending step per extra chunk, so the db finishes after the last.
+  const size_t chunks = (slots.size() + kSlotsPerDump - 1) / kSlotsPerDump;
+  *left += static_cast<int>(chunks) - 1;
+  for (size_t c = 0; c < chunks; ++c) {
+    std::vector<std::string> argv_store = {"PEER.DUMP", std::to_string(db)};
+    auto chunk = std::make_shared<std::vector<bool>>(util::kHashSlots, false);
+    for (size_t i = c * kSlotsPerDump; i < std::min(slots.size(), (c + 1) * kSlotsPerDump); ++i) {
+      argv_store.push_back(std::to_string(slots[i]));
+      (*chunk)[static_cast<size_t>(slots[i])] = true;
+    }
+    std::vector<std::string_view> argv(argv_store.begin(), argv_store.end());
+    const bool sent = peers_[peer].link->Send(argv, [this, peer, db, chunk,
+                                                     left](const redisReply* reply) {
+      if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        FinishDb(peer, left);
+        return;
+      }
+      // Theirs into ours, remembering what they had ...
+      std::map<std::string, std::string, std::less<>> theirs;
+      for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply* k = reply->element[i];
+        const redisReply* s = reply->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING) continue;
+        std::string key(k->str, k->len);
+        std::string_view state(s->str, s->len);
+        bool changed = false;
+        if (local_->MergeLocal(db, key, state, &changed)) {
+          if (changed) ++stats_.keys_exchanged;
+          theirs.emplace(std::move(key), std::string(state));
+        }
+      }
+      // ... then ours into theirs, where they lack something.
+      std::vector<std::string> to_push;
+      local_->DumpSlots(db, *chunk, [&](std::string_view key, std::string_view state) {
+        auto it = theirs.find(key);
+        if (it == theirs.end() || it->second != state) to_push.emplace_back(key);
+      });
+      for (const std::string& key : to_push) {
+        ++stats_.keys_exchanged;
+        if (!Push(peer, db, key, nullptr)) AddHint(peer, db, key);
+      }
+      FinishDb(peer, left);
+    });
+    if (!sent) FinishDb(peer, left);
+  }
+}
+
+void Coordinator::WriteInfo(std::string* out) const {
+  auto line = [&](const std::string& name, const std::string& value) {
+    out->append(name).append(":").append(value).append("\r\n");
+  };
+  line("node_id", self_id_);
+  line("replicas", std::to_string(peers_.size() + 1));
+  line("write_quorum", std::to_string(config::EffectiveWriteQuorum(*config_)));
+  line("read_quorum", std::to_string(config::EffectiveReadQuorum(*config_)));
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    const Peer& p = peers_[i];
+    const PeerLink& l = *p.link;
+    line("peer" + std::to_string(i),
+         "addr=" + p.address + ",link=" + l.state_name() +
+             ",last_reply_ms=" + std::to_string(l.last_reply_ms()) +
+             ",hints=" + std::to_string(p.hints.queue.size()) +
+             ",hints_dropped=" + std::to_string(p.hints.dropped) +
+             ",pending=" + std::to_string(l.pending()) +
+             ",timeouts=" + std::to_string(l.requests_timed_out()) +
+             ",bytes_sent=" + std::to_string(l.bytes_sent()) +
+             ",bytes_received=" + std::to_string(l.bytes_received()));
+  }
+  line("write_quorum_failures", std::to_string(stats_.write_quorum_failures));
+  line("read_quorum_failures", std::to_string(stats_.read_quorum_failures));
+  line("read_repairs", std::to_string(stats_.read_repairs));
+  line("hints_delivered", std::to_string(stats_.hints_delivered));
+  line("anti_entropy_rounds", std::to_string(stats_.anti_entropy_rounds));
+  line("anti_entropy_keys_exchanged", std::to_string(stats_.keys_exchanged));
+  line("tombstones", std::to_string(local_->Tombstones()));
+}
+
+}  // namespace causalkv::cluster

@@ -1,0 +1,193 @@
+// The commands nodes send each other (never clients). Every one but
+// PEER.HELLO is refused on a connection that has not authenticated with
+// peer-secret, because PEER.MERGE can overwrite any key.
+//
+//   PEER.HELLO secret node-id   -> +OK; the connection is a peer's from now on
+//   PEER.MERGE db key state     -> :1 if the local state changed, :0 if not
+//   PEER.GET db key             -> the key's encoded state, or null
+//   PEER.DIGEST db              -> 128 group digests (fixed64 each, 1 KB): the
+//                                  XOR of the digests of 128 consecutive slots
+//   PEER.DIGEST db group ...    -> per group asked, its 128 slot digests
+//   PEER.DUMP db slot ...       -> [key, state, key, state ...] for every key
+//                                  (tombstones included) in those slots
+//
+// States are store::EncodeKeyState bytes. A malformed state or argument is
+// an error reply and changes nothing.
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+#include "args.h"
+#include "causalkv/store/causal.h"
+#include "causalkv/util/key_slot.h"
+#include "cmd_common.h"
+#include "errors.h"
+
+namespace causalkv::command {
+namespace {
+
+constexpr int kSlotsPerGroup = 128;
+constexpr int kGroups = util::kHashSlots / kSlotsPerGroup;
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+bool ParseDb(Context& ctx, std::string_view arg, int* db) {
+  int64_t v;
+  if (!ParseInt64(arg, &v) || v < 0 || v >= ctx.store.database_count()) {
+    ctx.w.Error(err::kDbRange);
+    return false;
+  }
+  *db = static_cast<int>(v);
+  return true;
+}
+
+void AppendFixed64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void PeerHello(Context& ctx) {
+  const std::string& secret = ctx.server.config.peer_secret;
+  if (ctx.server.config.peers.empty() || secret.empty()) {
+    ctx.w.Error("-PEERAUTH this server is not a cluster node (no peers configured)");
+    return;
+  }
+  if (!ConstantTimeEquals(ctx.args[1], secret)) {
+    spdlog::warn("refused a peer link from {}: wrong peer-secret", ctx.client.addr);
+    ctx.w.Error("-PEERAUTH invalid peer secret");
+    return;
+  }
+  ctx.client.peer = true;
+  ctx.client.authenticated = true;
+  spdlog::debug("peer link from {} (node {})", ctx.client.addr, std::string(ctx.args[2]));
+  ctx.w.Ok();
+}
+
+void PeerMerge(Context& ctx) {
+  int db;
+  if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  if (!ctx.store.causal()) {
+    ctx.w.Error("this server is not a cluster node");
+    return;
+  }
+  store::KeyState state;
+  std::string why;
+  std::string_view in = ctx.args[3];
+  if (!store::DecodeKeyState(&in, &state, &why) || !in.empty()) {
+    spdlog::warn("peer {} sent a malformed state for a key: {}", ctx.client.addr, why);
+    ctx.w.Error("malformed key state: " + why);
+    return;
+  }
+  // The append-only log records the key of the db the command ran in.
+  ctx.client.db = db;
+  bool changed = false;
+  const store::OpStatus status = ctx.db().MergeState(ctx.args[2], state, &changed);
+  if (status != store::OpStatus::kOk) {
+    WriteStoreError(ctx.w, status);
+    return;
+  }
+  ctx.w.Integer(changed ? 1 : 0);
+}
+
+void PeerGet(Context& ctx) {
+  int db;
+  if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  store::KeyState state;
+  if (!ctx.store.causal() || !ctx.store.db(db).GetState(ctx.args[2], &state)) {
+    ctx.w.Null();
+    return;
+  }
+  std::string encoded;
+  store::EncodeKeyState(state, &encoded);
+  ctx.w.Bulk(encoded);
+}
+
+void PeerDigest(Context& ctx) {
+  int db;
+  if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  store::Keyspace& ks = ctx.store.db(db);
+  std::string out;
+  if (ctx.args.size() == 2) {
+    out.reserve(kGroups * 8);
+    for (int g = 0; g < kGroups; ++g) {
+      uint64_t x = 0;
+      for (int s = g * kSlotsPerGroup; s < (g + 1) * kSlotsPerGroup; ++s) x ^= ks.slot_digest(s);
+      AppendFixed64(&out, x);
+    }
+    ctx.w.Bulk(out);
+    return;
+  }
+  std::vector<int> groups;
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    int64_t g;
+    if (!ParseInt64(ctx.args[i], &g) || g < 0 || g >= kGroups) {
+      ctx.w.Error("invalid digest group");
+      return;
+    }
+    groups.push_back(static_cast<int>(g));
+  }
+  ctx.w.ArrayHeader(static_cast<int64_t>(groups.size()));
+  for (int g : groups) {
+    out.clear();
+    for (int s = g * kSlotsPerGroup; s < (g + 1) * kSlotsPerGroup; ++s) {
+      AppendFixed64(&out, ks.slot_digest(s));
+    }
+    ctx.w.Bulk(out);
+  }
+}
+
+void PeerDump(Context& ctx) {
+  int db;
+  if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  std::vector<bool> slots(util::kHashSlots, false);
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    int64_t s;
+    if (!ParseInt64(ctx.args[i], &s) || s < 0 || s >= util::kHashSlots) {
+      ctx.w.Error("invalid slot");
+      return;
+    }
+    slots[static_cast<size_t>(s)] = true;
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (ctx.store.causal()) {
+    ctx.store.db(db).ForEachStateInSlots(slots, [&](std::string_view key,
+                                                    const store::KeyState& state) {
+      std::string encoded;
+      store::EncodeKeyState(state, &encoded);
+      entries.emplace_back(std::string(key), std::move(encoded));
+    });
+  }
+  ctx.w.ArrayHeader(static_cast<int64_t>(entries.size() * 2));
+  for (const auto& [key, state] : entries) {
+    ctx.w.Bulk(key);
+    ctx.w.Bulk(state);
+  }
+}
+
+}  // namespace
+
+void RegisterPeerCommands(std::vector<CommandSpec>* out) {
+  const std::string g = "causalkv";
+  out->push_back({"peer.hello", 3, kFast | kNoAuth | kTxControl, 0, 0, 0, PeerHello, g, "0.2.0",
+                  "Authenticates a link from another node of the cluster.", "O(1)",
+                  "secret:string node-id:string", {}});
+  out->push_back({"peer.merge", 4, kWrite | kPeerOnly, 2, 2, 1, PeerMerge, g, "0.2.0",
+                  "Merges a peer's state of a key.", "O(N) where N is the number of siblings",
+                  "db:integer key:key state:string", {}});
+  out->push_back({"peer.get", 3, kReadOnly | kPeerOnly, 0, 0, 0, PeerGet, g, "0.2.0",
+                  "Returns this node's state of a key.", "O(N) where N is the number of siblings",
+                  "db:integer key:key", {}});
+  out->push_back({"peer.digest", -2, kReadOnly | kPeerOnly, 0, 0, 0, PeerDigest, g, "0.2.0",
+                  "Returns digests of this node's hash slots, for anti-entropy.",
+                  "O(slots)", "db:integer [group:integer ...]", {}});
+  out->push_back({"peer.dump", -3, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
+                  "Returns the states of every key in the given hash slots.",
+                  "O(N) where N is the number of keys", "db:integer slot:integer ...", {}});
+}
+
+}  // namespace causalkv::command
