@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""Leaderless replication, black box: three real nodes on their own loopback
+addresses, real clients, real faults (kill -9, SIGSTOP, iptables partitions,
+a wiped data directory). Every test checks what clients were told against
+what the nodes end up holding, and that every node converges to the same
+state of every key."""
+
+import os
+import re
+import threading
+import time
+import unittest
+
+import redis
+
+import cluster_harness
+import harness
+
+# Short timeouts keep the suite fast; the behaviour does not depend on them.
+FAST = ["--peer-timeout", "400", "--anti-entropy-interval", "300", "--appendonly", "yes"]
+
+
+def items_of(values):
+    """The set of cart items in a list of sibling values ("a,b,c")."""
+    out = set()
+    for v in values:
+        if v:
+            out.update(v.decode().split(","))
+    return out
+
+
+def read_merge_write(r, key, item, w=None):
+    """One client step: read, merge the siblings, add an item, write back
+    with the context read. Returns True when the write was acknowledged."""
+    context, values = r.execute_command("VGET", key)
+    merged = items_of(values) | {item}
+    args = ["VPUT", key, context, ",".join(sorted(merged))]
+    if w is not None:
+        args += ["W", w]
+    r.execute_command(*args)
+    return True
+
+
+class ClusterTest(unittest.TestCase):
+    SIZE = 3
+
+    def setUp(self):
+        self.cluster = cluster_harness.Cluster(self.SIZE, FAST)
+        self.a, self.b, self.c = self.cluster.nodes[:3]
+
+    def tearDown(self):
+        self.cluster.close()
+
+
+class Basics(ClusterTest):
+    def test_seed_cart_through_two_nodes(self):
+        """The seed's five writes: client 1 through node A, client 2 through
+        node B, waiting for convergence between steps."""
+        c1 = self.a.client()
+        c2 = self.b.client()
+
+        def vput(r, context, value):
+            token, values = r.execute_command("VPUT", "cart", context, value)
+            self.cluster.wait_converged()
+            return token, values
+
+        t1, v = vput(c1, 0, "milk")
+        self.assertEqual(v, [b"milk"])
+        t2, v = vput(c2, 0, "eggs")
+        self.assertEqual(sorted(v), [b"eggs", b"milk"])  # concurrent: both kept
+        t3, v = vput(c1, t1, "milk flour")
+        self.assertEqual(sorted(v), [b"eggs", b"milk flour"])
+        t4, v = vput(c2, t2, "eggs milk ham")
+        self.assertEqual(sorted(v), [b"eggs milk ham", b"milk flour"])
+        t5, v = vput(c1, t3, "milk flour eggs bacon")
+        self.assertEqual(sorted(v), [b"eggs milk ham", b"milk flour eggs bacon"])
+        # Every node gives the same values in the same order, with the same context.
+        replies = [n.client().execute_command("VGET", "cart") for n in self.cluster.nodes]
+        self.assertEqual(replies[0], replies[1])
+        self.assertEqual(replies[0], replies[2])
+        self.assertEqual(replies[0][0], t5)
+        # A client that merges what it read leaves one sibling.
+        token, values = replies[0]
+        _, v = c2.execute_command("VPUT", "cart", token, "bacon eggs flour ham milk")
+        self.assertEqual(v, [b"bacon eggs flour ham milk"])
+
+    def test_tokens_are_printable_and_bounded(self):
+        r = self.a.client()
+        for i in range(200):
+            r.execute_command("VPUT", "k", 0, "v%d" % i, "W", 1)
+            token, values = r.execute_command("VGET", "k")
+            r.execute_command("VPUT", "k", token, "merged")
+        token, values = r.execute_command("VGET", "k")
+        self.assertTrue(re.fullmatch(rb"[A-Za-z0-9_-]+", token), token)
+        # One entry per node at most: the size does not grow with the writes.
+        self.assertLess(len(token), 3 * 24 + 16)
+
+    def test_withversions_shows_dots(self):
+        r = self.a.client()
+        r.execute_command("VPUT", "k", 0, "x")
+        node_id = self.a.info("server")["node_id"]
+        _, values = r.execute_command("VGET", "k", "WITHVERSIONS")
+        self.assertEqual(len(values), 1)
+        dot, value = values[0]
+        self.assertEqual(value, b"x")
+        self.assertRegex(dot.decode(), r"^[0-9a-f]{16}:[0-9]+$")
+        self.assertEqual(dot.decode().split(":")[0], str(node_id).zfill(16))
+
+    def test_malformed_and_forged_tokens_change_nothing(self):
+        r = self.a.client()
+        token, _ = r.execute_command("VPUT", "k", 0, "x")
+        for bad in [b"not-a-token!", b"AAAA", token[:-2], token + b"A", b"-1"]:
+            with self.assertRaises(redis.ResponseError) as e:
+                r.execute_command("VPUT", "k", bad, "y")
+            self.assertIn("token", str(e.exception))
+        self.assertEqual(r.execute_command("VGET", "k")[1], [b"x"])
+
+    def test_plain_commands_replicate(self):
+        a, b, c = (n.client() for n in self.cluster.nodes)
+        a.set("s", "1")
+        self.assertEqual(b.get("s"), b"1")
+        self.assertEqual(c.incr("s"), 2)
+        self.assertEqual(a.get("s"), b"2")
+        b.append("s", "x")
+        self.assertEqual(c.get("s"), b"2x")
+        a.set("t", "v", ex=100)
+        self.assertGreater(c.ttl("t"), 90)
+        b.persist("t")
+        self.assertEqual(a.ttl("t"), -1)
+        c.rename("t", "u")
+        self.assertIsNone(a.get("t"))
+        self.assertEqual(a.get("u"), b"v")
+        self.assertEqual(b.delete("u", "s"), 2)
+        self.assertIsNone(c.get("s"))
+        self.assertEqual(a.exists("u"), 0)
+        self.cluster.wait_converged()
+
+    def test_peer_commands_need_the_secret(self):
+        r = self.a.client()
+        with self.assertRaises(redis.ResponseError) as e:
+            r.execute_command("PEER.MERGE", 0, "k", "x")
+        self.assertTrue(str(e.exception).startswith("this command is only"), str(e.exception))
+        with self.assertRaises(redis.ResponseError) as e:
+            r.execute_command("PEER.HELLO", "wrong", "0000000000000001")
+        self.assertIn("invalid peer secret", str(e.exception))
+        p = self.a.peer_client()
+        with self.assertRaises(redis.ResponseError):
+            p.execute_command("PEER.MERGE", 0, "k", "\x05garbage")
+        self.assertIsNone(r.get("k"))
+
+    def test_info_peers(self):
+        info = self.a.info("peers")
+        self.assertEqual(info["replicas"], 3)
+        self.assertEqual(info["write_quorum"], 2)
+        self.assertEqual(info["peer0"]["link"], "up")
+        self.assertEqual(self.a.info("replication")["role"], "master")
+
+
+class Faults(ClusterTest):
+    def test_concurrent_read_merge_write_loses_nothing(self):
+        """A client per node adds its own items to one cart with
+        read-merge-write; every acknowledged item is in the final cart."""
+        acked = [[] for _ in self.cluster.nodes]
+        errors = []
+
+        def client(i, node):
+            r = node.client()
+            for n in range(40):
+                item = "c%d-%d" % (i, n)
+                try:
+                    read_merge_write(r, "cart", item)
+                    acked[i].append(item)
+                except redis.RedisError as e:
+                    errors.append(e)
+
+        threads = [threading.Thread(target=client, args=(i, n))
+                   for i, n in enumerate(self.cluster.nodes)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.cluster.wait_converged()
+        for node in self.cluster.nodes:
+            _, values = node.client().execute_command("VGET", "cart")
+            got = items_of(values)
+            for i in range(len(acked)):
+                self.assertLessEqual(set(acked[i]), got)
+            # Siblings stay bounded by the concurrent writers.
+            self.assertLessEqual(len(values), len(self.cluster.nodes))
+
+    def test_kill9_under_load_then_catch_up(self):
+        acked = []
+        stop = threading.Event()
+
+        def writer():
+            r = self.a.client()
+            n = 0
+            while not stop.is_set() and n < 3000:
+                try:
+                    r.set("k%d" % n, "v%d" % n)
+                    acked.append(n)
+                except redis.RedisError:
+                    pass
+                n += 1
+
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.3)
+        self.c.kill9()
+        before = len(acked)
+        time.sleep(0.5)
+        self.assertGreater(len(acked), before, "writes stopped at W=2 with one node down")
+        self.c.start()
+        time.sleep(0.3)
+        stop.set()
+        t.join(60)
+        state = self.cluster.wait_converged(timeout=30)
+        r = self.c.client()
+        for n in acked:
+            self.assertEqual(r.get("k%d" % n), b"v%d" % n)
+        self.assertGreaterEqual(len(state), len(acked))
+
+    def test_sigstop_never_hangs(self):
+        self.c.pause()
+        try:
+            r = self.a.client()
+            start = time.monotonic()
+            r.set("k", "v")  # W=2: A and B
+            with self.assertRaises(redis.ResponseError) as e:
+                r.execute_command("VPUT", "k2", 0, "v", "W", 3)
+            elapsed = time.monotonic() - start
+            self.assertIn("NOQUORUM", str(e.exception))
+            self.assertIn("2 of 3", str(e.exception))
+            self.assertLess(elapsed, 3.0)
+            with self.assertRaises(redis.ResponseError) as e:
+                r.execute_command("VGET", "k", "R", 3)
+            self.assertIn("NOQUORUM", str(e.exception))
+            self.assertEqual(r.execute_command("VGET", "k", "R", 2)[1], [b"v"])
+        finally:
+            self.c.resume()
+        # The stopped node gets what it missed.
+        self.cluster.wait_converged()
+        self.assertEqual(self.c.client().get("k2"), b"v")
+
+    def test_noquorum_keeps_the_write(self):
+        self.b.kill9()
+        self.c.kill9()
+        r = self.a.client()
+        with self.assertRaises(redis.ResponseError) as e:
+            r.set("k", "v")
+        message = str(e.exception)
+        self.assertIn("NOQUORUM the write reached 1 of 3 replicas", message)
+        self.assertIn("kept", message)
+        self.assertEqual(r.execute_command("VGET", "k", "R", 1)[1], [b"v"])  # not rolled back
+        self.b.start()
+        self.c.start()
+        self.cluster.wait_converged()
+        self.assertEqual(self.c.client().get("k"), b"v")
+
+    def test_wiped_node_rejoins_under_new_id(self):
+        a = self.a.client()
+        for i in range(100):
+            a.set("k%d" % i, i)
+        old_id = self.c.info("server")["node_id"]
+        self.c.stop()
+        import shutil
+        shutil.rmtree(self.c.dir)
+        os.makedirs(self.c.dir)
+        self.c.start()
+        self.assertNotEqual(str(self.c.info("server")["node_id"]), str(old_id))
+        self.cluster.wait_converged()
+        self.assertEqual(self.c.client().get("k99"), b"99")
+
+    def test_clean_restart_keeps_id(self):
+        node_id = self.c.info("server")["node_id"]
+        self.c.stop()
+        self.c.start()
+        self.assertEqual(self.c.info("server")["node_id"], node_id)
+
+
+@unittest.skipUnless(cluster_harness.can_partition(), "needs root and iptables")
+class Partitions(ClusterTest):
+    def test_minority_writes_survive_as_siblings(self):
+        self.cluster.partition([self.c], [self.a, self.b])
+        try:
+            self.a.client().execute_command("VPUT", "k", 0, "majority")
+            self.c.client().execute_command("VPUT", "k", 0, "minority", "W", 1)
+            with self.assertRaises(redis.ResponseError):
+                self.c.client().execute_command("VPUT", "k2", 0, "x", "W", 2)
+        finally:
+            self.cluster.heal()
+        self.cluster.wait_converged()
+        for node in self.cluster.nodes:
+            _, values = node.client().execute_command("VGET", "k")
+            self.assertEqual(sorted(values), [b"majority", b"minority"])
+
+    def test_delete_during_partition_stays_deleted(self):
+        a = self.a.client()
+        a.set("gone", "x")
+        a.set("kept", "y")
+        self.cluster.wait_converged()
+        self.cluster.partition([self.c], [self.a, self.b])
+        try:
+            self.assertEqual(a.delete("gone"), 1)
+            # C has not heard (a local read: R=2 cannot be met on the minority side).
+            self.assertEqual(self.c.client().execute_command("VGET", "gone", "R", 1)[1], [b"x"])
+            with self.assertRaises(redis.ResponseError):
+                self.c.client().get("gone")
+        finally:
+            self.cluster.heal()
+        self.cluster.wait_converged()
+        time.sleep(1.0)  # several anti-entropy rounds
+        self.cluster.wait_converged()
+        for node in self.cluster.nodes:
+            r = node.client()
+            self.assertIsNone(r.get("gone"))
+            self.assertEqual(r.get("kept"), b"y")
+
+    def test_write_concurrent_with_delete_survives(self):
+        a = self.a.client()
+        a.set("k", "old")
+        self.cluster.wait_converged()
+        self.cluster.partition([self.c], [self.a, self.b])
+        try:
+            a.delete("k")
+            self.c.client().execute_command("VPUT", "k", 0, "new", "W", 1)
+        finally:
+            self.cluster.heal()
+        self.cluster.wait_converged()
+        for node in self.cluster.nodes:
+            self.assertEqual(node.client().execute_command("VGET", "k")[1], [b"new"])
+
+
+class Startup(unittest.TestCase):
+    def test_peers_without_secret_refuse_to_start(self):
+        import subprocess
+        out = subprocess.run([harness.server_binary(), "--port", "0", "--peers", "127.0.0.1:1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn(b"peer-secret", out.stdout)
+
+
+if __name__ == "__main__":
+    harness.main()
