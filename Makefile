@@ -17,7 +17,7 @@ NODE_TESTS := redis-tests/node
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build server run test sanitize bench clean
+.PHONY: all deps build server run test sanitize bench clean cluster cluster-stop
 
 all: build
 
@@ -50,6 +50,28 @@ server: deps $(BUILD_DIR)/CMakeCache.txt
 
 run: server
 	$(BUILD_DIR)/causalkv-server $(CONF)
+
+# Three nodes on this machine, each on its own loopback address (127.0.0.1-3,
+# port CLUSTER_PORT), data and logs under cluster-data/. `make cluster-stop`
+# stops them (SIGTERM: a clean stop keeps each node's id).
+CLUSTER_PORT ?= 7000
+CLUSTER_SECRET ?= change-me
+cluster: server
+	@mkdir -p cluster-data
+	@for i in 1 2 3; do \
+	  peers=""; for j in 1 2 3; do [ $$j = $$i ] || peers="$$peers 127.0.0.$$j:$(CLUSTER_PORT)"; done; \
+	  mkdir -p cluster-data/node$$i; \
+	  $(BUILD_DIR)/causalkv-server $(CONF) --bind 127.0.0.$$i --port $(CLUSTER_PORT) \
+	    --dir $(CURDIR)/cluster-data/node$$i --peers $$peers --peer-secret $(CLUSTER_SECRET) \
+	    --appendonly yes --daemonize yes --pidfile $(CURDIR)/cluster-data/node$$i.pid \
+	    --logfile $(CURDIR)/cluster-data/node$$i.log || exit 1; \
+	done
+	@echo "three nodes up: redis-cli -h 127.0.0.1 -p $(CLUSTER_PORT) (and 127.0.0.2, 127.0.0.3); make cluster-stop"
+
+cluster-stop:
+	@for i in 1 2 3; do \
+	  f=cluster-data/node$$i.pid; [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; rm -f $$f; \
+	done; true
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
