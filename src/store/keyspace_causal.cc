@@ -149,6 +149,18 @@ bool Keyspace::GetState(std::string_view key, KeyState* out) {
   return LoadState(key, &link, out);
 }
 
+OpStatus Keyspace::RestoreState(std::string_view key, KeyState state,
+                                int64_t tombstone_since_ms) {
+  // One rehash step each, as Restore: a load does nothing else in between.
+  table_.RehashStep(1);
+  const bool tombstone = state.tombstone() && !state.context.empty();
+  const OpStatus status = SaveState(key, table_.FindLink(key), std::move(state));
+  if (status == OpStatus::kOk && tombstone) {
+    tombstones_.find(std::string(key))->second.since_ms = tombstone_since_ms;
+  }
+  return status;
+}
+
 OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState state) {
   SiblingSet* block = nullptr;
   if (!state.tombstone()) {

@@ -208,6 +208,16 @@ class Keyspace {
   // The key's state: a live key (an expired one is deleted first) or a
   // tombstone. False if neither exists.
   bool GetState(std::string_view key, KeyState* out);
+  // The state of a live key's block as ForEachLive hands it out, without
+  // counting an access or changing anything (snapshots read it in a forked
+  // child, where a write would copy the page).
+  KeyState PeekState(const SiblingSet* set) const { return Unpack(set); }
+  // Loading (a snapshot, the log): sets the state of `key` exactly, live or
+  // a tombstone deleted at `tombstone_since_ms`, replacing whatever is
+  // there. An empty state (no siblings, empty context) leaves nothing.
+  // Takes no dot; a TTL already past is stored too (lazy expiry). Only
+  // kTooManyActors fails, and then changes nothing. REQUIRES: Valid(state).
+  OpStatus RestoreState(std::string_view key, KeyState state, int64_t tombstone_since_ms);
   // Merges a state received from a peer (never limited by max-siblings:
   // a limit must not block repair). A merge whose TTL has passed deletes the
   // key locally, leaving no tombstone. *changed: the local state changed.
