@@ -76,6 +76,24 @@ cluster-stop:
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
+# The randomized history checker (redis-tests/test_chaos.py) for longer than
+# its short run in `make test`: CHAOS_RUNS runs of CHAOS_SECONDS each, each
+# with a new random seed, printed first so a failure reproduces with
+# `make chaos CHAOS_SEED=n` (which runs that one seed).
+CHAOS_SECONDS ?= 300
+CHAOS_RUNS ?= 3
+CHAOS_PYTHON ?= /usr/bin/python3
+.PHONY: chaos
+chaos: build
+	@runs=$(CHAOS_RUNS); [ -z "$$CHAOS_SEED" ] || runs=1; \
+	for i in $$(seq $$runs); do \
+	  seed=$${CHAOS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	  echo "chaos run $$i of $$runs: CHAOS_SEED=$$seed CHAOS_SECONDS=$(CHAOS_SECONDS)"; \
+	  (cd redis-tests && CHAOS_SEED=$$seed CHAOS_SECONDS=$(CHAOS_SECONDS) \
+	    CAUSALKV_SERVER=$(abspath $(BUILD_DIR))/causalkv-server \
+	    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 $(CHAOS_PYTHON) test_chaos.py) || exit 1; \
+	done
+
 sanitize: deps
 	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAUSALKV_SANITIZE=ON
 	cmake --build $(SAN_DIR) -j$(JOBS)
