@@ -4,14 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "causalkv/persist/snapshot.h"
 #include "causalkv/util/errno_message.h"
 
+#include "own_counter.h"
 #include "read_file.h"
 #include "varint.h"
 
@@ -21,13 +24,19 @@ namespace {
 constexpr size_t kMagicSize = 8;
 constexpr char kMagicFixedWidth[kMagicSize] = {'C', 'K', 'V', 'A', 'O', 'F', '1', '\0'};
 constexpr char kMagicVarint[kMagicSize] = {'C', 'K', 'V', 'A', 'O', 'F', '2', '\0'};
-constexpr uint8_t kKeyState = 0x01;
+constexpr char kMagicCausal[kMagicSize] = {'C', 'K', 'V', 'A', 'O', 'F', '3', '\0'};
+constexpr uint8_t kKeyState = 0x01;          // formats 1 and 2
 constexpr uint8_t kKeyGone = 0x02;
 constexpr uint8_t kCleared = 0x03;
-constexpr uint8_t kKeyStateWithTtl = 0x04;  // format 2 only
+constexpr uint8_t kKeyStateWithTtl = 0x04;   // format 2 only
+constexpr uint8_t kCausalKeyState = 0x05;    // format 3 only
+constexpr uint8_t kCausalTombstone = 0x06;   // format 3 only
+constexpr uint8_t kWriter = 0x07;            // format 3 only
+
+constexpr AofFormat kFormats[] = {AofFormat::kCausal, AofFormat::kVarint, AofFormat::kFixedWidth};
 
 // Length, its complement, then the payload's CRC-64 (format 1) or its low
-// half (format 2).
+// half (formats 2 and 3).
 size_t RecordHeaderSize(AofFormat format) {
   return 2 * sizeof(uint32_t) + (format == AofFormat::kFixedWidth ? 8 : 4);
 }
@@ -46,7 +55,7 @@ class RecordWriter {
     Put<uint8_t>(out_, kind);
     Wide<uint64_t>(last_issued);
   }
-  // A u32 in format 1, a varint in format 2.
+  // A u32 in format 1, a varint in formats 2 and 3.
   void U32(uint32_t v) { Wide<uint32_t>(v); }
   template <typename T>
   void Wide(T v) {
@@ -80,10 +89,10 @@ class RecordWriter {
 class Reader {
  public:
   Reader(const char* p, size_t len, AofFormat format) : p_(p), end_(p + len), format_(format) {}
-  // A fixed-width T in format 1, a varint in format 2.
+  // A fixed-width T in format 1, a varint in formats 2 and 3.
   template <typename T>
   bool Wide(T* v) {
-    if (format_ == AofFormat::kVarint) return DecodeVarint(&p_, end_, v);
+    if (format_ != AofFormat::kFixedWidth) return DecodeVarint(&p_, end_, v);
     return Fixed(v);
   }
   template <typename T>
@@ -99,6 +108,12 @@ class Reader {
     p_ += len;
     return true;
   }
+  // The rest of the payload.
+  std::string_view Rest() {
+    const std::string_view rest(p_, static_cast<size_t>(end_ - p_));
+    p_ = end_;
+    return rest;
+  }
   bool done() const { return p_ == end_; }
   AofFormat format() const { return format_; }
 
@@ -108,46 +123,107 @@ class Reader {
   AofFormat format_;
 };
 
-// Applies one payload; false if it is malformed.
-bool Apply(Reader& r, store::Store* store, uint64_t* max_version) {
+constexpr const char* kMalformed = "malformed record";
+
+// What replay carries from one record to the next.
+struct ReplayState {
+  store::ActorId writer = 0;  // format 3: who wrote the records being read
+};
+
+// Applies a format 3 key state or tombstone record (its key read already).
+const char* ApplyCausal(Reader& r, uint8_t kind, store::Keyspace& keyspace, std::string_view key,
+                        store::ActorId self, uint64_t* max_version) {
+  uint64_t since = 0;
+  if (kind == kCausalTombstone) {
+    if (!r.Wide(&since) || since > static_cast<uint64_t>(INT64_MAX)) return kMalformed;
+  } else if (kind != kCausalKeyState) {
+    return kMalformed;
+  }
+  std::string_view encoded = r.Rest();
+  store::KeyState state;
+  std::string why;
+  if (!store::DecodeKeyState(&encoded, &state, &why) || !encoded.empty()) {
+    return "malformed key state";
+  }
+  if (kind == kCausalKeyState ? state.tombstone()
+                              : !state.tombstone() || state.context.empty()) {
+    return "key state does not match its record kind";
+  }
+  if (!CountersFit(state)) return "counter out of range";
+  *max_version = std::max(*max_version, OwnCounter(state, self));
+  if (keyspace.RestoreState(key, std::move(state), static_cast<int64_t>(since)) !=
+      store::OpStatus::kOk) {
+    return "more node ids than a store can hold";
+  }
+  return nullptr;
+}
+
+// Applies one payload; nullptr, or why it could not be applied.
+const char* Apply(Reader& r, store::Store* store, ReplayState* replay, uint64_t* max_version) {
   const bool varint = r.format() == AofFormat::kVarint;
+  const bool causal_format = r.format() == AofFormat::kCausal;
   uint8_t kind = 0;
   uint64_t counter = 0;
   uint32_t db = 0;
-  if (!r.Fixed(&kind) || !r.Wide(&counter) || !r.Wide(&db)) return false;
-  *max_version = std::max(*max_version, counter);
+  if (!r.Fixed(&kind) || !r.Wide(&counter)) return kMalformed;
+  // A counter above this would carry an actor index in a packed Version.
+  if (counter > store::Version::kCounterMask) return "counter out of range";
+  if (causal_format) {
+    // Only this node's counters matter to its restart (another id's dots
+    // are another actor's, even in our own directory after an id change).
+    const store::ActorId self = store->actors().self();
+    if (kind == kWriter) {
+      uint64_t id = 0;
+      if (!r.Fixed(&id) || id == 0 || !r.done()) return kMalformed;
+      replay->writer = id;
+      return nullptr;
+    }
+    if (replay->writer == 0) return "record before the writer record";
+    if (replay->writer == self) *max_version = std::max(*max_version, counter);
+  } else {
+    *max_version = std::max(*max_version, counter);
+  }
+  if (!r.Wide(&db)) return kMalformed;
   if (kind == kCleared) {
-    if (!r.done()) return false;
+    if (!r.done()) return kMalformed;
     if (db == kAofAllDatabases) {
       store->FlushAll();
-      return true;
+      return nullptr;
     }
-    if (db >= static_cast<uint32_t>(store->database_count())) return false;
+    if (db >= static_cast<uint32_t>(store->database_count())) return kMalformed;
     store->db(static_cast<int>(db)).Clear();
-    return true;
+    return nullptr;
   }
-  if (db >= static_cast<uint32_t>(store->database_count())) return false;
+  if (db >= static_cast<uint32_t>(store->database_count())) return kMalformed;
   uint32_t key_len = 0;
   std::string_view key;
-  if (!r.Wide(&key_len) || !r.Bytes(key_len, &key)) return false;
+  if (!r.Wide(&key_len) || !r.Bytes(key_len, &key)) return kMalformed;
   store::Keyspace& keyspace = store->db(static_cast<int>(db));
   if (kind == kKeyGone) {
-    if (!r.done()) return false;
-    keyspace.Delete(key);
-    return true;
+    if (!r.done()) return kMalformed;
+    if (store->causal()) {
+      // Gone means gone: a delete in causal mode logs its tombstone instead.
+      keyspace.RestoreState(key, store::KeyState(), 0);
+    } else {
+      keyspace.Delete(key);
+    }
+    return nullptr;
+  }
+  if (causal_format) {
+    return ApplyCausal(r, kind, keyspace, key, store->actors().self(), max_version);
   }
   int64_t expire = -1;
   if (kind == kKeyState && !varint) {
-    if (!r.Fixed(&expire)) return false;
+    if (!r.Fixed(&expire)) return kMalformed;
   } else if (kind == kKeyStateWithTtl && varint) {
     uint64_t at = 0;
-    if (!r.Wide(&at) || at > static_cast<uint64_t>(INT64_MAX)) return false;
+    if (!r.Wide(&at) || at > static_cast<uint64_t>(INT64_MAX)) return kMalformed;
     expire = static_cast<int64_t>(at);
   } else if (kind != kKeyState) {
-    return false;
+    return kMalformed;
   }
   uint32_t count = 0;
-  if (!r.Wide(&count) || count == 0) return false;
+  if (!r.Wide(&count) || count == 0) return kMalformed;
   std::vector<store::Sibling> siblings;
   siblings.reserve(std::min<uint32_t>(count, 1024));
   uint64_t previous = 0;
@@ -157,28 +233,36 @@ bool Apply(Reader& r, store::Store* store, uint64_t* max_version) {
     std::string_view value;
     if (varint) {
       uint64_t gap = 0;
-      if (!r.Wide(&gap) || gap == 0 || gap > UINT64_MAX - previous) return false;
+      if (!r.Wide(&gap) || gap == 0 || gap > UINT64_MAX - previous) return kMalformed;
       version = previous + gap;
     } else if (!r.Fixed(&version)) {
-      return false;
+      return kMalformed;
     }
-    if (!r.Wide(&value_len) || !r.Bytes(value_len, &value)) return false;
-    // The sibling set's invariant: versions unique and ascending.
-    if (version <= previous) return false;
+    if (!r.Wide(&value_len) || !r.Bytes(value_len, &value)) return kMalformed;
+    // The sibling set's invariant: versions unique and ascending; and a
+    // single node's versions carry no actor bits.
+    if (version <= previous || version > store::Version::kCounterMask) return kMalformed;
     previous = version;
     siblings.push_back({store::Version(version), value});
     *max_version = std::max(*max_version, version);
   }
-  if (!r.done()) return false;
+  if (!r.done()) return kMalformed;
   keyspace.Restore(key, expire < 0 ? store::SiblingSet::kNoExpire : expire, siblings);
-  return true;
+  return nullptr;
 }
 
 }  // namespace
 
 std::string_view AofHeader(AofFormat format) {
-  return std::string_view(format == AofFormat::kFixedWidth ? kMagicFixedWidth : kMagicVarint,
-                          kMagicSize);
+  switch (format) {
+    case AofFormat::kFixedWidth:
+      return std::string_view(kMagicFixedWidth, kMagicSize);
+    case AofFormat::kVarint:
+      return std::string_view(kMagicVarint, kMagicSize);
+    case AofFormat::kCausal:
+      break;
+  }
+  return std::string_view(kMagicCausal, kMagicSize);
 }
 
 void AofWriter::AppendKey(uint64_t last_issued, uint32_t db, std::string_view key,
@@ -213,6 +297,24 @@ void AofWriter::AppendKey(uint64_t last_issued, uint32_t db, std::string_view ke
   w.Seal();
 }
 
+void AofWriter::AppendKeyState(uint64_t last_issued, uint32_t db, std::string_view key,
+                               const store::KeyState& state, int64_t tombstone_since_ms) {
+  const bool tombstone = state.tombstone();
+  RecordWriter w(&buf_, format_, tombstone ? kCausalTombstone : kCausalKeyState, last_issued);
+  w.U32(db);
+  w.U32(static_cast<uint32_t>(key.size()));
+  w.Bytes(key);
+  if (tombstone) w.Wide<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(tombstone_since_ms, 0)));
+  store::EncodeKeyState(state, &buf_);
+  w.Seal();
+}
+
+void AofWriter::AppendWriter(store::ActorId writer) {
+  RecordWriter w(&buf_, format_, kWriter, 0);
+  Put<uint64_t>(&buf_, writer);
+  w.Seal();
+}
+
 void AofWriter::AppendClear(uint64_t last_issued, uint32_t db) {
   RecordWriter w(&buf_, format_, kCleared, last_issued);
   w.U32(db);
@@ -221,7 +323,12 @@ void AofWriter::AppendClear(uint64_t last_issued, uint32_t db) {
 
 AofWriter::~AofWriter() { Close(); }
 
-bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_file_format) {
+bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_file_format,
+                     store::ActorId writer) {
+  if (new_file_format == AofFormat::kCausal && writer == 0) {
+    *error = "cannot open append-only log " + path + " for format 3 without a node id";
+    return false;
+  }
   const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = util::ErrnoMessage("cannot open append-only log " + path);
@@ -238,6 +345,8 @@ bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_
   if (size_ == 0) {
     format_ = new_file_format;
     buf_.assign(AofHeader(format_));
+    // The writer record goes with the header: no format 3 file lacks one.
+    if (format_ == AofFormat::kCausal) AppendWriter(writer);
     if (!Flush(AofFsync::kAlways)) {
       *error = util::ErrnoMessage("cannot write append-only log " + path);
       ::close(fd_);
@@ -248,15 +357,27 @@ bool AofWriter::Open(const std::string& path, std::string* error, AofFormat new_
     // Appended records must be in the format the file started with.
     char magic[kMagicSize] = {};
     const std::string_view found(magic, kMagicSize);
-    if (::pread(fd_, magic, kMagicSize, 0) != static_cast<ssize_t>(kMagicSize) ||
-        (found != AofHeader(AofFormat::kVarint) && found != AofHeader(AofFormat::kFixedWidth))) {
+    const bool read = ::pread(fd_, magic, kMagicSize, 0) == static_cast<ssize_t>(kMagicSize);
+    const auto known = std::find_if(std::begin(kFormats), std::end(kFormats),
+                                    [&](AofFormat f) { return AofHeader(f) == found; });
+    if (!read || known == std::end(kFormats)) {
       *error = "cannot append to " + path + ": not an append-only log of a known format";
       ::close(fd_);
       fd_ = -1;
       return false;
     }
-    format_ = found == AofHeader(AofFormat::kVarint) ? AofFormat::kVarint
-                                                     : AofFormat::kFixedWidth;
+    format_ = *known;
+    if (format_ == AofFormat::kCausal) {
+      if (writer == 0) {
+        *error = "cannot append to " + path + ": a cluster node's log (format 3), and this "
+                 "node has no node id";
+        ::close(fd_);
+        fd_ = -1;
+        return false;
+      }
+      // Records from here on are this node's (its id may have changed).
+      AppendWriter(writer);
+    }
   }
   stop_ = false;
   sync_thread_ = std::thread([this] { SyncLoop(); });
@@ -340,19 +461,28 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
   AofFormat format = AofFormat::kVarint;
   const std::string_view head = std::string_view(data).substr(0, kMagicSize);
   auto is_prefix_of = [&](AofFormat f) { return AofHeader(f).substr(0, head.size()) == head; };
+  const auto known = std::find_if(std::begin(kFormats), std::end(kFormats),
+                                  [&](AofFormat f) { return AofHeader(f) == head; });
   if (data.size() < kMagicSize) {
     // A crash while the header was first written.
-    if (!is_prefix_of(AofFormat::kVarint) && !is_prefix_of(AofFormat::kFixedWidth)) {
+    if (std::none_of(std::begin(kFormats), std::end(kFormats), is_prefix_of)) {
       return corrupt(0, "not an append-only log (bad header)");
     }
     torn_at = 0;
     torn_why = "truncated header";
-  } else if (head == AofHeader(AofFormat::kVarint) || head == AofHeader(AofFormat::kFixedWidth)) {
-    format = head == AofHeader(AofFormat::kVarint) ? AofFormat::kVarint : AofFormat::kFixedWidth;
+  } else if (known != std::end(kFormats)) {
+    format = *known;
     off = kMagicSize;
   } else {
     return corrupt(0, "not an append-only log (bad header)");
   }
+  if (format == AofFormat::kCausal && !store->causal()) {
+    *error = "append-only log " + path + " is a cluster node's (format 3: dots, contexts and "
+             "tombstones); this data directory belongs to a cluster node: start it with its "
+             "peers configured (as a single node it would drop that causal state)";
+    return AofLoadResult::kIncompatible;
+  }
+  ReplayState replay;
   const size_t header_size = RecordHeaderSize(format);
   while (torn_at == SIZE_MAX && off < data.size()) {
     if (data.size() - off < header_size) {
@@ -382,7 +512,7 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
       break;
     }
     uint64_t expected = Crc64(0, data.data() + payload, len);
-    if (format == AofFormat::kVarint) expected &= 0xFFFFFFFFu;
+    if (format != AofFormat::kFixedWidth) expected &= 0xFFFFFFFFu;
     if (expected != crc) {
       if (payload + len == data.size()) {
         torn_at = off;
@@ -392,7 +522,7 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
       return corrupt(off, "bad record checksum");
     }
     Reader reader(data.data() + payload, len, format);
-    if (!Apply(reader, store, max_version)) return corrupt(off, "malformed record");
+    if (const char* what = Apply(reader, store, &replay, max_version)) return corrupt(off, what);
     ++stats->records;
     off = payload + len;
   }
@@ -402,8 +532,10 @@ AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store:
     }
     const size_t keep = std::max(torn_at, kMagicSize);
     if (torn_at < kMagicSize) {
-      // Rewrite the header entirely (the file held no record yet).
-      const std::string_view header = AofHeader(AofFormat::kVarint);
+      // Rewrite the header entirely (the file held no record yet), in the
+      // format this store appends in.
+      const std::string_view header =
+          AofHeader(store->causal() ? AofFormat::kCausal : AofFormat::kVarint);
       const int wfd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
       const bool ok = wfd >= 0 && ::write(wfd, header.data(), header.size()) ==
                                       static_cast<ssize_t>(header.size()) && fsync(wfd) == 0;

@@ -4,16 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "causalkv/persist/durable_rename.h"
 #include "causalkv/util/errno_message.h"
+#include "own_counter.h"
 #include "read_file.h"
 #include "varint.h"
 
@@ -22,10 +25,13 @@ namespace {
 
 constexpr char kMagic[8] = {'C', 'K', 'V', 'S', 'N', 'A', 'P', '\0'};
 constexpr uint32_t kFormatFixedWidth = 1;  // read only
-constexpr uint32_t kFormatVarint = 2;      // written
+constexpr uint32_t kFormatVarint = 2;      // written by a single node
+constexpr uint32_t kFormatCausal = 3;      // written in causal mode
 constexpr uint8_t kRecordDatabase = 0x01;
 constexpr uint8_t kRecordKey = 0x02;
 constexpr uint8_t kRecordKeyWithTtl = 0x03;  // format 2 only
+constexpr uint8_t kRecordKeyState = 0x04;    // format 3 only
+constexpr uint8_t kRecordTombstone = 0x05;   // format 3 only
 constexpr uint8_t kRecordEnd = 0xFF;
 
 // Slicing-by-8 tables: table[k][b] is the CRC of byte b followed by k zero
@@ -141,6 +147,119 @@ class Input {
   size_t pos_ = 0;
 };
 
+// Format 2 records: each database's live keys with their siblings'
+// versions (actor 0: a single node's). Returns the number of keys written.
+uint64_t WriteRecords(store::Store& store, Output& out) {
+  uint64_t keys = 0;
+  for (int db = 0; db < store.database_count(); ++db) {
+    store::Keyspace& ks = store.db(db);
+    if (ks.size() == 0) continue;
+    out.Int<uint8_t>(kRecordDatabase);
+    out.Varint(static_cast<uint64_t>(db));
+    ks.ForEachLive([&](const store::SiblingSet* set) {
+      const int64_t expire_at = set->expire_at_ms();
+      out.Int<uint8_t>(expire_at < 0 ? kRecordKey : kRecordKeyWithTtl);
+      out.Varint(set->key().size());
+      out.Bytes(set->key().data(), set->key().size());
+      if (expire_at >= 0) out.Varint(static_cast<uint64_t>(expire_at));
+      out.Varint(set->size());
+      uint64_t previous = 0;
+      for (store::Sibling sib : *set) {
+        // Versions ascend within a key: the gaps are small numbers.
+        out.Varint(sib.version.counter() - previous);
+        previous = sib.version.counter();
+        out.Varint(sib.value.size());
+        out.Bytes(sib.value.data(), sib.value.size());
+      }
+      ++keys;
+    });
+  }
+  return keys;
+}
+
+// Format 3 records: each database's live keys, then its tombstones, as key
+// states. Returns the number of live keys written.
+uint64_t WriteCausalRecords(store::Store& store, Output& out) {
+  uint64_t keys = 0;
+  std::string encoded;
+  auto put = [&](uint8_t kind, std::string_view key, const store::KeyState& state,
+                 int64_t since_ms) {
+    out.Int<uint8_t>(kind);
+    out.Varint(key.size());
+    out.Bytes(key.data(), key.size());
+    if (kind == kRecordTombstone) out.Varint(static_cast<uint64_t>(std::max<int64_t>(since_ms, 0)));
+    encoded.clear();
+    store::EncodeKeyState(state, &encoded);
+    out.Varint(encoded.size());
+    out.Bytes(encoded.data(), encoded.size());
+  };
+  for (int db = 0; db < store.database_count(); ++db) {
+    store::Keyspace& ks = store.db(db);
+    if (ks.size() == 0 && ks.tombstone_count() == 0) continue;
+    out.Int<uint8_t>(kRecordDatabase);
+    out.Varint(static_cast<uint64_t>(db));
+    ks.ForEachLive([&](const store::SiblingSet* set) {
+      put(kRecordKeyState, set->key(), ks.PeekState(set), 0);
+      ++keys;
+    });
+    ks.ForEachTombstone([&](std::string_view key, const store::KeyState& state, int64_t since) {
+      put(kRecordTombstone, key, state, since);
+    });
+  }
+  return keys;
+}
+
+// Reads format 3 records up to `end` (the end record included) into the
+// causal `store`. Returns nullptr, or what is wrong at in.pos().
+const char* LoadCausalRecords(Input& in, size_t end, store::Store* store, uint64_t* keys,
+                              uint64_t* own_max) {
+  const store::ActorId self = store->actors().self();
+  uint32_t db = 0;
+  bool have_db = false;
+  store::KeyState state;
+  std::string decode_error;
+  for (;;) {
+    uint8_t kind;
+    if (in.pos() >= end || !in.Int(&kind)) return "missing end record";
+    if (kind == kRecordEnd) return nullptr;
+    if (kind == kRecordDatabase) {
+      if (!in.Varint(&db)) return "truncated database record";
+      if (db >= static_cast<uint32_t>(store->database_count())) {
+        return "database index beyond the configured 'databases'";
+      }
+      have_db = true;
+      continue;
+    }
+    if (kind != kRecordKeyState && kind != kRecordTombstone) return "unknown record kind";
+    if (!have_db) return "key record before any database record";
+    uint32_t key_len = 0;
+    std::string_view key;
+    if (!in.Varint(&key_len) || !in.Bytes(key_len, &key)) return "bad key record";
+    uint64_t since = 0;
+    if (kind == kRecordTombstone &&
+        (!in.Varint(&since) || since > static_cast<uint64_t>(INT64_MAX))) {
+      return "bad tombstone record";
+    }
+    uint32_t state_len = 0;
+    std::string_view encoded;
+    if (!in.Varint(&state_len) || !in.Bytes(state_len, &encoded)) return "bad key state";
+    if (!store::DecodeKeyState(&encoded, &state, &decode_error) || !encoded.empty()) {
+      return "bad key state";
+    }
+    if (kind == kRecordKeyState ? state.tombstone() : !state.tombstone() || state.context.empty()) {
+      return "key state does not match its record kind";
+    }
+    if (!CountersFit(state)) return "counter out of range";
+    *own_max = std::max(*own_max, OwnCounter(state, self));
+    if (store->db(static_cast<int>(db))
+            .RestoreState(key, std::move(state), static_cast<int64_t>(since)) !=
+        store::OpStatus::kOk) {
+      return "more node ids than a store can hold";
+    }
+    if (kind == kRecordKeyState) ++*keys;
+  }
+}
+
 }  // namespace
 
 uint64_t Crc64(uint64_t crc, const void* data, size_t len) {
@@ -174,33 +293,11 @@ bool SaveSnapshot(store::Store& store, const std::string& dir, const std::string
   }
   Output out(fd);
   out.Bytes(kMagic, sizeof kMagic);
-  out.Int<uint32_t>(kFormatVarint);
+  out.Int<uint32_t>(store.causal() ? kFormatCausal : kFormatVarint);
   out.Int<uint64_t>(store.counter().last_issued().counter());
   out.Int<uint32_t>(static_cast<uint32_t>(store.database_count()));
-  uint64_t keys = 0;
-  for (int db = 0; db < store.database_count(); ++db) {
-    store::Keyspace& ks = store.db(db);
-    if (ks.size() == 0) continue;
-    out.Int<uint8_t>(kRecordDatabase);
-    out.Varint(static_cast<uint64_t>(db));
-    ks.ForEachLive([&](const store::SiblingSet* set) {
-      const int64_t expire_at = set->expire_at_ms();
-      out.Int<uint8_t>(expire_at < 0 ? kRecordKey : kRecordKeyWithTtl);
-      out.Varint(set->key().size());
-      out.Bytes(set->key().data(), set->key().size());
-      if (expire_at >= 0) out.Varint(static_cast<uint64_t>(expire_at));
-      out.Varint(set->size());
-      uint64_t previous = 0;
-      for (store::Sibling sib : *set) {
-        // Versions ascend within a key: the gaps are small numbers.
-        out.Varint(sib.version.counter() - previous);
-        previous = sib.version.counter();
-        out.Varint(sib.value.size());
-        out.Bytes(sib.value.data(), sib.value.size());
-      }
-      ++keys;
-    });
-  }
+  if (store.causal()) out.Int<uint64_t>(store.actors().self());
+  const uint64_t keys = store.causal() ? WriteCausalRecords(store, out) : WriteRecords(store, out);
   out.Int<uint8_t>(kRecordEnd);
   const bool written = out.Finish();
   if (!written || ::fsync(fd) != 0) {
@@ -250,22 +347,48 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
   if (magic != std::string_view(kMagic, sizeof kMagic)) return corrupt("not a causalkv snapshot");
   uint32_t format = 0;
   in.Int(&format);
-  if (format != kFormatFixedWidth && format != kFormatVarint) {
+  if (format != kFormatFixedWidth && format != kFormatVarint && format != kFormatCausal) {
     return corrupt("unknown format version");
   }
   if (Crc64(0, data.data(), data.size() - 8) != stored_crc) {
     return corrupt("checksum mismatch (truncated or altered file)");
   }
-  const bool varint = format == kFormatVarint;
-  // Lengths and counts: u32 in format 1, varints in format 2.
-  auto length = [&](uint32_t* v) { return varint ? in.Varint(v) : in.Int(v); };
   uint64_t counter = 0;
   uint32_t databases = 0;
   in.Int(&counter);
   in.Int(&databases);
   const size_t end = data.size() - 8;
-  uint32_t db = 0;
   uint64_t keys = 0;
+  if (format == kFormatCausal) {
+    uint64_t writer = 0;
+    if (!in.Int(&writer) || writer == 0) return corrupt("bad node id in the header");
+    if (counter > store::Version::kCounterMask) return corrupt("version counter out of range");
+    if (!store->causal()) {
+      char id[17];
+      std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(writer));
+      *error = path + " was written by cluster node " + id +
+               " (format 3: dots, contexts and tombstones); this data directory belongs to a "
+               "cluster node: start it with its peers configured (as a single node it would "
+               "drop that causal state)";
+      return LoadResult::kIncompatible;
+    }
+    uint64_t own_max = 0;
+    if (const char* what = LoadCausalRecords(in, end, store, &keys, &own_max)) return corrupt(what);
+    if (in.pos() != end) return corrupt("bytes after the end record");
+    // Another node id's counter says nothing about ours.
+    *last_issued = std::max(own_max, writer == store->actors().self() ? counter : 0);
+    if (stats != nullptr) {
+      stats->keys = keys;
+      stats->bytes = data.size();
+    }
+    return LoadResult::kLoaded;
+  }
+  // A version above this would carry an actor index in its top bits.
+  if (counter > store::Version::kCounterMask) return corrupt("version counter out of range");
+  const bool varint = format == kFormatVarint;
+  // Lengths and counts: u32 in format 1, varints in format 2.
+  auto length = [&](uint32_t* v) { return varint ? in.Varint(v) : in.Int(v); };
+  uint32_t db = 0;
   std::vector<store::Sibling> siblings;
   for (;;) {
     uint8_t kind;

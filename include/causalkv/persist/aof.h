@@ -8,13 +8,33 @@
 // add a new format instead). Fixed-width integers are little-endian; varints
 // are LEB128 as in snapshot.h. A file keeps the format its header names:
 // records appended to an existing log use that log's format, and every new
-// log (at first start, or the .next of a rewrite) gets format 2.
+// log (at first start, or the .next of a rewrite) gets format 2, or format 3
+// in causal mode (with peers), whose records are key states with dots,
+// contexts and tombstones.
 //
-//   header   8 bytes "CKVAOF2\0" (format 2) or "CKVAOF1\0" (format 1)
+//   header   8 bytes "CKVAOF3\0" (format 3), "CKVAOF2\0" (format 2) or
+//            "CKVAOF1\0" (format 1)
 //   records  u32 payload length, u32 its complement (~length: a damaged length
 //            is corruption, never mistaken for a record cut short), then the
-//            payload's CRC-64 (as snapshot.h): format 1 all 8 bytes, format 2
-//            its low 4 bytes; then the payload:
+//            payload's CRC-64 (as snapshot.h): format 1 all 8 bytes, formats 2
+//            and 3 its low 4 bytes; then the payload:
+//     format 3 (causal mode only, written since 2026-12-02): u8 kind, varint
+//              the writer's last issued counter when it was written, then
+//              0x07 writer:     (its counter 0) u64 node id: the records that
+//                               follow (up to the next 0x07) were written by that
+//                               node. First in every file, and again each time
+//                               the file is opened for appending.
+//              0x05 key state:  varint db, varint key length, key, then to the end
+//                               of the payload the key's state
+//                               (store::EncodeKeyState: node ids, never local
+//                               actor indexes; never a tombstone)
+//              0x06 tombstone:  varint db, varint key length, key, varint deletion
+//                               time (milliseconds: when the record was written,
+//                               never earlier than the deletion), then to the end
+//                               the state (no siblings, a non-empty context)
+//              0x02 key gone:   as format 2 (neither a value nor a tombstone is
+//                               left: expired, evicted, or a tombstone reaped)
+//              0x03 cleared:    as format 2
 //     format 2: u8 kind, varint last issued version when it was written, then
 //              0x01 key state:  varint db, varint key length, key, varint sibling
 //                               count, per sibling (oldest first): varint version
@@ -52,7 +72,7 @@ namespace causalkv::persist {
 
 constexpr uint32_t kAofAllDatabases = 0xFFFFFFFFu;
 
-enum class AofFormat : uint8_t { kFixedWidth = 1, kVarint = 2 };
+enum class AofFormat : uint8_t { kFixedWidth = 1, kVarint = 2, kCausal = 3 };
 
 // The file header of a log in `format`.
 std::string_view AofHeader(AofFormat format);
@@ -69,9 +89,11 @@ class AofWriter {
   // Opens `path` for appending and starts the once-a-second fsync thread.
   // A missing or empty file is created with the header of `new_file_format`
   // (tests ask for format 1 to check it is still read); an existing log
-  // keeps its own. False with *error, also for a file of no known format.
+  // keeps its own. A format 3 log gets a writer record naming `writer` (this
+  // node's id). False with *error, also for a file of no known format and
+  // for a format 3 one without a writer (`writer` 0: not a cluster node).
   bool Open(const std::string& path, std::string* error,
-            AofFormat new_file_format = AofFormat::kVarint);
+            AofFormat new_file_format = AofFormat::kVarint, store::ActorId writer = 0);
   bool is_open() const { return fd_ >= 0; }
   AofFormat format() const { return format_; }
 
@@ -79,8 +101,14 @@ class AofWriter {
   // state of `key` in database `db` (`set` nullptr: the key is gone);
   // AppendClear a cleared database (kAofAllDatabases: all of them).
   // `last_issued` is the version counter when the write ran.
+  // REQUIRES: set == nullptr in format 3 (use AppendKeyState).
   void AppendKey(uint64_t last_issued, uint32_t db, std::string_view key,
                  const store::SiblingSet* set);
+  // Format 3: logs the state of `key` (a tombstone when it has no siblings,
+  // recorded as deleted at `tombstone_since_ms`). REQUIRES: format() is
+  // kCausal, Valid(state), and a tombstone's context is not empty.
+  void AppendKeyState(uint64_t last_issued, uint32_t db, std::string_view key,
+                      const store::KeyState& state, int64_t tombstone_since_ms);
   void AppendClear(uint64_t last_issued, uint32_t db);
   bool has_pending() const { return !buf_.empty(); }
 
@@ -99,6 +127,8 @@ class AofWriter {
 
  private:
   void SyncLoop();
+  // Format 3: the record naming the node whose records follow.
+  void AppendWriter(store::ActorId writer);
 
   int fd_ = -1;
   AofFormat format_ = AofFormat::kVarint;
@@ -117,14 +147,21 @@ struct AofReplayStats {
   uint64_t truncated_at = 0;  // offset where a torn tail was cut (0: none)
 };
 
-enum class AofLoadResult { kLoaded, kNoFile, kCorrupt, kIoError };
+// kIncompatible: a sound log this store must not replay (a cluster node's
+// format 3 into a single-node store).
+enum class AofLoadResult { kLoaded, kNoFile, kCorrupt, kIoError, kIncompatible };
 
 // Applies every record of `path` to `store` in order. *max_version receives
 // the highest version the log mentions (record counters and siblings), so
-// that the counter can resume above it. A torn last record is cut off (the
-// file truncated at the last good record, stats->truncated_at set) when
-// `truncate_torn_tail`; otherwise, and for any damage before the last
-// record, kCorrupt with *error naming the file and the byte offset.
+// that the counter can resume above it; in a format 3 log, only this node's:
+// the counters of its own dots and of the records it wrote. A torn last
+// record is cut off (the file truncated at the last good record,
+// stats->truncated_at set) when `truncate_torn_tail`; otherwise, and for any
+// damage before the last record, kCorrupt with *error naming the file and
+// the byte offset. Formats 1 and 2 replay into either mode (a key gone
+// leaves no tombstone); format 3 only into a causal store (kIncompatible
+// otherwise, *error saying so), where records of another node id are other
+// actors' dots (a node that got a new id).
 AofLoadResult ReplayAof(const std::string& path, bool truncate_torn_tail, store::Store* store,
                         uint64_t* max_version, AofReplayStats* stats, std::string* error);
 
