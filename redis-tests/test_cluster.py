@@ -148,6 +148,19 @@ class Basics(ClusterTest):
             p.execute_command("PEER.MERGE", 0, "k", "\x05garbage")
         self.assertIsNone(r.get("k"))
 
+    def test_flushall_acts_on_the_whole_cluster(self):
+        a, b = self.a.client(), self.b.client()
+        for i in range(20):
+            a.set("k%d" % i, i)
+        self.cluster.wait_converged()
+        b.flushall()
+        for node in self.cluster.nodes:
+            self.assertEqual(node.client().execute_command("VGET", "k3", "R", 1)[1], [])
+        time.sleep(1.0)  # anti-entropy rounds must not bring anything back
+        self.cluster.wait_converged()
+        for node in self.cluster.nodes:
+            self.assertEqual(node.client().dbsize(), 0)
+
     def test_info_peers(self):
         info = self.a.info("peers")
         self.assertEqual(info["replicas"], 3)
@@ -330,6 +343,44 @@ class Partitions(ClusterTest):
         self.cluster.wait_converged()
         for node in self.cluster.nodes:
             self.assertEqual(node.client().execute_command("VGET", "k")[1], [b"new"])
+
+
+class Tombstones(unittest.TestCase):
+    def test_reaped_once_every_replica_holds_it_and_grace_passed(self):
+        cluster = cluster_harness.Cluster(3, FAST + ["--tombstone-grace", "300"])
+        try:
+            a = cluster.nodes[0].client()
+            a.set("k", "v")
+            a.delete("k")
+            self.assertGreaterEqual(cluster.nodes[0].info()["tombstones"], 1)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if all(n.info()["tombstones"] == 0 for n in cluster.nodes):
+                    break
+                time.sleep(0.1)
+            self.assertEqual([n.info()["tombstones"] for n in cluster.nodes], [0, 0, 0])
+            cluster.wait_converged()
+            for n in cluster.nodes:
+                self.assertIsNone(n.client().get("k"))
+        finally:
+            cluster.close()
+
+    def test_kept_while_a_replica_is_down(self):
+        cluster = cluster_harness.Cluster(3, FAST + ["--tombstone-grace", "200"])
+        try:
+            a = cluster.nodes[0].client()
+            a.set("k", "v")
+            cluster.wait_converged()
+            cluster.nodes[2].kill9()
+            a.delete("k")
+            time.sleep(1.5)
+            self.assertEqual(cluster.nodes[0].info()["tombstones"], 1)
+            cluster.nodes[2].start()
+            cluster.wait_converged()
+            for n in cluster.nodes:
+                self.assertEqual(n.client().execute_command("VGET", "k", "R", 1)[1], [])
+        finally:
+            cluster.close()
 
 
 class Startup(unittest.TestCase):

@@ -189,17 +189,34 @@ class VersionErrors(VersionedTestCase):
 
     def test_wrong_arity(self):
         for args, name in ((["VGET"], "vget"), (["VPUT", "k", "0"], "vput"), (["VPUT", "k"], "vput"),
-                           (["VDEL", "k"], "vdel"), (["VDEL", "k", "1", "2"], "vdel")):
+                           (["VDEL", "k"], "vdel")):
             with self.subTest(args=args):
                 with self.assertRaises(redis.ResponseError) as cm:
                     self.r.execute_command(*args)
                 self.assertEqual(str(cm.exception),
                                  "wrong number of arguments for '%s' command" % name)
-        # Extra arguments to VGET may be options (the server may offer
-        # extensions), so only an error is required, not the arity text.
-        with self.assertRaises(redis.ResponseError):
-            self.r.execute_command("VGET", "k", "no-such-option")
+        # Extra arguments may be options (VDEL key version [W n]), so only an
+        # error is required, not the arity text.
+        for args in (["VGET", "k", "no-such-option"], ["VDEL", "k", "1", "2"],
+                     ["VDEL", "k", "1", "W"], ["VDEL", "k", "1", "X", "1"]):
+            with self.subTest(args=args):
+                with self.assertRaises(redis.ResponseError):
+                    self.r.execute_command(*args)
         self.assertUnchanged()
+
+    def test_quorum_options_on_a_single_node(self):
+        # N is 1 on a single node: W 1 and R 1 are the only quorums.
+        version, values = self.r.execute_command("VPUT", "q", 0, "x", "W", 1)
+        self.assertEqual(values, [b"x"])
+        self.assertEqual(self.r.execute_command("VGET", "q", "R", 1), [version, [b"x"]])
+        for args in (["VPUT", "q", version, "y", "W", 2], ["VGET", "q", "R", 0],
+                     ["VDEL", "q", version, "W", "two"]):
+            with self.subTest(args=args):
+                with self.assertRaises(redis.ResponseError) as cm:
+                    self.r.execute_command(*args)
+                self.assertIn("must be between 1 and the number of replicas (1)",
+                              str(cm.exception))
+        self.assertEqual(self.r.execute_command("VDEL", "q", version, "W", 1), [0, []])
 
     def test_bad_ttl_options_are_rejected(self):
         for opts in (["EX", "0"], ["EX", "-1"], ["EX", "abc"], ["PX", "0"], ["EX"],

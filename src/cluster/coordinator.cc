@@ -349,12 +349,65 @@ void Coordinator::DeliverHints(size_t peer) {
 
 void Coordinator::Tick() {
   const int64_t now = WallMs();
+  if (now - last_reap_ms_ >= 1000) {
+    last_reap_ms_ = now;
+    ReapTombstones();
+  }
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
     if (!peer.link->is_up()) continue;
     if (!peer.hints.queue.empty()) DeliverHints(p);
     if (!peer.ae_running && now - peer.ae_last_ms >= config_->anti_entropy_interval_ms) {
       StartAntiEntropy(p);
+    }
+  }
+}
+
+void Coordinator::ReapTombstones() {
+  constexpr size_t kPerRound = 256;
+  if (reaps_in_flight_ != 0) return;
+  for (const Peer& p : peers_) {
+    if (!p.link->is_up()) return;  // a replica that cannot confirm keeps everyone's
+  }
+  struct Candidate {
+    int db;
+    std::string key;
+    std::string state;
+    size_t left;
+    bool everywhere = true;
+  };
+  std::vector<std::shared_ptr<Candidate>> candidates;
+  local_->OldTombstones(WallMs() - config_->tombstone_grace_ms, kPerRound,
+                        [&](int db, std::string_view key, std::string_view state) {
+                          candidates.push_back(std::make_shared<Candidate>(
+                              Candidate{db, std::string(key), std::string(state), peers_.size()}));
+                        });
+  for (auto& c : candidates) {
+    ++reaps_in_flight_;
+    auto finish = [this, c]() {
+      if (--c->left != 0) return;
+      --reaps_in_flight_;
+      if (!c->everywhere) return;
+      // Every replica holds exactly this tombstone: drop it everywhere.
+      for (size_t p = 0; p < peers_.size(); ++p) {
+        peers_[p].link->Send({"PEER.REAP", std::to_string(c->db), c->key, c->state},
+                             [](const redisReply*) {});
+      }
+      if (local_->Reap(c->db, c->key, c->state)) ++stats_.tombstones_reaped;
+    };
+    for (size_t p = 0; p < peers_.size(); ++p) {
+      const bool sent = peers_[p].link->Send(
+          {"PEER.GET", std::to_string(c->db), c->key}, [c, finish](const redisReply* reply) {
+            if (IsError(reply) || reply->type != REDIS_REPLY_STRING ||
+                std::string_view(reply->str, reply->len) != c->state) {
+              c->everywhere = false;
+            }
+            finish();
+          });
+      if (!sent) {
+        c->everywhere = false;
+        finish();
+      }
     }
   }
 }
@@ -509,6 +562,7 @@ void Coordinator::WriteInfo(std::string* out) const {
   line("anti_entropy_rounds", std::to_string(stats_.anti_entropy_rounds));
   line("anti_entropy_keys_exchanged", std::to_string(stats_.keys_exchanged));
   line("tombstones", std::to_string(local_->Tombstones()));
+  line("tombstones_reaped", std::to_string(stats_.tombstones_reaped));
 }
 
 }  // namespace causalkv::cluster

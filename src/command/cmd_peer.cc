@@ -10,6 +10,8 @@
 //   PEER.DIGEST db group ...    -> per group asked, its 128 slot digests
 //   PEER.DUMP db slot ...       -> [key, state, key, state ...] for every key
 //                                  (tombstones included) in those slots
+//   PEER.REAP db key state      -> :1 if this node's tombstone of key was
+//                                  exactly `state` and is now dropped, else :0
 //
 // States are store::EncodeKeyState bytes. A malformed state or argument is
 // an error reply and changes nothing.
@@ -18,6 +20,7 @@
 #include <string>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
 #include "causalkv/store/causal.h"
 #include "causalkv/util/key_slot.h"
 #include "cmd_common.h"
@@ -169,6 +172,12 @@ void PeerDump(Context& ctx) {
   }
 }
 
+void PeerReap(Context& ctx) {
+  int db;
+  if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  ctx.w.Integer(ctx.dispatcher.ReapTombstone(db, ctx.args[2], ctx.args[3]) ? 1 : 0);
+}
+
 }  // namespace
 
 void RegisterPeerCommands(std::vector<CommandSpec>* out) {
@@ -184,10 +193,13 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
                   "db:integer key:key", {}});
   out->push_back({"peer.digest", -2, kReadOnly | kPeerOnly, 0, 0, 0, PeerDigest, g, "0.2.0",
                   "Returns digests of this node's hash slots, for anti-entropy.",
-                  "O(slots)", "db:integer [group:integer ...]", {}});
+                  "O(slots)", "db:integer [group:integer...]", {}});
+  out->push_back({"peer.reap", 4, kPeerOnly, 0, 0, 0, PeerReap, g, "0.2.0",
+                  "Drops a tombstone that every replica holds.", "O(1)",
+                  "db:integer key:key state:string", {}});
   out->push_back({"peer.dump", -3, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
                   "Returns the states of every key in the given hash slots.",
-                  "O(N) where N is the number of keys", "db:integer slot:integer ...", {}});
+                  "O(N) where N is the number of keys", "db:integer slot:integer...", {}});
 }
 
 }  // namespace causalkv::command

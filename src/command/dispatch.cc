@@ -129,6 +129,11 @@ uint64_t Dispatcher::LastIssuedVersion() const {
 
 void Dispatcher::StoreCron(int64_t now_ms, int64_t expire_budget_us, bool expire) {
   store_->set_now_ms(now_ms);
+  // With peers, dots follow the clock (store/causal.h): keep the high-water
+  // mark ahead of it.
+  if (store_->causal()) {
+    store_->counter().KeepAheadOf(static_cast<uint64_t>(now_ms) << store::kHybridClockShift);
+  }
   if (expire) store_->ActiveExpireCycle(expire_budget_us);
   store_->RehashCycle(1000);
 }
@@ -179,6 +184,20 @@ void Dispatcher::EnableCluster(uint64_t self, Replicator* replicator) {
 
 void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& client,
                                     std::span<const std::string_view> args) {
+  if (spec.name == "flushdb" || spec.name == "flushall") {
+    // Every key the flush deleted left a tombstone just now: those go to
+    // the peers, so that a flush acts on the whole cluster.
+    const int64_t now = store_->now_ms();
+    const int first = spec.name == "flushdb" ? client.db : 0;
+    const int last = spec.name == "flushdb" ? client.db : store_->database_count() - 1;
+    for (int db = first; db <= last; ++db) {
+      store_->db(db).ForEachTombstone(
+          [&](std::string_view key, const store::KeyState&, int64_t since_ms) {
+            if (since_ms >= now) written_keys_.emplace_back(db, std::string(key));
+          });
+    }
+    return;
+  }
   // The same key positions the append-only log records.
   if (spec.first_key <= 0 || spec.key_step <= 0) return;
   const int argc = static_cast<int>(args.size());
@@ -244,8 +263,24 @@ void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t
 bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::string_view> args) {
   if (replicator_ == nullptr || client.peer || client.fetched || client.in_multi) return false;
   const CommandSpec* spec = table_->Find(args[0]);
-  if (spec == nullptr || !(spec->flags & kReadOnly) || spec->first_key <= 0 ||
-      spec->key_step <= 0 || !client.authenticated) {
+  if (spec == nullptr || spec->first_key <= 0 || spec->key_step <= 0 || !client.authenticated) {
+    return false;
+  }
+  if (spec->flags & kWrite) {
+    // A write is local, unless this node has evicted keys and does not hold
+    // one it writes: it may have evicted its own replicated dots of that
+    // key, and a new dot on an empty state would claim to cover them
+    // (store/causal.h). Fetching the peers' states first restores them.
+    if (store_->stats().evicted_keys == 0) return false;
+    const int argc = static_cast<int>(args.size());
+    const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+    bool missing = false;
+    store::KeyState state;
+    for (int i = spec->first_key; i <= last && i < argc && !missing; i += spec->key_step) {
+      missing = !store_->db(client.db).GetState(args[i], &state);
+    }
+    if (!missing) return false;
+  } else if (!(spec->flags & kReadOnly)) {
     return false;
   }
   int needed = config::EffectiveReadQuorum(server_->config);
@@ -257,6 +292,8 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
       needed = static_cast<int>(r);
     }
   }
+  // A write's fetch needs at least one peer's answer, whatever R is.
+  if (spec->flags & kWrite) needed = std::min(replicator_->replicas(), std::max(needed, 2));
   if (needed <= 1) return false;
   std::vector<KeyRef> keys;
   const int argc = static_cast<int>(args.size());
@@ -268,7 +305,8 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
   client.cluster_wait = true;
   const int replicas = replicator_->replicas();
   replicator_->Fetch(std::move(keys), needed,
-                     [server = server_, id = client.id, needed, replicas](int answered) {
+                     [server = server_, id = client.id, needed, replicas,
+                      write = (spec->flags & kWrite) != 0](int answered) {
                        if (!server->resume_client) return;
                        if (answered >= needed) {
                          server->resume_client(id, "", true);
@@ -276,7 +314,9 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
                        }
                        server->resume_client(
                            id,
-                           "-NOQUORUM the read reached " + std::to_string(answered) + " of " +
+                           std::string(write ? "-NOQUORUM the read before this write reached "
+                                             : "-NOQUORUM the read reached ") +
+                               std::to_string(answered) + " of " +
                                std::to_string(replicas) + " replicas (" +
                                std::to_string(needed) + " needed) within peer-timeout\r\n",
                            false);
@@ -316,6 +356,33 @@ size_t Dispatcher::TombstoneCount() const {
   size_t n = 0;
   for (int i = 0; i < store_->database_count(); ++i) n += store_->db(i).tombstone_count();
   return n;
+}
+
+void Dispatcher::OldTombstones(
+    int64_t before_ms, size_t limit,
+    const std::function<void(int db, std::string_view key, std::string_view state)>& fn) {
+  std::string encoded;
+  size_t found = 0;
+  for (int db = 0; db < store_->database_count() && found < limit; ++db) {
+    store_->db(db).ForEachTombstone(
+        [&](std::string_view key, const store::KeyState& state, int64_t since_ms) {
+          if (found >= limit || since_ms > before_ms) return;
+          ++found;
+          encoded.clear();
+          store::EncodeKeyState(state, &encoded);
+          fn(db, key, encoded);
+        });
+  }
+}
+
+bool Dispatcher::ReapTombstone(int db, std::string_view key, std::string_view encoded) {
+  store::KeyState state;
+  std::string error;
+  std::string_view in = encoded;
+  if (!store::DecodeKeyState(&in, &state, &error) || !in.empty()) return false;
+  if (!store_->db(db).ReapTombstone(key, state)) return false;
+  persistence_->LogKey(db, key);
+  return true;
 }
 
 bool Dispatcher::ExportState(int db, std::string_view key, std::string* encoded) {

@@ -217,6 +217,14 @@ class DispatcherStore final : public cluster::LocalStore {
     d_->DumpSlots(db, slots, fn);
   }
   size_t Tombstones() override { return d_->TombstoneCount(); }
+  void OldTombstones(int64_t before_ms, size_t limit,
+                     const std::function<void(int, std::string_view, std::string_view)>& fn)
+      override {
+    d_->OldTombstones(before_ms, limit, fn);
+  }
+  bool Reap(int db, std::string_view key, std::string_view state) override {
+    return d_->ReapTombstone(db, key, state);
+  }
 
  private:
   command::Dispatcher* d_;

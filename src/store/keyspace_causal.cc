@@ -15,10 +15,6 @@
 namespace causalkv::store {
 namespace {
 
-// The hybrid clock: a dot's counter is at least the wall-clock milliseconds
-// shifted by this many bits, so "newest" follows the coordinators' clocks
-// (1024 writes per millisecond per node before the counter runs ahead).
-constexpr int kClockShift = 10;
 // Fixed, so that every node computes the same digest for the same state.
 constexpr uint64_t kDigestSeed = 0x63617573616c6b76ull;  // "causalkv"
 
@@ -191,7 +187,8 @@ OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState s
 
 bool Keyspace::NextDot(Dot* dot) {
   Version v;
-  const uint64_t floor = static_cast<uint64_t>(std::max<int64_t>(clock_->now_ms, 0)) << kClockShift;
+  const uint64_t floor = static_cast<uint64_t>(std::max<int64_t>(clock_->now_ms, 0))
+                         << kHybridClockShift;
   if (!counter_->NextAtLeast(floor, &v)) return false;
   *dot = Dot{actors_->self(), v.counter()};
   return true;
@@ -264,10 +261,13 @@ OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, K
   }
   SiblingSet** link;
   KeyState state;
-  if (!LoadState(key, &link, &state)) {
+  if (!LoadState(key, &link, &state) && seen.empty()) {
     *after = KeyState();
     return OpStatus::kOk;
   }
+  // A key this node has not received yet, deleted by a client that read it
+  // elsewhere, still leaves the tombstone of what the client read: that is
+  // what removes the value when it arrives.
   ApplyWrite(&state, seen, Dot{}, nullptr);
   *after = state;
   return SaveState(key, link, std::move(state));

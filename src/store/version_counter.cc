@@ -1,5 +1,6 @@
 #include "causalkv/store/version_counter.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace causalkv::store {
@@ -40,6 +41,14 @@ bool VersionCounter::NextAtLeast(uint64_t floor, Version* out) {
   if (!NextRange(floor - last_issued_, &first)) return false;
   *out = Version(last_issued_);
   return true;
+}
+
+void VersionCounter::KeepAheadOf(uint64_t floor) {
+  const uint64_t base = std::max(last_issued_, floor);
+  if (!async_raise_ || async_pending_ || base > UINT64_MAX - reserve_) return;
+  if (limit_ > base && limit_ - base >= reserve_ / 2) return;
+  async_pending_ = true;
+  async_raise_(base + reserve_);
 }
 
 void VersionCounter::RaiseLimit(uint64_t mark) {

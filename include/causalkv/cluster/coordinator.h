@@ -14,6 +14,12 @@
 // (MergeLocal) and a replica whose answer lacked something this node has
 // gets this node's state back (read repair).
 //
+// Tombstones: once a tombstone is older than tombstone-grace, this node asks
+// every replica for its state of the key; if each holds exactly the same
+// tombstone, it tells them all to drop it (PEER.REAP) and drops its own. A
+// replica that is down or differs keeps it (and so does this node) until a
+// later try.
+//
 // Anti-entropy, per peer and database: compare 128 group digests, then the
 // 128 slot digests of each differing group, then exchange the states of the
 // keys in differing slots both ways. Digests are kept per slot by the store
@@ -57,6 +63,12 @@ class LocalStore {
                          const std::function<void(std::string_view key, std::string_view state)>&
                              fn) = 0;
   virtual size_t Tombstones() = 0;
+  // Tombstones deleted at or before `before_ms` (at most `limit`).
+  virtual void OldTombstones(
+      int64_t before_ms, size_t limit,
+      const std::function<void(int db, std::string_view key, std::string_view state)>& fn) = 0;
+  // Drops a tombstone if its state is still exactly `state`.
+  virtual bool Reap(int db, std::string_view key, std::string_view state) = 0;
 };
 
 // The replicas of a hash slot, as indexes into the peer list (this node is
@@ -116,6 +128,7 @@ class Coordinator final : public command::Replicator {
     uint64_t anti_entropy_rounds = 0;
     uint64_t keys_exchanged = 0;
     uint64_t hints_delivered = 0;
+    uint64_t tombstones_reaped = 0;
   };
   struct Op;
 
@@ -133,6 +146,7 @@ class Coordinator final : public command::Replicator {
   void ExchangeSlots(size_t peer, int db, std::vector<int> slots, std::shared_ptr<int> left);
   void FinishDb(size_t peer, std::shared_ptr<int> left);
   size_t hint_budget_per_peer() const;
+  void ReapTombstones();
 
   uv_loop_t* loop_;
   const config::Config* config_;
@@ -143,6 +157,8 @@ class Coordinator final : public command::Replicator {
   uv_timer_t soon_;
   std::vector<std::shared_ptr<Op>> soon_ops_;
   int handles_open_ = 0;
+  int64_t last_reap_ms_ = 0;
+  size_t reaps_in_flight_ = 0;
   bool started_ = false;
   bool closing_ = false;
   Stats stats_;

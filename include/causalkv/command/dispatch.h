@@ -137,6 +137,14 @@ class Dispatcher {
   void DumpSlots(int db, const std::vector<bool>& slots,
                  const std::function<void(std::string_view key, std::string_view state)>& fn);
   size_t TombstoneCount() const;
+  // Tombstones deleted at or before `before_ms`, at most `limit` of them:
+  // fn(db, key, encoded state).
+  void OldTombstones(int64_t before_ms, size_t limit,
+                     const std::function<void(int db, std::string_view key,
+                                              std::string_view state)>& fn);
+  // Drops the tombstone of `key` if this node's state is still exactly
+  // `encoded` (and logs it). True if it was dropped.
+  bool ReapTombstone(int db, std::string_view key, std::string_view encoded);
 
  private:
   void DispatchCommand(ClientState& client, std::span<const std::string_view> args,

@@ -9,9 +9,14 @@
 // counter order, each on a local state that holds (or covers) all of its
 // earlier writes to that key. So "the context holds counter c of node n"
 // implies that every earlier dot of n on this key is known too, and a
-// context needs one entry per node, as a per-key counter would. The one way
-// to break it, a node losing writes it had already replicated (a crash with
-// an unsynced log), is closed by giving such a node a new id on restart.
+// context needs one entry per node, as a per-key counter would. It breaks
+// when a node loses its state of a key that others still hold, then writes
+// the key: its new dot would claim to cover its lost, replicated ones.
+//   - A crash with an unsynced log: such a node restarts under a new id.
+//   - Eviction: a node that has evicted keys first fetches a key it does not
+//     hold from its peers before writing it (command/dispatch.cc).
+//   - Expiry and tombstone reaping drop a key everywhere, so nothing of it
+//     is left to cover.
 //
 // Invariants of a KeyState (Valid() checks them):
 //   - every sibling's dot is covered by the context;
@@ -31,6 +36,12 @@ namespace causalkv::store {
 
 // A node id (see persist/node_identity.h). 0 is "no actor".
 using ActorId = uint64_t;
+
+// With peers, a dot's counter is at least the coordinator's wall-clock
+// milliseconds shifted by this many bits (a hybrid clock: 1024 writes per
+// millisecond per node before it runs ahead of the clock), so that "newest"
+// follows the coordinators' clocks.
+inline constexpr int kHybridClockShift = 10;
 
 struct Dot {
   ActorId actor = 0;
@@ -114,7 +125,7 @@ bool Includes(const KeyState& local, const KeyState& incoming);
 void ApplyWrite(KeyState* state, const VersionVector& seen, const Dot& dot,
                 const std::string* value);
 
-// How many siblings ApplyWrite(state, seen, ..., value) would leave.
+// How many siblings a write (not a delete) with `seen` would leave.
 size_t SiblingsAfterWrite(const KeyState& state, const VersionVector& seen);
 
 // Client context tokens: a printable string without spaces (base64url),

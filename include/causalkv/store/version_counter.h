@@ -43,6 +43,11 @@ class VersionCounter {
   // the mark to be raised, as NextRange does at the limit.
   bool NextAtLeast(uint64_t floor, Version* out);
 
+  // Hybrid clock: starts raising the mark ahead of time when `floor` (the
+  // clock's next value) comes within half a reserve of the limit, so that
+  // the first write after an idle spell does not wait for a disk sync.
+  void KeepAheadOf(uint64_t floor);
+
   // The highest version handed out so far (0 before the first write).
   Version last_issued() const { return Version(last_issued_); }
   uint64_t limit() const { return limit_; }
