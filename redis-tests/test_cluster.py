@@ -392,5 +392,85 @@ class Startup(unittest.TestCase):
         self.assertIn(b"peer-secret", out.stdout)
 
 
+class RedisPyAcrossNodes(ClusterTest):
+    """redis-py clients on different nodes run the read-merge-write loop
+    concurrently; some read through one node and write the merge through
+    another with the context the first one gave."""
+
+    ITERATIONS = 30
+
+    def test_read_merge_write_through_different_nodes(self):
+        nodes = self.cluster.nodes
+        size = len(nodes)
+        # Clients 0..size-1 stay on node i. Clients size..2*size-1 read through
+        # node (i+n) and write through node (i+n+1): every ordered pair of nodes.
+        plans = []
+        for i in range(size):
+            plans.append(lambda n, i=i: (i, i))
+        for i in range(size):
+            plans.append(lambda n, i=i: ((i + n) % size, (i + n + 1) % size))
+        acked = [[] for _ in plans]
+        errors = []
+
+        def client(c, plan):
+            conns = [node.client() for node in nodes]
+            try:
+                for n in range(self.ITERATIONS):
+                    item = "py%d-%d" % (c, n)
+                    read_node, write_node = plan(n)
+                    try:
+                        context, values = conns[read_node].execute_command("VGET", "cart")
+                        merged = items_of(values) | {item}
+                        conns[write_node].execute_command(
+                            "VPUT", "cart", context, ",".join(sorted(merged)))
+                        acked[c].append(item)
+                    except redis.RedisError as e:
+                        errors.append((c, n, read_node, write_node, e))
+            finally:
+                for r in conns:
+                    r.close()
+
+        threads = [threading.Thread(target=client, args=(c, plan))
+                   for c, plan in enumerate(plans)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertFalse(any(t.is_alive() for t in threads), "a client thread hung")
+        self.assertEqual(errors, [])
+        every = set()
+        for items in acked:
+            every |= set(items)
+        self.assertEqual(len(every), len(plans) * self.ITERATIONS)
+
+        self.cluster.wait_converged()
+        replies = [n.client().execute_command("VGET", "cart", "R", 1) for n in nodes]
+        for i, (_, values) in enumerate(replies):
+            got = items_of(values)
+            self.assertEqual(every - got, set(), "acknowledged items missing on node %d" % i)
+            self.assertEqual(got - every, set(), "items nobody wrote on node %d" % i)
+            # Each client's write covers its previous one (R + W > N): at most
+            # one live sibling per client.
+            self.assertLessEqual(len(values), len(plans))
+            self.assertEqual(replies[i], replies[0], "node %d answers differently" % i)
+
+        # A final read-merge-write leaves exactly one sibling, through any node:
+        # read through node i, write the merge through node i+1.
+        for i in range(size):
+            reader, writer = nodes[i].client(), nodes[(i + 1) % size].client()
+            context, values = reader.execute_command("VGET", "cart")
+            merged = items_of(values) | {"final%d" % i}
+            every.add("final%d" % i)
+            _, after = writer.execute_command("VPUT", "cart", context, ",".join(sorted(merged)))
+            self.assertEqual(len(after), 1, "siblings after merging through node %d: %r"
+                             % ((i + 1) % size, after))
+            self.assertEqual(items_of(after), every)
+        self.cluster.wait_converged()
+        for i, node in enumerate(nodes):
+            _, values = node.client().execute_command("VGET", "cart", "R", 1)
+            self.assertEqual(len(values), 1, "node %d: %r" % (i, values))
+            self.assertEqual(items_of(values), every)
+
+
 if __name__ == "__main__":
     harness.main()
