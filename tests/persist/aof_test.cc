@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "causalkv/persist/snapshot.h"
 #include "causalkv/store/store.h"
 
 namespace causalkv::persist {
@@ -285,6 +286,57 @@ TEST_P(AofTest, NoAppendingToAForeignFile) {
   EXPECT_FALSE(writer.Open(Path(), &error, GetParam()));
   EXPECT_NE(error.find("not an append-only log"), std::string::npos) << error;
   EXPECT_EQ(ReadFile(), "REDIS0011 not ours at all");
+}
+
+// A version whose top bits would name an actor (store/version.h) comes only
+// from damage: the record is refused, though its checksum is good.
+TEST_P(AofTest, VersionBeyondTheCounterRangeIsRefused) {
+  const bool varint = GetParam() == AofFormat::kVarint;
+  auto wide = [&](std::string* out, uint64_t v, size_t width) {
+    if (!varint) {
+      out->append(reinterpret_cast<const char*>(&v), width);
+      return;
+    }
+    while (v >= 0x80) {
+      out->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out->push_back(static_cast<char>(v));
+  };
+  const uint64_t too_big = Version::kCounterMask + 1;
+  enum Case { kGood, kBadCounter, kBadSibling };
+  for (const Case c : {kGood, kBadCounter, kBadSibling}) {
+    std::string payload(1, '\x01');  // key state, without a TTL
+    wide(&payload, c == kBadCounter ? too_big : 1, 8);
+    wide(&payload, 0, 4);  // db
+    wide(&payload, 1, 4);
+    payload += "k";
+    if (!varint) wide(&payload, static_cast<uint64_t>(-1), 8);  // no TTL
+    wide(&payload, 1, 4);                                      // one sibling
+    wide(&payload, c == kBadSibling ? too_big : 1, 8);
+    wide(&payload, 1, 4);
+    payload += "v";
+    std::string record;
+    const auto len = static_cast<uint32_t>(payload.size());
+    const uint32_t check = ~len;
+    const uint64_t crc = Crc64(0, payload.data(), payload.size());
+    record.append(reinterpret_cast<const char*>(&len), 4);
+    record.append(reinterpret_cast<const char*>(&check), 4);
+    record.append(reinterpret_cast<const char*>(&crc), varint ? 4 : 8);
+    record += payload;
+    WriteFile(std::string(AofHeader(GetParam())) + record + record);
+    Store loaded(16, 1);
+    uint64_t max_version = 0;
+    std::string error;
+    AofReplayStats stats;
+    const AofLoadResult result = Replay(true, &loaded, &max_version, &error, &stats);
+    if (c == kGood) {
+      EXPECT_EQ(result, AofLoadResult::kLoaded) << error;
+      continue;
+    }
+    ASSERT_EQ(result, AofLoadResult::kCorrupt) << c;
+    EXPECT_NE(error.find("offset 8"), std::string::npos) << error;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, AofTest,

@@ -280,6 +280,19 @@ TEST_F(SnapshotTest, RuleBreakingFilesAreRefusedDespiteAGoodChecksum) {
   }
 }
 
+// A version counter whose top bits would name an actor (store/version.h)
+// comes only from damage: refused, in either format, whatever the mode.
+TEST_F(SnapshotTest, CounterBeyondTheVersionRangeIsRefused) {
+  for (uint32_t format : {1u, 2u}) {
+    WriteFile(Sealed(Header(format, Version::kCounterMask + 1) + "\xff"));
+    Store loaded(16, 2);
+    uint64_t counter = 0;
+    std::string error;
+    ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kCorrupt);
+    EXPECT_NE(error.find("counter out of range"), std::string::npos) << error;
+  }
+}
+
 // Format 2 spends varints where format 1 spent fixed widths: a key of 16
 // bytes with one 16-byte value and no TTL costs 39 bytes (Redis's RDB: 35).
 TEST_F(SnapshotTest, RecordsAreCompact) {
