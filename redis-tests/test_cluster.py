@@ -383,6 +383,48 @@ class Tombstones(unittest.TestCase):
             cluster.close()
 
 
+class Eviction(unittest.TestCase):
+    """maxmemory eviction stays local: the full node stays under its limit,
+    anti-entropy does not push back what it evicted, and a blind write to a
+    key it evicted does not remove the copies its peers still hold."""
+
+    def test_eviction_is_local_and_loses_nothing(self):
+        cluster = cluster_harness.Cluster(3, FAST)
+        try:
+            a = cluster.nodes[0].client()
+            a.config_set("maxmemory-policy", "allkeys-random")
+            a.execute_command("VPUT", "first-key", 0, "first", "W", 3)
+            used = a.info("memory")["used_memory"]
+            a.config_set("maxmemory", used + 2 * 1024 * 1024)
+            value = "x" * 1000
+            for i in range(6000):
+                a.execute_command("VPUT", "fill%d" % i, 0, value, "W", 3)
+            self.assertGreater(a.info("stats")["evicted_keys"], 0)
+            self.assertLessEqual(a.info("memory")["used_memory"], used + 3 * 1024 * 1024)
+            # Several anti-entropy rounds: nothing evicted comes back, and
+            # the full node's key count does not grow back.
+            keys_before = a.dbsize()
+            exchanged = a.info("peers")["anti_entropy_keys_exchanged"]
+            time.sleep(1.5)
+            self.assertLessEqual(a.dbsize(), keys_before)
+            self.assertLessEqual(a.info("peers")["anti_entropy_keys_exchanged"] - exchanged, 10)
+            # A key the full node evicted, written blind through it, stays a
+            # sibling of the value its peers still hold.
+            evicted = None
+            for i in range(6000):
+                if a.execute_command("VGET", "fill%d" % i, "R", 1)[1] == []:
+                    evicted = "fill%d" % i
+                    break
+            self.assertIsNotNone(evicted)
+            a.config_set("maxmemory", 0)
+            a.execute_command("VPUT", evicted, 0, "again", "W", 3)
+            for node in cluster.nodes:
+                _, values = node.client().execute_command("VGET", evicted, "R", 3)
+                self.assertEqual(sorted(values), sorted([value.encode(), b"again"]))
+        finally:
+            cluster.close()
+
+
 class Startup(unittest.TestCase):
     def test_peers_without_secret_refuse_to_start(self):
         import subprocess

@@ -257,7 +257,7 @@ void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
             } else if (reply->type == REDIS_REPLY_STRING) {
               const std::string_view state(reply->str, reply->len);
               bool changed = false;
-              if (!local_->MergeLocal(key.db, key.key, state, &changed)) {
+              if (!local_->MergeLocal(key.db, key.key, state, &changed, true)) {
                 spdlog::warn("peer {} answered a malformed state", peers_[p].address);
                 share->failed = true;
               } else {
@@ -513,7 +513,7 @@ void Coordinator::ExchangeSlots(size_t peer, int db, std::vector<int> slots,
         std::string key(k->str, k->len);
         std::string_view state(s->str, s->len);
         bool changed = false;
-        if (local_->MergeLocal(db, key, state, &changed)) {
+        if (local_->MergeLocal(db, key, state, &changed, false)) {
           if (changed) ++stats_.keys_exchanged;
           theirs.emplace(std::move(key), std::string(state));
         }

@@ -272,12 +272,13 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
     // key, and a new dot on an empty state would claim to cover them
     // (store/causal.h). Fetching the peers' states first restores them.
     if (store_->stats().evicted_keys == 0) return false;
+    store::Keyspace& ks = store_->db(client.db);
     const int argc = static_cast<int>(args.size());
     const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
     bool missing = false;
     store::KeyState state;
     for (int i = spec->first_key; i <= last && i < argc && !missing; i += spec->key_step) {
-      missing = !store_->db(client.db).GetState(args[i], &state);
+      missing = ks.MaybeEvicted(args[i]) && !ks.GetState(args[i], &state);
     }
     if (!missing) return false;
   } else if (!(spec->flags & kReadOnly)) {
@@ -325,13 +326,15 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
 }
 
 bool Dispatcher::MergePeerState(int db, std::string_view key, std::string_view encoded,
-                                bool* changed) {
+                                bool* changed, bool take_evicted) {
   store::KeyState state;
   std::string error;
   std::string_view in = encoded;
   if (!store::DecodeKeyState(&in, &state, &error) || !in.empty()) return false;
   NowMs();
-  if (store_->db(db).MergeState(key, state, changed) != store::OpStatus::kOk) return false;
+  if (store_->db(db).MergeState(key, state, changed, take_evicted) != store::OpStatus::kOk) {
+    return false;
+  }
   if (*changed) persistence_->LogKey(db, key);
   return true;
 }

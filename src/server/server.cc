@@ -205,8 +205,9 @@ class DispatcherStore final : public cluster::LocalStore {
  public:
   explicit DispatcherStore(command::Dispatcher* d) : d_(d) {}
   int databases() const override { return d_->database_count(); }
-  bool MergeLocal(int db, std::string_view key, std::string_view state, bool* changed) override {
-    return d_->MergePeerState(db, key, state, changed);
+  bool MergeLocal(int db, std::string_view key, std::string_view state, bool* changed,
+                  bool fetched) override {
+    return d_->MergePeerState(db, key, state, changed, fetched);
   }
   bool ExportLocal(int db, std::string_view key, std::string* state) override {
     return d_->ExportState(db, key, state);

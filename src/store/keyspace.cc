@@ -69,7 +69,10 @@ void Keyspace::Adopt(SiblingSet* set) {
   set->set_access(IsLfu(settings_->policy) ? lfu::Pack(lfu::MinutesOf(now), lfu::kInitialCounter)
                                            : static_cast<uint32_t>(now / 1000));
   table_.Insert(set);
-  if (!slot_digests_.empty()) DigestToggleBlock(set);
+  if (!slot_digests_.empty()) {
+    ForgetEvicted(set->key());
+    DigestToggleBlock(set);
+  }
 }
 
 void Keyspace::Touch(const SiblingSet* set) {
@@ -127,6 +130,7 @@ bool Keyspace::CurrentEvictionScore(std::string_view key, uint64_t* score) {
 bool Keyspace::Evict(std::string_view key) {
   SiblingSet** link = table_.FindLink(key);
   if (link == nullptr) return false;
+  if (causal()) RememberEvicted(*link);
   Remove(link);
   ++stats_->evicted_keys;
   return true;

@@ -128,6 +128,62 @@ void Keyspace::DigestToggle(std::string_view key, const KeyState& state) {
   slot_digests_[util::KeySlot(key)] ^= StateHash(key, state);
 }
 
+void Keyspace::RememberEvicted(const SiblingSet* set) {
+  // Re-toggled so that Remove's toggle leaves the hash in the digest.
+  const KeyState state = Unpack(set);
+  const uint64_t hash = StateHash(set->key(), state);
+  DigestToggle(set->key(), state);
+  std::string key(set->key());
+  auto [it, inserted] = evicted_.emplace(key, Evicted{hash, state.expire_at_ms});
+  if (!inserted) {
+    slot_digests_[util::KeySlot(key)] ^= it->second.hash;  // an older eviction of it
+    it->second = Evicted{hash, state.expire_at_ms};
+    return;
+  }
+  evicted_order_.push_back(std::move(key));
+  while (evicted_.size() > kMaxEvictedRemembered) {
+    const std::string& oldest = evicted_order_[evicted_order_head_++];
+    auto old = evicted_.find(oldest);
+    if (old != evicted_.end()) {
+      slot_digests_[util::KeySlot(oldest)] ^= old->second.hash;
+      evicted_.erase(old);
+      evicted_overflowed_ = true;
+    }
+  }
+  if (evicted_order_head_ > evicted_order_.size() / 2 && evicted_order_head_ > 1024) {
+    evicted_order_.erase(evicted_order_.begin(),
+                         evicted_order_.begin() + static_cast<ptrdiff_t>(evicted_order_head_));
+    evicted_sweep_ = evicted_sweep_ > evicted_order_head_ ? evicted_sweep_ - evicted_order_head_ : 0;
+    evicted_order_head_ = 0;
+  }
+}
+
+void Keyspace::SweepEvicted(size_t budget) {
+  if (evicted_.empty()) return;
+  for (size_t n = 0; n < budget; ++n) {
+    if (evicted_sweep_ < evicted_order_head_ || evicted_sweep_ >= evicted_order_.size()) {
+      evicted_sweep_ = evicted_order_head_;
+      if (evicted_sweep_ >= evicted_order_.size()) return;
+    }
+    const std::string& key = evicted_order_[evicted_sweep_++];
+    auto it = evicted_.find(key);
+    if (it == evicted_.end() || it->second.expire_at_ms == KeyState::kNoExpire ||
+        it->second.expire_at_ms >= clock_->now_ms) {
+      continue;
+    }
+    slot_digests_[util::KeySlot(key)] ^= it->second.hash;
+    evicted_.erase(it);
+  }
+}
+
+void Keyspace::ForgetEvicted(std::string_view key) {
+  if (evicted_.empty()) return;
+  auto it = evicted_.find(std::string(key));
+  if (it == evicted_.end()) return;
+  slot_digests_[util::KeySlot(key)] ^= it->second.hash;
+  evicted_.erase(it);
+}
+
 bool Keyspace::LoadState(std::string_view key, SiblingSet*** link, KeyState* out) {
   *link = FindLive(key);
   if (*link != nullptr) {
@@ -158,6 +214,7 @@ OpStatus Keyspace::RestoreState(std::string_view key, KeyState state,
 }
 
 OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState state) {
+  ForgetEvicted(key);
   SiblingSet* block = nullptr;
   if (!state.tombstone()) {
     OpStatus status;
@@ -212,12 +269,18 @@ void Keyspace::ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot) {
   }
 }
 
-OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bool* changed) {
+OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bool* changed,
+                              bool take_evicted) {
   *changed = false;
   SiblingSet** link;
   KeyState local;
   const bool had = LoadState(key, &link, &local);
   if (had && Includes(local, incoming)) return OpStatus::kOk;
+  if (!had && !take_evicted && !evicted_.empty()) {
+    // Exactly what this node evicted: keep it evicted.
+    auto it = evicted_.find(std::string(key));
+    if (it != evicted_.end() && it->second.hash == StateHash(key, incoming)) return OpStatus::kOk;
+  }
   KeyState merged = had ? Sync(local, incoming) : incoming;
   if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms) {
     // Expired here: each node expires keys by itself, and none keeps a

@@ -40,6 +40,7 @@ size_t Store::ActiveExpireCycle(int64_t budget_us) {
   for (size_t n = 0; n < dbs_.size(); ++n) {
     Keyspace& db = *dbs_[expire_db_cursor_];
     expire_db_cursor_ = (expire_db_cursor_ + 1) % dbs_.size();
+    db.SweepEvicted(64);
     for (;;) {
       size_t sampled = 0;
       const size_t expired = db.ExpireSample(kSamples, &sampled);

@@ -53,8 +53,10 @@ class LocalStore {
   virtual ~LocalStore() = default;
   virtual int databases() const = 0;
   // Merges a peer's encoded state (and logs it); false if malformed.
-  virtual bool MergeLocal(int db, std::string_view key, std::string_view state,
-                          bool* changed) = 0;
+  // `fetched`: the state answers this node's own read (Fetch), so a key it
+  // evicted is taken back; repair (anti-entropy) leaves evicted keys out.
+  virtual bool MergeLocal(int db, std::string_view key, std::string_view state, bool* changed,
+                          bool fetched) = 0;
   // The key's encoded state; false if this node has none.
   virtual bool ExportLocal(int db, std::string_view key, std::string* state) = 0;
   virtual uint64_t SlotDigest(int db, int slot) = 0;

@@ -127,7 +127,9 @@ class Dispatcher {
   bool MustWaitForFetch(ClientState& client, std::span<const std::string_view> args);
   // Merges a state received from a peer into db `db` (and logs the key).
   // *changed: the local state changed. False if `encoded` is malformed.
-  bool MergePeerState(int db, std::string_view key, std::string_view encoded, bool* changed);
+  // `take_evicted` as store::Keyspace::MergeState has it.
+  bool MergePeerState(int db, std::string_view key, std::string_view encoded, bool* changed,
+                      bool take_evicted);
   // The encoded state of a key (store::EncodeKeyState); false if none.
   bool ExportState(int db, std::string_view key, std::string* encoded);
   // Anti-entropy: the digest of one hash slot, and the encoded state of

@@ -221,7 +221,10 @@ class Keyspace {
   // Merges a state received from a peer (never limited by max-siblings:
   // a limit must not block repair). A merge whose TTL has passed deletes the
   // key locally, leaving no tombstone. *changed: the local state changed.
-  OpStatus MergeState(std::string_view key, const KeyState& incoming, bool* changed);
+  // `take_evicted`: a state equal to one this node evicted is taken back
+  // (a read or a write needs it); otherwise it stays evicted (repair).
+  OpStatus MergeState(std::string_view key, const KeyState& incoming, bool* changed,
+                      bool take_evicted = false);
   // The versioned write and delete with a client's context (a token).
   // kVersionFromFuture if `seen` names a counter of this node above any it
   // issued. *after is the key's state afterwards.
@@ -230,6 +233,20 @@ class Keyspace {
   OpStatus VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after);
 
   uint64_t slot_digest(int slot) const { return slot_digests_.empty() ? 0 : slot_digests_[slot]; }
+  // Eviction stays local: an evicted key's state keeps counting in its
+  // slot's digest (so anti-entropy does not push it back), and a peer's
+  // state equal to the evicted one is not taken back in. At most
+  // kMaxEvictedRemembered keys are remembered; beyond that the oldest are
+  // forgotten (their digests then differ until repaired: bounded traffic).
+  static constexpr size_t kMaxEvictedRemembered = 1 << 20;
+  // True when `key` is remembered as evicted here, or when some evicted key
+  // had to be forgotten (so any missing key might have been evicted).
+  bool MaybeEvicted(std::string_view key) const {
+    return evicted_overflowed_ || evicted_.count(std::string(key)) != 0;
+  }
+  // Forgets up to `budget` remembered evicted keys whose TTL has passed
+  // (every other node expires them too). Called by active expiry.
+  void SweepEvicted(size_t budget);
   size_t tombstone_count() const { return tombstones_.size(); }
   // Every key (live or tombstone) whose slot is marked in `slots` (one flag
   // per hash slot), with its state: fn(key, state).
@@ -313,6 +330,19 @@ class Keyspace {
   void DigestToggleBlock(const SiblingSet* set) {
     if (!slot_digests_.empty()) DigestToggle(set->key(), Unpack(set));
   }
+
+  // Eviction bookkeeping (see MaybeEvicted): key -> its state's digest hash.
+  void RememberEvicted(const SiblingSet* set);
+  void ForgetEvicted(std::string_view key);
+  struct Evicted {
+    uint64_t hash;
+    int64_t expire_at_ms;
+  };
+  std::unordered_map<std::string, Evicted> evicted_;
+  size_t evicted_sweep_ = 0;  // cursor into evicted_order_ for SweepEvicted
+  std::vector<std::string> evicted_order_;  // insertion order, for the cap
+  size_t evicted_order_head_ = 0;
+  bool evicted_overflowed_ = false;
 
   ActorTable* actors_ = nullptr;
   std::unordered_map<std::string, Tombstone> tombstones_;
