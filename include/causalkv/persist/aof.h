@@ -10,7 +10,8 @@
 // records appended to an existing log use that log's format, and every new
 // log (at first start, or the .next of a rewrite) gets format 2, or format 3
 // in causal mode (with peers), whose records are key states with dots,
-// contexts and tombstones.
+// contexts and tombstones. (A single node's log found at a causal start is
+// folded into a format 3 base and a new log: command/persistence.cc.)
 //
 //   header   8 bytes "CKVAOF3\0" (format 3), "CKVAOF2\0" (format 2) or
 //            "CKVAOF1\0" (format 1)
@@ -34,7 +35,8 @@
 //                               the state (no siblings, a non-empty context)
 //              0x02 key gone:   as format 2 (neither a value nor a tombstone is
 //                               left: expired, evicted, or a tombstone reaped)
-//              0x03 cleared:    as format 2
+//              0x03 cleared:    as format 2 (replayed as the flush it was: each
+//                               live key leaves a tombstone, dated at replay)
 //     format 2: u8 kind, varint last issued version when it was written, then
 //              0x01 key state:  varint db, varint key length, key, varint sibling
 //                               count, per sibling (oldest first): varint version
