@@ -17,7 +17,8 @@ namespace {
 constexpr uint64_t kTickMs = 100;
 constexpr int kSlotsPerGroup = 128;
 constexpr int kGroups = util::kHashSlots / kSlotsPerGroup;
-constexpr size_t kSlotsPerDump = 256;
+// Each PEER.DUMP costs the peer one pass over its keys: few, large requests.
+constexpr size_t kSlotsPerDump = 4096;
 constexpr size_t kHintsPerTick = 512;
 constexpr size_t kHintOverhead = 64;  // deque entry, set node, strings
 
@@ -357,7 +358,10 @@ void Coordinator::Tick() {
     Peer& peer = peers_[p];
     if (!peer.link->is_up()) continue;
     if (!peer.hints.queue.empty()) DeliverHints(p);
-    if (!peer.ae_running && now - peer.ae_last_ms >= config_->anti_entropy_interval_ms) {
+    // Anti-entropy is background work: while writes are still in flight
+    // to this peer its digests differ for nothing but that, so it waits.
+    if (!peer.ae_running && peer.link->pending() == 0 &&
+        now - peer.ae_last_ms >= config_->anti_entropy_interval_ms) {
       StartAntiEntropy(p);
     }
   }

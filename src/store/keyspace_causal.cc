@@ -103,24 +103,86 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
   return SiblingSet::CreateCausal(key, state.expire_at_ms, stamp, extra, siblings);
 }
 
+namespace {
+
+// The bytes a key state's digest hash covers. Values are left out: a dot
+// names exactly one value. Reuses one buffer: this runs on every write.
+class HashInput {
+ public:
+  explicit HashInput(std::string_view key) {
+    bytes_.clear();
+    bytes_.append(key);
+  }
+  void Put(uint64_t v) { bytes_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  uint64_t Hash() const { return util::HashBytes(bytes_.data(), bytes_.size(), kDigestSeed); }
+
+ private:
+  static thread_local std::string bytes_;
+};
+thread_local std::string HashInput::bytes_;
+
+}  // namespace
+
 uint64_t Keyspace::StateHash(std::string_view key, const KeyState& state) {
-  // Values are left out: a dot names exactly one value.
-  std::string bytes(key);
-  auto put = [&](uint64_t v) { bytes.append(reinterpret_cast<const char*>(&v), sizeof v); };
-  put(state.context.size());
+  HashInput in(key);
+  in.Put(state.context.size());
   for (const auto& [actor, counter] : state.context.entries()) {
-    put(actor);
-    put(counter);
+    in.Put(actor);
+    in.Put(counter);
   }
-  put(state.siblings.size());
+  in.Put(state.siblings.size());
   for (const SiblingValue& s : state.siblings) {
-    put(s.dot.actor);
-    put(s.dot.counter);
+    in.Put(s.dot.actor);
+    in.Put(s.dot.counter);
   }
-  put(static_cast<uint64_t>(state.expire_at_ms));
-  put(state.ttl_stamp.actor);
-  put(state.ttl_stamp.counter);
-  return util::HashBytes(bytes.data(), bytes.size(), kDigestSeed);
+  in.Put(static_cast<uint64_t>(state.expire_at_ms));
+  in.Put(state.ttl_stamp.actor);
+  in.Put(state.ttl_stamp.counter);
+  return in.Hash();
+}
+
+uint64_t Keyspace::BlockHash(const SiblingSet* set) const {
+  // StateHash(key, Unpack(set)) without copying the values.
+  thread_local std::vector<VersionVector::Entry> context;
+  thread_local std::vector<Dot> dots;
+  context.clear();
+  dots.clear();
+  for (Sibling s : *set) {
+    const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
+    dots.push_back(dot);
+    context.emplace_back(dot.actor, dot.counter);
+  }
+  for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
+    const Version v = set->extra_context(i);
+    context.emplace_back(actors_->IdOf(v.actor()), v.counter());
+  }
+  std::sort(context.begin(), context.end());
+  std::sort(dots.begin(), dots.end());
+  size_t folded = 0;
+  for (size_t i = 0; i < context.size(); ++i) {
+    if (folded > 0 && context[folded - 1].first == context[i].first) {
+      context[folded - 1].second = std::max(context[folded - 1].second, context[i].second);
+    } else {
+      context[folded++] = context[i];
+    }
+  }
+  context.resize(folded);
+  HashInput in(set->key());
+  in.Put(context.size());
+  for (const auto& [actor, counter] : context) {
+    in.Put(actor);
+    in.Put(counter);
+  }
+  in.Put(dots.size());
+  for (const Dot& d : dots) {
+    in.Put(d.actor);
+    in.Put(d.counter);
+  }
+  in.Put(static_cast<uint64_t>(set->expire_at_ms()));
+  const Version stamp = set->ttl_stamp();
+  in.Put(stamp.raw() == 0 ? 0 : actors_->IdOf(stamp.actor()));
+  in.Put(stamp.counter());
+  return in.Hash();
 }
 
 void Keyspace::DigestToggle(std::string_view key, const KeyState& state) {
@@ -130,14 +192,13 @@ void Keyspace::DigestToggle(std::string_view key, const KeyState& state) {
 
 void Keyspace::RememberEvicted(const SiblingSet* set) {
   // Re-toggled so that Remove's toggle leaves the hash in the digest.
-  const KeyState state = Unpack(set);
-  const uint64_t hash = StateHash(set->key(), state);
-  DigestToggle(set->key(), state);
+  const uint64_t hash = BlockHash(set);
   std::string key(set->key());
-  auto [it, inserted] = evicted_.emplace(key, Evicted{hash, state.expire_at_ms});
+  slot_digests_[util::KeySlot(key)] ^= hash;
+  auto [it, inserted] = evicted_.emplace(key, Evicted{hash, set->expire_at_ms()});
   if (!inserted) {
     slot_digests_[util::KeySlot(key)] ^= it->second.hash;  // an older eviction of it
-    it->second = Evicted{hash, state.expire_at_ms};
+    it->second = Evicted{hash, set->expire_at_ms()};
     return;
   }
   evicted_order_.push_back(std::move(key));

@@ -327,8 +327,10 @@ class Keyspace {
   // Digest upkeep: the hash a key state adds to its slot's digest.
   static uint64_t StateHash(std::string_view key, const KeyState& state);
   void DigestToggle(std::string_view key, const KeyState& state);
+  // StateHash of a live block, without copying its values.
+  uint64_t BlockHash(const SiblingSet* set) const;
   void DigestToggleBlock(const SiblingSet* set) {
-    if (!slot_digests_.empty()) DigestToggle(set->key(), Unpack(set));
+    if (!slot_digests_.empty()) slot_digests_[KeySlotOf(set->key())] ^= BlockHash(set);
   }
 
   // Eviction bookkeeping (see MaybeEvicted): key -> its state's digest hash.

@@ -1,0 +1,90 @@
+// Keyspace in causal mode: digests, eviction bookkeeping.
+#include <gtest/gtest.h>
+
+#include "causalkv/store/store.h"
+
+namespace causalkv::store {
+namespace {
+
+constexpr ActorId kSelf = 0x1111;
+constexpr ActorId kPeer = 0x2222;
+
+class CausalKeyspaceTest : public ::testing::Test {
+ protected:
+  CausalKeyspaceTest() : a_(1, 7), b_(1, 7) {
+    a_.EnableCausal(kSelf);
+    b_.EnableCausal(kPeer);
+    a_.set_now_ms(1'700'000'000'000);
+    b_.set_now_ms(1'700'000'000'000);
+  }
+  // Every key's state of `from`, merged into `to`.
+  static void Copy(Store& from, Store& to, std::initializer_list<const char*> keys) {
+    for (const char* key : keys) {
+      KeyState state;
+      ASSERT_TRUE(from.db(0).GetState(key, &state)) << key;
+      bool changed;
+      ASSERT_EQ(to.db(0).MergeState(key, state, &changed), OpStatus::kOk);
+    }
+  }
+  Store a_;
+  Store b_;
+};
+
+TEST_F(CausalKeyspaceTest, EqualStatesGiveEqualDigests) {
+  KeyState after;
+  ASSERT_EQ(a_.db(0).VPutCausal("k", VersionVector(), "v1", TtlUpdate::Clear(), &after),
+            OpStatus::kOk);
+  ASSERT_EQ(a_.db(0).VPutCausal("k", VersionVector(), "v2", TtlUpdate::At(1'800'000'000'000),
+                                &after),
+            OpStatus::kOk);
+  ASSERT_EQ(a_.db(0).Set("gone", "x", TtlUpdate::Clear()), OpStatus::kOk);
+  ASSERT_TRUE(a_.db(0).Delete("gone"));
+  Copy(a_, b_, {"k", "gone"});
+  for (int slot = 0; slot < 16384; ++slot) {
+    ASSERT_EQ(a_.db(0).slot_digest(slot), b_.db(0).slot_digest(slot)) << slot;
+  }
+  EXPECT_EQ(b_.db(0).tombstone_count(), 1u);
+}
+
+TEST_F(CausalKeyspaceTest, EvictedStateKeepsItsDigestAndIsNotTakenBack) {
+  KeyState after;
+  ASSERT_EQ(a_.db(0).VPutCausal("k", VersionVector(), "v", TtlUpdate::Clear(), &after),
+            OpStatus::kOk);
+  Copy(a_, b_, {"k"});
+  ASSERT_TRUE(a_.db(0).Evict("k"));
+  EXPECT_EQ(a_.db(0).size(), 0u);
+  EXPECT_TRUE(a_.db(0).MaybeEvicted("k"));
+  for (int slot = 0; slot < 16384; ++slot) {
+    ASSERT_EQ(a_.db(0).slot_digest(slot), b_.db(0).slot_digest(slot)) << slot;
+  }
+  // Repair offers exactly what was evicted: it stays out (this also checks
+  // that a block's hash equals the hash of its unpacked state).
+  bool changed = true;
+  ASSERT_EQ(a_.db(0).MergeState("k", after, &changed), OpStatus::kOk);
+  EXPECT_FALSE(changed);
+  EXPECT_EQ(a_.db(0).size(), 0u);
+  // A read or a write that needs it takes it back.
+  ASSERT_EQ(a_.db(0).MergeState("k", after, &changed, /*take_evicted=*/true), OpStatus::kOk);
+  EXPECT_TRUE(changed);
+  EXPECT_FALSE(a_.db(0).MaybeEvicted("k"));
+  for (int slot = 0; slot < 16384; ++slot) {
+    ASSERT_EQ(a_.db(0).slot_digest(slot), b_.db(0).slot_digest(slot)) << slot;
+  }
+}
+
+TEST_F(CausalKeyspaceTest, DeleteOfAKeyNotYetReceivedLeavesTheClientsTombstone) {
+  KeyState after;
+  ASSERT_EQ(b_.db(0).VPutCausal("k", VersionVector(), "v", TtlUpdate::Clear(), &after),
+            OpStatus::kOk);
+  // A client read k from b and deletes it through a, which has not got it.
+  KeyState deleted;
+  ASSERT_EQ(a_.db(0).VDelCausal("k", after.context, &deleted), OpStatus::kOk);
+  EXPECT_TRUE(deleted.tombstone());
+  Copy(a_, b_, {"k"});
+  KeyState on_b;
+  ASSERT_TRUE(b_.db(0).GetState("k", &on_b));
+  EXPECT_TRUE(on_b.tombstone());
+}
+
+}  // namespace
+}  // namespace causalkv::store
