@@ -7,7 +7,7 @@ CONF ?= conf/causalkv.conf
 
 # Every package the build, the server and the tests need (Debian names).
 DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-dev \
-                libgtest-dev redis-tools redis-server python3 python3-redis iptables
+                libgtest-dev redis-tools redis-server python3 python3-redis iptables clang
 
 # Node.js and npm come from Debian only where no `node` is installed (this
 # machine may have a newer Node.js from elsewhere, which Debian's npm conflicts
