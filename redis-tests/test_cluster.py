@@ -148,6 +148,34 @@ class Basics(ClusterTest):
             p.execute_command("PEER.MERGE", 0, "k", "\x05garbage")
         self.assertIsNone(r.get("k"))
 
+    def test_pipelined_quorum_writes_reply_in_order(self):
+        """Replies held for their write quorum leave in command order, with
+        the later commands' replies (and a NOQUORUM) in their places."""
+        r = self.a.client()
+        pipe = r.pipeline(transaction=False)
+        for i in range(300):
+            pipe.set("p%d" % i, i)
+            pipe.get("p%d" % i)
+            pipe.incr("counter")
+        replies = pipe.execute()
+        for i in range(300):
+            self.assertEqual(replies[3 * i:3 * i + 3], [True, str(i).encode(), i + 1])
+        self.c.pause()
+        try:
+            pipe = r.pipeline(transaction=False)
+            pipe.set("x", 1)
+            pipe.execute_command("VPUT", "y", 0, "v", "W", 3)
+            pipe.get("x")
+            pipe.incr("counter")
+            replies = pipe.execute(raise_on_error=False)
+        finally:
+            self.c.resume()
+        self.assertEqual(replies[0], True)
+        self.assertIsInstance(replies[1], redis.ResponseError)
+        self.assertIn("NOQUORUM", str(replies[1]))
+        self.assertEqual(replies[2:], [b"1", 301])
+        self.cluster.wait_converged()
+
     def test_flushall_acts_on_the_whole_cluster(self):
         a, b = self.a.client(), self.b.client()
         for i in range(20):

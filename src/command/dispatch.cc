@@ -231,7 +231,8 @@ void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t
   if (updates.empty()) return;
   const int needed =
       client.quorum_override > 0 ? client.quorum_override : config::EffectiveWriteQuorum(server_->config);
-  if (needed <= 1) {
+  // No reply to hold back (CLIENT REPLY OFF/SKIP): nothing to wait for.
+  if (needed <= 1 || w.buffer()->size() == reply_start) {
     replicator_->Replicate(std::move(updates), 1, nullptr);
     return;
   }
@@ -241,17 +242,19 @@ void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t
   std::string held = out.substr(reply_start);
   out.resize(reply_start);
   client.cluster_wait = true;
+  client.wait_seq = client.next_wait_seq++;
   const int replicas = replicator_->replicas();
   replicator_->Replicate(
       std::move(updates), needed,
-      [server = server_, id = client.id, held = std::move(held), needed, replicas](int holders) {
+      [server = server_, id = client.id, seq = client.wait_seq, held = std::move(held), needed,
+       replicas](int holders) {
         if (!server->resume_client) return;
         if (holders >= needed) {
-          server->resume_client(id, held, false);
+          server->resume_client(id, seq, held, false);
           return;
         }
         server->resume_client(
-            id,
+            id, seq,
             "-NOQUORUM the write reached " + std::to_string(holders) + " of " +
                 std::to_string(replicas) + " replicas (" + std::to_string(needed) +
                 " needed) within peer-timeout; it is kept on those and will still reach the "
@@ -304,17 +307,18 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
   }
   if (keys.empty()) return false;
   client.cluster_wait = true;
+  client.wait_seq = 0;
   const int replicas = replicator_->replicas();
   replicator_->Fetch(std::move(keys), needed,
                      [server = server_, id = client.id, needed, replicas,
                       write = (spec->flags & kWrite) != 0](int answered) {
                        if (!server->resume_client) return;
                        if (answered >= needed) {
-                         server->resume_client(id, "", true);
+                         server->resume_client(id, 0, "", true);
                          return;
                        }
                        server->resume_client(
-                           id,
+                           id, 0,
                            std::string(write ? "-NOQUORUM the read before this write reached "
                                              : "-NOQUORUM the read reached ") +
                                std::to_string(answered) + " of " +

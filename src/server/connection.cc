@@ -100,7 +100,10 @@ bool Connection::Start() {
 }
 
 void Connection::UpdateReading() {
-  const bool want = !closing_ && !close_after_flush_ && !output_paused_ && !blocked_;
+  // A command waiting unexecuted (pause, fetch) keeps its arguments in the
+  // input buffer, which reading could move: no reading meanwhile.
+  const bool want =
+      !closing_ && !close_after_flush_ && !output_paused_ && !blocked_ && !cluster_waiting_;
   if (want == reading_) return;
   if (want) {
     const int rc = uv_read_start(stream(), OnAlloc, OnRead);
@@ -205,14 +208,28 @@ void Connection::ProcessInput() {
     }
     if (dispatcher.MustWaitForFetch(client_, args_)) {
       // The command stays parsed (its arguments still in the input buffer)
-      // until the replicas answer; reading goes on, up to the query limit.
+      // until the replicas answer.
       cluster_waiting_ = true;
+      UpdateReading();
       break;
     }
+    const size_t reply_mark = out_.size();
     RunCommand();
     if (closing_) return;
     if (client_.cluster_wait) {
+      // The dispatcher holds this command's reply until its write quorum
+      // is decided; later commands run meanwhile, their replies queued
+      // behind it.
+      client_.cluster_wait = false;
+      held_.push_back(HeldReply{client_.wait_seq, false, {}});
+    } else if (!held_.empty() && out_.size() > reply_mark) {
+      std::string later = out_.substr(reply_mark);
+      out_.resize(reply_mark);
+      AppendInOrder(later);
+    }
+    if (held_.size() >= kMaxHeldReplies) {
       cluster_waiting_ = true;
+      UpdateReading();
       break;
     }
     if (out_.size() >= kEagerFlushBytes) Flush();
@@ -257,11 +274,46 @@ void Connection::Unblock() {
   ProcessInput();
 }
 
+void Connection::AppendInOrder(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (held_.empty()) {
+    out_.append(bytes);
+  } else if (held_.back().ready) {
+    held_.back().bytes.append(bytes);
+  } else {
+    held_.push_back(HeldReply{0, true, std::string(bytes)});
+  }
+}
+
+void Connection::ReleaseHeldReply(uint64_t seq, std::string reply) {
+  if (closing_) return;
+  for (HeldReply& h : held_) {
+    if (h.seq == seq && !h.ready) {
+      h.bytes = std::move(reply);
+      h.ready = true;
+      break;
+    }
+  }
+  while (!held_.empty() && held_.front().ready) {
+    out_.append(held_.front().bytes);
+    held_.pop_front();
+  }
+  MarkPending();
+  // A client stopped for holding too many replies goes on (a client
+  // waiting for a fetch stays waiting: that command has not run).
+  if (cluster_waiting_ && !client_.cluster_wait && held_.size() < kMaxHeldReplies) {
+    cluster_waiting_ = false;
+    UpdateReading();
+    ProcessInput();
+  }
+}
+
 void Connection::ResumeFromCluster(std::string_view reply, bool run_command) {
   if (!cluster_waiting_ || closing_) return;
   cluster_waiting_ = false;
   client_.cluster_wait = false;
-  out_.append(reply);
+  UpdateReading();
+  AppendInOrder(reply);
   if (has_command_) {
     if (run_command) {
       client_.fetched = true;
@@ -395,7 +447,7 @@ void Connection::Flush() {
       return;
     }
   }
-  if (close_after_flush_) {
+  if (close_after_flush_ && held_.empty()) {
     Close();
     return;
   }

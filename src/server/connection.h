@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,10 @@ class Connection final : public command::ClientIoSource {
   // command::ServerState::resume_client): appends `reply`, runs the held
   // command (`run_command`) or drops it, and goes on with the input.
   void ResumeFromCluster(std::string_view reply, bool run_command);
+  // A write's quorum is decided: its reply (`seq`, see command::ClientState)
+  // takes its place, and every reply queued behind it that is now first in
+  // line goes out.
+  void ReleaseHeldReply(uint64_t seq, std::string reply);
   // From the server's timer: the idle timeout and the soft output limit.
   // May close the connection.
   void Cron(int64_t wall_ms, int64_t loop_ms);
@@ -131,7 +136,20 @@ class Connection final : public command::ClientIoSource {
   bool reading_ = false;
   bool output_paused_ = false;  // too much unsent output: not reading
   bool blocked_ = false;        // waiting for CLIENT PAUSE to end
-  bool cluster_waiting_ = false;  // waiting for other replicas (quorum or fetch)
+  bool cluster_waiting_ = false;  // waiting for other replicas (a fetch, or too many held)
+  // Replies of quorum writes not yet decided, in order, and the replies of
+  // the later commands queued behind them (ready). Replies leave in the
+  // order their commands ran.
+  struct HeldReply {
+    uint64_t seq;  // 0 for replies that are ready
+    bool ready;
+    std::string bytes;
+  };
+  std::deque<HeldReply> held_;
+  // Beyond this many held replies the client's next commands wait.
+  static constexpr size_t kMaxHeldReplies = 1024;
+  // Appends a reply after everything already queued (held or not).
+  void AppendInOrder(std::string_view bytes);
   bool pending_listed_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;

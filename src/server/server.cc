@@ -118,9 +118,14 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
   const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   dispatcher_ = std::make_unique<command::Dispatcher>(&state_, seed);
   state_.on_config_changed = [this](const std::string& option) { ApplyConfigChange(option); };
-  state_.resume_client = [this](uint64_t id, std::string reply, bool run_command) {
+  state_.resume_client = [this](uint64_t id, uint64_t seq, std::string reply, bool run_command) {
     auto it = connections_.find(id);
-    if (it != connections_.end()) it->second->ResumeFromCluster(reply, run_command);
+    if (it == connections_.end()) return;
+    if (seq == 0) {
+      it->second->ResumeFromCluster(reply, run_command);
+    } else {
+      it->second->ReleaseHeldReply(seq, std::move(reply));
+    }
   };
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;

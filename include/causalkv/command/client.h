@@ -89,11 +89,16 @@ struct ClientState {
   // replicated again. `cluster_wait`: set by the dispatcher when this
   // client's reply (or its next command) waits for other replicas; the
   // server holds the client's later commands until ServerState::resume_client
-  // is called for it. `fetched`: the replicas' states for the command
-  // about to run have been fetched. `quorum_override`: the W or R given to
-  // the running command (VPUT ... W n), 0 for none.
+  // is called for it. `wait_seq`: which wait (0: the command held before
+  // running, waiting for a fetch; above 0: a reply held after running,
+  // waiting for its write quorum, while the client's later commands run and
+  // their replies queue behind it). `fetched`: the replicas' states for the
+  // command about to run have been fetched. `quorum_override`: the W or R
+  // given to the running command (VPUT ... W n), 0 for none.
   bool peer = false;
   bool cluster_wait = false;
+  uint64_t wait_seq = 0;
+  uint64_t next_wait_seq = 1;
   bool fetched = false;
   int quorum_override = 0;
 };

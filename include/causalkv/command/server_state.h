@@ -70,11 +70,13 @@ struct ServerState {
   // Called after CONFIG SET changed an option, so the server can apply it
   // (log level, parser limits). May be empty.
   std::function<void(const std::string& option)> on_config_changed;
-  // Cluster: ends a client's wait (ClientState::cluster_wait). `reply` is
-  // appended to its output; with `run_command`, the command it held back is
-  // run now, otherwise that command is dropped (its reply is `reply`) or
-  // there was none held. A client that disconnected meanwhile is ignored.
-  std::function<void(uint64_t client_id, std::string reply, bool run_command)> resume_client;
+  // Cluster: ends a client's wait (ClientState::cluster_wait, wait_seq).
+  // For a held reply (seq > 0), `reply` takes its place in the client's
+  // reply order. For a fetch (seq 0), `reply` is appended; with
+  // `run_command` the command held back runs now, otherwise it is dropped
+  // (its reply is `reply`). A client that disconnected meanwhile is ignored.
+  std::function<void(uint64_t client_id, uint64_t seq, std::string reply, bool run_command)>
+      resume_client;
   // Cluster: this node's id (16 hex digits) for INFO; empty on a single node
   // before the identity is loaded.
   std::string node_id;
