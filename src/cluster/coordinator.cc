@@ -19,7 +19,9 @@ constexpr int kSlotsPerGroup = 128;
 constexpr int kGroups = util::kHashSlots / kSlotsPerGroup;
 // Each PEER.DUMP costs the peer one pass over its keys: few, large requests.
 constexpr size_t kSlotsPerDump = 4096;
-constexpr size_t kHintsPerTick = 512;
+// Requests in flight per peer link: bounds the memory a write burst at W=1
+// can hold in the coordinator (beyond it, writes become hints).
+constexpr size_t kMaxInFlight = 10000;
 constexpr size_t kHintOverhead = 64;  // deque entry, set node, strings
 
 int64_t WallMs() {
@@ -115,7 +117,7 @@ Coordinator::Coordinator(uv_loop_t* loop, const config::Config* config, std::str
     opts.request_timeout_ms = static_cast<uint64_t>(std::max<int64_t>(1, config->peer_timeout_ms));
     opts.reconnect_min_ms = 50;
     opts.reconnect_max_ms = std::max<uint64_t>(500, opts.request_timeout_ms);
-    opts.max_pending = 100000;
+    opts.max_pending = kMaxInFlight;
     Peer peer;
     peer.address = spec;
     peer.link = std::make_unique<PeerLink>(loop, std::move(opts));
@@ -327,7 +329,8 @@ void Coordinator::AddHint(size_t peer, int db, const std::string& key) {
 
 void Coordinator::DeliverHints(size_t peer) {
   Peer& p = peers_[peer];
-  for (size_t n = 0; n < kHintsPerTick && !p.hints.queue.empty() && p.link->is_up(); ++n) {
+  // Up to half the link's capacity, so hints never crowd out new writes.
+  while (!p.hints.queue.empty() && p.link->is_up() && p.link->in_flight() < kMaxInFlight / 2) {
     command::KeyRef hint = std::move(p.hints.queue.front());
     p.hints.queue.pop_front();
     p.hints.queued.erase(HintId(hint.db, hint.key));
