@@ -136,58 +136,54 @@ void VGet(Context& ctx) {
   WriteSiblings(ctx.w, LookupRead(ctx, ctx.args[1]), with_versions);
 }
 
+// A VPUT the store refused: the reply, and for max-siblings a log line.
+void WriteVPutError(Context& ctx, store::OpStatus status) {
+  if (status != store::OpStatus::kTooManySiblings) {
+    WriteStoreError(ctx.w, status);
+    return;
+  }
+  // Writers that never merge would grow the key without bound; refusing
+  // loses nothing, and the client can merge and write with the version it read.
+  const std::string key(ctx.args[1]);
+  const uint32_t max = static_cast<uint32_t>(ctx.server.config.max_siblings);
+  spdlog::warn("VPUT refused: key '{}' would exceed max-siblings ({})", key, max);
+  ctx.w.Error("key '" + key + "' would have more than " + std::to_string(max) +
+              " siblings (max-siblings); read it, merge the siblings and write with the "
+              "version you read");
+}
+
 void VPut(Context& ctx) {
   size_t argc;
   if (!ParseQuorumSuffix(ctx, 'W', 4, &argc)) return;
+  // The version first (its error wins, as before), then the options.
+  store::VersionVector context;
+  store::Version seen;
+  if (ctx.store.causal() ? !ParseContext(ctx, ctx.args[2], &context)
+                         : !ParseSeenVersion(ctx, ctx.args[2], &seen)) {
+    return;
+  }
   Context trimmed{ctx.dispatcher, ctx.server, ctx.store, ctx.table, ctx.client, ctx.w,
                   ctx.args.first(argc)};
+  SetOptions opts;
+  if (!ParseSetOptions(trimmed, 4, OptionSet::kVPut, &opts)) return;
+  int64_t at_ms;
+  if (!ResolveExpire(trimmed, opts, &at_ms)) return;
+  const store::TtlUpdate ttl = TtlFor(opts, at_ms);
   if (ctx.store.causal()) {
-    store::VersionVector seen;
-    if (!ParseContext(ctx, ctx.args[2], &seen)) return;
-    SetOptions opts;
-    if (!ParseSetOptions(trimmed, 4, OptionSet::kVPut, &opts)) return;
-    int64_t at_ms;
-    if (!ResolveExpire(trimmed, opts, &at_ms)) return;
     store::KeyState after;
     const store::OpStatus status =
-        ctx.db().VPutCausal(ctx.args[1], seen, ctx.args[3], TtlFor(opts, at_ms), &after);
-    if (status == store::OpStatus::kTooManySiblings) {
-      const uint32_t max = static_cast<uint32_t>(ctx.server.config.max_siblings);
-      ctx.w.Error("key '" + std::string(ctx.args[1]) + "' would have more than " +
-                  std::to_string(max) +
-                  " siblings (max-siblings); read it, merge the siblings and write with the "
-                  "version you read");
-      return;
-    }
+        ctx.db().VPutCausal(ctx.args[1], context, ctx.args[3], ttl, &after);
     if (status != store::OpStatus::kOk) {
-      WriteStoreError(ctx.w, status);
+      WriteVPutError(ctx, status);
       return;
     }
     WriteState(ctx.w, &after, false);
     return;
   }
-  store::Version seen;
-  if (!ParseSeenVersion(ctx, ctx.args[2], &seen)) return;
-  SetOptions opts;
-  if (!ParseSetOptions(trimmed, 4, OptionSet::kVPut, &opts)) return;
-  int64_t at_ms;
-  if (!ResolveExpire(trimmed, opts, &at_ms)) return;
   const store::SiblingSet* after = nullptr;
-  const store::OpStatus status =
-      ctx.db().VPut(ctx.args[1], seen, ctx.args[3], TtlFor(opts, at_ms), &after);
-  if (status == store::OpStatus::kTooManySiblings) {
-    // Writers that never merge would grow the key without bound; refusing
-    // loses nothing, and the client can merge and write with the version it read.
-    const std::string key(ctx.args[1]);
-    const uint32_t max = static_cast<uint32_t>(ctx.server.config.max_siblings);
-    spdlog::warn("VPUT refused: key '{}' would exceed max-siblings ({})", key, max);
-    ctx.w.Error("key '" + key + "' would have more than " + std::to_string(max) +
-                " siblings (max-siblings); read it, merge the siblings and write with the "
-                "version you read");
-    return;
-  }
+  const store::OpStatus status = ctx.db().VPut(ctx.args[1], seen, ctx.args[3], ttl, &after);
   if (status != store::OpStatus::kOk) {
-    WriteStoreError(ctx.w, status);
+    WriteVPutError(ctx, status);
     return;
   }
   WriteSiblings(ctx.w, after, false);
