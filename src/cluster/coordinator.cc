@@ -56,7 +56,9 @@ struct Coordinator::Op {
   bool finished = false;
   bool write = true;
   std::function<void(int)> done;
-  bool Decided() const { return count >= needed || outstanding == 0 || count + outstanding < needed; }
+  bool Decided() const {
+    return count >= needed || outstanding == 0 || count + outstanding < needed;
+  }
 };
 
 // One peer's share of an op: it counts once every key of the op is answered.

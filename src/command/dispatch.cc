@@ -229,15 +229,16 @@ void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t
   }
   written_keys_.clear();
   if (updates.empty()) return;
-  const int needed =
-      client.quorum_override > 0 ? client.quorum_override : config::EffectiveWriteQuorum(server_->config);
+  const int needed = client.quorum_override > 0 ? client.quorum_override
+                                                 : config::EffectiveWriteQuorum(server_->config);
   // No reply to hold back (CLIENT REPLY OFF/SKIP): nothing to wait for.
   if (needed <= 1 || w.buffer()->size() == reply_start) {
     replicator_->Replicate(std::move(updates), 1, nullptr);
     return;
   }
-  // The reply waits for the quorum, like a blocked client's (STYLE.md):
-  // later pipelined commands wait behind it.
+  // The reply waits for the quorum, like a blocked client's (STYLE.md); the
+  // connection runs the client's later commands meanwhile and queues their
+  // replies behind this one.
   std::string& out = *w.buffer();
   std::string held = out.substr(reply_start);
   out.resize(reply_start);

@@ -214,7 +214,8 @@ void Keyspace::RememberEvicted(const SiblingSet* set) {
   if (evicted_order_head_ > evicted_order_.size() / 2 && evicted_order_head_ > 1024) {
     evicted_order_.erase(evicted_order_.begin(),
                          evicted_order_.begin() + static_cast<ptrdiff_t>(evicted_order_head_));
-    evicted_sweep_ = evicted_sweep_ > evicted_order_head_ ? evicted_sweep_ - evicted_order_head_ : 0;
+    evicted_sweep_ =
+        evicted_sweep_ > evicted_order_head_ ? evicted_sweep_ - evicted_order_head_ : 0;
     evicted_order_head_ = 0;
   }
 }
@@ -455,7 +456,8 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
   dst_state.expire_at_ms = moving.expire_at_ms;
   dst_state.ttl_stamp = dots.back();
   // Store the destination first: if it cannot be stored, the source stays.
-  const OpStatus status = target->SaveState(dst, target->table_.FindLink(dst), std::move(dst_state));
+  const OpStatus status =
+      target->SaveState(dst, target->table_.FindLink(dst), std::move(dst_state));
   if (status != OpStatus::kOk) return status;
   moving.siblings.clear();
   return SaveState(src, table_.FindLink(src), std::move(moving));

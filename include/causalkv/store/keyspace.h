@@ -200,8 +200,9 @@ class Keyspace {
 
   // --- Causal mode (see the top of this file) ---
 
-  // Switches this keyspace to causal mode. REQUIRES: it is empty; `actors`
-  // outlives it.
+  // Switches this keyspace to causal mode; keys already there (a single
+  // node's data) become this node's dots (actor index 0). REQUIRES: `actors`
+  // outlives it, and its index 0 is this node.
   void EnableCausal(ActorTable* actors);
   bool causal() const { return actors_ != nullptr; }
 
@@ -254,10 +255,12 @@ class Keyspace {
   void ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn);
   // Drops the tombstone of `key` if it is still exactly `state`.
   bool ReapTombstone(std::string_view key, const KeyState& state);
-  // Tombstones deleted at or before `before_ms`, with their states.
+  // Every tombstone: fn(key, state, deleted-at milliseconds).
   template <typename Fn>
   void ForEachTombstone(Fn&& fn) {
-    for (const auto& [key, tomb] : tombstones_) fn(std::string_view(key), tomb.state, tomb.since_ms);
+    for (const auto& [key, tomb] : tombstones_) {
+      fn(std::string_view(key), tomb.state, tomb.since_ms);
+    }
   }
 
   // Test hook: bucket count, to check SCAN across resizes.
