@@ -284,6 +284,23 @@ class Faults(ClusterTest):
         self.cluster.wait_converged()
         self.assertEqual(self.c.client().get("k2"), b"v")
 
+    def test_config_set_peer_timeout_applies_to_the_links(self):
+        r = self.a.client()
+        r.config_set("peer-timeout", 1500)
+        self.assertEqual(r.config_get("peer-timeout"), {"peer-timeout": "1500"})
+        self.c.pause()
+        try:
+            start = time.monotonic()
+            with self.assertRaises(redis.ResponseError) as e:
+                r.execute_command("VPUT", "k", 0, "v", "W", 3)
+            elapsed = time.monotonic() - start
+            self.assertIn("NOQUORUM", str(e.exception))
+            self.assertGreater(elapsed, 1.2)
+            self.assertLess(elapsed, 4.0)
+        finally:
+            self.c.resume()
+            r.config_set("peer-timeout", 400)
+
     def test_noquorum_keeps_the_write(self):
         self.b.kill9()
         self.c.kill9()

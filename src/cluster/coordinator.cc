@@ -144,6 +144,11 @@ void Coordinator::Start() {
       &tick_, [](uv_timer_t* t) { static_cast<Coordinator*>(t->data)->Tick(); }, kTickMs, kTickMs);
 }
 
+void Coordinator::ConfigChanged() {
+  const auto timeout = static_cast<uint64_t>(std::max<int64_t>(1, config_->peer_timeout_ms));
+  for (Peer& p : peers_) p.link->set_request_timeout_ms(timeout);
+}
+
 void Coordinator::Close() {
   if (closing_) return;
   closing_ = true;

@@ -170,6 +170,7 @@ void Server::ApplyConfigChange(const std::string& option) {
     for (auto& [id, conn] : connections_) conn->parser_.set_limits(parser_limits());
   }
   if (option == "maxclients") AdjustOpenFilesLimit(false);
+  if (option == "peer-timeout" && coordinator_ != nullptr) coordinator_->ConfigChanged();
 }
 
 void Server::AdjustOpenFilesLimit(bool reduce) {

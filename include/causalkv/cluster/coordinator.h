@@ -103,6 +103,10 @@ class Coordinator final : public command::Replicator {
   void Fetch(std::vector<command::KeyRef> keys, int needed,
              std::function<void(int answered)> done) override;
 
+  // The config changed (CONFIG SET): peer-timeout applies to the links now;
+  // the quorums, intervals and limits are read from the config as needed.
+  void ConfigChanged();
+
   // INFO "# Peers".
   void WriteInfo(std::string* out) const;
 

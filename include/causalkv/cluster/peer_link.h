@@ -124,6 +124,9 @@ class PeerLink {
   const char* state_name() const { return PeerLinkStateName(state_); }
   bool is_up() const { return state_ == PeerLinkState::kUp; }
   const PeerLinkOptions& options() const { return options_; }
+  // CONFIG SET peer-timeout: requests sent and connects started from now on
+  // use the new timeout. REQUIRES: ms > 0.
+  void set_request_timeout_ms(uint64_t ms) { options_.request_timeout_ms = ms; }
 
   // Introspection for INFO.
   // Wall-clock time (ms since the epoch) of the last reply of any kind,
