@@ -176,6 +176,21 @@ class Basics(ClusterTest):
         self.assertEqual(replies[2:], [b"1", 301])
         self.cluster.wait_converged()
 
+    def test_pipelined_quorum_reads_keep_order_and_see_own_writes(self):
+        r = self.a.client()
+        pipe = r.pipeline(transaction=False)
+        for i in range(200):
+            pipe.get("q%d" % i)
+            pipe.set("q%d" % i, i)
+            pipe.get("q%d" % i)
+            pipe.execute_command("VGET", "q%d" % i)
+        replies = pipe.execute()
+        for i in range(200):
+            self.assertIsNone(replies[4 * i])
+            self.assertEqual(replies[4 * i + 1], True)
+            self.assertEqual(replies[4 * i + 2], str(i).encode())
+            self.assertEqual(replies[4 * i + 3][1], [str(i).encode()])
+
     def test_flushall_acts_on_the_whole_cluster(self):
         a, b = self.a.client(), self.b.client()
         for i in range(20):
@@ -352,6 +367,25 @@ class Partitions(ClusterTest):
         for node in self.cluster.nodes:
             _, values = node.client().execute_command("VGET", "k")
             self.assertEqual(sorted(values), [b"majority", b"minority"])
+
+    def test_quorum_read_sees_a_write_this_node_missed(self):
+        """A read runs on the local state, and runs again when the replicas'
+        answers change its key: A, cut off from B, still reads B's write
+        through C at R=2."""
+        self.cluster.partition([self.a], [self.b])
+        try:
+            self.b.client().execute_command("VPUT", "k", 0, "from-b", "W", 2)  # B and C
+            a = self.a.client()
+            self.assertEqual(a.execute_command("VGET", "k", "R", 1)[1], [])  # not here yet
+            self.assertEqual(a.execute_command("VGET", "k", "R", 2)[1], [b"from-b"])
+            self.b.client().set("s", "v", ex=100)
+            pipe = a.pipeline(transaction=False)
+            pipe.get("s")
+            pipe.ttl("s")
+            pipe.exists("s", "missing")
+            self.assertEqual(pipe.execute()[0::2], [b"v", 1])
+        finally:
+            self.cluster.heal()
 
     def test_delete_during_partition_stays_deleted(self):
         a = self.a.client()

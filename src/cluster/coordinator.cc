@@ -55,7 +55,9 @@ struct Coordinator::Op {
   int outstanding = 0;
   bool finished = false;
   bool write = true;
+  bool changed = false;  // a read's answers changed this node's state
   std::function<void(int)> done;
+  std::function<void(int, bool)> read_done;
   bool Decided() const {
     return count >= needed || outstanding == 0 || count + outstanding < needed;
   }
@@ -177,6 +179,7 @@ void Coordinator::Complete(const std::shared_ptr<Op>& op) {
     ++(op->write ? stats_.write_quorum_failures : stats_.read_quorum_failures);
   }
   if (op->done) op->done(op->count);
+  if (op->read_done) op->read_done(op->count, op->changed);
 }
 
 void Coordinator::CompleteSoon(std::shared_ptr<Op> op) {
@@ -242,10 +245,10 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
 }
 
 void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
-                        std::function<void(int answered)> done) {
+                        std::function<void(int answered, bool changed)> done) {
   auto op = std::make_shared<Op>();
   op->needed = needed;
-  op->done = std::move(done);
+  op->read_done = std::move(done);
   op->write = false;
   auto shared_keys = std::make_shared<std::vector<command::KeyRef>>(std::move(keys));
   for (size_t p = 0; p < peers_.size(); ++p) {
@@ -272,6 +275,7 @@ void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
                 share->failed = true;
               } else {
                 (*answers)[i] = std::string(state);
+                if (changed) op->changed = true;
               }
             }
             if (--share->left != 0) return;

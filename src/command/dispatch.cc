@@ -163,18 +163,92 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   // With peers, the keys a client's write changed are collected (EXEC's
   // commands included) and replicated once the whole command has run.
   collecting_ = replicator_ != nullptr && !client.peer;
+  const bool checked_read = replicator_ != nullptr && !client.peer && !client.fetched &&
+                            !client.in_multi && client.authenticated;
   DispatchCommand(client, args, w);
   std::string& out = *w.buffer();
   // INFO's total_error_replies: a reply is an error when it starts with '-'.
   if (out.size() > reply_start && out[reply_start] == '-') ++server_->stats.total_error_replies;
   // CLIENT REPLY OFF/SKIP: the command ran; its reply is dropped.
   if (skip_this || client.reply_off) out.resize(reply_start);
-  client.fetched = false;
   if (collecting_) {
     collecting_ = false;
     if (!written_keys_.empty()) ReplicateCollected(client, w, reply_start);
   }
+  // An error reply (WRONGTYPE, syntax) reads nothing worth checking.
+  if (checked_read && !client.cluster_wait && out.size() > reply_start &&
+      out[reply_start] != '-') {
+    CheckReadWithReplicas(client, args, w, reply_start);
+  }
+  client.fetched = false;
   client.quorum_override = 0;
+}
+
+bool Dispatcher::IsReadOnly(std::string_view name) const {
+  const CommandSpec* spec = table_->Find(name);
+  return spec != nullptr && (spec->flags & kReadOnly) && !(spec->flags & kWrite);
+}
+
+void Dispatcher::CheckReadWithReplicas(ClientState& client,
+                                       std::span<const std::string_view> args, resp::Writer& w,
+                                       size_t reply_start) {
+  const CommandSpec* spec = table_->Find(args[0]);
+  if (spec == nullptr || !(spec->flags & kReadOnly) || (spec->flags & kWrite) ||
+      spec->first_key <= 0 || spec->key_step <= 0) {
+    return;
+  }
+  const int needed = client.quorum_override > 0 ? client.quorum_override
+                                                : config::EffectiveReadQuorum(server_->config);
+  if (needed <= 1) return;
+  std::vector<KeyRef> keys;
+  const int argc = static_cast<int>(args.size());
+  const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+  for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
+    keys.push_back(KeyRef{client.db, std::string(args[i])});
+  }
+  if (keys.empty()) return;
+  // What the reply was computed from: if the keys' states differ once the
+  // replicas answered (their answers, or anything else that arrived
+  // meanwhile), the read runs again.
+  std::vector<std::string> seen(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) ExportState(keys[i].db, keys[i].key, &seen[i]);
+  std::string& out = *w.buffer();
+  std::string held = out.substr(reply_start);
+  out.resize(reply_start);
+  client.cluster_wait = true;
+  client.wait_is_read = true;
+  client.wait_seq = client.next_wait_seq++;
+  std::vector<std::string> owned_args(args.begin(), args.end());
+  const int replicas = replicator_->replicas();
+  const int db = client.db;
+  replicator_->Fetch(
+      keys, needed,
+      [this, server = server_, id = client.id, seq = client.wait_seq, held = std::move(held),
+       owned_args = std::move(owned_args), keys, seen = std::move(seen), needed, replicas,
+       db](int answered, bool) mutable {
+        if (answered < needed) {
+          if (server->resume_client) {
+            server->resume_client(id, seq,
+                                  "-NOQUORUM the read reached " + std::to_string(answered) +
+                                      " of " + std::to_string(replicas) + " replicas (" +
+                                      std::to_string(needed) + " needed) within peer-timeout\r\n",
+                                  false);
+          }
+          return;
+        }
+        std::string now;
+        bool same = true;
+        for (size_t i = 0; i < keys.size() && same; ++i) {
+          now.clear();
+          ExportState(keys[i].db, keys[i].key, &now);
+          same = now == seen[i];
+        }
+        if (same) {
+          if (server->resume_client) server->resume_client(id, seq, std::move(held), false);
+        } else if (server->rerun_read) {
+          server->rerun_read(id, seq, std::move(owned_args), db);
+        }
+      });
 }
 
 void Dispatcher::EnableCluster(uint64_t self, Replicator* replicator) {
@@ -243,6 +317,7 @@ void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t
   std::string held = out.substr(reply_start);
   out.resize(reply_start);
   client.cluster_wait = true;
+  client.wait_is_read = false;
   client.wait_seq = client.next_wait_seq++;
   const int replicas = replicator_->replicas();
   replicator_->Replicate(
@@ -270,49 +345,31 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
   if (spec == nullptr || spec->first_key <= 0 || spec->key_step <= 0 || !client.authenticated) {
     return false;
   }
-  if (spec->flags & kWrite) {
-    // A write is local, unless this node has evicted keys and does not hold
-    // one it writes: it may have evicted its own replicated dots of that
-    // key, and a new dot on an empty state would claim to cover them
-    // (store/causal.h). Fetching the peers' states first restores them.
-    if (store_->stats().evicted_keys == 0) return false;
-    store::Keyspace& ks = store_->db(client.db);
-    const int argc = static_cast<int>(args.size());
-    const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
-    bool missing = false;
-    store::KeyState state;
-    for (int i = spec->first_key; i <= last && i < argc && !missing; i += spec->key_step) {
-      missing = ks.MaybeEvicted(args[i]) && !ks.GetState(args[i], &state);
-    }
-    if (!missing) return false;
-  } else if (!(spec->flags & kReadOnly)) {
-    return false;
-  }
-  int needed = config::EffectiveReadQuorum(server_->config);
-  // VGET key [WITHVERSIONS] [R n]: the handler checks the syntax; a bad R
-  // here just reads with the default and lets the handler reply the error.
-  if (spec->name == "vget" && args.size() >= 4 && EqualsIgnoreCase(args[args.size() - 2], "r")) {
-    int64_t r;
-    if (ParseInt64(args.back(), &r) && r >= 1 && r <= replicator_->replicas()) {
-      needed = static_cast<int>(r);
-    }
-  }
-  // A write's fetch needs at least one peer's answer, whatever R is.
-  if (spec->flags & kWrite) needed = std::min(replicator_->replicas(), std::max(needed, 2));
-  if (needed <= 1) return false;
-  std::vector<KeyRef> keys;
+  // Reads are checked after they ran (CheckReadWithReplicas). A write is
+  // local, unless this node has evicted keys and does not hold one it
+  // writes: it may have evicted its own replicated dots of that key, and a
+  // new dot on an empty state would claim to cover them (store/causal.h).
+  // Fetching the peers' states first restores them.
+  if (!(spec->flags & kWrite) || store_->stats().evicted_keys == 0) return false;
+  store::Keyspace& ks = store_->db(client.db);
   const int argc = static_cast<int>(args.size());
   const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+  bool missing = false;
+  store::KeyState state;
+  std::vector<KeyRef> keys;
   for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
+    missing = missing || (ks.MaybeEvicted(args[i]) && !ks.GetState(args[i], &state));
     keys.push_back(KeyRef{client.db, std::string(args[i])});
   }
-  if (keys.empty()) return false;
+  if (!missing) return false;
+  // At least one peer's answer, whatever R is.
+  const int needed = std::min(replicator_->replicas(),
+                              std::max(config::EffectiveReadQuorum(server_->config), 2));
   client.cluster_wait = true;
   client.wait_seq = 0;
   const int replicas = replicator_->replicas();
   replicator_->Fetch(std::move(keys), needed,
-                     [server = server_, id = client.id, needed, replicas,
-                      write = (spec->flags & kWrite) != 0](int answered) {
+                     [server = server_, id = client.id, needed, replicas](int answered, bool) {
                        if (!server->resume_client) return;
                        if (answered >= needed) {
                          server->resume_client(id, 0, "", true);
@@ -320,8 +377,7 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
                        }
                        server->resume_client(
                            id, 0,
-                           std::string(write ? "-NOQUORUM the read before this write reached "
-                                             : "-NOQUORUM the read reached ") +
+                           "-NOQUORUM the read before this write reached " +
                                std::to_string(answered) + " of " +
                                std::to_string(replicas) + " replicas (" +
                                std::to_string(needed) + " needed) within peer-timeout\r\n",

@@ -206,6 +206,12 @@ void Connection::ProcessInput() {
       Block();
       break;
     }
+    if (pending_reads_ > 0 && !dispatcher.IsReadOnly(args_[0])) {
+      waiting_reads_ = true;
+      cluster_waiting_ = true;
+      UpdateReading();
+      break;
+    }
     if (dispatcher.MustWaitForFetch(client_, args_)) {
       // The command stays parsed (its arguments still in the input buffer)
       // until the replicas answer.
@@ -221,7 +227,8 @@ void Connection::ProcessInput() {
       // is decided; later commands run meanwhile, their replies queued
       // behind it.
       client_.cluster_wait = false;
-      held_.push_back(HeldReply{client_.wait_seq, false, {}});
+      held_.push_back(HeldReply{client_.wait_seq, false, {}, client_.wait_is_read});
+      if (client_.wait_is_read) ++pending_reads_;
     } else if (!held_.empty() && out_.size() > reply_mark) {
       std::string later = out_.substr(reply_mark);
       out_.resize(reply_mark);
@@ -291,6 +298,7 @@ void Connection::ReleaseHeldReply(uint64_t seq, std::string reply) {
     if (h.seq == seq && !h.ready) {
       h.bytes = std::move(reply);
       h.ready = true;
+      if (h.read) --pending_reads_;
       break;
     }
   }
@@ -301,11 +309,38 @@ void Connection::ReleaseHeldReply(uint64_t seq, std::string reply) {
   MarkPending();
   // A client stopped for holding too many replies goes on (a client
   // waiting for a fetch stays waiting: that command has not run).
-  if (cluster_waiting_ && !client_.cluster_wait && held_.size() < kMaxHeldReplies) {
+  if (waiting_reads_ && pending_reads_ == 0) waiting_reads_ = false;
+  if (cluster_waiting_ && !client_.cluster_wait && !waiting_reads_ &&
+      held_.size() < kMaxHeldReplies) {
     cluster_waiting_ = false;
     UpdateReading();
     ProcessInput();
   }
+}
+
+void Connection::RerunRead(uint64_t seq, std::vector<std::string> args, int db) {
+  if (closing_) return;
+  // Run as the command ran then: its database, outside any transaction the
+  // client has opened since, without taking a CLIENT REPLY SKIP meant for
+  // a later command; `fetched` keeps it from being held again.
+  std::string reply;
+  resp::Writer writer(&reply, client_.protocol);
+  const int saved_db = client_.db;
+  const bool saved_multi = client_.in_multi;
+  const bool saved_skip = client_.skip_next_reply;
+  const bool saved_off = client_.reply_off;
+  client_.db = db;
+  client_.in_multi = false;
+  client_.skip_next_reply = false;
+  client_.reply_off = false;
+  client_.fetched = true;
+  std::vector<std::string_view> views(args.begin(), args.end());
+  server_->dispatcher().Dispatch(client_, views, writer);
+  client_.db = saved_db;
+  client_.in_multi = saved_multi;
+  client_.skip_next_reply = saved_skip;
+  client_.reply_off = saved_off;
+  ReleaseHeldReply(seq, std::move(reply));
 }
 
 void Connection::ResumeFromCluster(std::string_view reply, bool run_command) {

@@ -62,6 +62,8 @@ class Connection final : public command::ClientIoSource {
   // takes its place, and every reply queued behind it that is now first in
   // line goes out.
   void ReleaseHeldReply(uint64_t seq, std::string reply);
+  // A held read must run again (see command::ServerState::rerun_read).
+  void RerunRead(uint64_t seq, std::vector<std::string> args, int db);
   // From the server's timer: the idle timeout and the soft output limit.
   // May close the connection.
   void Cron(int64_t wall_ms, int64_t loop_ms);
@@ -144,7 +146,13 @@ class Connection final : public command::ClientIoSource {
     uint64_t seq;  // 0 for replies that are ready
     bool ready;
     std::string bytes;
+    bool read = false;  // a read checked against its replicas
   };
+  // Held reads not yet released: a command that is not a pure read waits
+  // until there are none (waiting_reads_), so a read that runs again never
+  // sees this client's later writes.
+  size_t pending_reads_ = 0;
+  bool waiting_reads_ = false;
   std::deque<HeldReply> held_;
   // Beyond this many held replies the client's next commands wait.
   static constexpr size_t kMaxHeldReplies = 1024;

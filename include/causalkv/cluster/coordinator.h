@@ -101,7 +101,7 @@ class Coordinator final : public command::Replicator {
   void Replicate(std::vector<command::KeyStateUpdate> updates, int needed,
                  std::function<void(int holders)> done) override;
   void Fetch(std::vector<command::KeyRef> keys, int needed,
-             std::function<void(int answered)> done) override;
+             std::function<void(int answered, bool changed)> done) override;
 
   // The config changed (CONFIG SET): peer-timeout applies to the links now;
   // the quorums, intervals and limits are read from the config as needed.

@@ -97,6 +97,7 @@ struct ClientState {
   // given to the running command (VPUT ... W n), 0 for none.
   bool peer = false;
   bool cluster_wait = false;
+  bool wait_is_read = false;  // the held reply is a read's, checked against R replicas
   uint64_t wait_seq = 0;
   uint64_t next_wait_seq = 1;
   bool fetched = false;

@@ -121,10 +121,14 @@ class Dispatcher {
   // once at startup, before data is loaded.
   void EnableCluster(uint64_t self, Replicator* replicator);
   Replicator* replicator() { return replicator_; }
-  // True when the read command `args` must first fetch its keys' states
-  // from R replicas: the fetch has started, client.cluster_wait is set, and
-  // the caller must hold the command until resume_client runs it.
+  // True when the write command `args` must first fetch its keys' states
+  // (this node evicted one of them): the fetch has started,
+  // client.cluster_wait is set, and the caller must hold the command until
+  // resume_client runs it.
   bool MustWaitForFetch(ClientState& client, std::span<const std::string_view> args);
+  // True for a command that only reads (it may run while the same client's
+  // earlier reads still wait for their replicas; anything else waits).
+  bool IsReadOnly(std::string_view name) const;
   // Merges a state received from a peer into db `db` (and logs the key).
   // *changed: the local state changed. False if `encoded` is malformed.
   // `take_evicted` as store::Keyspace::MergeState has it.
@@ -166,6 +170,11 @@ class Dispatcher {
   // Cluster: sends the collected keys' states; with a write quorum above 1,
   // holds the reply written since `reply_start` until it is reached.
   void ReplicateCollected(ClientState& client, resp::Writer& w, size_t reply_start);
+  // Cluster, R > 1: the read just ran on this node's state; its reply is
+  // held while the other replicas are asked, and released as it is, or
+  // replaced by a rerun when their answers changed the keys.
+  void CheckReadWithReplicas(ClientState& client, std::span<const std::string_view> args,
+                             resp::Writer& w, size_t reply_start);
 
   ServerState* server_;
   std::unique_ptr<store::Store> owned_store_;

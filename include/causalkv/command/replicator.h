@@ -43,9 +43,10 @@ class Replicator {
   // answer into this node through the merge hook the coordinator was built
   // with (repairing the replicas that answered something older). `done`
   // receives how many replicas answered for every key (this node included)
-  // once that reaches `needed`, or when peer-timeout has passed with fewer.
+  // once that reaches `needed`, or when peer-timeout has passed with fewer,
+  // and whether any answer changed this node's state of the keys.
   virtual void Fetch(std::vector<KeyRef> keys, int needed,
-                     std::function<void(int answered)> done) = 0;
+                     std::function<void(int answered, bool changed)> done) = 0;
 };
 
 }  // namespace causalkv::command

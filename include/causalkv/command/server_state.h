@@ -77,6 +77,11 @@ struct ServerState {
   // (its reply is `reply`). A client that disconnected meanwhile is ignored.
   std::function<void(uint64_t client_id, uint64_t seq, std::string reply, bool run_command)>
       resume_client;
+  // Cluster: a read whose reply is held (seq) found that the replicas'
+  // answers changed its keys: run it again (args, in database db) and let
+  // the new reply take the held one's place.
+  std::function<void(uint64_t client_id, uint64_t seq, std::vector<std::string> args, int db)>
+      rerun_read;
   // Cluster: this node's id (16 hex digits) for INFO; empty on a single node
   // before the identity is loaded.
   std::string node_id;
