@@ -224,8 +224,8 @@ void Connection::ProcessInput() {
     if (closing_) return;
     if (client_.cluster_wait) {
       // The dispatcher holds this command's reply until its write quorum
-      // is decided; later commands run meanwhile, their replies queued
-      // behind it.
+      // is decided, or until a read's replicas have answered; later
+      // commands run meanwhile, their replies queued behind it.
       client_.cluster_wait = false;
       held_.push_back(HeldReply{client_.wait_seq, false, {}, client_.wait_is_read});
       if (client_.wait_is_read) ++pending_reads_;
