@@ -11,8 +11,10 @@ Cluster.close(), by heal(), and at exit.
 
 import atexit
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -44,6 +46,30 @@ def can_partition():
         return False
     return subprocess.run([IPTABLES, "-S", "INPUT"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL).returncode == 0
+
+
+def _cluster_port(prefix, size):
+    """A port free on every node's address, below the kernel's ephemeral
+    range: the nodes' outgoing peer links bind their own address with an
+    ephemeral port, which could otherwise take the port a node (re)starts
+    on (EADDRINUSE)."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(10001, low))
+        try:
+            for i in range(size):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("%s.%d" % (prefix, i + 1), port))
+            return port
+        except OSError:
+            continue
+    return harness.find_free_port()
 
 
 def _address_prefix():
@@ -124,7 +150,7 @@ class Node:
 class Cluster:
     def __init__(self, size=3, extra_args=()):
         self.prefix = _address_prefix()
-        self.port = harness.find_free_port()
+        self.port = _cluster_port(self.prefix, size)
         self.base = tempfile.mkdtemp(prefix="causalkv-cluster-")
         self.extra_args = list(extra_args)
         self.nodes = []

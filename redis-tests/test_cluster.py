@@ -148,6 +148,35 @@ class Basics(ClusterTest):
             p.execute_command("PEER.MERGE", 0, "k", "\x05garbage")
         self.assertIsNone(r.get("k"))
 
+    def test_peer_merge_batches(self):
+        """PEER.MERGE takes several (db, key, state) triples and answers one
+        status byte per key; one malformed state refuses the whole batch."""
+        self.a.client().execute_command("VPUT", "src", 0, "v1", "W", 3)
+        pa = self.a.peer_client()
+        state = pa.execute_command("PEER.GET", 0, "src")
+        self.assertIsInstance(state, bytes)
+        pb = self.b.peer_client()
+        self.assertEqual(pb.execute_command("PEER.MERGE", 0, "m1", state, 1, "m2", state,
+                                            0, "src", state), b"110")
+        self.assertEqual(pb.execute_command("PEER.MERGE", 0, "m1", state, 1, "m2", state),
+                         b"00")
+        rb = self.b.client()
+        self.assertEqual(rb.execute_command("VGET", "m1", "R", 1)[1], [b"v1"])
+        rb.select(1)
+        self.assertEqual(rb.execute_command("VGET", "m2", "R", 1)[1], [b"v1"])
+        with self.assertRaises(redis.ResponseError) as e:
+            pb.execute_command("PEER.MERGE", 0, "m3", state, 0, "m4", "\x05garbage")
+        self.assertIn("malformed key state", str(e.exception))
+        with self.assertRaises(redis.ResponseError) as e:
+            pb.execute_command("PEER.MERGE", 0, "m3", state, 0, "m4")
+        self.assertIn("syntax error", str(e.exception))
+        with self.assertRaises(redis.ResponseError):
+            pb.execute_command("PEER.MERGE", 0, "m3", state, 99, "m4", state)
+        rb.select(0)
+        self.assertEqual(rb.execute_command("VGET", "m3", "R", 1)[1], [])
+        for r in (pa, pb, rb):
+            r.close()
+
     def test_pipelined_quorum_writes_reply_in_order(self):
         """Replies held for their write quorum leave in command order, with
         the later commands' replies (and a NOQUORUM) in their places."""

@@ -23,6 +23,26 @@ constexpr size_t kSlotsPerDump = 4096;
 // can hold in the coordinator (beyond it, writes become hints).
 constexpr size_t kMaxInFlight = 10000;
 constexpr size_t kHintOverhead = 64;  // deque entry, set node, strings
+// Key states sent to a peer and not yet answered, beyond which a write waits
+// as a hint: W=1 writes may outrun a slow peer, and this bounds what that
+// costs (the size of Redis's replica output buffer soft limit).
+constexpr size_t kMaxBytesInFlight = 64u << 20;
+// One PEER.MERGE carries at most this much; more goes in the next one.
+constexpr size_t kMergeBatchKeys = 1024;
+constexpr size_t kMergeBatchBytes = 1u << 20;
+
+// "0" .. "15" without formatting a number per key.
+std::string_view DbName(int db) {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (int i = 0; i < 256; ++i) v.push_back(std::to_string(i));
+    return v;
+  }();
+  static thread_local std::string other;
+  if (db >= 0 && db < static_cast<int>(names.size())) return names[static_cast<size_t>(db)];
+  other = std::to_string(db);
+  return other;
+}
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -47,6 +67,12 @@ std::string HintId(int db, std::string_view key) {
 
 }  // namespace
 
+// One peer's share of an op: it counts once every key of the op is answered.
+struct PeerShare {
+  size_t left = 0;
+  bool failed = false;
+};
+
 // A replicated write or read in progress: `count` replicas (this node
 // included) hold it or answered; `outstanding` peers have not resolved yet.
 struct Coordinator::Op {
@@ -58,15 +84,10 @@ struct Coordinator::Op {
   bool changed = false;  // a read's answers changed this node's state
   std::function<void(int)> done;
   std::function<void(int, bool)> read_done;
+  std::vector<PeerShare> shares;  // a write's, per peer
   bool Decided() const {
     return count >= needed || outstanding == 0 || count + outstanding < needed;
   }
-};
-
-// One peer's share of an op: it counts once every key of the op is answered.
-struct PeerShare {
-  size_t left = 0;
-  bool failed = false;
 };
 
 std::vector<size_t> ReplicaPeersOfSlot(int /*slot*/, size_t peer_count) {
@@ -129,9 +150,11 @@ Coordinator::Coordinator(uv_loop_t* loop, const config::Config* config, std::str
   }
   uv_timer_init(loop_, &tick_);
   uv_timer_init(loop_, &soon_);
+  uv_check_init(loop_, &flush_check_);
   tick_.data = this;
   soon_.data = this;
-  handles_open_ = 2;
+  flush_check_.data = this;
+  handles_open_ = 3;
 }
 
 Coordinator::~Coordinator() = default;
@@ -158,6 +181,8 @@ void Coordinator::Close() {
   auto on_closed = [](uv_handle_t* h) { --static_cast<Coordinator*>(h->data)->handles_open_; };
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), on_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&soon_), on_closed);
+  FlushOutbox();  // fails every batch at once: the links are down
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), on_closed);
   // Whoever still waits gets what is known now.
   std::vector<std::shared_ptr<Op>> ops;
   ops.swap(soon_ops_);
@@ -198,50 +223,112 @@ void Coordinator::CompleteSoon(std::shared_ptr<Op> op) {
 
 void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int needed,
                             std::function<void(int holders)> done) {
-  auto op = std::make_shared<Op>();
-  op->needed = needed;
-  op->done = std::move(done);
-  op->write = true;
+  std::shared_ptr<Op> op;
+  if (done) {  // W=1 writes: nobody waits, so nothing is counted
+    op = std::make_shared<Op>();
+    op->needed = needed;
+    op->done = std::move(done);
+    op->write = true;
+    op->shares.resize(peers_.size());
+  }
+  size_t bytes = 0;
+  for (const auto& u : updates) bytes += u.key.size() + u.state.size();
+  const auto first = static_cast<uint32_t>(outbox_.size());
   // Every peer is a replica of every slot today (ReplicaPeersOfSlot).
   for (size_t p = 0; p < peers_.size(); ++p) {
-    PeerLink& link = *peers_[p].link;
-    if (!link.is_up()) {
+    Peer& peer = peers_[p];
+    if (!peer.link->is_up() || peer.bytes_in_flight + peer.bytes_queued + bytes > kMaxBytesInFlight) {
+      // Down, or so far behind that the write waits as a hint instead.
       for (const auto& u : updates) AddHint(p, u.db, u.key);
       continue;
     }
-    auto share = std::make_shared<PeerShare>();
-    share->left = updates.size();
-    ++op->outstanding;
-    for (const auto& u : updates) {
-      const std::string db = std::to_string(u.db);
-      const bool sent = link.Send(
-          {"PEER.MERGE", db, u.key, u.state},
-          [this, op, share, p, dbn = u.db, key = u.key](const redisReply* reply) {
-            if (IsError(reply)) {
-              if (reply != nullptr) {
-                spdlog::warn("peer {} refused a state: {}", peers_[p].address,
-                             std::string(reply->str, reply->len));
-              }
-              share->failed = true;
-              AddHint(p, dbn, key);
-            }
-            if (--share->left != 0) return;
-            --op->outstanding;
-            if (!share->failed) ++op->count;
-            if (op->Decided()) Complete(op);
-          });
-      if (!sent) {
-        share->failed = true;
-        AddHint(p, u.db, u.key);
-        --share->left;
-      }
-    }
-    if (share->left == 0) {
-      --op->outstanding;
-      if (!share->failed) ++op->count;  // cannot happen: an empty op is never sent
+    peer.bytes_queued += bytes;
+    for (uint32_t i = 0; i < updates.size(); ++i) peer.outbox.push_back(first + i);
+    if (op) {
+      op->shares[p].left = updates.size();
+      ++op->outstanding;
     }
   }
-  if (op->Decided()) CompleteSoon(op);
+  for (auto& u : updates) {
+    outbox_.push_back(Outgoing{u.db, std::move(u.key), std::move(u.state), op});
+  }
+  if (op && op->Decided()) CompleteSoon(op);
+  if (!outbox_.empty()) {
+    // Sent once this loop iteration's commands have run: one PEER.MERGE per
+    // peer carries them all.
+    uv_check_start(&flush_check_,
+                   [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+  }
+}
+
+void Coordinator::FlushOutbox() {
+  uv_check_stop(&flush_check_);
+  if (outbox_.empty()) return;
+  auto batch = std::make_shared<std::vector<Outgoing>>(std::move(outbox_));
+  outbox_.clear();
+  std::vector<std::string_view> argv;
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    Peer& peer = peers_[p];
+    if (peer.outbox.empty()) continue;
+    auto order = std::make_shared<std::vector<uint32_t>>(std::move(peer.outbox));
+    peer.outbox.clear();
+    peer.bytes_queued = 0;
+    size_t begin = 0;
+    while (begin < order->size()) {
+      size_t end = begin;
+      size_t bytes = 0;
+      argv.assign(1, "PEER.MERGE");
+      while (end < order->size() && end - begin < kMergeBatchKeys && bytes < kMergeBatchBytes) {
+        const Outgoing& e = (*batch)[(*order)[end]];
+        argv.push_back(DbName(e.db));
+        argv.push_back(e.key);
+        argv.push_back(e.state);
+        bytes += e.key.size() + e.state.size();
+        ++end;
+      }
+      peer.bytes_in_flight += bytes;
+      const bool sent = peer.link->Send(
+          argv, [this, batch, order, p, begin, end, bytes](const redisReply* reply) {
+            peers_[p].bytes_in_flight -= bytes;
+            ResolveMerges(p, *batch, *order, begin, end, reply);
+          });
+      if (!sent) {
+        peer.bytes_in_flight -= bytes;
+        ResolveMerges(p, *batch, *order, begin, end, nullptr);
+      }
+      begin = end;
+    }
+  }
+  // hiredis copied them; only the keys stay, for hints.
+  for (Outgoing& e : *batch) std::string().swap(e.state);
+}
+
+void Coordinator::ResolveMerges(size_t peer, const std::vector<Outgoing>& batch,
+                                const std::vector<uint32_t>& order, size_t begin, size_t end,
+                                const redisReply* reply) {
+  // The reply has one status byte per key: '1' changed, '0' held already,
+  // anything else refused (the peer logs why).
+  bool all_failed = IsError(reply) || reply->type != REDIS_REPLY_STRING ||
+                    reply->len != end - begin;
+  if (all_failed && reply != nullptr) {
+    spdlog::warn("peer {} refused a batch of states: {}", peers_[peer].address,
+                 reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                                  : std::string("unexpected reply"));
+  }
+  for (size_t k = begin; k < end; ++k) {
+    const Outgoing& e = batch[order[k]];
+    const char status = all_failed ? 'e' : reply->str[k - begin];
+    const bool held = status == '0' || status == '1';
+    if (!held) AddHint(peer, e.db, e.key);
+    if (!e.op) continue;
+    Op& op = *e.op;
+    PeerShare& share = op.shares[peer];
+    if (!held) share.failed = true;
+    if (--share.left != 0) continue;
+    --op.outstanding;
+    if (!share.failed) ++op.count;
+    if (op.Decided()) Complete(e.op);
+  }
 }
 
 void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,

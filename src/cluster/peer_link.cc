@@ -23,10 +23,11 @@ struct PeerLinkEvents {
   PeerLink* link;
   uv_poll_t poll;
   int events = 0;
+  bool flushing = false;  // inside PeerLink::Flush(): a write interest is real
 
   // Attaches a fresh context to `loop`; false if libuv refused the fd.
   static bool Attach(redisAsyncContext* ac, uv_loop_t* loop, PeerLink* link) {
-    auto* ev = new PeerLinkEvents{ac, link, {}, 0};
+    auto* ev = new PeerLinkEvents{ac, link, {}, 0, false};
     int rc = uv_poll_init(loop, &ev->poll, ac->c.fd);
     if (rc != 0) {
       spdlog::warn("peer {}: uv_poll_init failed: {}", link->options_.name, uv_err_name(rc));
@@ -37,7 +38,7 @@ struct PeerLinkEvents {
     ++link->open_handles_;
     ac->ev.addRead = [](void* p) { static_cast<PeerLinkEvents*>(p)->Update(UV_READABLE, 0); };
     ac->ev.delRead = [](void* p) { static_cast<PeerLinkEvents*>(p)->Update(0, UV_READABLE); };
-    ac->ev.addWrite = [](void* p) { static_cast<PeerLinkEvents*>(p)->Update(UV_WRITABLE, 0); };
+    ac->ev.addWrite = [](void* p) { static_cast<PeerLinkEvents*>(p)->AddWrite(); };
     ac->ev.delWrite = [](void* p) { static_cast<PeerLinkEvents*>(p)->Update(0, UV_WRITABLE); };
     ac->ev.cleanup = [](void* p) {
       auto* self = static_cast<PeerLinkEvents*>(p);
@@ -48,8 +49,24 @@ struct PeerLinkEvents {
     return true;
   }
 
+  // hiredis asks for a write after every command it queues. Once connected,
+  // the write waits for the end of this loop iteration instead: every command
+  // queued meanwhile leaves in one write(), and the socket is not re-armed in
+  // epoll per command. Only a write the kernel did not take whole waits for
+  // POLLOUT. (Before the connect completes, POLLOUT is how hiredis learns it.)
+  void AddWrite() {
+    if (!flushing && context != nullptr && context == link->ac_ &&
+        (context->c.flags & REDIS_CONNECTED) != 0) {
+      link->RequestFlush();
+      return;
+    }
+    Update(UV_WRITABLE, 0);
+  }
+
   void Update(int add, int remove) {
-    events = (events | add) & ~remove;
+    const int wanted = (events | add) & ~remove;
+    if (wanted == events) return;  // each uv_poll_start is an epoll_ctl or two
+    events = wanted;
     if (events == 0) {
       uv_poll_stop(&poll);
       return;
@@ -166,6 +183,33 @@ PeerLink::PeerLink(uv_loop_t* loop, PeerLinkOptions options)
     t->data = this;
     ++open_handles_;
   }
+  uv_check_init(loop_, &flush_check_);  // cannot fail either
+  uv_prepare_init(loop_, &flush_prepare_);
+  flush_check_.data = this;
+  flush_prepare_.data = this;
+  open_handles_ += 2;
+}
+
+void PeerLink::RequestFlush() {
+  if (flush_wanted_ || closing_) return;
+  flush_wanted_ = true;
+  // Check runs right after the I/O callbacks of this iteration (client
+  // commands); prepare right before the next poll (timer callbacks).
+  uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<PeerLink*>(h->data)->Flush(); });
+  uv_prepare_start(&flush_prepare_,
+                   [](uv_prepare_t* h) { static_cast<PeerLink*>(h->data)->Flush(); });
+}
+
+void PeerLink::Flush() {
+  uv_check_stop(&flush_check_);
+  uv_prepare_stop(&flush_prepare_);
+  if (!std::exchange(flush_wanted_, false) || ac_ == nullptr) return;
+  auto* events = static_cast<PeerLinkEvents*>(ac_->ev.data);
+  // The events object outlives this call: it is deleted when its poll
+  // handle has closed, which is never inside a callback like this one.
+  events->flushing = true;
+  redisAsyncHandleWrite(ac_);
+  events->flushing = false;
 }
 
 PeerLink::~PeerLink() {
@@ -470,6 +514,9 @@ void PeerLink::Close() {
   Drop("closed");
   CloseHandle(reinterpret_cast<uv_handle_t*>(&state_timer_));
   CloseHandle(reinterpret_cast<uv_handle_t*>(&request_timer_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&flush_check_));
+  CloseHandle(reinterpret_cast<uv_handle_t*>(&flush_prepare_));
+  flush_wanted_ = false;
   // With contexts still to free, OnFreeTimer closes its own timer after.
   if (doomed_.empty()) CloseHandle(reinterpret_cast<uv_handle_t*>(&free_timer_));
 }

@@ -3,7 +3,10 @@
 // peer-secret, because PEER.MERGE can overwrite any key.
 //
 //   PEER.HELLO secret node-id   -> +OK; the connection is a peer's from now on
-//   PEER.MERGE db key state     -> :1 if the local state changed, :0 if not
+//   PEER.MERGE db key state [db key state ...]
+//                               -> one status byte per key: '1' the local
+//                                  state changed, '0' it held that already,
+//                                  'e' refused (out of memory, limits)
 //   PEER.GET db key             -> the key's encoded state, or null
 //   PEER.DIGEST db              -> 128 group digests (fixed64 each, 1 KB): the
 //                                  XOR of the digests of 128 consecutive slots
@@ -21,6 +24,7 @@
 
 #include "args.h"
 #include "causalkv/command/dispatch.h"
+#include "causalkv/command/persistence.h"
 #include "causalkv/store/causal.h"
 #include "causalkv/util/key_slot.h"
 #include "cmd_common.h"
@@ -72,29 +76,48 @@ void PeerHello(Context& ctx) {
 }
 
 void PeerMerge(Context& ctx) {
-  int db;
-  if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  if ((ctx.args.size() - 1) % 3 != 0) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
   if (!ctx.store.causal()) {
     ctx.w.Error("this server is not a cluster node");
     return;
   }
-  store::KeyState state;
-  std::string why;
-  std::string_view in = ctx.args[3];
-  if (!store::DecodeKeyState(&in, &state, &why) || !in.empty()) {
-    spdlog::warn("peer {} sent a malformed state for a key: {}", ctx.client.addr, why);
-    ctx.w.Error("malformed key state: " + why);
-    return;
+  // All or nothing for malformed input: every triple is checked first.
+  const size_t count = (ctx.args.size() - 1) / 3;
+  std::vector<int> dbs(count);
+  std::vector<store::KeyState> states(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!ParseDb(ctx, ctx.args[1 + 3 * i], &dbs[i])) return;
+    std::string why;
+    std::string_view in = ctx.args[3 + 3 * i];
+    if (!store::DecodeKeyState(&in, &states[i], &why) || !in.empty()) {
+      spdlog::warn("peer {} sent a malformed state for a key: {}", ctx.client.addr, why);
+      ctx.w.Error("malformed key state: " + why);
+      return;
+    }
   }
-  // The append-only log records the key of the db the command ran in.
-  ctx.client.db = db;
-  bool changed = false;
-  const store::OpStatus status = ctx.db().MergeState(ctx.args[2], state, &changed);
-  if (status != store::OpStatus::kOk) {
-    WriteStoreError(ctx.w, status);
-    return;
+  std::string statuses(count, '0');
+  for (size_t i = 0; i < count; ++i) {
+    const std::string_view key = ctx.args[2 + 3 * i];
+    bool changed = false;
+    const store::OpStatus status =
+        ctx.store.db(dbs[i]).MergeState(key, states[i], &changed, false);
+    if (status != store::OpStatus::kOk) {
+      // Refused here (out of memory, too many siblings): the coordinator
+      // keeps it as a hint; anti-entropy tries again later.
+      statuses[i] = 'e';
+      spdlog::debug("refused a peer's state of a key in db {}: status {}", dbs[i],
+                    static_cast<int>(status));
+      continue;
+    }
+    if (changed) {
+      statuses[i] = '1';
+      ctx.dispatcher.persistence().LogKey(dbs[i], key);
+    }
   }
-  ctx.w.Integer(changed ? 1 : 0);
+  ctx.w.Bulk(statuses);
 }
 
 void PeerGet(Context& ctx) {
@@ -185,9 +208,12 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
   out->push_back({"peer.hello", 3, kFast | kNoAuth | kTxControl, 0, 0, 0, PeerHello, g, "0.2.0",
                   "Authenticates a link from another node of the cluster.", "O(1)",
                   "secret:string node-id:string", {}});
-  out->push_back({"peer.merge", 4, kWrite | kPeerOnly, 2, 2, 1, PeerMerge, g, "0.2.0",
-                  "Merges a peer's state of a key.", "O(N) where N is the number of siblings",
-                  "db:integer key:key state:string", {}});
+  // No key positions: the keys may be in several databases, so the handler
+  // logs each one it changed itself.
+  out->push_back({"peer.merge", -4, kWrite | kPeerOnly, 0, 0, 0, PeerMerge, g, "0.2.0",
+                  "Merges peers' states of keys.",
+                  "O(N) where N is the number of keys and siblings",
+                  "db:integer key:key state:string [db:integer key:key state:string ...]", {}});
   out->push_back({"peer.get", 3, kReadOnly | kPeerOnly, 0, 0, 0, PeerGet, g, "0.2.0",
                   "Returns this node's state of a key.", "O(N) where N is the number of siblings",
                   "db:integer key:key", {}});

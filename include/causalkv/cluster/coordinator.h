@@ -44,6 +44,8 @@
 #include "causalkv/command/replicator.h"
 #include "causalkv/config/config.h"
 
+struct redisReply;
+
 namespace causalkv::cluster {
 
 // What the coordinator needs of this node's store, as plain data (encoded
@@ -126,6 +128,17 @@ class Coordinator final : public command::Replicator {
     Hints hints;
     bool ae_running = false;
     int64_t ae_last_ms = 0;
+    std::vector<uint32_t> outbox;  // indexes into outbox_, for the next flush
+    size_t bytes_queued = 0;       // of those
+    size_t bytes_in_flight = 0;    // sent, not yet answered
+  };
+  struct Op;
+  // A key state to send this loop iteration, shared by every peer's batch.
+  struct Outgoing {
+    int db = 0;
+    std::string key;
+    std::string state;        // emptied once sent
+    std::shared_ptr<Op> op;   // null: nobody waits (W=1)
   };
   struct Stats {
     uint64_t write_quorum_failures = 0;
@@ -136,9 +149,12 @@ class Coordinator final : public command::Replicator {
     uint64_t hints_delivered = 0;
     uint64_t tombstones_reaped = 0;
   };
-  struct Op;
 
   void Tick();
+  void FlushOutbox();
+  void ResolveMerges(size_t peer, const std::vector<Outgoing>& batch,
+                     const std::vector<uint32_t>& order, size_t begin, size_t end,
+                     const redisReply* reply);
   void Complete(const std::shared_ptr<Op>& op);
   void CompleteSoon(std::shared_ptr<Op> op);
   void AddHint(size_t peer, int db, const std::string& key);
@@ -161,6 +177,8 @@ class Coordinator final : public command::Replicator {
   std::vector<Peer> peers_;
   uv_timer_t tick_;
   uv_timer_t soon_;
+  uv_check_t flush_check_;       // sends outbox_ after this iteration's commands
+  std::vector<Outgoing> outbox_;
   std::vector<std::shared_ptr<Op>> soon_ops_;
   int handles_open_ = 0;
   int64_t last_reap_ms_ = 0;

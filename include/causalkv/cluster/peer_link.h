@@ -166,6 +166,8 @@ class PeerLink {
   friend struct PeerLinkEvents;  // the libuv adapter in peer_link.cc
 
   void Connect();
+  void RequestFlush();
+  void Flush();
   bool Queue(const std::vector<std::string_view>& argv, Request request);
   void HandleReply(const redisReply* reply);
   void HandleHandshakeReply(const redisReply* reply);
@@ -204,6 +206,9 @@ class PeerLink {
   uv_timer_t state_timer_;    // connect timeout, or reconnect backoff
   uv_timer_t request_timer_;  // request timeouts and the 4x drop rule
   uv_timer_t free_timer_;     // frees doomed_ on the next iteration
+  uv_check_t flush_check_;    // writes what this iteration queued, once
+  uv_prepare_t flush_prepare_;
+  bool flush_wanted_ = false;
   uint64_t request_timer_due_ = 0;  // uv_now() time it fires; 0: stopped
   int open_handles_ = 0;            // timers and poll handles not yet closed
   uint64_t backoff_ms_;
