@@ -174,6 +174,12 @@ class Basics(ClusterTest):
             pb.execute_command("PEER.MERGE", 0, "m3", state, 99, "m4", state)
         rb.select(0)
         self.assertEqual(rb.execute_command("VGET", "m3", "R", 1)[1], [])
+        # PEER.MGET answers only where the asker's digest differs from its own.
+        self.assertEqual(pb.execute_command("PEER.MGET", 0, "m1", "", 0, "nokey", "",
+                                            0, "nokey", "123", 0, "m1", "1"),
+                         [state, None, b"", state])
+        with self.assertRaises(redis.ResponseError):
+            pb.execute_command("PEER.MGET", 0, "m1")
         for r in (pa, pb, rb):
             r.close()
 

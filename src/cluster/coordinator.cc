@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -263,15 +264,14 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
 
 void Coordinator::FlushOutbox() {
   uv_check_stop(&flush_check_);
+  FlushReads();
   if (outbox_.empty()) return;
-  auto batch = std::make_shared<std::vector<Outgoing>>(std::move(outbox_));
-  outbox_.clear();
+  auto batch = outgoing_pool_.Share(&outbox_);
   std::vector<std::string_view> argv;
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
     if (peer.outbox.empty()) continue;
-    auto order = std::make_shared<std::vector<uint32_t>>(std::move(peer.outbox));
-    peer.outbox.clear();
+    auto order = order_pool_.Share(&peer.outbox);
     peer.bytes_queued = 0;
     size_t begin = 0;
     while (begin < order->size()) {
@@ -337,59 +337,98 @@ void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
   op->needed = needed;
   op->read_done = std::move(done);
   op->write = false;
-  auto shared_keys = std::make_shared<std::vector<command::KeyRef>>(std::move(keys));
+  op->shares.resize(peers_.size());
+  const auto first = static_cast<uint32_t>(read_outbox_.size());
   for (size_t p = 0; p < peers_.size(); ++p) {
-    PeerLink& link = *peers_[p].link;
-    if (!link.is_up()) continue;
-    auto share = std::make_shared<PeerShare>();
-    share->left = shared_keys->size();
-    // What the peer answered per key (nullopt: nothing, or no answer).
-    auto answers = std::make_shared<std::vector<std::optional<std::string>>>(shared_keys->size());
+    Peer& peer = peers_[p];
+    if (!peer.link->is_up()) continue;
+    for (uint32_t i = 0; i < keys.size(); ++i) peer.read_outbox.push_back(first + i);
+    op->shares[p].left = keys.size();
     ++op->outstanding;
-    for (size_t i = 0; i < shared_keys->size(); ++i) {
-      const command::KeyRef& k = (*shared_keys)[i];
-      const bool sent = link.Send(
-          {"PEER.GET", std::to_string(k.db), k.key},
-          [this, op, share, answers, shared_keys, p, i](const redisReply* reply) {
-            const command::KeyRef& key = (*shared_keys)[i];
-            if (IsError(reply)) {
-              share->failed = true;
-            } else if (reply->type == REDIS_REPLY_STRING) {
-              const std::string_view state(reply->str, reply->len);
-              bool changed = false;
-              if (!local_->MergeLocal(key.db, key.key, state, &changed, true)) {
-                spdlog::warn("peer {} answered a malformed state", peers_[p].address);
-                share->failed = true;
-              } else {
-                (*answers)[i] = std::string(state);
-                if (changed) op->changed = true;
-              }
-            }
-            if (--share->left != 0) return;
-            --op->outstanding;
-            if (!share->failed) ++op->count;
-            // Read repair: the peer gets this node's state where its answer
-            // lacked something (a missing key included).
-            if (!share->failed) {
-              for (size_t j = 0; j < shared_keys->size(); ++j) {
-                const command::KeyRef& kr = (*shared_keys)[j];
-                std::string mine;
-                if (!local_->ExportLocal(kr.db, kr.key, &mine)) continue;
-                if ((*answers)[j].has_value() && *(*answers)[j] == mine) continue;
-                ++stats_.read_repairs;
-                Push(p, kr.db, kr.key, nullptr);
-              }
-            }
-            if (op->Decided()) Complete(op);
-          });
-      if (!sent) {
-        share->failed = true;
-        --share->left;
+  }
+  for (auto& k : keys) read_outbox_.push_back(Wanted{k.db, std::move(k.key), op});
+  if (op->Decided()) CompleteSoon(op);
+  if (!read_outbox_.empty()) {
+    uv_check_start(&flush_check_,
+                   [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+  }
+}
+
+void Coordinator::FlushReads() {
+  if (read_outbox_.empty()) return;
+  auto batch = wanted_pool_.Share(&read_outbox_);
+  // What this node holds now: a peer answers only where it holds something else.
+  constexpr size_t kDigits = 20;  // a uint64_t in decimal
+  digest_text_.resize(batch->size() * kDigits);
+  std::vector<std::string_view>& digests = digest_views_;
+  digests.assign(batch->size(), std::string_view());
+  for (size_t i = 0; i < batch->size(); ++i) {
+    uint64_t d = 0;
+    if (!local_->DigestLocal((*batch)[i].db, (*batch)[i].key, &d)) continue;
+    char* at = digest_text_.data() + i * kDigits;
+    const auto result = std::to_chars(at, at + kDigits, d);
+    digests[i] = std::string_view(at, static_cast<size_t>(result.ptr - at));
+  }
+  std::vector<std::string_view> argv;
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    Peer& peer = peers_[p];
+    if (peer.read_outbox.empty()) continue;
+    auto order = order_pool_.Share(&peer.read_outbox);
+    for (size_t begin = 0; begin < order->size();) {
+      const size_t end = std::min(order->size(), begin + kMergeBatchKeys);
+      argv.assign(1, "PEER.MGET");
+      for (size_t k = begin; k < end; ++k) {
+        const uint32_t i = (*order)[k];
+        argv.push_back(DbName((*batch)[i].db));
+        argv.push_back((*batch)[i].key);
+        argv.push_back(digests[i]);
+      }
+      const bool sent = peer.link->Send(argv, [this, batch, order, p, begin, end](
+                                                  const redisReply* reply) {
+        ResolveReads(p, *batch, *order, begin, end, reply);
+      });
+      if (!sent) ResolveReads(p, *batch, *order, begin, end, nullptr);
+      begin = end;
+    }
+  }
+}
+
+void Coordinator::ResolveReads(size_t peer, const std::vector<Wanted>& batch,
+                               const std::vector<uint32_t>& order, size_t begin, size_t end,
+                               const redisReply* reply) {
+  const bool all_failed = IsError(reply) || reply->type != REDIS_REPLY_ARRAY ||
+                          reply->elements != end - begin;
+  for (size_t k = begin; k < end; ++k) {
+    const Wanted& w = batch[order[k]];
+    Op& op = *w.op;
+    PeerShare& share = op.shares[peer];
+    const redisReply* answer = all_failed ? nullptr : reply->element[k - begin];
+    if (answer == nullptr ||
+        (answer->type != REDIS_REPLY_NIL && answer->type != REDIS_REPLY_STRING)) {
+      share.failed = true;
+    } else if (answer->type == REDIS_REPLY_STRING) {
+      // The peer holds something else than this node did when it asked.
+      const std::string_view theirs(answer->str, answer->len);
+      bool changed = false;
+      if (!theirs.empty() && !local_->MergeLocal(w.db, w.key, theirs, &changed, true)) {
+        spdlog::warn("peer {} answered a malformed state", peers_[peer].address);
+        share.failed = true;
+      } else {
+        if (changed) op.changed = true;
+        // Read repair: the peer gets this node's state where its answer
+        // lacked something (a missing key included).
+        std::string mine;
+        if (local_->ExportLocal(w.db, w.key, &mine) && mine != theirs) {
+          ++stats_.read_repairs;
+          Push(peer, w.db, w.key, nullptr);
+        }
       }
     }
-    if (share->left == 0) --op->outstanding;
+    if (--share.left != 0) continue;
+    --op.outstanding;
+    if (!share.failed) ++op.count;
+    if (op.Decided()) Complete(w.op);
   }
-  if (op->Decided()) CompleteSoon(op);
 }
 
 bool Coordinator::Push(size_t peer, int db, std::string_view key,

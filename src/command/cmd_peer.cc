@@ -8,6 +8,12 @@
 //                                  state changed, '0' it held that already,
 //                                  'e' refused (out of memory, limits)
 //   PEER.GET db key             -> the key's encoded state, or null
+//   PEER.MGET db key digest [db key digest ...]
+//                               -> per key: null if this node's state has
+//                                  that digest (decimal StateDigest; empty:
+//                                  the asker has none) or if neither has
+//                                  one, "" if only the asker has one, else
+//                                  this node's encoded state
 //   PEER.DIGEST db              -> 128 group digests (fixed64 each, 1 KB): the
 //                                  XOR of the digests of 128 consecutive slots
 //   PEER.DIGEST db group ...    -> per group asked, its 128 slot digests
@@ -20,6 +26,7 @@
 // an error reply and changes nothing.
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <string>
 
 #include "args.h"
@@ -133,6 +140,47 @@ void PeerGet(Context& ctx) {
   ctx.w.Bulk(encoded);
 }
 
+void PeerMget(Context& ctx) {
+  if ((ctx.args.size() - 1) % 3 != 0) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  const size_t count = (ctx.args.size() - 1) / 3;
+  std::vector<int> dbs(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!ParseDb(ctx, ctx.args[1 + 3 * i], &dbs[i])) return;
+  }
+  ctx.w.ArrayHeader(static_cast<int64_t>(count));
+  store::KeyState state;
+  std::string encoded;
+  for (size_t i = 0; i < count; ++i) {
+    store::Keyspace& ks = ctx.store.db(dbs[i]);
+    const std::string_view key = ctx.args[2 + 3 * i];
+    const std::string_view theirs = ctx.args[3 + 3 * i];
+    uint64_t digest = 0;
+    const bool have = ctx.store.causal() && ks.StateDigest(key, &digest);
+    if (!have) {
+      // Nothing here: the same as an asker who has nothing, else "none".
+      if (theirs.empty()) {
+        ctx.w.Null();
+      } else {
+        ctx.w.Bulk("");
+      }
+      continue;
+    }
+    char digits[24];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, digest);
+    if (ec == std::errc() && theirs == std::string_view(digits, end - digits)) {
+      ctx.w.Null();  // the asker holds this very state
+      continue;
+    }
+    ks.GetState(key, &state);
+    encoded.clear();
+    store::EncodeKeyState(state, &encoded);
+    ctx.w.Bulk(encoded);
+  }
+}
+
 void PeerDigest(Context& ctx) {
   int db;
   if (!ParseDb(ctx, ctx.args[1], &db)) return;
@@ -217,6 +265,10 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
   out->push_back({"peer.get", 3, kReadOnly | kPeerOnly, 0, 0, 0, PeerGet, g, "0.2.0",
                   "Returns this node's state of a key.", "O(N) where N is the number of siblings",
                   "db:integer key:key", {}});
+  out->push_back({"peer.mget", -4, kReadOnly | kPeerOnly, 0, 0, 0, PeerMget, g, "0.2.0",
+                  "Returns this node's states of keys that differ from the asker's.",
+                  "O(N) where N is the number of keys and siblings",
+                  "db:integer key:key digest:string [db:integer key:key digest:string ...]", {}});
   out->push_back({"peer.digest", -2, kReadOnly | kPeerOnly, 0, 0, 0, PeerDigest, g, "0.2.0",
                   "Returns digests of this node's hash slots, for anti-entropy.",
                   "O(slots)", "db:integer [group:integer...]", {}});

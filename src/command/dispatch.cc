@@ -200,55 +200,74 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
   const int needed = client.quorum_override > 0 ? client.quorum_override
                                                 : config::EffectiveReadQuorum(server_->config);
   if (needed <= 1) return;
-  std::vector<KeyRef> keys;
   const int argc = static_cast<int>(args.size());
   const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+  // What the reply was computed from (each key's state digest; 0: none): if
+  // it differs once the replicas answered (their answers, or anything else
+  // that arrived meanwhile), the read runs again.
+  struct PendingRead {
+    uint64_t client_id;
+    uint64_t seq;
+    int db;
+    int needed;
+    int first_key, last_key, key_step;
+    std::string held;
+    std::vector<std::string> args;
+    std::vector<uint64_t> seen;
+  };
+  auto read = std::make_shared<PendingRead>();
+  std::vector<KeyRef> keys;
   for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
     keys.push_back(KeyRef{client.db, std::string(args[i])});
+    uint64_t digest = 0;
+    StateDigest(client.db, args[i], &digest);
+    read->seen.push_back(digest);
   }
   if (keys.empty()) return;
-  // What the reply was computed from: if the keys' states differ once the
-  // replicas answered (their answers, or anything else that arrived
-  // meanwhile), the read runs again.
-  std::vector<std::string> seen(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) ExportState(keys[i].db, keys[i].key, &seen[i]);
   std::string& out = *w.buffer();
-  std::string held = out.substr(reply_start);
+  read->held.assign(out, reply_start);
   out.resize(reply_start);
   client.cluster_wait = true;
   client.wait_is_read = true;
   client.wait_seq = client.next_wait_seq++;
-  std::vector<std::string> owned_args(args.begin(), args.end());
-  const int replicas = replicator_->replicas();
-  const int db = client.db;
-  replicator_->Fetch(
-      keys, needed,
-      [this, server = server_, id = client.id, seq = client.wait_seq, held = std::move(held),
-       owned_args = std::move(owned_args), keys, seen = std::move(seen), needed, replicas,
-       db](int answered, bool) mutable {
-        if (answered < needed) {
-          if (server->resume_client) {
-            server->resume_client(id, seq,
-                                  "-NOQUORUM the read reached " + std::to_string(answered) +
-                                      " of " + std::to_string(replicas) + " replicas (" +
-                                      std::to_string(needed) + " needed) within peer-timeout\r\n",
-                                  false);
-          }
-          return;
-        }
-        std::string now;
-        bool same = true;
-        for (size_t i = 0; i < keys.size() && same; ++i) {
-          now.clear();
-          ExportState(keys[i].db, keys[i].key, &now);
-          same = now == seen[i];
-        }
-        if (same) {
-          if (server->resume_client) server->resume_client(id, seq, std::move(held), false);
-        } else if (server->rerun_read) {
-          server->rerun_read(id, seq, std::move(owned_args), db);
-        }
-      });
+  read->client_id = client.id;
+  read->seq = client.wait_seq;
+  read->db = client.db;
+  read->needed = needed;
+  read->first_key = spec->first_key;
+  read->last_key = last;
+  read->key_step = spec->key_step;
+  read->args.assign(args.begin(), args.end());
+  replicator_->Fetch(std::move(keys), needed, [this, read](int answered, bool) {
+    ServerState* server = server_;
+    if (answered < read->needed) {
+      if (server->resume_client) {
+        server->resume_client(read->client_id, read->seq,
+                              "-NOQUORUM the read reached " + std::to_string(answered) + " of " +
+                                  std::to_string(replicator_->replicas()) + " replicas (" +
+                                  std::to_string(read->needed) +
+                                  " needed) within peer-timeout\r\n",
+                              false);
+      }
+      return;
+    }
+    bool same = true;
+    const int argc = static_cast<int>(read->args.size());
+    size_t n = 0;
+    for (int i = read->first_key; same && i <= read->last_key && i < argc;
+         i += read->key_step, ++n) {
+      uint64_t now = 0;
+      StateDigest(read->db, read->args[static_cast<size_t>(i)], &now);
+      same = now == read->seen[n];
+    }
+    if (same) {
+      if (server->resume_client) {
+        server->resume_client(read->client_id, read->seq, std::move(read->held), false);
+      }
+    } else if (server->rerun_read) {
+      server->rerun_read(read->client_id, read->seq, std::move(read->args), read->db);
+    }
+  });
 }
 
 void Dispatcher::EnableCluster(uint64_t self, Replicator* replicator) {
@@ -456,6 +475,11 @@ bool Dispatcher::ExportState(int db, std::string_view key, std::string* encoded)
   encoded->clear();
   store::EncodeKeyState(state, encoded);
   return true;
+}
+
+bool Dispatcher::StateDigest(int db, std::string_view key, uint64_t* digest) {
+  NowMs();
+  return store_->db(db).StateDigest(key, digest);
 }
 
 void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::string_view> args,

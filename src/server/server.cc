@@ -222,6 +222,9 @@ class DispatcherStore final : public cluster::LocalStore {
   bool ExportLocal(int db, std::string_view key, std::string* state) override {
     return d_->ExportState(db, key, state);
   }
+  bool DigestLocal(int db, std::string_view key, uint64_t* digest) override {
+    return d_->StateDigest(db, key, digest);
+  }
   uint64_t SlotDigest(int db, int slot) override { return d_->SlotDigest(db, slot); }
   void DumpSlots(int db, const std::vector<bool>& slots,
                  const std::function<void(std::string_view, std::string_view)>& fn) override {

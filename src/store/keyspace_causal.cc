@@ -263,6 +263,18 @@ bool Keyspace::GetState(std::string_view key, KeyState* out) {
   return LoadState(key, &link, out);
 }
 
+bool Keyspace::StateDigest(std::string_view key, uint64_t* digest) {
+  SiblingSet** link = FindLive(key);
+  if (link != nullptr) {
+    *digest = BlockHash(*link);
+    return true;
+  }
+  auto it = tombstones_.find(std::string(key));
+  if (it == tombstones_.end()) return false;
+  *digest = StateHash(key, it->second.state);
+  return true;
+}
+
 OpStatus Keyspace::RestoreState(std::string_view key, KeyState state,
                                 int64_t tombstone_since_ms) {
   // One rehash step each, as Restore: a load does nothing else in between.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "causalkv/store/store.h"
+#include "causalkv/util/key_slot.h"
 
 namespace causalkv::store {
 namespace {
@@ -44,6 +45,31 @@ TEST_F(CausalKeyspaceTest, EqualStatesGiveEqualDigests) {
     ASSERT_EQ(a_.db(0).slot_digest(slot), b_.db(0).slot_digest(slot)) << slot;
   }
   EXPECT_EQ(b_.db(0).tombstone_count(), 1u);
+}
+
+TEST_F(CausalKeyspaceTest, StateDigestIsWhatTheSlotDigestFolds) {
+  uint64_t digest = 0;
+  EXPECT_FALSE(a_.db(0).StateDigest("k", &digest));
+  KeyState after;
+  ASSERT_EQ(a_.db(0).VPutCausal("k", VersionVector(), "v1", TtlUpdate::Clear(), &after),
+            OpStatus::kOk);
+  const int slot = util::KeySlot("k");
+  ASSERT_TRUE(a_.db(0).StateDigest("k", &digest));
+  EXPECT_NE(digest, 0u);
+  EXPECT_EQ(digest, a_.db(0).slot_digest(slot));  // the only key of its slot
+  // The same state on another node has the same digest; a new write changes it.
+  Copy(a_, b_, {"k"});
+  uint64_t theirs = 0;
+  ASSERT_TRUE(b_.db(0).StateDigest("k", &theirs));
+  EXPECT_EQ(theirs, digest);
+  ASSERT_EQ(b_.db(0).VPutCausal("k", after.context, "v2", TtlUpdate::Clear(), &after),
+            OpStatus::kOk);
+  ASSERT_TRUE(b_.db(0).StateDigest("k", &theirs));
+  EXPECT_NE(theirs, digest);
+  // A tombstone has a digest too, the one its slot folds.
+  ASSERT_TRUE(b_.db(0).Delete("k"));
+  ASSERT_TRUE(b_.db(0).StateDigest("k", &theirs));
+  EXPECT_EQ(theirs, b_.db(0).slot_digest(slot));
 }
 
 TEST_F(CausalKeyspaceTest, EvictedStateKeepsItsDigestAndIsNotTakenBack) {

@@ -4,15 +4,20 @@
 // anti-entropy against each peer every anti-entropy-interval.
 //
 // Writes: each key's state (never the command) goes to every replica of its
-// slot as PEER.MERGE; a peer holds the write once it acknowledged every key
-// of it. A peer that did not (down, timed out, error) gets the keys queued
-// as hints: delivered, with the key's state at that moment, once its link is
-// up again. Hints are bounded by hints-max-memory (split between peers);
-// what they miss, anti-entropy repairs.
+// slot. The states written during one loop iteration leave together, after
+// its commands ran: one PEER.MERGE per peer (up to kMergeBatchKeys keys),
+// which answers a status byte per key. A peer holds a write once it
+// acknowledged every key of it. A peer that did not (down, timed out,
+// refused, or more than kMaxBytesInFlight behind) gets the keys queued as
+// hints: delivered, with the key's state at that moment, once its link is up
+// again. Hints are bounded by hints-max-memory (split between peers); what
+// they miss, anti-entropy repairs.
 //
-// Reads: PEER.GET to every replica; each answer is merged into this node
-// (MergeLocal) and a replica whose answer lacked something this node has
-// gets this node's state back (read repair).
+// Reads: batched per iteration the same way, as PEER.MGET with this node's
+// digest of each key's state; a peer answers only where it holds something
+// else. Each such answer is merged into this node (MergeLocal), and a
+// replica whose answer lacked something this node has gets this node's
+// state back (read repair).
 //
 // Tombstones: once a tombstone is older than tombstone-grace, this node asks
 // every replica for its state of the key; if each holds exactly the same
@@ -61,6 +66,8 @@ class LocalStore {
                           bool fetched) = 0;
   // The key's encoded state; false if this node has none.
   virtual bool ExportLocal(int db, std::string_view key, std::string* state) = 0;
+  // The key's state digest (store::Keyspace::StateDigest); false if none.
+  virtual bool DigestLocal(int db, std::string_view key, uint64_t* digest) = 0;
   virtual uint64_t SlotDigest(int db, int slot) = 0;
   // Every key (tombstones included) in the marked slots.
   virtual void DumpSlots(int db, const std::vector<bool>& slots,
@@ -82,6 +89,39 @@ std::vector<size_t> ReplicaPeersOfSlot(int slot, size_t peer_count);
 
 // Parses "host:port" or "[v6]:port". False if malformed.
 bool SplitHostPort(std::string_view spec, std::string* host, int* port);
+
+// Hands out filled vectors as shared batches and keeps their capacity once
+// the last holder lets go: a batch is often past glibc's 64 KB free
+// threshold, and freeing one per loop iteration made malloc_consolidate a
+// hot spot. REQUIRES: the pool outlives every batch it handed out.
+template <typename T>
+class BatchPool {
+ public:
+  // Moves *from into a shared batch; *from is left empty, with the capacity
+  // of an earlier batch.
+  std::shared_ptr<std::vector<T>> Share(std::vector<T>* from) {
+    std::unique_ptr<std::vector<T>> v;
+    if (spare_.empty()) {
+      v = std::make_unique<std::vector<T>>();
+    } else {
+      v = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    v->swap(*from);
+    return std::shared_ptr<std::vector<T>>(v.release(), [this](std::vector<T>* p) {
+      p->clear();
+      if (spare_.size() < kKeep) {
+        spare_.emplace_back(p);
+      } else {
+        delete p;
+      }
+    });
+  }
+
+ private:
+  static constexpr size_t kKeep = 8;
+  std::vector<std::unique_ptr<std::vector<T>>> spare_;
+};
 
 class Coordinator final : public command::Replicator {
  public:
@@ -128,7 +168,8 @@ class Coordinator final : public command::Replicator {
     Hints hints;
     bool ae_running = false;
     int64_t ae_last_ms = 0;
-    std::vector<uint32_t> outbox;  // indexes into outbox_, for the next flush
+    std::vector<uint32_t> outbox;       // indexes into outbox_, for the next flush
+    std::vector<uint32_t> read_outbox;  // indexes into read_outbox_
     size_t bytes_queued = 0;       // of those
     size_t bytes_in_flight = 0;    // sent, not yet answered
   };
@@ -139,6 +180,12 @@ class Coordinator final : public command::Replicator {
     std::string key;
     std::string state;        // emptied once sent
     std::shared_ptr<Op> op;   // null: nobody waits (W=1)
+  };
+  // A key to ask the peers for this loop iteration.
+  struct Wanted {
+    int db = 0;
+    std::string key;
+    std::shared_ptr<Op> op;
   };
   struct Stats {
     uint64_t write_quorum_failures = 0;
@@ -152,6 +199,10 @@ class Coordinator final : public command::Replicator {
 
   void Tick();
   void FlushOutbox();
+  void FlushReads();
+  void ResolveReads(size_t peer, const std::vector<Wanted>& batch,
+                    const std::vector<uint32_t>& order, size_t begin, size_t end,
+                    const redisReply* reply);
   void ResolveMerges(size_t peer, const std::vector<Outgoing>& batch,
                      const std::vector<uint32_t>& order, size_t begin, size_t end,
                      const redisReply* reply);
@@ -174,11 +225,19 @@ class Coordinator final : public command::Replicator {
   const config::Config* config_;
   std::string self_id_;
   LocalStore* local_;
+  // Declared before peers_: batches held by the links' callbacks go back
+  // to these pools when the links are destroyed.
+  BatchPool<Outgoing> outgoing_pool_;
+  BatchPool<Wanted> wanted_pool_;
+  BatchPool<uint32_t> order_pool_;
   std::vector<Peer> peers_;
   uv_timer_t tick_;
   uv_timer_t soon_;
   uv_check_t flush_check_;       // sends outbox_ after this iteration's commands
   std::vector<Outgoing> outbox_;
+  std::vector<Wanted> read_outbox_;
+  std::string digest_text_;                 // FlushReads' scratch
+  std::vector<std::string_view> digest_views_;
   std::vector<std::shared_ptr<Op>> soon_ops_;
   int handles_open_ = 0;
   int64_t last_reap_ms_ = 0;

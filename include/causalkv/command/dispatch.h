@@ -136,6 +136,8 @@ class Dispatcher {
                       bool take_evicted);
   // The encoded state of a key (store::EncodeKeyState); false if none.
   bool ExportState(int db, std::string_view key, std::string* encoded);
+  // store::Keyspace::StateDigest of a key; false if it has no state.
+  bool StateDigest(int db, std::string_view key, uint64_t* digest);
   // Anti-entropy: the digest of one hash slot, and the encoded state of
   // every key (tombstones included) in the marked slots.
   int database_count() const;

@@ -209,6 +209,10 @@ class Keyspace {
   // The key's state: a live key (an expired one is deleted first) or a
   // tombstone. False if neither exists.
   bool GetState(std::string_view key, KeyState* out);
+  // The hash of the key's state that the slot digests fold (StateHash):
+  // equal digests mean equal states (dots, context, TTL) without copying any
+  // value. False, as GetState, if the key has neither a value nor a tombstone.
+  bool StateDigest(std::string_view key, uint64_t* digest);
   // The state of a live key's block as ForEachLive hands it out, without
   // counting an access or changing anything (snapshots read it in a forked
   // child, where a write would copy the page).
