@@ -122,11 +122,18 @@ class Node:
     def full_state(self, db=0):
         """{key: encoded state} for every key, tombstones included."""
         r = self.peer_client()
+        states = {}
         try:
-            flat = r.execute_command("PEER.DUMP", db, *ALL_SLOTS)
+            cursor = b"0"
+            while True:
+                page = r.execute_command("PEER.DUMP", db, cursor, *ALL_SLOTS)
+                cursor = page[0]
+                states.update({page[i]: page[i + 1] for i in range(1, len(page), 2)})
+                if cursor == b"0":
+                    break
         finally:
             r.close()
-        return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+        return states
 
     def info(self, section="peers"):
         return self.client().info(section)

@@ -31,6 +31,10 @@ constexpr size_t kMaxBytesInFlight = 64u << 20;
 // One PEER.MERGE carries at most this much; more goes in the next one.
 constexpr size_t kMergeBatchKeys = 1024;
 constexpr size_t kMergeBatchBytes = 1u << 20;
+// Anti-entropy waits until no peer sent a state for this long ...
+constexpr int64_t kQuietMs = 1000;
+// ... unless the round is this many intervals late.
+constexpr int64_t kAntiEntropyOverdue = 6;
 
 // "0" .. "15" without formatting a number per key.
 std::string_view DbName(int db) {
@@ -498,10 +502,15 @@ void Coordinator::Tick() {
     Peer& peer = peers_[p];
     if (!peer.link->is_up()) continue;
     if (!peer.hints.queue.empty()) DeliverHints(p);
-    // Anti-entropy is background work: while writes are still in flight
-    // to this peer its digests differ for nothing but that, so it waits.
-    if (!peer.ae_running && peer.link->pending() == 0 &&
-        now - peer.ae_last_ms >= config_->anti_entropy_interval_ms) {
+    // Anti-entropy is background work. This node's own writes in flight do
+    // not disturb it (AntiEntropyDb), but the peers' do: while states keep
+    // arriving, the digests differ for nothing but those, so a round waits
+    // for a quiet second, and runs anyway once it is kAntiEntropyOverdue
+    // intervals late.
+    const int64_t interval = config_->anti_entropy_interval_ms;
+    const bool quiet = now - local_->LastPeerMergeMs() >= kQuietMs;
+    if (!peer.ae_running && now - peer.ae_last_ms >= interval &&
+        (quiet || now - peer.ae_last_ms >= kAntiEntropyOverdue * interval)) {
       StartAntiEntropy(p);
     }
   }
@@ -573,28 +582,34 @@ void Coordinator::FinishDb(size_t peer, std::shared_ptr<int> left) {
 }
 
 void Coordinator::AntiEntropyDb(size_t peer, int db, std::shared_ptr<int> left) {
+  // This node's digests as of the request: every write it sent the peer
+  // before is ahead of the request on the same link, so writes still in
+  // flight make no difference, and a busy node can compare while it writes.
+  FlushOutbox();
+  auto mine = std::make_shared<std::vector<uint64_t>>(kGroups, 0);
+  for (int g = 0; g < kGroups; ++g) {
+    for (int s = g * kSlotsPerGroup; s < (g + 1) * kSlotsPerGroup; ++s) {
+      (*mine)[static_cast<size_t>(g)] ^= local_->SlotDigest(db, s);
+    }
+  }
   const bool sent = peers_[peer].link->Send(
-      {"PEER.DIGEST", std::to_string(db)}, [this, peer, db, left](const redisReply* reply) {
+      {"PEER.DIGEST", DbName(db)}, [this, peer, db, left, mine](const redisReply* reply) {
         if (IsError(reply) || reply->type != REDIS_REPLY_STRING ||
             reply->len != static_cast<size_t>(kGroups) * 8) {
           FinishDb(peer, left);
           return;
         }
-        CompareGroups(peer, db, std::string_view(reply->str, reply->len), left);
+        CompareGroups(peer, db, std::string_view(reply->str, reply->len), *mine, left);
       });
   if (!sent) FinishDb(peer, left);
 }
 
 void Coordinator::CompareGroups(size_t peer, int db, std::string_view remote,
-                                std::shared_ptr<int> left) {
+                                const std::vector<uint64_t>& mine, std::shared_ptr<int> left) {
   std::vector<std::string> argv_store = {"PEER.DIGEST", std::to_string(db)};
   std::vector<int> groups;
   for (int g = 0; g < kGroups; ++g) {
-    uint64_t mine = 0;
-    for (int s = g * kSlotsPerGroup; s < (g + 1) * kSlotsPerGroup; ++s) {
-      mine ^= local_->SlotDigest(db, s);
-    }
-    if (mine != ReadFixed64(remote.data() + 8 * g)) {
+    if (mine[static_cast<size_t>(g)] != ReadFixed64(remote.data() + 8 * g)) {
       groups.push_back(g);
       argv_store.push_back(std::to_string(g));
     }
@@ -603,9 +618,16 @@ void Coordinator::CompareGroups(size_t peer, int db, std::string_view remote,
     FinishDb(peer, left);
     return;
   }
+  FlushOutbox();  // as in AntiEntropyDb: the slot digests as of this request
+  auto slot_digests = std::make_shared<std::vector<uint64_t>>();
+  for (int g : groups) {
+    for (int s = g * kSlotsPerGroup; s < (g + 1) * kSlotsPerGroup; ++s) {
+      slot_digests->push_back(local_->SlotDigest(db, s));
+    }
+  }
   std::vector<std::string_view> argv(argv_store.begin(), argv_store.end());
   const bool sent = peers_[peer].link->Send(
-      argv, [this, peer, db, groups, left](const redisReply* reply) {
+      argv, [this, peer, db, groups, left, slot_digests](const redisReply* reply) {
         if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY ||
             reply->elements != groups.size()) {
           FinishDb(peer, left);
@@ -617,7 +639,8 @@ void Coordinator::CompareGroups(size_t peer, int db, std::string_view remote,
           if (e->type != REDIS_REPLY_STRING || e->len != kSlotsPerGroup * 8) continue;
           for (int j = 0; j < kSlotsPerGroup; ++j) {
             const int slot = groups[i] * kSlotsPerGroup + j;
-            if (local_->SlotDigest(db, slot) != ReadFixed64(e->str + 8 * j)) slots.push_back(slot);
+            const uint64_t mine = (*slot_digests)[i * kSlotsPerGroup + static_cast<size_t>(j)];
+            if (mine != ReadFixed64(e->str + 8 * j)) slots.push_back(slot);
           }
         }
         if (slots.empty()) {
@@ -629,53 +652,78 @@ void Coordinator::CompareGroups(size_t peer, int db, std::string_view remote,
   if (!sent) FinishDb(peer, left);
 }
 
+// One batch of differing slots being exchanged with a peer: its keys come in
+// pages (PEER.DUMP's cursor), and are remembered until the last page, when
+// this node sends back whatever the peer lacked.
+struct Coordinator::Exchange {
+  size_t peer = 0;
+  int db = 0;
+  std::vector<bool> slots;
+  std::vector<std::string> slot_args;
+  std::map<std::string, std::string, std::less<>> theirs;
+  std::shared_ptr<int> left;
+};
+
 void Coordinator::ExchangeSlots(size_t peer, int db, std::vector<int> slots,
                                 std::shared_ptr<int> left) {
   // One more pending step per extra chunk, so the db finishes after the last.
   const size_t chunks = (slots.size() + kSlotsPerDump - 1) / kSlotsPerDump;
   *left += static_cast<int>(chunks) - 1;
   for (size_t c = 0; c < chunks; ++c) {
-    std::vector<std::string> argv_store = {"PEER.DUMP", std::to_string(db)};
-    auto chunk = std::make_shared<std::vector<bool>>(util::kHashSlots, false);
+    auto ex = std::make_shared<Exchange>();
+    ex->peer = peer;
+    ex->db = db;
+    ex->left = left;
+    ex->slots.assign(util::kHashSlots, false);
     for (size_t i = c * kSlotsPerDump; i < std::min(slots.size(), (c + 1) * kSlotsPerDump); ++i) {
-      argv_store.push_back(std::to_string(slots[i]));
-      (*chunk)[static_cast<size_t>(slots[i])] = true;
+      ex->slot_args.push_back(std::to_string(slots[i]));
+      ex->slots[static_cast<size_t>(slots[i])] = true;
     }
-    std::vector<std::string_view> argv(argv_store.begin(), argv_store.end());
-    const bool sent = peers_[peer].link->Send(argv, [this, peer, db, chunk,
-                                                     left](const redisReply* reply) {
-      if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-        FinishDb(peer, left);
-        return;
-      }
-      // Theirs into ours, remembering what they had ...
-      std::map<std::string, std::string, std::less<>> theirs;
-      for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const redisReply* k = reply->element[i];
-        const redisReply* s = reply->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING) continue;
-        std::string key(k->str, k->len);
-        std::string_view state(s->str, s->len);
-        bool changed = false;
-        if (local_->MergeLocal(db, key, state, &changed, false)) {
-          if (changed) ++stats_.keys_exchanged;
-          theirs.emplace(std::move(key), std::string(state));
-        }
-      }
-      // ... then ours into theirs, where they lack something.
-      std::vector<std::string> to_push;
-      local_->DumpSlots(db, *chunk, [&](std::string_view key, std::string_view state) {
-        auto it = theirs.find(key);
-        if (it == theirs.end() || it->second != state) to_push.emplace_back(key);
-      });
-      for (const std::string& key : to_push) {
-        ++stats_.keys_exchanged;
-        if (!Push(peer, db, key, nullptr)) AddHint(peer, db, key);
-      }
-      FinishDb(peer, left);
-    });
-    if (!sent) FinishDb(peer, left);
+    DumpPage(std::move(ex), "0");
   }
+}
+
+void Coordinator::DumpPage(std::shared_ptr<Exchange> ex, const std::string& cursor) {
+  std::vector<std::string_view> argv = {"PEER.DUMP", DbName(ex->db), cursor};
+  argv.insert(argv.end(), ex->slot_args.begin(), ex->slot_args.end());
+  Exchange* raw = ex.get();
+  const bool sent = peers_[raw->peer].link->Send(argv, [this, ex](const redisReply* reply) {
+    if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+      FinishDb(ex->peer, ex->left);
+      return;
+    }
+    // Theirs into ours, remembering what they had ...
+    for (size_t i = 1; i + 1 < reply->elements; i += 2) {
+      const redisReply* k = reply->element[i];
+      const redisReply* s = reply->element[i + 1];
+      if (k->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING) continue;
+      std::string key(k->str, k->len);
+      std::string_view state(s->str, s->len);
+      bool changed = false;
+      if (local_->MergeLocal(ex->db, key, state, &changed, false)) {
+        if (changed) ++stats_.keys_exchanged;
+        ex->theirs.insert_or_assign(std::move(key), std::string(state));
+      }
+    }
+    const std::string next(reply->element[0]->str, reply->element[0]->len);
+    if (next != "0") {
+      DumpPage(ex, next);
+      return;
+    }
+    // ... then ours into theirs, where they lack something.
+    std::vector<std::string> to_push;
+    local_->DumpSlots(ex->db, ex->slots, [&](std::string_view key, std::string_view state) {
+      auto it = ex->theirs.find(key);
+      if (it == ex->theirs.end() || it->second != state) to_push.emplace_back(key);
+    });
+    for (const std::string& key : to_push) {
+      ++stats_.keys_exchanged;
+      if (!Push(ex->peer, ex->db, key, nullptr)) AddHint(ex->peer, ex->db, key);
+    }
+    FinishDb(ex->peer, ex->left);
+  });
+  if (!sent) FinishDb(raw->peer, raw->left);
 }
 
 void Coordinator::WriteInfo(std::string* out) const {

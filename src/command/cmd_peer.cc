@@ -17,8 +17,11 @@
 //   PEER.DIGEST db              -> 128 group digests (fixed64 each, 1 KB): the
 //                                  XOR of the digests of 128 consecutive slots
 //   PEER.DIGEST db group ...    -> per group asked, its 128 slot digests
-//   PEER.DUMP db slot ...       -> [key, state, key, state ...] for every key
-//                                  (tombstones included) in those slots
+//   PEER.DUMP db cursor slot ...
+//                               -> [next-cursor, key, state, key, state ...]:
+//                                  one page of the keys (tombstones included)
+//                                  in those slots; walk from cursor 0 until
+//                                  the next cursor is 0 again
 //   PEER.REAP db key state      -> :1 if this node's tombstone of key was
 //                                  exactly `state` and is now dropped, else :0
 //
@@ -42,6 +45,9 @@ namespace {
 
 constexpr int kSlotsPerGroup = 128;
 constexpr int kGroups = util::kHashSlots / kSlotsPerGroup;
+// Hash buckets one PEER.DUMP walks: a page costs well under a millisecond,
+// whatever the size of the keyspace.
+constexpr size_t kDumpPageBuckets = 4096;
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
@@ -105,6 +111,7 @@ void PeerMerge(Context& ctx) {
       return;
     }
   }
+  ctx.server.last_peer_merge_ms = ctx.store.now_ms();
   std::string statuses(count, '0');
   for (size_t i = 0; i < count; ++i) {
     const std::string_view key = ctx.args[2 + 3 * i];
@@ -218,8 +225,17 @@ void PeerDigest(Context& ctx) {
 void PeerDump(Context& ctx) {
   int db;
   if (!ParseDb(ctx, ctx.args[1], &db)) return;
+  uint64_t cursor = 0;
+  {
+    const std::string_view arg = ctx.args[2];
+    const auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), cursor);
+    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size()) {
+      ctx.w.Error("invalid cursor");
+      return;
+    }
+  }
   std::vector<bool> slots(util::kHashSlots, false);
-  for (size_t i = 2; i < ctx.args.size(); ++i) {
+  for (size_t i = 3; i < ctx.args.size(); ++i) {
     int64_t s;
     if (!ParseInt64(ctx.args[i], &s) || s < 0 || s >= util::kHashSlots) {
       ctx.w.Error("invalid slot");
@@ -228,15 +244,17 @@ void PeerDump(Context& ctx) {
     slots[static_cast<size_t>(s)] = true;
   }
   std::vector<std::pair<std::string, std::string>> entries;
+  uint64_t next = 0;
   if (ctx.store.causal()) {
-    ctx.store.db(db).ForEachStateInSlots(slots, [&](std::string_view key,
-                                                    const store::KeyState& state) {
-      std::string encoded;
-      store::EncodeKeyState(state, &encoded);
-      entries.emplace_back(std::string(key), std::move(encoded));
-    });
+    next = ctx.store.db(db).ScanStatesInSlots(
+        slots, cursor, kDumpPageBuckets, [&](std::string_view key, const store::KeyState& state) {
+          std::string encoded;
+          store::EncodeKeyState(state, &encoded);
+          entries.emplace_back(std::string(key), std::move(encoded));
+        });
   }
-  ctx.w.ArrayHeader(static_cast<int64_t>(entries.size() * 2));
+  ctx.w.ArrayHeader(static_cast<int64_t>(1 + entries.size() * 2));
+  ctx.w.Bulk(std::to_string(next));
   for (const auto& [key, state] : entries) {
     ctx.w.Bulk(key);
     ctx.w.Bulk(state);
@@ -275,9 +293,9 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
   out->push_back({"peer.reap", 4, kPeerOnly, 0, 0, 0, PeerReap, g, "0.2.0",
                   "Drops a tombstone that every replica holds.", "O(1)",
                   "db:integer key:key state:string", {}});
-  out->push_back({"peer.dump", -3, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
+  out->push_back({"peer.dump", -4, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
                   "Returns the states of every key in the given hash slots.",
-                  "O(N) where N is the number of keys", "db:integer slot:integer...", {}});
+                  "O(N) where N is the number of keys", "db:integer cursor:integer slot:integer...", {}});
 }
 
 }  // namespace causalkv::command

@@ -477,6 +477,8 @@ bool Dispatcher::ExportState(int db, std::string_view key, std::string* encoded)
   return true;
 }
 
+int64_t Dispatcher::last_peer_merge_ms() const { return server_->last_peer_merge_ms; }
+
 bool Dispatcher::StateDigest(int db, std::string_view key, uint64_t* digest) {
   NowMs();
   return store_->db(db).StateDigest(key, digest);

@@ -231,6 +231,7 @@ class DispatcherStore final : public cluster::LocalStore {
     d_->DumpSlots(db, slots, fn);
   }
   size_t Tombstones() override { return d_->TombstoneCount(); }
+  int64_t LastPeerMergeMs() override { return d_->last_peer_merge_ms(); }
   void OldTombstones(int64_t before_ms, size_t limit,
                      const std::function<void(int, std::string_view, std::string_view)>& fn)
       override {

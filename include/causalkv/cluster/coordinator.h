@@ -27,8 +27,12 @@
 //
 // Anti-entropy, per peer and database: compare 128 group digests, then the
 // 128 slot digests of each differing group, then exchange the states of the
-// keys in differing slots both ways. Digests are kept per slot by the store
-// on every write, so a round that finds nothing costs two small messages.
+// keys in differing slots both ways (the peer's in pages, PEER.DUMP's
+// cursor). Digests are kept per slot by the store on every write, so a
+// round that finds nothing costs two small messages. This node compares the
+// peer's digests with its own as of each request, so its own writes in
+// flight are no difference; a round waits while peers send states (theirs
+// would be), unless it is long overdue.
 //
 // Thread-compatibility: the loop thread only. Callbacks given to Replicate
 // and Fetch run later on the loop, never inside the call.
@@ -80,6 +84,9 @@ class LocalStore {
       const std::function<void(int db, std::string_view key, std::string_view state)>& fn) = 0;
   // Drops a tombstone if its state is still exactly `state`.
   virtual bool Reap(int db, std::string_view key, std::string_view state) = 0;
+  // When a peer last sent this node a state (PEER.MERGE), wall-clock ms; 0
+  // if never.
+  virtual int64_t LastPeerMergeMs() = 0;
 };
 
 // The replicas of a hash slot, as indexes into the peer list (this node is
@@ -215,8 +222,11 @@ class Coordinator final : public command::Replicator {
   bool Push(size_t peer, int db, std::string_view key, std::function<void(bool ok)> done);
   void StartAntiEntropy(size_t peer);
   void AntiEntropyDb(size_t peer, int db, std::shared_ptr<int> left);
-  void CompareGroups(size_t peer, int db, std::string_view remote, std::shared_ptr<int> left);
+  void CompareGroups(size_t peer, int db, std::string_view remote,
+                     const std::vector<uint64_t>& mine, std::shared_ptr<int> left);
   void ExchangeSlots(size_t peer, int db, std::vector<int> slots, std::shared_ptr<int> left);
+  struct Exchange;
+  void DumpPage(std::shared_ptr<Exchange> ex, const std::string& cursor);
   void FinishDb(size_t peer, std::shared_ptr<int> left);
   size_t hint_budget_per_peer() const;
   void ReapTombstones();

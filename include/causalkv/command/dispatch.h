@@ -138,6 +138,7 @@ class Dispatcher {
   bool ExportState(int db, std::string_view key, std::string* encoded);
   // store::Keyspace::StateDigest of a key; false if it has no state.
   bool StateDigest(int db, std::string_view key, uint64_t* digest);
+  int64_t last_peer_merge_ms() const;
   // Anti-entropy: the digest of one hash slot, and the encoded state of
   // every key (tombstones included) in the marked slots.
   int database_count() const;

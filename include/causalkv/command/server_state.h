@@ -85,6 +85,8 @@ struct ServerState {
   // Cluster: this node's id (16 hex digits) for INFO; empty on a single node
   // before the identity is loaded.
   std::string node_id;
+  // Cluster: when a peer last sent a state (PEER.MERGE), wall-clock ms.
+  int64_t last_peer_merge_ms = 0;
   // Cluster: INFO's "# Peers" section, written by the coordinator.
   std::function<void(std::string* out)> peers_info;
 };

@@ -3,7 +3,8 @@
 // any restart (clean or kill -9) it resumes above every version it ever
 // handed out.
 //
-// File: <dir>/causalkv.hwm, one line "causalkv-hwm 1 <mark>\n".
+// File: <dir>/causalkv.hwm, one line "causalkv-hwm 1 <mark>\n" (<mark> in
+// decimal, without leading zeros; Load refuses anything else).
 // DO NOT CHANGE the format: existing data directories depend on it.
 //
 // Save() writes a temp file, fsyncs it, renames it over the old one and

@@ -257,6 +257,13 @@ class Keyspace {
   // per hash slot), with its state: fn(key, state).
   template <typename Fn>
   void ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn);
+  // The same, a page at a time, so that a large keyspace is never walked in
+  // one go: visits about `buckets` hash buckets from `cursor` (0: start, and
+  // then the tombstones come first) and returns the next cursor, 0 at the
+  // end. As SCAN, a key present for the whole walk is visited at least once.
+  template <typename Fn>
+  uint64_t ScanStatesInSlots(const std::vector<bool>& slots, uint64_t cursor, size_t buckets,
+                             Fn&& fn);
   // Drops the tombstone of `key` if it is still exactly `state`.
   bool ReapTombstone(std::string_view key, const KeyState& state);
   // Every tombstone: fn(key, state, deleted-at milliseconds).
@@ -399,6 +406,32 @@ void Keyspace::ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn) {
   for (const std::string& key : keys) {
     if (GetState(key, &state)) fn(std::string_view(key), state);
   }
+}
+
+template <typename Fn>
+uint64_t Keyspace::ScanStatesInSlots(const std::vector<bool>& slots, uint64_t cursor,
+                                     size_t buckets, Fn&& fn) {
+  std::vector<std::string> keys;
+  if (cursor == 0) {
+    for (const auto& [key, tomb] : tombstones_) {
+      if (slots[KeySlotOf(key)]) keys.push_back(key);
+    }
+  }
+  if (table_.size() == 0) {
+    cursor = 0;
+  } else {
+    do {
+      cursor = table_.Scan(cursor, [&](const SiblingSet* set) {
+        if (slots[KeySlotOf(set->key())]) keys.emplace_back(set->key());
+      });
+    } while (cursor != 0 && --buckets > 0);
+  }
+  // Read after the walk: GetState may delete an expired key.
+  KeyState state;
+  for (const std::string& key : keys) {
+    if (GetState(key, &state)) fn(std::string_view(key), state);
+  }
+  return cursor;
 }
 
 template <typename Fn>
