@@ -51,7 +51,10 @@ bool HighWaterMark::Load(uint64_t* mark, std::string* error) {
   std::fclose(f);
   const std::string text(buf, n);
   const size_t magic_len = std::strlen(kMagic);
-  if (text.compare(0, magic_len, kMagic) != 0 || text.empty() || text.back() != '\n') {
+  // Only what Save writes (at most 36 bytes, no leading zeros): a file that
+  // fills the buffer may go on, and its start alone must not be taken for a mark.
+  if (text.compare(0, magic_len, kMagic) != 0 || text.empty() || text.back() != '\n' ||
+      n == sizeof buf - 1) {
     *error = path_ + " is corrupt (expected \"causalkv-hwm 1 <mark>\")";
     return false;
   }
@@ -67,6 +70,10 @@ bool HighWaterMark::Load(uint64_t* mark, std::string* error) {
   }
   if (digits == 0) {
     *error = path_ + " is corrupt (no mark)";
+    return false;
+  }
+  if (digits > 1 && text[magic_len] == '0') {
+    *error = path_ + " is corrupt (bad mark)";
     return false;
   }
   *mark = v;
