@@ -86,7 +86,7 @@ struct Coordinator::Op {
   int outstanding = 0;
   bool finished = false;
   bool write = true;
-  bool changed = false;  // a read's answers changed this node's state
+  bool changed = false;  // a read: this node's state is not what the reader saw
   std::function<void(int)> done;
   std::function<void(int, bool)> read_done;
   std::vector<PeerShare> shares;  // a write's, per peer
@@ -350,7 +350,9 @@ void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
     op->shares[p].left = keys.size();
     ++op->outstanding;
   }
-  for (auto& k : keys) read_outbox_.push_back(Wanted{k.db, std::move(k.key), op});
+  for (auto& k : keys) {
+    read_outbox_.push_back(Wanted{k.db, std::move(k.key), op, k.digest_known, k.digest});
+  }
   if (op->Decided()) CompleteSoon(op);
   if (!read_outbox_.empty()) {
     uv_check_start(&flush_check_,
@@ -367,10 +369,14 @@ void Coordinator::FlushReads() {
   std::vector<std::string_view>& digests = digest_views_;
   digests.assign(batch->size(), std::string_view());
   for (size_t i = 0; i < batch->size(); ++i) {
-    uint64_t d = 0;
-    if (!local_->DigestLocal((*batch)[i].db, (*batch)[i].key, &d)) continue;
+    Wanted& w = (*batch)[i];
+    if (!w.digest_known) {
+      w.digest_known = true;
+      if (!local_->DigestLocal(w.db, w.key, &w.digest)) w.digest = 0;
+    }
+    if (w.digest == 0) continue;  // none: the empty string
     char* at = digest_text_.data() + i * kDigits;
-    const auto result = std::to_chars(at, at + kDigits, d);
+    const auto result = std::to_chars(at, at + kDigits, w.digest);
     digests[i] = std::string_view(at, static_cast<size_t>(result.ptr - at));
   }
   std::vector<std::string_view> argv;
@@ -418,7 +424,9 @@ void Coordinator::ResolveReads(size_t peer, const std::vector<Wanted>& batch,
         spdlog::warn("peer {} answered a malformed state", peers_[peer].address);
         share.failed = true;
       } else {
-        if (changed) op.changed = true;
+        uint64_t now = 0;
+        if (!local_->DigestLocal(w.db, w.key, &now)) now = 0;
+        if (now != w.digest) op.changed = true;
         // Read repair: the peer gets this node's state where its answer
         // lacked something (a missing key included).
         std::string mine;

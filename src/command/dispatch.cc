@@ -218,9 +218,9 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
   auto read = std::make_shared<PendingRead>();
   std::vector<KeyRef> keys;
   for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
-    keys.push_back(KeyRef{client.db, std::string(args[i])});
     uint64_t digest = 0;
     StateDigest(client.db, args[i], &digest);
+    keys.push_back(KeyRef{client.db, std::string(args[i]), true, digest});
     read->seen.push_back(digest);
   }
   if (keys.empty()) return;
@@ -238,7 +238,7 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
   read->last_key = last;
   read->key_step = spec->key_step;
   read->args.assign(args.begin(), args.end());
-  replicator_->Fetch(std::move(keys), needed, [this, read](int answered, bool) {
+  replicator_->Fetch(std::move(keys), needed, [this, read](int answered, bool changed) {
     ServerState* server = server_;
     if (answered < read->needed) {
       if (server->resume_client) {
@@ -251,14 +251,19 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
       }
       return;
     }
+    // Unchanged: every answer was what this node held when the read ran, so
+    // the reply stands. Otherwise it stands only if each key's state is
+    // still what the read saw.
     bool same = true;
-    const int argc = static_cast<int>(read->args.size());
-    size_t n = 0;
-    for (int i = read->first_key; same && i <= read->last_key && i < argc;
-         i += read->key_step, ++n) {
-      uint64_t now = 0;
-      StateDigest(read->db, read->args[static_cast<size_t>(i)], &now);
-      same = now == read->seen[n];
+    if (changed) {
+      const int argc = static_cast<int>(read->args.size());
+      size_t n = 0;
+      for (int i = read->first_key; same && i <= read->last_key && i < argc;
+           i += read->key_step, ++n) {
+        uint64_t now = 0;
+        StateDigest(read->db, read->args[static_cast<size_t>(i)], &now);
+        same = now == read->seen[n];
+      }
     }
     if (same) {
       if (server->resume_client) {

@@ -193,6 +193,8 @@ class Coordinator final : public command::Replicator {
     int db = 0;
     std::string key;
     std::shared_ptr<Op> op;
+    bool digest_known = false;
+    uint64_t digest = 0;  // of this node's state as asked (0: none)
   };
   struct Stats {
     uint64_t write_quorum_failures = 0;

@@ -22,6 +22,10 @@ struct KeyStateUpdate {
 struct KeyRef {
   int db = 0;
   std::string key;
+  // For Fetch: the digest of this node's state the caller read
+  // (store::Keyspace::StateDigest; 0: none), if it has one.
+  bool digest_known = false;
+  uint64_t digest = 0;
 };
 
 class Replicator {
@@ -44,7 +48,10 @@ class Replicator {
   // with (repairing the replicas that answered something older). `done`
   // receives how many replicas answered for every key (this node included)
   // once that reaches `needed`, or when peer-timeout has passed with fewer,
-  // and whether any answer changed this node's state of the keys.
+  // and `changed`: some replica held something else, and this node's state
+  // of that key is no longer what the caller read (the key's `digest`, or
+  // its state when Fetch was called). Not changed: the caller's read already
+  // reflects every answer.
   virtual void Fetch(std::vector<KeyRef> keys, int needed,
                      std::function<void(int answered, bool changed)> done) = 0;
 };
