@@ -267,7 +267,17 @@ void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
   // Like every other operation, one rehash step each: without them a
   // resize started during a load never finishes and chains grow without bound.
   table_.RehashStep(1);
-  if (SiblingSet** link = table_.FindLink(key)) Remove(link);
+  if (SiblingSet** link = table_.FindLink(key)) {
+    Remove(link);
+  } else if (!tombstones_.empty()) {
+    // Causal mode: a tombstone of the key (a flush replayed from a single
+    // node's log leaves them) is replaced too; no key is live and deleted.
+    auto it = tombstones_.find(std::string(key));
+    if (it != tombstones_.end()) {
+      DigestToggle(key, it->second.state);
+      tombstones_.erase(it);
+    }
+  }
   SiblingSet* set = SiblingSet::Create(key, expire_at_ms, siblings);
   if (set->has_expire()) IndexTtl(set);
   Adopt(set);

@@ -26,6 +26,7 @@
 #include "causalkv/persist/aof.h"
 #include "causalkv/persist/snapshot.h"
 #include "causalkv/store/store.h"
+#include "causalkv/util/key_slot.h"
 
 namespace causalkv::persist {
 namespace {
@@ -627,6 +628,49 @@ TEST_F(CausalPersistTest, Format2LogsReplayIntoBothModes) {
     EXPECT_EQ(cart.siblings[0].dot, (Dot{kSelf, 1}));
     EXPECT_EQ(cart.siblings[1].dot, (Dot{kSelf, 2}));
   }
+}
+
+// Found by fuzz_aof: a single node's log with a flush and then a write of a
+// flushed key, replayed into a causal store (a causal start), left the key
+// both live and a tombstone (the flush leaves tombstones in causal mode; the
+// later record restored the value beside it). Digests then counted both, and
+// a snapshot of that store (which the causal start folds the log into)
+// loaded the tombstone over the value: the key was lost.
+TEST_F(CausalPersistTest, Format2LogWithAFlushThenAWriteKeepsTheKeyInACausalStore) {
+  Store single(16, 1);
+  single.set_now_ms(kNow);
+  {
+    AofWriter writer;
+    std::string error;
+    ASSERT_TRUE(writer.Open(Path("log"), &error)) << error;
+    single.db(0).Set("cart", "milk", TtlUpdate::Clear());  // 1
+    writer.AppendKey(1, 0, "cart", single.db(0).FindReadOnly("cart"));
+    single.FlushAll();
+    writer.AppendClear(1, kAofAllDatabases);
+    single.db(0).Set("cart", "eggs", TtlUpdate::Clear());  // 2
+    writer.AppendKey(2, 0, "cart", single.db(0).FindReadOnly("cart"));
+    ASSERT_TRUE(writer.Flush(AofFsync::kAlways));
+  }
+  auto loaded = CausalStore(kSelf);
+  uint64_t max_version = 0;
+  AofReplayStats stats;
+  std::string error;
+  ASSERT_EQ(ReplayAof(Path("log"), false, loaded.get(), &max_version, &stats, &error),
+            AofLoadResult::kLoaded)
+      << error;
+  EXPECT_EQ(Dump(*loaded), std::vector<std::string>{"0:cart ctx{1111111111111111:2,} "
+                                                    "[1111111111111111:2]eggs"});
+  EXPECT_EQ(loaded->db(0).tombstone_count(), 0u);
+
+  // The same keys, and the same digests, after a snapshot.
+  loaded->counter().Init(max_version, UINT64_MAX, 0, nullptr, nullptr);
+  ASSERT_TRUE(SaveSnapshot(*loaded, dir_, "dump.ckv", nullptr, &error)) << error;
+  auto reloaded = CausalStore(kSelf);
+  uint64_t counter = 0;
+  ASSERT_EQ(Load(reloaded.get(), &counter, &error), LoadResult::kLoaded) << error;
+  EXPECT_EQ(Dump(*reloaded), Dump(*loaded));
+  const int slot = util::KeySlot("cart");
+  EXPECT_EQ(reloaded->db(0).slot_digest(slot), loaded->db(0).slot_digest(slot));
 }
 
 // After a node got a new id it keeps appending to its log: the old id's
