@@ -44,6 +44,20 @@ SiblingSet** HashTable::FindLink(std::string_view key) {
   return nullptr;
 }
 
+void HashTable::Prefetch(std::string_view key, int stage) const {
+  const uint64_t h = Hash(key);
+  for (int t = 0; t < 2; ++t) {
+    const Table& table = table_[t];
+    if (table.buckets == nullptr) break;
+    SiblingSet* const* slot = &table.buckets[h & table.mask];
+    if (stage == 0) {
+      __builtin_prefetch(slot);
+    } else if (*slot != nullptr) {
+      __builtin_prefetch(*slot);
+    }
+  }
+}
+
 void HashTable::Insert(SiblingSet* set) {
   Table& table = IsRehashing() ? table_[1] : table_[0];
   SiblingSet** bucket = &table.buckets[Hash(set->key()) & table.mask];

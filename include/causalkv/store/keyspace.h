@@ -209,6 +209,8 @@ class Keyspace {
   // The key's state: a live key (an expired one is deleted first) or a
   // tombstone. False if neither exists.
   bool GetState(std::string_view key, KeyState* out);
+  // HashTable::Prefetch, for a caller about to look up many keys in a row.
+  void Prefetch(std::string_view key, int stage) const { table_.Prefetch(key, stage); }
   // The hash of the key's state that the slot digests fold (StateHash):
   // equal digests mean equal states (dots, context, TTL) without copying any
   // value. False, as GetState, if the key has neither a value nor a tombstone.
