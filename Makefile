@@ -7,7 +7,8 @@ CONF ?= conf/causalkv.conf
 
 # Every package the build, the server and the tests need (Debian names).
 DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-dev \
-                libgtest-dev redis-tools redis-server python3 python3-redis iptables clang
+                libgtest-dev redis-tools redis-server python3 python3-redis iptables clang \
+                libclang-rt-dev
 
 # Node.js and npm come from Debian only where no `node` is installed (this
 # machine may have a newer Node.js from elsewhere, which Debian's npm conflicts
@@ -94,6 +95,41 @@ chaos: build
 	    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 $(CHAOS_PYTHON) test_chaos.py) || exit 1; \
 	done
 
+# libFuzzer targets (tests/fuzz/*_fuzz.cc), built with clang, ASan and UBSan
+# in FUZZ_DIR, each run for FUZZ_SECONDS on its seeds (tests/fuzz/corpus/, made
+# by make_corpus.py) plus what earlier runs found (FUZZ_DIR/corpus/). A crash
+# or failed property stops with the input in FUZZ_DIR/findings/; rerun it with
+# `FUZZ_DIR/fuzz/fuzz_<target> <file>`. One target: `make fuzz FUZZ_TARGETS=glob`.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(JOBS)
+FUZZ_TARGETS ?= resp_parser split_args config snapshot aof high_water_mark context_token \
+                key_state glob
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=Debug -DCAUSALKV_FUZZ=ON -DCAUSALKV_BUILD_TESTS=OFF
+	cmake --build $(FUZZ_DIR) -j$(FUZZ_JOBS) --target fuzzers
+	python3 tests/fuzz/make_corpus.py tests/fuzz/corpus
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_DIR)/findings $(FUZZ_DIR)/logs
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	  dict=""; [ -f tests/fuzz/corpus/$$t.dict ] && dict="-dict=tests/fuzz/corpus/$$t.dict"; \
+	  log=$(FUZZ_DIR)/logs/$$t.log; \
+	  printf '%-16s %3s s: ' $$t $(FUZZ_SECONDS); \
+	  if $(FUZZ_DIR)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+	       -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/findings/$$t- $$dict \
+	       $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1; then \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' $$log | sed 's/^#/runs /'; \
+	  else \
+	    echo "FAILED"; tail -n 60 $$log; \
+	    echo "reproduce: $(FUZZ_DIR)/fuzz/fuzz_$$t $$(grep -o '$(FUZZ_DIR)/findings/[^ ]*' $$log | tail -n 1)"; \
+	    exit 1; \
+	  fi; \
+	done
+
 sanitize: deps
 	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAUSALKV_SANITIZE=ON
 	cmake --build $(SAN_DIR) -j$(JOBS)
@@ -104,4 +140,4 @@ bench: build
 	bench/compare
 
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR)
