@@ -31,6 +31,8 @@ constexpr size_t kMaxBytesInFlight = 64u << 20;
 // One PEER.MERGE carries at most this much; more goes in the next one.
 constexpr size_t kMergeBatchKeys = 1024;
 constexpr size_t kMergeBatchBytes = 1u << 20;
+// W=1 writes wait at most this long for others to share their batch.
+constexpr uint64_t kLazyFlushMs = 1;
 // Anti-entropy waits until no peer sent a state for this long ...
 constexpr int64_t kQuietMs = 1000;
 // ... unless the round is this many intervals late.
@@ -156,10 +158,12 @@ Coordinator::Coordinator(uv_loop_t* loop, const config::Config* config, std::str
   uv_timer_init(loop_, &tick_);
   uv_timer_init(loop_, &soon_);
   uv_check_init(loop_, &flush_check_);
+  uv_timer_init(loop_, &lazy_flush_);
   tick_.data = this;
   soon_.data = this;
   flush_check_.data = this;
-  handles_open_ = 3;
+  lazy_flush_.data = this;
+  handles_open_ = 4;
 }
 
 Coordinator::~Coordinator() = default;
@@ -188,6 +192,7 @@ void Coordinator::Close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&soon_), on_closed);
   FlushOutbox();  // fails every batch at once: the links are down
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&lazy_flush_), on_closed);
   // Whoever still waits gets what is known now.
   std::vector<std::shared_ptr<Op>> ops;
   ops.swap(soon_ops_);
@@ -258,16 +263,30 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
     outbox_.push_back(Outgoing{u.db, std::move(u.key), std::move(u.state), op});
   }
   if (op && op->Decided()) CompleteSoon(op);
-  if (!outbox_.empty()) {
-    // Sent once this loop iteration's commands have run: one PEER.MERGE per
-    // peer carries them all.
+  outbox_bytes_ += bytes;
+  if (outbox_.empty()) return;
+  if (op || outbox_waiting_ || outbox_.size() >= kMergeBatchKeys ||
+      outbox_bytes_ >= kMergeBatchBytes) {
+    // Someone waits (or the batch is full): sent once this loop iteration's
+    // commands have run, one PEER.MERGE per peer carrying them all.
+    outbox_waiting_ = true;
     uv_check_start(&flush_check_,
                    [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+  } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&lazy_flush_))) {
+    // Nobody waits (W=1): up to kLazyFlushMs of writes share one batch, so
+    // a stream of small writes costs the peers (and this node) one request
+    // and one acknowledgement per batch, not per loop iteration.
+    uv_timer_start(
+        &lazy_flush_, [](uv_timer_t* t) { static_cast<Coordinator*>(t->data)->FlushOutbox(); },
+        kLazyFlushMs, 0);
   }
 }
 
 void Coordinator::FlushOutbox() {
   uv_check_stop(&flush_check_);
+  uv_timer_stop(&lazy_flush_);
+  outbox_waiting_ = false;
+  outbox_bytes_ = 0;
   FlushReads();
   if (outbox_.empty()) return;
   auto batch = outgoing_pool_.Share(&outbox_);

@@ -246,6 +246,10 @@ class Coordinator final : public command::Replicator {
   uv_timer_t tick_;
   uv_timer_t soon_;
   uv_check_t flush_check_;       // sends outbox_ after this iteration's commands
+  uv_timer_t lazy_flush_;        // ... or a little later when nobody waits
+  // outbox_ leaves at this iteration's end (a write waits, or it is full).
+  bool outbox_waiting_ = false;
+  size_t outbox_bytes_ = 0;
   std::vector<Outgoing> outbox_;
   std::vector<Wanted> read_outbox_;
   std::string digest_text_;                 // FlushReads' scratch
