@@ -407,23 +407,46 @@ const Option kOptions[] = {
 
     {"bind", false,
      [](const Values& v, Config* cfg, std::string* reason) {
-       if (v.size() > kMaxBindAddresses) {
-         *reason = "Too many bind addresses specified.";
-         return false;
-       }
        // Redis reads zero addresses as "every interface"; causalkv asks for
        // that to be spelled out ("* -::*") rather than implied by a typo.
        if (v.empty()) {
          *reason = std::string(kWrongArgCount);
          return false;
        }
-       for (const std::string& address : v) {
-         if (address.empty()) {
+       // A config line gives the addresses as separate values, CONFIG GET's
+       // output as one blank-separated string; both are accepted (as peers).
+       std::vector<std::string> addresses;
+       for (const std::string& value : v) {
+         const size_t before = addresses.size();
+         size_t i = 0;
+         while (i < value.size()) {
+           while (i < value.size() && value[i] == ' ') ++i;
+           size_t j = i;
+           while (j < value.size() && value[j] != ' ') ++j;
+           if (j > i) addresses.push_back(value.substr(i, j - i));
+           i = j;
+         }
+         if (addresses.size() == before) {
            *reason = "bind address can't be empty";
            return false;
          }
        }
-       cfg->bind = v;
+       if (addresses.size() > kMaxBindAddresses) {
+         *reason = "Too many bind addresses specified.";
+         return false;
+       }
+       // A host name or an IP literal never needs quoting, so CONFIG REWRITE
+       // can write the list as CONFIG GET shows it.
+       for (const std::string& address : addresses) {
+         for (const char c : address) {
+           const auto u = static_cast<unsigned char>(c);
+           if (u <= ' ' || u >= 0x7f || c == '"' || c == '\'' || c == '\\') {
+             *reason = StrCat({"bind address '", address, "' is not a host name or an IP address"});
+             return false;
+           }
+         }
+       }
+       cfg->bind = std::move(addresses);
        return true;
      },
      [](const Config& cfg) {

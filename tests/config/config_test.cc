@@ -532,6 +532,27 @@ TEST(OptionTest, Bind) {
   ExpectLineFails("bind 1.2.3.4 ''", "bind address can't be empty");
 }
 
+// Found by fuzz_config: a quoted bind address could hold what an address
+// never does (blanks, quotes), and CONFIG REWRITE writes the list unquoted,
+// so the rewritten file loaded other addresses, or none at all. CONFIG GET's
+// blank-separated list fed back to SET was one address too.
+TEST(OptionTest, BindAddressesAreWordsThatRewriteAndSetKeep) {
+  ExpectLineFails("bind \"-a'b\"", "bind address '-a'b' is not a host name or an IP address");
+  ExpectLineFails("bind \"1.2.3.4\t::1\"",
+                  "bind address '1.2.3.4\t::1' is not a host name or an IP address");
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(Load("bind \"10.0.0.1 -::1\" fe80::1%eth0 *\n", &cfg, &error)) << error;
+  const std::vector<std::string> want = {"10.0.0.1", "-::1", "fe80::1%eth0", "*"};
+  EXPECT_EQ(cfg.bind, want);
+  Config rewritten;
+  ASSERT_TRUE(Load(RewriteConfigText(cfg, ""), &rewritten, &error)) << error;
+  EXPECT_EQ(rewritten.bind, want);
+  Config set;
+  ASSERT_TRUE(SetOption(&set, "bind", {Get(cfg, "bind")}, false, &error)) << error;
+  EXPECT_EQ(set.bind, want);
+}
+
 TEST(OptionTest, TcpBacklog) {
   ExpectLineGives("tcp-backlog 0", "tcp-backlog", "0");
   ExpectLineGives("tcp-backlog 2147483647", "tcp-backlog", "2147483647");
