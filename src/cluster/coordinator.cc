@@ -247,7 +247,8 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
   // Every peer is a replica of every slot today (ReplicaPeersOfSlot).
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
-    if (!peer.link->is_up() || peer.bytes_in_flight + peer.bytes_queued + bytes > kMaxBytesInFlight) {
+    if (!peer.link->is_up() ||
+        peer.bytes_in_flight + peer.bytes_queued + bytes > kMaxBytesInFlight) {
       // Down, or so far behind that the write waits as a hint instead.
       for (const auto& u : updates) AddHint(p, u.db, u.key);
       continue;
@@ -290,12 +291,18 @@ void Coordinator::FlushOutbox() {
   FlushReads();
   if (outbox_.empty()) return;
   auto batch = outgoing_pool_.Share(&outbox_);
+  // As in FlushReads: everything is taken before anything is sent.
+  std::vector<std::shared_ptr<std::vector<uint32_t>>> orders(peers_.size());
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    if (peers_[p].outbox.empty()) continue;
+    orders[p] = order_pool_.Share(&peers_[p].outbox);
+    peers_[p].bytes_queued = 0;
+  }
   std::vector<std::string_view> argv;
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
-    if (peer.outbox.empty()) continue;
-    auto order = order_pool_.Share(&peer.outbox);
-    peer.bytes_queued = 0;
+    if (!orders[p]) continue;
+    auto order = std::move(orders[p]);
     size_t begin = 0;
     while (begin < order->size()) {
       size_t end = begin;
@@ -343,6 +350,7 @@ void Coordinator::ResolveMerges(size_t peer, const std::vector<Outgoing>& batch,
     const char status = all_failed ? 'e' : reply->str[k - begin];
     const bool held = status == '0' || status == '1';
     if (!held) AddHint(peer, e.db, e.key);
+    if (held && e.hint) ++stats_.hints_delivered;
     if (!e.op) continue;
     Op& op = *e.op;
     PeerShare& share = op.shares[peer];
@@ -398,11 +406,17 @@ void Coordinator::FlushReads() {
     const auto result = std::to_chars(at, at + kDigits, w.digest);
     digests[i] = std::string_view(at, static_cast<size_t>(result.ptr - at));
   }
+  // Everything is taken before anything is sent: a failed send resolves its
+  // reads at once, and what their callbacks ask for goes in the next batch.
+  std::vector<std::shared_ptr<std::vector<uint32_t>>> orders(peers_.size());
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    if (!peers_[p].read_outbox.empty()) orders[p] = order_pool_.Share(&peers_[p].read_outbox);
+  }
   std::vector<std::string_view> argv;
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
-    if (peer.read_outbox.empty()) continue;
-    auto order = order_pool_.Share(&peer.read_outbox);
+    if (!orders[p]) continue;
+    auto order = std::move(orders[p]);
     for (size_t begin = 0; begin < order->size();) {
       const size_t end = std::min(order->size(), begin + kMergeBatchKeys);
       argv.assign(1, "PEER.MGET");
@@ -451,7 +465,7 @@ void Coordinator::ResolveReads(size_t peer, const std::vector<Wanted>& batch,
         std::string mine;
         if (local_->ExportLocal(w.db, w.key, &mine) && mine != theirs) {
           ++stats_.read_repairs;
-          Push(peer, w.db, w.key, nullptr);
+          Push(peer, w.db, w.key, false);
         }
       }
     }
@@ -462,18 +476,16 @@ void Coordinator::ResolveReads(size_t peer, const std::vector<Wanted>& batch,
   }
 }
 
-bool Coordinator::Push(size_t peer, int db, std::string_view key,
-                       std::function<void(bool ok)> done) {
+void Coordinator::Push(size_t peer, int db, std::string_view key, bool hint) {
   std::string state;
-  if (!local_->ExportLocal(db, key, &state)) {
-    if (done) done(true);  // nothing left to send (expired or evicted here)
-    return true;
-  }
-  return peers_[peer].link->Send(
-      {"PEER.MERGE", std::to_string(db), key, state},
-      [done = std::move(done)](const redisReply* reply) {
-        if (done) done(!IsError(reply));
-      });
+  if (!local_->ExportLocal(db, key, &state)) return;  // expired or evicted here
+  Peer& p = peers_[peer];
+  p.bytes_queued += key.size() + state.size();
+  p.outbox.push_back(static_cast<uint32_t>(outbox_.size()));
+  outbox_.push_back(Outgoing{db, std::string(key), std::move(state), nullptr, hint});
+  outbox_waiting_ = true;  // repair goes out with this iteration's batch
+  uv_check_start(&flush_check_,
+                 [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
 }
 
 size_t Coordinator::hint_budget_per_peer() const {
@@ -497,25 +509,15 @@ void Coordinator::AddHint(size_t peer, int db, const std::string& key) {
 
 void Coordinator::DeliverHints(size_t peer) {
   Peer& p = peers_[peer];
-  // Up to half the link's capacity, so hints never crowd out new writes.
-  while (!p.hints.queue.empty() && p.link->is_up() && p.link->in_flight() < kMaxInFlight / 2) {
+  // Up to half the in-flight bound, so hints never crowd out new writes;
+  // the next tick goes on.
+  while (!p.hints.queue.empty() && p.link->is_up() &&
+         p.bytes_in_flight + p.bytes_queued < kMaxBytesInFlight / 2) {
     command::KeyRef hint = std::move(p.hints.queue.front());
     p.hints.queue.pop_front();
     p.hints.queued.erase(HintId(hint.db, hint.key));
     p.hints.bytes -= std::min(p.hints.bytes, 2 * hint.key.size() + kHintOverhead);
-    const int db = hint.db;
-    const std::string key = hint.key;
-    const bool sent = Push(peer, db, key, [this, peer, db, key](bool ok) {
-      if (ok) {
-        ++stats_.hints_delivered;
-      } else {
-        AddHint(peer, db, key);
-      }
-    });
-    if (!sent) {
-      AddHint(peer, db, key);
-      break;
-    }
+    Push(peer, hint.db, hint.key, true);  // refused or lost: a hint again
   }
 }
 
@@ -746,7 +748,7 @@ void Coordinator::DumpPage(std::shared_ptr<Exchange> ex, const std::string& curs
     });
     for (const std::string& key : to_push) {
       ++stats_.keys_exchanged;
-      if (!Push(ex->peer, ex->db, key, nullptr)) AddHint(ex->peer, ex->db, key);
+      Push(ex->peer, ex->db, key, false);
     }
     FinishDb(ex->peer, ex->left);
   });

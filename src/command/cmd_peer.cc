@@ -308,8 +308,9 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
                   "Drops a tombstone that every replica holds.", "O(1)",
                   "db:integer key:key state:string", {}});
   out->push_back({"peer.dump", -4, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
-                  "Returns the states of every key in the given hash slots.",
-                  "O(N) where N is the number of keys", "db:integer cursor:integer slot:integer...", {}});
+                  "Returns a page of the states of the keys in the given hash slots.",
+                  "O(N) where N is the number of keys in the page's buckets",
+                  "db:integer cursor:integer slot:integer...", {}});
 }
 
 }  // namespace causalkv::command

@@ -187,6 +187,7 @@ class Coordinator final : public command::Replicator {
     std::string key;
     std::string state;        // emptied once sent
     std::shared_ptr<Op> op;   // null: nobody waits (W=1)
+    bool hint = false;        // a hint delivered (INFO hints_delivered)
   };
   // A key to ask the peers for this loop iteration.
   struct Wanted {
@@ -219,9 +220,10 @@ class Coordinator final : public command::Replicator {
   void CompleteSoon(std::shared_ptr<Op> op);
   void AddHint(size_t peer, int db, const std::string& key);
   void DeliverHints(size_t peer);
-  // Sends this node's state of `key` to `peer` (repair, hints, anti-entropy).
-  // False if the link refused it.
-  bool Push(size_t peer, int db, std::string_view key, std::function<void(bool ok)> done);
+  // Queues this node's state of `key` for `peer` alone (repair, hints,
+  // anti-entropy), in this iteration's batch; if the peer does not take it,
+  // it becomes a hint.
+  void Push(size_t peer, int db, std::string_view key, bool hint);
   void StartAntiEntropy(size_t peer);
   void AntiEntropyDb(size_t peer, int db, std::shared_ptr<int> left);
   void CompareGroups(size_t peer, int db, std::string_view remote,
