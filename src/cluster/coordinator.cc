@@ -534,10 +534,12 @@ void Coordinator::Tick() {
     // Anti-entropy is background work. This node's own writes in flight do
     // not disturb it (AntiEntropyDb), but the peers' do: while states keep
     // arriving, the digests differ for nothing but those, so a round waits
-    // for a quiet second, and runs anyway once it is kAntiEntropyOverdue
-    // intervals late.
+    // for a quiet second; hints not yet sent are differences already on
+    // their way, so it waits for them too. It runs anyway once it is
+    // kAntiEntropyOverdue intervals late.
     const int64_t interval = config_->anti_entropy_interval_ms;
-    const bool quiet = now - local_->LastPeerMergeMs() >= kQuietMs;
+    const bool quiet =
+        now - local_->LastPeerMergeMs() >= kQuietMs && peer.hints.queue.empty();
     if (!peer.ae_running && now - peer.ae_last_ms >= interval &&
         (quiet || now - peer.ae_last_ms >= kAntiEntropyOverdue * interval)) {
       StartAntiEntropy(p);
@@ -624,11 +626,14 @@ void Coordinator::AntiEntropyDb(size_t peer, int db, std::shared_ptr<int> left) 
   const bool sent = peers_[peer].link->Send(
       {"PEER.DIGEST", DbName(db)}, [this, peer, db, left, mine](const redisReply* reply) {
         if (IsError(reply) || reply->type != REDIS_REPLY_STRING ||
-            reply->len != static_cast<size_t>(kGroups) * 8) {
+            (reply->len != static_cast<size_t>(kGroups) * 8 && reply->len != 0)) {
           FinishDb(peer, left);
           return;
         }
-        CompareGroups(peer, db, std::string_view(reply->str, reply->len), *mine, left);
+        static const std::string kAllZero(static_cast<size_t>(kGroups) * 8, '\0');
+        const std::string_view remote =
+            reply->len == 0 ? std::string_view(kAllZero) : std::string_view(reply->str, reply->len);
+        CompareGroups(peer, db, remote, *mine, left);
       });
   if (!sent) FinishDb(peer, left);
 }
