@@ -175,9 +175,10 @@ class Basics(ClusterTest):
         rb.select(0)
         self.assertEqual(rb.execute_command("VGET", "m3", "R", 1)[1], [])
         # PEER.MGET answers only where the asker's digest differs from its own.
+        framed = b"+" + len(state).to_bytes(4, "little") + state
         self.assertEqual(pb.execute_command("PEER.MGET", 0, "m1", "", 0, "nokey", "",
                                             0, "nokey", "123", 0, "m1", "1"),
-                         [state, None, b"", state])
+                         framed + b"=-" + framed)
         with self.assertRaises(redis.ResponseError):
             pb.execute_command("PEER.MGET", 0, "m1")
         for r in (pa, pb, rb):

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -91,7 +92,15 @@ struct Coordinator::Op {
   bool changed = false;  // a read: this node's state is not what the reader saw
   std::function<void(int)> done;
   std::function<void(int, bool)> read_done;
-  std::vector<PeerShare> shares;  // a write's, per peer
+  // Per peer; a cluster of up to 5 nodes needs no second allocation.
+  std::array<PeerShare, 4> few_shares;
+  std::vector<PeerShare> more_shares;
+  void InitShares(size_t peers) {
+    if (peers > few_shares.size()) more_shares.resize(peers);
+  }
+  PeerShare& share(size_t peer) {
+    return more_shares.empty() ? few_shares[peer] : more_shares[peer];
+  }
   bool Decided() const {
     return count >= needed || outstanding == 0 || count + outstanding < needed;
   }
@@ -239,7 +248,7 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
     op->needed = needed;
     op->done = std::move(done);
     op->write = true;
-    op->shares.resize(peers_.size());
+    op->InitShares(peers_.size());
   }
   size_t bytes = 0;
   for (const auto& u : updates) bytes += u.key.size() + u.state.size();
@@ -256,7 +265,7 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
     peer.bytes_queued += bytes;
     for (uint32_t i = 0; i < updates.size(); ++i) peer.outbox.push_back(first + i);
     if (op) {
-      op->shares[p].left = updates.size();
+      op->share(p).left = updates.size();
       ++op->outstanding;
     }
   }
@@ -353,7 +362,7 @@ void Coordinator::ResolveMerges(size_t peer, const std::vector<Outgoing>& batch,
     if (held && e.hint) ++stats_.hints_delivered;
     if (!e.op) continue;
     Op& op = *e.op;
-    PeerShare& share = op.shares[peer];
+    PeerShare& share = op.share(peer);
     if (!held) share.failed = true;
     if (--share.left != 0) continue;
     --op.outstanding;
@@ -368,13 +377,13 @@ void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
   op->needed = needed;
   op->read_done = std::move(done);
   op->write = false;
-  op->shares.resize(peers_.size());
+  op->InitShares(peers_.size());
   const auto first = static_cast<uint32_t>(read_outbox_.size());
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
     if (!peer.link->is_up()) continue;
     for (uint32_t i = 0; i < keys.size(); ++i) peer.read_outbox.push_back(first + i);
-    op->shares[p].left = keys.size();
+    op->share(p).left = keys.size();
     ++op->outstanding;
   }
   for (auto& k : keys) {
@@ -439,21 +448,45 @@ void Coordinator::FlushReads() {
 void Coordinator::ResolveReads(size_t peer, const std::vector<Wanted>& batch,
                                const std::vector<uint32_t>& order, size_t begin, size_t end,
                                const redisReply* reply) {
-  const bool all_failed = IsError(reply) || reply->type != REDIS_REPLY_ARRAY ||
-                          reply->elements != end - begin;
+  // PEER.MGET's answer: a tag per key ('=' same, '-' none there, '+' and a
+  // state); anything malformed fails the whole batch.
+  const bool usable = !IsError(reply) && reply->type == REDIS_REPLY_STRING;
+  std::string_view in = usable ? std::string_view(reply->str, reply->len) : std::string_view();
+  bool failed = !usable;
   for (size_t k = begin; k < end; ++k) {
     const Wanted& w = batch[order[k]];
     Op& op = *w.op;
-    PeerShare& share = op.shares[peer];
-    const redisReply* answer = all_failed ? nullptr : reply->element[k - begin];
-    if (answer == nullptr ||
-        (answer->type != REDIS_REPLY_NIL && answer->type != REDIS_REPLY_STRING)) {
+    PeerShare& share = op.share(peer);
+    char tag = 0;
+    std::string_view theirs;
+    if (!failed && !in.empty()) {
+      tag = in[0];
+      in.remove_prefix(1);
+      if (tag == '+') {
+        uint32_t len = 0;
+        if (in.size() >= 4) {
+          for (int b = 0; b < 4; ++b) {
+            len |= static_cast<uint32_t>(static_cast<uint8_t>(in[b])) << (8 * b);
+          }
+        }
+        if (in.size() < 4 || in.size() - 4 < len) {
+          failed = true;
+        } else {
+          theirs = in.substr(4, len);
+          in.remove_prefix(4 + len);
+        }
+      } else if (tag != '=' && tag != '-') {
+        failed = true;
+      }
+    } else {
+      failed = true;
+    }
+    if (failed) {
       share.failed = true;
-    } else if (answer->type == REDIS_REPLY_STRING) {
+    } else if (tag != '=') {
       // The peer holds something else than this node did when it asked.
-      const std::string_view theirs(answer->str, answer->len);
       bool changed = false;
-      if (!theirs.empty() && !local_->MergeLocal(w.db, w.key, theirs, &changed, true)) {
+      if (tag == '+' && !local_->MergeLocal(w.db, w.key, theirs, &changed, true)) {
         spdlog::warn("peer {} answered a malformed state", peers_[peer].address);
         share.failed = true;
       } else {

@@ -9,11 +9,12 @@
 //                                  'e' refused (out of memory, limits)
 //   PEER.GET db key             -> the key's encoded state, or null
 //   PEER.MGET db key digest [db key digest ...]
-//                               -> per key: null if this node's state has
-//                                  that digest (decimal StateDigest; empty:
-//                                  the asker has none) or if neither has
-//                                  one, "" if only the asker has one, else
-//                                  this node's encoded state
+//                               -> one string, per key: '=' if this node's
+//                                  state has that digest (decimal
+//                                  StateDigest; empty: the asker has none)
+//                                  or neither has one, '-' if only the asker
+//                                  has one, else '+', a 4-byte little-endian
+//                                  length and this node's encoded state
 //   PEER.DIGEST db              -> 128 group digests (fixed64 each, 1 KB): the
 //                                  XOR of the digests of 128 consecutive slots;
 //                                  "" when every one is 0 (an empty database)
@@ -172,35 +173,42 @@ void PeerMget(Context& ctx) {
   for (size_t i = 0; i < count; ++i) {
     if (!ParseDb(ctx, ctx.args[1 + 3 * i], &dbs[i])) return;
   }
-  ctx.w.ArrayHeader(static_cast<int64_t>(count));
-  store::KeyState state;
+  // One string for the whole batch (a reply element per key would cost the
+  // asker an allocation per key): per key '=' (the asker holds this state,
+  // or neither has one), '-' (none here, the asker has one) or '+', a
+  // 4-byte little-endian length and this node's encoded state.
+  std::string out;
   std::string encoded;
+  constexpr size_t kBucketAhead = 8;  // as PEER.MERGE: lookups started ahead
+  constexpr size_t kEntryAhead = 4;
   for (size_t i = 0; i < count; ++i) {
+    if (i + kBucketAhead < count) {
+      ctx.store.db(dbs[i + kBucketAhead]).Prefetch(ctx.args[2 + 3 * (i + kBucketAhead)], 0);
+    }
+    if (i + kEntryAhead < count) {
+      ctx.store.db(dbs[i + kEntryAhead]).Prefetch(ctx.args[2 + 3 * (i + kEntryAhead)], 1);
+    }
     store::Keyspace& ks = ctx.store.db(dbs[i]);
     const std::string_view key = ctx.args[2 + 3 * i];
     const std::string_view theirs = ctx.args[3 + 3 * i];
     uint64_t digest = 0;
     const bool have = ctx.store.causal() && ks.StateDigest(key, &digest);
     if (!have) {
-      // Nothing here: the same as an asker who has nothing, else "none".
-      if (theirs.empty()) {
-        ctx.w.Null();
-      } else {
-        ctx.w.Bulk("");
-      }
+      out.push_back(theirs.empty() ? '=' : '-');
       continue;
     }
     char digits[24];
     const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, digest);
     if (ec == std::errc() && theirs == std::string_view(digits, end - digits)) {
-      ctx.w.Null();  // the asker holds this very state
+      out.push_back('=');
       continue;
     }
-    ks.GetState(key, &state);
-    encoded.clear();
-    store::EncodeKeyState(state, &encoded);
-    ctx.w.Bulk(encoded);
+    ks.EncodeState(key, &encoded);
+    out.push_back('+');
+    for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>(encoded.size() >> (8 * b)));
+    out.append(encoded);
   }
+  ctx.w.Bulk(out);
 }
 
 void PeerDigest(Context& ctx) {

@@ -475,11 +475,7 @@ bool Dispatcher::ReapTombstone(int db, std::string_view key, std::string_view en
 
 bool Dispatcher::ExportState(int db, std::string_view key, std::string* encoded) {
   NowMs();
-  store::KeyState state;
-  if (!store_->db(db).GetState(key, &state)) return false;
-  encoded->clear();
-  store::EncodeKeyState(state, encoded);
-  return true;
+  return store_->db(db).EncodeState(key, encoded);
 }
 
 int64_t Dispatcher::last_peer_merge_ms() const { return server_->last_peer_merge_ms; }

@@ -358,6 +358,31 @@ void EncodeKeyState(const KeyState& state, std::string* out) {
   PutVarint(out, state.ttl_stamp.counter);
 }
 
+void EncodeKeyStateParts(const std::vector<VersionVector::Entry>& context,
+                         const std::vector<SiblingRef>& siblings, int64_t expire_at_ms,
+                         const Dot& ttl_stamp, std::string* out) {
+  PutVarint(out, context.size());
+  for (const auto& [actor, counter] : context) {
+    PutFixed64(out, actor);
+    PutVarint(out, counter);
+  }
+  PutVarint(out, siblings.size());
+  for (const SiblingRef& s : siblings) {
+    PutFixed64(out, s.dot.actor);
+    PutVarint(out, s.dot.counter);
+    PutVarint(out, s.value.size());
+    out->append(s.value);
+  }
+  if (expire_at_ms == KeyState::kNoExpire) {
+    PutVarint(out, 0);
+  } else {
+    PutVarint(out, 1);
+    PutVarint(out, static_cast<uint64_t>(expire_at_ms));
+  }
+  PutFixed64(out, ttl_stamp.actor);
+  PutVarint(out, ttl_stamp.counter);
+}
+
 bool DecodeKeyState(std::string_view* in, KeyState* out, std::string* error) {
   auto fail = [&](const char* why) {
     *error = why;

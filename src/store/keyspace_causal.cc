@@ -263,6 +263,52 @@ bool Keyspace::GetState(std::string_view key, KeyState* out) {
   return LoadState(key, &link, out);
 }
 
+bool Keyspace::EncodeState(std::string_view key, std::string* out) {
+  out->clear();
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) {
+    auto it = tombstones_.find(std::string(key));
+    if (it == tombstones_.end()) return false;
+    EncodeKeyState(it->second.state, out);
+    return true;
+  }
+  // Unpack's order and fold, into scratch space that outlives the call.
+  const SiblingSet* set = *link;
+  thread_local std::vector<VersionVector::Entry> context;
+  thread_local std::vector<SiblingRef> siblings;
+  context.clear();
+  siblings.clear();
+  size_t bytes = 32;
+  for (Sibling s : *set) {
+    const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
+    siblings.push_back(SiblingRef{dot, s.value});
+    context.emplace_back(dot.actor, dot.counter);
+    bytes += 24 + s.value.size();
+  }
+  for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
+    const Version v = set->extra_context(i);
+    context.emplace_back(actors_->IdOf(v.actor()), v.counter());
+  }
+  std::sort(context.begin(), context.end());
+  size_t folded = 0;
+  for (size_t i = 0; i < context.size(); ++i) {
+    if (folded > 0 && context[folded - 1].first == context[i].first) {
+      context[folded - 1].second = std::max(context[folded - 1].second, context[i].second);
+    } else {
+      context[folded++] = context[i];
+    }
+  }
+  context.resize(folded);
+  std::sort(siblings.begin(), siblings.end(),
+            [](const SiblingRef& a, const SiblingRef& b) { return a.dot < b.dot; });
+  const Version stamp = set->ttl_stamp();
+  const Dot ttl_stamp =
+      stamp.raw() != 0 ? Dot{actors_->IdOf(stamp.actor()), stamp.counter()} : Dot{};
+  out->reserve(bytes + 16 * context.size());
+  EncodeKeyStateParts(context, siblings, set->expire_at_ms(), ttl_stamp, out);
+  return true;
+}
+
 bool Keyspace::StateDigest(std::string_view key, uint64_t* digest) {
   SiblingSet** link = FindLive(key);
   if (link != nullptr) {

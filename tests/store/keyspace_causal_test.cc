@@ -72,6 +72,39 @@ TEST_F(CausalKeyspaceTest, StateDigestIsWhatTheSlotDigestFolds) {
   EXPECT_EQ(theirs, b_.db(0).slot_digest(slot));
 }
 
+TEST_F(CausalKeyspaceTest, EncodeStateIsEncodeKeyStateOfGetState) {
+  std::string out;
+  EXPECT_FALSE(a_.db(0).EncodeState("k", &out));
+  KeyState after;
+  // Siblings from two nodes (merged in), a TTL, a covered dot in the
+  // context, then a tombstone: each time the same bytes both ways.
+  ASSERT_EQ(a_.db(0).VPutCausal("k", VersionVector(), "mine", TtlUpdate::Clear(), &after),
+            OpStatus::kOk);
+  ASSERT_EQ(b_.db(0).VPutCausal("k", VersionVector(), std::string(300, 'x'),
+                                TtlUpdate::At(1'800'000'000'000), &after),
+            OpStatus::kOk);
+  ASSERT_EQ(b_.db(0).VPutCausal("k", VersionVector(), "", TtlUpdate::Keep(), &after),
+            OpStatus::kOk);
+  auto check = [&](Store& store) {
+    KeyState state;
+    ASSERT_TRUE(store.db(0).GetState("k", &state));
+    std::string expected;
+    EncodeKeyState(state, &expected);
+    ASSERT_TRUE(store.db(0).EncodeState("k", &out));
+    EXPECT_EQ(out, expected);
+  };
+  check(a_);
+  Copy(b_, a_, {"k"});
+  check(a_);
+  KeyState state;
+  ASSERT_TRUE(a_.db(0).GetState("k", &state));
+  ASSERT_EQ(a_.db(0).VPutCausal("k", state.context, "next", TtlUpdate::Keep(), &after),
+            OpStatus::kOk);
+  check(a_);
+  ASSERT_TRUE(a_.db(0).Delete("k"));
+  check(a_);
+}
+
 TEST_F(CausalKeyspaceTest, EvictedStateKeepsItsDigestAndIsNotTakenBack) {
   KeyState after;
   ASSERT_EQ(a_.db(0).VPutCausal("k", VersionVector(), "v", TtlUpdate::Clear(), &after),

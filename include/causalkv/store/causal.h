@@ -142,6 +142,16 @@ std::string FormatDot(const Dot& dot);
 // The binary form peers exchange (also stored by snapshots and the log).
 // Layout (DO NOT CHANGE, version 1): varint-framed; see causal.cc.
 void EncodeKeyState(const KeyState& state, std::string* out);
+// The same bytes from the parts of a state, without owning its values:
+// `context` folded and sorted by actor, `siblings` in dot order (as
+// KeyState keeps them). Appends to *out.
+struct SiblingRef {
+  Dot dot;
+  std::string_view value;
+};
+void EncodeKeyStateParts(const std::vector<VersionVector::Entry>& context,
+                         const std::vector<SiblingRef>& siblings, int64_t expire_at_ms,
+                         const Dot& ttl_stamp, std::string* out);
 // Decodes one state from the front of `in`, advancing it. False, with
 // *error, for malformed input (bounds-checked; never reads past `in`); a
 // decoded state always passes Valid().

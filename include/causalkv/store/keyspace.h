@@ -215,6 +215,9 @@ class Keyspace {
   // equal digests mean equal states (dots, context, TTL) without copying any
   // value. False, as GetState, if the key has neither a value nor a tombstone.
   bool StateDigest(std::string_view key, uint64_t* digest);
+  // EncodeKeyState(GetState(key)) into *out (replaced), without copying the
+  // values out of the block first. False, as GetState, if neither exists.
+  bool EncodeState(std::string_view key, std::string* out);
   // The state of a live key's block as ForEachLive hands it out, without
   // counting an access or changing anything (snapshots read it in a forked
   // child, where a write would copy the page).
