@@ -214,9 +214,7 @@ class PeerLink {
   uint64_t backoff_ms_;
   std::string last_failure_;
 
-  // Scratch arrays for redisAsyncCommandArgv, reused across sends.
-  std::vector<const char*> argv_ptrs_;
-  std::vector<size_t> argv_lens_;
+  std::string command_scratch_;  // Queue()'s RESP encoding, reused across sends
 
   int64_t last_reply_ms_ = 0;
   uint64_t bytes_sent_ = 0;
