@@ -29,14 +29,15 @@ void Keyspace::EnableCausal(ActorTable* actors) {
   table_.ForEach([&](const SiblingSet* set) { DigestToggleBlock(set); });
 }
 
-KeyState Keyspace::Unpack(const SiblingSet* set) const {
+KeyState Keyspace::Unpack(const SiblingSet* set, bool with_values) const {
   KeyState state;
   state.expire_at_ms = set->expire_at_ms();
   std::vector<VersionVector::Entry> context;
-  state.siblings.reserve(set->size());
+  context.reserve(set->size() + set->extra_context_size());
+  if (with_values) state.siblings.reserve(set->size());
   for (Sibling s : *set) {
     const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
-    state.siblings.push_back(SiblingValue{dot, std::string(s.value)});
+    if (with_values) state.siblings.push_back(SiblingValue{dot, std::string(s.value)});
     context.emplace_back(dot.actor, dot.counter);
   }
   for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
@@ -45,15 +46,16 @@ KeyState Keyspace::Unpack(const SiblingSet* set) const {
   }
   // Fold: the highest counter per actor.
   std::sort(context.begin(), context.end());
-  std::vector<VersionVector::Entry> folded;
-  for (const auto& e : context) {
-    if (!folded.empty() && folded.back().first == e.first) {
-      folded.back().second = std::max(folded.back().second, e.second);
+  size_t folded = 0;  // in place: no second vector
+  for (size_t i = 0; i < context.size(); ++i) {
+    if (folded > 0 && context[folded - 1].first == context[i].first) {
+      context[folded - 1].second = std::max(context[folded - 1].second, context[i].second);
     } else {
-      folded.push_back(e);
+      context[folded++] = context[i];
     }
   }
-  state.context = VersionVector(std::move(folded));
+  context.resize(folded);
+  state.context = VersionVector(std::move(context));
   // A block written before causal mode (a single node's data) keeps its
   // siblings in counter order, which is dot order for one actor.
   std::sort(state.siblings.begin(), state.siblings.end(),
@@ -246,10 +248,11 @@ void Keyspace::ForgetEvicted(std::string_view key) {
   evicted_.erase(it);
 }
 
-bool Keyspace::LoadState(std::string_view key, SiblingSet*** link, KeyState* out) {
+bool Keyspace::LoadState(std::string_view key, SiblingSet*** link, KeyState* out,
+                         bool with_values) {
   *link = FindLive(key);
   if (*link != nullptr) {
-    *out = Unpack(**link);
+    *out = Unpack(**link, with_values);
     return true;
   }
   auto it = tombstones_.find(std::string(key));
@@ -459,11 +462,12 @@ OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, K
 OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl) {
   SiblingSet** link;
   KeyState state;
-  LoadState(key, &link, &state);
+  // The context is everything held here: every local sibling is replaced
+  // (so their values are not even copied out), and siblings written
+  // concurrently elsewhere survive the merge.
+  LoadState(key, &link, &state, false);
   Dot dot;
   if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
-  // The context is everything held here: every local sibling is replaced,
-  // and siblings written concurrently elsewhere survive the merge.
   const VersionVector seen = state.context;
   const std::string owned(value);
   ApplyWrite(&state, seen, dot, &owned);

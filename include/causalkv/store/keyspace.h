@@ -323,12 +323,15 @@ class Keyspace {
     KeyState state;
     int64_t since_ms;
   };
-  KeyState Unpack(const SiblingSet* set) const;
+  // `with_values` false: the siblings are left out (their dots still count
+  // in the context), for a write that replaces them all.
+  KeyState Unpack(const SiblingSet* set, bool with_values = true) const;
   // The block for a live state; nullptr (nothing changed) with kTooManyActors.
   SiblingSet* Pack(std::string_view key, const KeyState& state, OpStatus* status);
   // Loads the stored state (live or tombstone) of `key`; false if none.
   // *link is the live key's slot (nullptr for a tombstone or nothing).
-  bool LoadState(std::string_view key, SiblingSet*** link, KeyState* out);
+  bool LoadState(std::string_view key, SiblingSet*** link, KeyState* out,
+                 bool with_values = true);
   // Replaces whatever is stored for `key` by `state` (live, or a tombstone
   // when it has no siblings). *link as LoadState gave it.
   OpStatus SaveState(std::string_view key, SiblingSet** link, KeyState state);
