@@ -129,6 +129,20 @@ fuzz: fuzz-build
 	    exit 1; \
 	  fi; \
 	done
+	@$(MAKE) --no-print-directory differential
+
+# The differential test against redis-server (redis-tests/test_differential.py)
+# for DIFF_SECONDS with a random seed, printed first; rerun a failure with
+# `make differential DIFF_SEED=n` (`make test` runs a short fixed-seed one).
+DIFF_SECONDS ?= 120
+DIFF_PYTHON ?= /usr/bin/python3
+.PHONY: differential
+differential: build
+	@seed=$${DIFF_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "differential: DIFF_SEED=$$seed DIFF_SECONDS=$(DIFF_SECONDS)"; \
+	cd redis-tests && DIFF_SEED=$$seed DIFF_SECONDS=$(DIFF_SECONDS) \
+	  CAUSALKV_SERVER=$(abspath $(BUILD_DIR))/causalkv-server \
+	  PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 $(DIFF_PYTHON) test_differential.py
 
 sanitize: deps
 	cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAUSALKV_SANITIZE=ON
