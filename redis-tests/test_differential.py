@@ -883,7 +883,7 @@ class DifferentialTest(unittest.TestCase):
                         producing.append(c)
                     skip = False
                 continue
-            if name == "RESET":
+            if name == "RESET" and len(c.args) == 1:
                 # RESET turns replies back on before it answers, but a SKIP
                 # before it still swallows its own reply (both servers).
                 off = False
@@ -913,12 +913,18 @@ class DifferentialTest(unittest.TestCase):
                 ok, e = self.equal(c, o, s, queued if c.name() == "EXEC" and in_multi else None)
             if pending and pending[0] is c:
                 self.track(conn_index, pending.pop(0), o, in_multi)
+                if c.name() == "EXEC" and len(c.args) == 1 and in_multi and \
+                        isinstance(o, bytes) and o[:1] == b"*":
+                    # A SELECT that EXEC ran changes the database too.
+                    for qc, el in zip(queued, element_spans(o) or []):
+                        if qc.name() == "SELECT":
+                            self.track(conn_index, qc, el, False)
             # Track the MULTI state from the oracle's replies.
             if c.name() == "MULTI" and o == b"+OK\r\n":
                 in_multi, queued = True, []
             elif in_multi and o == b"+QUEUED\r\n":
                 queued.append(c)
-            elif c.name() in ("EXEC", "DISCARD", "RESET") and in_multi:
+            elif c.name() in ("EXEC", "DISCARD", "RESET") and len(c.args) == 1 and in_multi:
                 in_multi, queued = False, []
             note = ""
             if e is not None:
