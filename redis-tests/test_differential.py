@@ -41,8 +41,8 @@ and both replies, by regular expression), and entries marked "skip" are never
 sent. After a tolerated difference marked "diverges" the epoch ends (the
 servers' states may differ from then on).
 
-Environment: DIFF_SEED (default fixed), DIFF_BATCHES (default 25000, about
-10 s, when DIFF_SECONDS is not set), DIFF_SECONDS (run for that long: the
+Environment: DIFF_SEED (default fixed), DIFF_BATCHES (default 15000, about
+6 s on an idle machine, when DIFF_SECONDS is not set), DIFF_SECONDS (run for that long: the
 random-seed runs of `make differential`), DIFF_KEEP_GOING=1 (print every
 difference in one line and go on, for hunting differences).
 """
@@ -446,6 +446,12 @@ class Generator:
         cmd.args[0] = self.case(cmd.args[0])
         return cmd
 
+    def one_no_watch(self):
+        while True:
+            cmd = self.one()
+            if cmd.name() != "WATCH":
+                return cmd
+
     def multi_block(self):
         """MULTI, queued commands (some refused), EXEC or DISCARD."""
         out = [Cmd([b"MULTI"])]
@@ -484,14 +490,18 @@ class Generator:
                 break
             elif c < 0.13:
                 self.generated["client"] += 1
-                out += [Cmd([b"CLIENT", b"REPLY", b"SKIP"]), self.one()]
+                out += [Cmd([b"CLIENT", b"REPLY", b"SKIP"]), self.one_no_watch()]
             elif c < 0.15:
                 self.generated["client"] += 1
                 out.append(Cmd([b"CLIENT", b"REPLY", b"OFF"]))
-                out += [self.one() for _ in range(r.randint(0, 3))]
+                out += [self.one_no_watch() for _ in range(r.randint(0, 3))]
                 out.append(Cmd([b"CLIENT", b"REPLY", r.choice([b"ON", b"on"])]))
             else:
                 out.append(self.one())
+                if out[-1].name() == "WATCH":
+                    # A WATCH ends its batch, so that the state after the
+                    # batch is the state it watched (see watched_unchanged).
+                    break
         if r.random() < 0.01:
             self.generated["quit"] += 1
             out.append(Cmd([b"QUIT"] + r.choice([[], [], [b"x"]])))
@@ -782,23 +792,32 @@ class DifferentialTest(unittest.TestCase):
 
     def condition(self, name, cmd):
         """The conditions an entry of the known-differences file can name."""
-        if name == "watched_key_missing":
-            # The documented WATCH difference: a watched key missing at WATCH
-            # and at EXEC does not abort on causalkv, even if it was created
-            # and deleted in between. It can only explain an EXEC that Redis
-            # aborted and causalkv ran if a watched key is missing at EXEC
-            # time; EXEC ends its batch and the oracle ran nothing, so the
-            # oracle's state now is its state at EXEC.
+        if name in ("watched_missing_key_unchanged", "watched_ttl_restored"):
+            # causalkv's WATCH compares a fingerprint (existence, newest
+            # version, sibling count, TTL). That can only explain an EXEC
+            # that Redis aborted and causalkv ran if every watched key has,
+            # on the oracle, the same value and expiry time at EXEC as when
+            # it was watched (both EXEC and WATCH end their batch, and the
+            # oracle's aborted EXEC ran nothing, so probing after the batch
+            # sees those states).
             if not self.exec_is_last or not self.watching:
                 return False
-            with RawConnection(self.oracle.port) as c:
-                for db, key in sorted(self.watching):
-                    if c.call("SELECT", db) != b"+OK\r\n":
-                        return False
-                    if c.call("EXISTS", key) == b":0\r\n":
-                        return True
-            return False
+            now = self.probe(self.watching)
+            snap = self.watch_snapshot[self.current_conn]
+            if any(now[k] != snap.get(k) for k in self.watching):
+                return False
+            missing = any(v[0] == b"$-1\r\n" for v in now.values())
+            return missing if name == "watched_missing_key_unchanged" else not missing
         raise ValueError("unknown condition %r in %s" % (name, KNOWN_PATH))
+
+    def probe(self, keys):
+        """(GET, PEXPIRETIME) of each (db, key) on the oracle."""
+        out = {}
+        with RawConnection(self.oracle.port) as c:
+            for db, key in sorted(keys):
+                c.call("SELECT", db)
+                out[(db, key)] = (c.call("GET", key), c.call("PEXPIRETIME", key))
+        return out
 
     def track(self, ci, cmd, o, in_multi):
         """Follow the connection's database and watched keys from the
@@ -816,12 +835,15 @@ class DifferentialTest(unittest.TestCase):
         elif name == "RESET" and len(cmd.args) == 1:
             self.conn_db[ci] = 0
             self.watched[ci] = set()
+            self.watch_snapshot[ci] = {}
         elif name == "WATCH" and ok and not in_multi and len(cmd.args) > 1:
             self.watched[ci].update((self.conn_db[ci], k) for k in cmd.args[1:])
         elif name == "UNWATCH" and len(cmd.args) == 1 and not in_multi:
             self.watched[ci] = set()
+            self.watch_snapshot[ci] = {}
         elif name in ("EXEC", "DISCARD") and len(cmd.args) == 1 and in_multi:
             self.watched[ci] = set()
+            self.watch_snapshot[ci] = {}
 
     # ---- running batches ----------------------------------------------------
 
@@ -905,6 +927,7 @@ class DifferentialTest(unittest.TestCase):
             o = ro[i] if i < len(ro) else None
             s = rs[i] if i < len(rs) else None
             self.tolerated = []
+            self.current_conn = conn_index
             self.exec_is_last = c is producing[-1] and i == len(ro) - 1 if producing else False
             self.watching = set(self.watched[conn_index])
             if o is None or s is None:
@@ -939,6 +962,10 @@ class DifferentialTest(unittest.TestCase):
             entries.append((c, o, s, note))
         for c in pending:
             self.track(conn_index, c, None, in_multi)
+        if cmds[-1].name() == "WATCH":
+            snap = self.watch_snapshot[conn_index]
+            new = [k for k in self.watched[conn_index] if k not in snap]
+            snap.update(self.probe(new))
         transcript.append((conn_index, cmds, entries))
         self.commands_sent += len(cmds)
         if failure:
@@ -1003,6 +1030,7 @@ class DifferentialTest(unittest.TestCase):
                     c.close()
         self.conn_db = [0, 0]
         self.watched = [set(), set()]
+        self.watch_snapshot = [{}, {}]
         sides = [Side([RawConnection(port), RawConnection(port)])
                  for port in (self.oracle.port, self.server.port)]
         for side in sides:
@@ -1028,7 +1056,7 @@ class DifferentialTest(unittest.TestCase):
         seed = int(seed_env) if seed_env else DEFAULT_SEED
         seconds = float(os.environ.get("DIFF_SECONDS", "0") or 0)
         max_batches = int(os.environ.get("DIFF_BATCHES", "0") or 0) or (
-            None if seconds else 25000)
+            None if seconds else 15000)
         print("\ndifferential: DIFF_SEED=%d %s" % (
             seed, ("DIFF_SECONDS=%g" % seconds) if seconds else "DIFF_BATCHES=%d" % max_batches),
             file=sys.stderr)
@@ -1084,6 +1112,7 @@ class DifferentialTest(unittest.TestCase):
                             sides[side].conns[conn_index] = RawConnection(old.port)
                         self.conn_db[conn_index] = 0
                         self.watched[conn_index] = set()
+                        self.watch_snapshot[conn_index] = {}
                     if tolerated:
                         break  # the servers' states may differ now: a new epoch
         finally:
