@@ -469,6 +469,8 @@ class Generator:
                 if cmd.name() in ("RESET", "EXEC", "DISCARD", "MULTI", "HELLO") and \
                         self.r.random() < 0.8:
                     continue
+                if cmd.name() == "EXEC":
+                    continue  # the transaction's EXEC must end the batch
                 out.append(cmd)
         end = b"EXEC" if self.r.random() < 0.75 else b"DISCARD"
         self.generated[end.decode().lower()] += 1
