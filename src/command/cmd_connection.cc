@@ -143,8 +143,12 @@ void Hello(Context& ctx) {
 
 void Select(Context& ctx) {
   int64_t db;
-  if (!ParseInt64(ctx.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+  if (!ParseInt64(ctx.args[1], &db)) {
     ctx.w.Error(err::kNotInteger);
+    return;
+  }
+  if (db < INT32_MIN || db > INT32_MAX) {  // Redis's text, typo included
+    ctx.w.Error("value is out of range, value must between -2147483648 and 2147483647");
     return;
   }
   if (db < 0 || db >= ctx.store.database_count()) {

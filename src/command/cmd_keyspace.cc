@@ -93,13 +93,13 @@ void Scan(Context& ctx) {
   const std::string_view cursor_arg = ctx.args[1];
   uint64_t cursor = 0;
   {
-    // Redis reads the cursor with strtoul and its leniency ("+5", "-1" wraps),
-    // refusing only a leading space, trailing garbage and overflow.
+    // Redis reads the cursor with strtoul and its leniency ("+5", "-1" wraps,
+    // "" is 0), refusing only a leading space, trailing garbage and overflow.
     const std::string text(cursor_arg);
     char* end = nullptr;
     errno = 0;
     cursor = std::strtoull(text.c_str(), &end, 10);
-    if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' ||
+    if (std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' ||
         errno == ERANGE) {
       ctx.w.Error(err::kCursor);
       return;
@@ -252,7 +252,8 @@ void TtlGeneric(Context& ctx, bool seconds, bool absolute) {
     ms -= ctx.store.now_ms();
     if (ms < 0) ms = 0;
   }
-  ctx.w.Integer(seconds ? (ms + 500) / 1000 : ms);
+  // Rounded in unsigned arithmetic: a time near 2^63 ms must not wrap.
+  ctx.w.Integer(seconds ? static_cast<int64_t>((static_cast<uint64_t>(ms) + 500) / 1000) : ms);
 }
 void Ttl(Context& ctx) { TtlGeneric(ctx, true, false); }
 void PTtl(Context& ctx) { TtlGeneric(ctx, false, false); }

@@ -526,13 +526,14 @@ void ConfigRewrite(Context& ctx) {
 
 // SLOWLOG GET [count]: newest first, 10 by default, -1 for all.
 void SlowlogGet(Context& ctx) {
+  if (ctx.args.size() > 3) {
+    ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
+                std::string(ctx.args[1]) + "'. Try SLOWLOG HELP.");
+    return;
+  }
   int64_t count = 10;
   if (ctx.args.size() == 3 && (!ParseInt64(ctx.args[2], &count) || count < -1)) {
     ctx.w.Error("count should be greater than or equal to -1");
-    return;
-  }
-  if (ctx.args.size() > 3) {
-    ctx.w.Error(err::kSyntax);
     return;
   }
   const auto& entries = ctx.dispatcher.slowlog().entries();

@@ -646,6 +646,8 @@ TEST_F(CommandTest, ScanReplyShape) {
   EXPECT_EQ(Run({"scan", "0", "TYPE", "list"}), "*2\r\n$1\r\n0\r\n*0\r\n");
   EXPECT_EQ(Run({"scan", "0", "MATCH", "x*"}), "*2\r\n$1\r\n0\r\n*0\r\n");
   EXPECT_EQ(Run({"scan", "abc"}), "-ERR invalid cursor\r\n");
+  // Redis parses the cursor with strtoul: an empty one is 0.
+  EXPECT_EQ(Run({"scan", ""}), "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n");
   EXPECT_EQ(Run({"scan", "0", "COUNT", "0"}), "-ERR syntax error\r\n");
   EXPECT_EQ(Run({"scan", "0", "COUNT", "x"}), "-ERR value is not an integer or out of range\r\n");
   EXPECT_EQ(Run({"scan", "0", "COUNT"}), "-ERR syntax error\r\n");
@@ -1060,6 +1062,20 @@ TEST_F(CommandTest, InfoForClientLibraries) {
   // Sections are picked by name, case-insensitively.
   const Resp server = Parse(Run({"info", "SERVER"}));
   EXPECT_EQ(server.str.find("# Clients"), std::string::npos);
+}
+
+// Differences the differential test found against redis-server 7.
+TEST_F(CommandTest, RedisErrorTextsFoundByTheDifferentialTest) {
+  EXPECT_EQ(Run({"select", "4294967296"}),
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
+  EXPECT_EQ(Run({"select", "x"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(Run({"slowlog", "get", "abc", ""}),
+            "-ERR unknown subcommand or wrong number of arguments for 'get'. "
+            "Try SLOWLOG HELP.\r\n");
+  Run({"set", "k", "v"});
+  EXPECT_EQ(Run({"pexpireat", "k", "9223372036854775807"}), ":1\r\n");
+  EXPECT_EQ(Run({"expiretime", "k"}), ":9223372036854776\r\n");
+  EXPECT_EQ(Run({"pexpiretime", "k"}), ":9223372036854775807\r\n");
 }
 
 }  // namespace
