@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <deque>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -39,17 +40,12 @@ constexpr int64_t kQuietMs = 1000;
 // ... unless the round is this many intervals late.
 constexpr int64_t kAntiEntropyOverdue = 6;
 
-// "0" .. "15" without formatting a number per key.
+// A database's number as text, without formatting it per key. The views
+// stay valid: a batch holds one per key until it is sent.
 std::string_view DbName(int db) {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> v;
-    for (int i = 0; i < 256; ++i) v.push_back(std::to_string(i));
-    return v;
-  }();
-  static thread_local std::string other;
-  if (db >= 0 && db < static_cast<int>(names.size())) return names[static_cast<size_t>(db)];
-  other = std::to_string(db);
-  return other;
+  static std::deque<std::string> names;
+  while (names.size() <= static_cast<size_t>(db)) names.push_back(std::to_string(names.size()));
+  return names[static_cast<size_t>(db)];
 }
 
 int64_t WallMs() {
@@ -167,12 +163,14 @@ Coordinator::Coordinator(uv_loop_t* loop, const config::Config* config, std::str
   uv_timer_init(loop_, &tick_);
   uv_timer_init(loop_, &soon_);
   uv_check_init(loop_, &flush_check_);
+  uv_prepare_init(loop_, &flush_prepare_);
   uv_timer_init(loop_, &lazy_flush_);
   tick_.data = this;
   soon_.data = this;
   flush_check_.data = this;
+  flush_prepare_.data = this;
   lazy_flush_.data = this;
-  handles_open_ = 4;
+  handles_open_ = 5;
 }
 
 Coordinator::~Coordinator() = default;
@@ -201,6 +199,7 @@ void Coordinator::Close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&soon_), on_closed);
   FlushOutbox();  // fails every batch at once: the links are down
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_prepare_), on_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&lazy_flush_), on_closed);
   // Whoever still waits gets what is known now.
   std::vector<std::shared_ptr<Op>> ops;
@@ -280,8 +279,7 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
     // Someone waits (or the batch is full): sent once this loop iteration's
     // commands have run, one PEER.MERGE per peer carrying them all.
     outbox_waiting_ = true;
-    uv_check_start(&flush_check_,
-                   [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+    FlushSoon();
   } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&lazy_flush_))) {
     // Nobody waits (W=1): up to kLazyFlushMs of writes share one batch, so
     // a stream of small writes costs the peers (and this node) one request
@@ -292,8 +290,18 @@ void Coordinator::Replicate(std::vector<command::KeyStateUpdate> updates, int ne
   }
 }
 
+void Coordinator::FlushSoon() {
+  // Check runs right after this iteration's I/O callbacks; prepare covers
+  // work queued elsewhere (timers, resumed clients) before the loop blocks.
+  uv_check_start(&flush_check_,
+                 [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+  uv_prepare_start(&flush_prepare_,
+                   [](uv_prepare_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+}
+
 void Coordinator::FlushOutbox() {
   uv_check_stop(&flush_check_);
+  uv_prepare_stop(&flush_prepare_);
   uv_timer_stop(&lazy_flush_);
   outbox_waiting_ = false;
   outbox_bytes_ = 0;
@@ -391,8 +399,7 @@ void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
   }
   if (op->Decided()) CompleteSoon(op);
   if (!read_outbox_.empty()) {
-    uv_check_start(&flush_check_,
-                   [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+    FlushSoon();
   }
 }
 
@@ -517,8 +524,7 @@ void Coordinator::Push(size_t peer, int db, std::string_view key, bool hint) {
   p.outbox.push_back(static_cast<uint32_t>(outbox_.size()));
   outbox_.push_back(Outgoing{db, std::string(key), std::move(state), nullptr, hint});
   outbox_waiting_ = true;  // repair goes out with this iteration's batch
-  uv_check_start(&flush_check_,
-                 [](uv_check_t* h) { static_cast<Coordinator*>(h->data)->FlushOutbox(); });
+  FlushSoon();
 }
 
 size_t Coordinator::hint_budget_per_peer() const {

@@ -204,7 +204,10 @@ void PeerLink::RequestFlush() {
 void PeerLink::Flush() {
   uv_check_stop(&flush_check_);
   uv_prepare_stop(&flush_prepare_);
-  if (!std::exchange(flush_wanted_, false) || ac_ == nullptr) return;
+  if (!std::exchange(flush_wanted_, false) || ac_ == nullptr ||
+      (ac_->c.flags & REDIS_CONNECTED) == 0) {
+    return;  // a new connection's writes wait for its connect (POLLOUT)
+  }
   auto* events = static_cast<PeerLinkEvents*>(ac_->ev.data);
   // The events object outlives this call: it is deleted when its poll
   // handle has closed, which is never inside a callback like this one.

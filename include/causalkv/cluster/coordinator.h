@@ -208,6 +208,7 @@ class Coordinator final : public command::Replicator {
   };
 
   void Tick();
+  void FlushSoon();
   void FlushOutbox();
   void FlushReads();
   void ResolveReads(size_t peer, const std::vector<Wanted>& batch,
@@ -248,6 +249,7 @@ class Coordinator final : public command::Replicator {
   uv_timer_t tick_;
   uv_timer_t soon_;
   uv_check_t flush_check_;       // sends outbox_ after this iteration's commands
+  uv_prepare_t flush_prepare_;
   uv_timer_t lazy_flush_;        // ... or a little later when nobody waits
   // outbox_ leaves at this iteration's end (a write waits, or it is full).
   bool outbox_waiting_ = false;
