@@ -90,6 +90,19 @@ void PeerHello(Context& ctx) {
   ctx.w.Ok();
 }
 
+// A batch of (db, key, x) triples: each key's lookup is started a few keys
+// ahead of the one being processed (HashTable::Prefetch's two stages).
+void PrefetchAhead(Context& ctx, const std::vector<int>& dbs, size_t i) {
+  constexpr size_t kBucketAhead = 8;
+  constexpr size_t kEntryAhead = 4;
+  if (i + kBucketAhead < dbs.size()) {
+    ctx.store.db(dbs[i + kBucketAhead]).Prefetch(ctx.args[2 + 3 * (i + kBucketAhead)], 0);
+  }
+  if (i + kEntryAhead < dbs.size()) {
+    ctx.store.db(dbs[i + kEntryAhead]).Prefetch(ctx.args[2 + 3 * (i + kEntryAhead)], 1);
+  }
+}
+
 void PeerMerge(Context& ctx) {
   if ((ctx.args.size() - 1) % 3 != 0) {
     ctx.w.Error(err::kSyntax);
@@ -119,16 +132,8 @@ void PeerMerge(Context& ctx) {
   }
   ctx.server.last_peer_merge_ms = ctx.store.now_ms();
   std::string statuses(count, '0');
-  // A batch of keys: each one's lookup is started a few keys ahead.
-  constexpr size_t kBucketAhead = 8;
-  constexpr size_t kEntryAhead = 4;
   for (size_t i = 0; i < count; ++i) {
-    if (i + kBucketAhead < count) {
-      ctx.store.db(dbs[i + kBucketAhead]).Prefetch(ctx.args[2 + 3 * (i + kBucketAhead)], 0);
-    }
-    if (i + kEntryAhead < count) {
-      ctx.store.db(dbs[i + kEntryAhead]).Prefetch(ctx.args[2 + 3 * (i + kEntryAhead)], 1);
-    }
+    PrefetchAhead(ctx, dbs, i);
     const std::string_view key = ctx.args[2 + 3 * i];
     bool changed = false;
     const store::OpStatus status =
@@ -179,15 +184,8 @@ void PeerMget(Context& ctx) {
   // 4-byte little-endian length and this node's encoded state.
   std::string out;
   std::string encoded;
-  constexpr size_t kBucketAhead = 8;  // as PEER.MERGE: lookups started ahead
-  constexpr size_t kEntryAhead = 4;
   for (size_t i = 0; i < count; ++i) {
-    if (i + kBucketAhead < count) {
-      ctx.store.db(dbs[i + kBucketAhead]).Prefetch(ctx.args[2 + 3 * (i + kBucketAhead)], 0);
-    }
-    if (i + kEntryAhead < count) {
-      ctx.store.db(dbs[i + kEntryAhead]).Prefetch(ctx.args[2 + 3 * (i + kEntryAhead)], 1);
-    }
+    PrefetchAhead(ctx, dbs, i);
     store::Keyspace& ks = ctx.store.db(dbs[i]);
     const std::string_view key = ctx.args[2 + 3 * i];
     const std::string_view theirs = ctx.args[3 + 3 * i];

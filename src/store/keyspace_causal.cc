@@ -29,6 +29,26 @@ void Keyspace::EnableCausal(ActorTable* actors) {
   table_.ForEach([&](const SiblingSet* set) { DigestToggleBlock(set); });
 }
 
+namespace {
+
+// A block's dots and extra context folded into a context: sorted by actor,
+// the highest counter of each (in place, no second vector).
+void SortAndFold(std::vector<VersionVector::Entry>* context) {
+  std::sort(context->begin(), context->end());
+  size_t folded = 0;
+  for (size_t i = 0; i < context->size(); ++i) {
+    const VersionVector::Entry entry = (*context)[i];
+    if (folded > 0 && (*context)[folded - 1].first == entry.first) {
+      (*context)[folded - 1].second = std::max((*context)[folded - 1].second, entry.second);
+    } else {
+      (*context)[folded++] = entry;
+    }
+  }
+  context->resize(folded);
+}
+
+}  // namespace
+
 KeyState Keyspace::Unpack(const SiblingSet* set, bool with_values) const {
   KeyState state;
   state.expire_at_ms = set->expire_at_ms();
@@ -44,17 +64,7 @@ KeyState Keyspace::Unpack(const SiblingSet* set, bool with_values) const {
     const Version v = set->extra_context(i);
     context.emplace_back(actors_->IdOf(v.actor()), v.counter());
   }
-  // Fold: the highest counter per actor.
-  std::sort(context.begin(), context.end());
-  size_t folded = 0;  // in place: no second vector
-  for (size_t i = 0; i < context.size(); ++i) {
-    if (folded > 0 && context[folded - 1].first == context[i].first) {
-      context[folded - 1].second = std::max(context[folded - 1].second, context[i].second);
-    } else {
-      context[folded++] = context[i];
-    }
-  }
-  context.resize(folded);
+  SortAndFold(&context);
   state.context = VersionVector(std::move(context));
   // A block written before causal mode (a single node's data) keeps its
   // siblings in counter order, which is dot order for one actor.
@@ -158,17 +168,8 @@ uint64_t Keyspace::BlockHash(const SiblingSet* set) const {
     const Version v = set->extra_context(i);
     context.emplace_back(actors_->IdOf(v.actor()), v.counter());
   }
-  std::sort(context.begin(), context.end());
   std::sort(dots.begin(), dots.end());
-  size_t folded = 0;
-  for (size_t i = 0; i < context.size(); ++i) {
-    if (folded > 0 && context[folded - 1].first == context[i].first) {
-      context[folded - 1].second = std::max(context[folded - 1].second, context[i].second);
-    } else {
-      context[folded++] = context[i];
-    }
-  }
-  context.resize(folded);
+  SortAndFold(&context);
   HashInput in(set->key());
   in.Put(context.size());
   for (const auto& [actor, counter] : context) {
@@ -292,16 +293,7 @@ bool Keyspace::EncodeState(std::string_view key, std::string* out) {
     const Version v = set->extra_context(i);
     context.emplace_back(actors_->IdOf(v.actor()), v.counter());
   }
-  std::sort(context.begin(), context.end());
-  size_t folded = 0;
-  for (size_t i = 0; i < context.size(); ++i) {
-    if (folded > 0 && context[folded - 1].first == context[i].first) {
-      context[folded - 1].second = std::max(context[folded - 1].second, context[i].second);
-    } else {
-      context[folded++] = context[i];
-    }
-  }
-  context.resize(folded);
+  SortAndFold(&context);
   std::sort(siblings.begin(), siblings.end(),
             [](const SiblingRef& a, const SiblingRef& b) { return a.dot < b.dot; });
   const Version stamp = set->ttl_stamp();
