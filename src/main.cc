@@ -1,4 +1,5 @@
 // causalkv-server [/path/to/causalkv.conf] [--option value ...]
+// causalkv-server --check-config /path/to/causalkv.conf [--option value ...]
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -18,6 +19,7 @@ namespace {
 void PrintUsage() {
   std::printf(
       "Usage: causalkv-server [/path/to/causalkv.conf] [options]\n"
+      "       causalkv-server --check-config /path/to/causalkv.conf [options]\n"
       "       causalkv-server -v or --version\n"
       "       causalkv-server -h or --help\n\n"
       "Options are the config file's directives with '--' in front, applied after\n"
@@ -38,6 +40,9 @@ int main(int argc, char** argv) {
       return 0;
     case causalkv::config::LoadResult::kVersion:
       std::printf("causalkv server v=%s (Redis protocol compatible with 7.2)\n", CAUSALKV_VERSION);
+      return 0;
+    case causalkv::config::LoadResult::kCheckConfig:
+      std::printf("Configuration file '%s' is OK\n", config.config_file.c_str());
       return 0;
     case causalkv::config::LoadResult::kError:
       std::fprintf(stderr, "%s\n", error.c_str());

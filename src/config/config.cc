@@ -22,6 +22,10 @@
 
 #include "split_args.h"
 
+#ifndef CAUSALKV_VERSION
+#define CAUSALKV_VERSION "0.0.0"
+#endif
+
 namespace causalkv::config {
 namespace {
 
@@ -34,7 +38,9 @@ constexpr std::string_view kWrongArgCount = "wrong number of arguments";
 constexpr std::string_view kNotAnInteger = "argument couldn't be parsed into an integer";
 constexpr std::string_view kNotMemory = "argument must be a memory value";
 constexpr std::string_view kUnbalancedQuotes = "Unbalanced quotes in configuration line";
-constexpr std::string_view kFatalHeader = "*** FATAL CONFIG FILE ERROR ***\n";
+// Redis prints its name and version here; operators grep logs for this line.
+constexpr std::string_view kFatalHeader =
+    "*** FATAL CONFIG FILE ERROR (causalkv " CAUSALKV_VERSION ") ***\n";
 
 constexpr size_t kMaxBindAddresses = 16;  // Redis's CONFIG_BINDADDR_MAX
 constexpr int kMinHz = 1;                 // CONFIG_MIN_HZ
@@ -1154,16 +1160,25 @@ bool LoadFromText(std::string_view text, std::string_view source, Config* out, s
 }
 
 LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::string* error) {
+  bool check_only = false;
   if (argc >= 2) {
     const std::string_view first = argv[1];
     if (first == "--version" || first == "-v") return LoadResult::kVersion;
     if (first == "--help" || first == "-h") return LoadResult::kHelp;
+    check_only = first == "--check-config";
+  }
+  if (check_only && argc < 3) {
+    *error = "--check-config needs the file to check: causalkv-server --check-config "
+             "/path/to/causalkv.conf [--option value ...]";
+    return LoadResult::kError;
   }
 
   Config staged = *out;
-  int i = 1;
-  if (argc >= 2 && !StartsWithDashDash(argv[1])) {
-    const std::string path = argv[1];
+  // The file comes right after --check-config whatever its name, so that a
+  // check never silently falls back to the defaults.
+  int i = check_only ? 2 : 1;
+  if (check_only || (argc >= 2 && !StartsWithDashDash(argv[1]))) {
+    const std::string path = argv[i];
     std::string text;
     std::string os_error;
     if (!ReadWholeFile(path, &text, &os_error)) {
@@ -1173,7 +1188,7 @@ LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::str
     const std::string absolute = AbsolutePath(path);
     if (!LoadFromText(text, absolute, &staged, error)) return LoadResult::kError;
     staged.config_file = absolute;
-    i = 2;
+    ++i;
   }
 
   // Options as redis-server reads them: `--name` followed by its values. The
@@ -1219,7 +1234,7 @@ LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::str
   }
 
   *out = std::move(staged);
-  return LoadResult::kRun;
+  return check_only ? LoadResult::kCheckConfig : LoadResult::kRun;
 }
 
 namespace {

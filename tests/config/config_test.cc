@@ -21,6 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Redis's header, with causalkv's name and version where Redis has its own.
+const std::string kFatalHeader = "*** FATAL CONFIG FILE ERROR (causalkv " CAUSALKV_VERSION ") ***\n";
+
 // Every observable setting, to check that a failed call changed nothing.
 std::map<std::string, std::string> Snapshot(const Config& cfg) {
   std::map<std::string, std::string> values;
@@ -80,13 +83,13 @@ bool Load(std::string_view text, Config* cfg, std::string* error) {
 
 std::string FileError(int line, std::string_view shown, std::string_view reason,
                       std::string_view source = "test.conf") {
-  return "*** FATAL CONFIG FILE ERROR ***\nReading the configuration file '" + std::string(source) +
+  return kFatalHeader + "Reading the configuration file '" + std::string(source) +
          "', at line " + std::to_string(line) + "\n>>> '" + std::string(shown) + "'\n" +
          std::string(reason);
 }
 
 std::string ArgError(std::string_view option, std::string_view shown, std::string_view reason) {
-  return "*** FATAL CONFIG FILE ERROR ***\nReading the command line, at option '--" +
+  return kFatalHeader + "Reading the command line, at option '--" +
          std::string(option) + "'\n>>> '" + std::string(shown) + "'\n" + std::string(reason);
 }
 
@@ -458,7 +461,7 @@ TEST(LoadFromTextTest, ErrorNamesSourceLineAndDirective) {
   EXPECT_FALSE(LoadFromText("# comment\n\nloglevel debug\n  port 7000\n\n\n   port abc  \nhz 5\n",
                             "/etc/causalkv.conf", &cfg, &error));
   EXPECT_EQ(error,
-            "*** FATAL CONFIG FILE ERROR ***\n"
+            kFatalHeader +
             "Reading the configuration file '/etc/causalkv.conf', at line 7\n"
             ">>> 'port abc'\n"
             "argument couldn't be parsed into an integer");
@@ -471,7 +474,7 @@ TEST(LoadFromTextTest, ErrorWithoutSourceName) {
   std::string error;
   EXPECT_FALSE(LoadFromText("bogus 1\n", "", &cfg, &error));
   EXPECT_EQ(error,
-            "*** FATAL CONFIG FILE ERROR ***\n"
+            kFatalHeader +
             "Reading the configuration file, at line 1\n"
             ">>> 'bogus 1'\n"
             "Bad directive or wrong number of arguments");
@@ -767,6 +770,61 @@ TEST(LoadFromArgsTest, WrongNumberOfValues) {
   EXPECT_NE(error.find("Too many bind addresses specified."), std::string::npos) << error;
 }
 
+TEST(LoadFromArgsTest, CheckConfigAcceptsAFileAndItsOverrides) {
+  TempDir dir;
+  const std::string path = dir.Write("ok.conf", "port 7005\nloglevel debug\n");
+  Config cfg;
+  std::string error;
+  ASSERT_EQ(LoadArgs({"--check-config", path, "--port", "7006"}, &cfg, &error),
+            LoadResult::kCheckConfig)
+      << error;
+  EXPECT_EQ(cfg.port, 7006);
+  EXPECT_EQ(cfg.loglevel, LogLevel::kDebug);
+  EXPECT_EQ(cfg.config_file, fs::canonical(path).string());
+}
+
+TEST(LoadFromArgsTest, CheckConfigReportsWhatAStartReports) {
+  TempDir dir;
+  const std::string path = dir.Write("bad.conf", "# one\nport 7005\n\nmaxclients many\nhz 5\n");
+  const std::string canonical = fs::canonical(path).string();
+  Config checked;
+  std::string check_error;
+  EXPECT_EQ(LoadArgs({"--check-config", path}, &checked, &check_error), LoadResult::kError);
+  EXPECT_EQ(check_error, kFatalHeader + "Reading the configuration file '" + canonical +
+                             "', at line 4\n>>> 'maxclients many'\n"
+                             "argument couldn't be parsed into an integer");
+  Config started;
+  std::string start_error;
+  EXPECT_EQ(LoadArgs({path}, &started, &start_error), LoadResult::kError);
+  EXPECT_EQ(start_error, check_error);
+  EXPECT_EQ(checked.port, 6379);  // nothing applied
+}
+
+TEST(LoadFromArgsTest, CheckConfigChecksOverridesAndTheClusterRules) {
+  TempDir dir;
+  const std::string path = dir.Write("c.conf", "peers 127.0.0.2:7000\n");
+  Config cfg;
+  std::string error;
+  EXPECT_EQ(LoadArgs({"--check-config", path}, &cfg, &error), LoadResult::kError);
+  EXPECT_NE(error.find("peer-secret"), std::string::npos) << error;
+  EXPECT_EQ(LoadArgs({"--check-config", path, "--peer-secret", "s"}, &cfg, &error),
+            LoadResult::kCheckConfig)
+      << error;
+  EXPECT_EQ(LoadArgs({"--check-config", path, "--port", "x"}, &cfg, &error), LoadResult::kError);
+  EXPECT_EQ(error, ArgError("port", "port x", "argument couldn't be parsed into an integer"));
+}
+
+TEST(LoadFromArgsTest, CheckConfigNeedsAFile) {
+  Config cfg;
+  std::string error;
+  EXPECT_EQ(LoadArgs({"--check-config"}, &cfg, &error), LoadResult::kError);
+  EXPECT_NE(error.find("--check-config needs the file"), std::string::npos) << error;
+  // Whatever follows is the file: an option name there is a missing file,
+  // never a check of the built-in defaults.
+  EXPECT_EQ(LoadArgs({"--check-config", "--port", "7000"}, &cfg, &error), LoadResult::kError);
+  EXPECT_EQ(error.rfind("Fatal error, can't open config file '--port'", 0), 0u) << error;
+}
+
 TEST(LoadFromArgsTest, StrayArgumentAfterFile) {
   TempDir dir;
   const std::string path = dir.Write("a.conf", "port 7005\n");
@@ -774,7 +832,7 @@ TEST(LoadFromArgsTest, StrayArgumentAfterFile) {
   std::string error;
   EXPECT_EQ(LoadArgs({path, "extra", "--port", "1"}, &cfg, &error), LoadResult::kError);
   EXPECT_EQ(error,
-            "*** FATAL CONFIG FILE ERROR ***\n"
+            kFatalHeader +
             "Reading the command line, at argument 2\n"
             ">>> 'extra'\n"
             "expected an option starting with '--'");
@@ -1363,7 +1421,7 @@ LoadResult LoadFileArgs(std::string_view text, const std::vector<std::string>& f
 }
 
 std::string ClusterError(std::string_view reason) {
-  return "*** FATAL CONFIG FILE ERROR ***\nChecking the cluster options\n" + std::string(reason);
+  return kFatalHeader + "Checking the cluster options\n" + std::string(reason);
 }
 
 TEST(ConfigClusterTest, PeersAcceptsIpv4HostnamesAndBracketedIpv6) {

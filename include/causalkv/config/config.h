@@ -109,12 +109,17 @@ struct Config {
   std::string config_file;  // absolute path of the file loaded; empty if none
 };
 
-// Result of reading the command line.
-enum class LoadResult { kRun, kHelp, kVersion, kError };
+// Result of reading the command line. kCheckConfig: `--check-config FILE`
+// found nothing wrong; the caller reports success instead of starting.
+enum class LoadResult { kRun, kHelp, kVersion, kCheckConfig, kError };
 
 // Parses argv: an optional config file path first, then `--name value...`
-// pairs that override it (as redis-server does). On kError, *error holds a
-// message naming the option and, for file errors, the file and line number.
+// pairs that override it (as redis-server does). `--check-config FILE
+// [--name value...]` reads the same way (the file is then required) and
+// returns kCheckConfig instead of kRun. On kError, *error holds a message
+// naming the option and, for file errors, the file and line number, in
+// Redis's format under a "*** FATAL CONFIG FILE ERROR (causalkv <version>)
+// ***" header; a check and a start print the same message for one file.
 LoadResult LoadFromArgs(int argc, const char* const* argv, Config* out, std::string* error);
 
 // Applies the config file text (redis.conf syntax: one directive per line,
