@@ -794,22 +794,21 @@ class DifferentialTest(unittest.TestCase):
 
     def condition(self, name, cmd):
         """The conditions an entry of the known-differences file can name."""
-        if name in ("watched_missing_key_unchanged", "watched_ttl_restored"):
+        if name == "watched_missing_key_unchanged":
             # causalkv's WATCH compares a fingerprint (existence, newest
-            # version, sibling count, TTL). That can only explain an EXEC
-            # that Redis aborted and causalkv ran if every watched key has,
-            # on the oracle, the same value and expiry time at EXEC as when
-            # it was watched (both EXEC and WATCH end their batch, and the
-            # oracle's aborted EXEC ran nothing, so probing after the batch
-            # sees those states).
+            # version, sibling count, TTL, TTL changes). That can only explain
+            # an EXEC that Redis aborted and causalkv ran if every watched key
+            # has, on the oracle, the same value and expiry time at EXEC as
+            # when it was watched, one of them missing (both EXEC and WATCH
+            # end their batch, and the oracle's aborted EXEC ran nothing, so
+            # probing after the batch sees those states).
             if not self.exec_is_last or not self.watching:
                 return False
             now = self.probe(self.watching)
             snap = self.watch_snapshot[self.current_conn]
             if any(now[k] != snap.get(k) for k in self.watching):
                 return False
-            missing = any(v[0] == b"$-1\r\n" for v in now.values())
-            return missing if name == "watched_missing_key_unchanged" else not missing
+            return any(v[0] == b"$-1\r\n" for v in now.values())
         raise ValueError("unknown condition %r in %s" % (name, KNOWN_PATH))
 
     def probe(self, keys):

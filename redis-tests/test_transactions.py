@@ -104,6 +104,61 @@ class TransactionCompat(CompatTestCase):
                 self.same("EXEC")
                 self.same("EXISTS", "x")
 
+    def test_watch_aborts_when_a_ttl_is_changed_and_changed_back(self):
+        # The key ends as it was watched (same value, no TTL), yet it was
+        # modified, so Redis aborts; found by the differential test.
+        oc2, sc2 = self._other_connections()
+        changes = ((("EXPIRE", "k", "1000"), ("PERSIST", "k")),
+                   (("GETEX", "k", "PX", "5000"), ("GETEX", "k", "PERSIST")),
+                   (("PEXPIREAT", "k", "99999999999999"), ("PERSIST", "k")))
+        for change in changes:
+            with self.subTest(change=change):
+                self.same("SET", "k", "1")
+                self.same("WATCH", "k")
+                for c in (oc2, sc2):
+                    for command in change:
+                        c.call(*command)
+                self.same("TTL", "k")
+                self.same("MULTI")
+                self.same("SET", "x", "1")
+                self.same("EXEC")  # null array: aborted
+                self.same("EXISTS", "x")
+        # Commands that change no TTL do not abort.
+        self.same("SET", "k", "1")
+        self.same("WATCH", "k")
+        for c in (oc2, sc2):
+            c.call("PERSIST", "k")
+            c.call("EXPIRE", "k", "100", "XX")
+            c.call("GETEX", "k")
+        self.same("MULTI")
+        self.same("SET", "x", "2")
+        self.same("EXEC")
+
+    def test_exec_with_arguments_aborts_and_forgets_watches(self):
+        oc2, sc2 = self._other_connections()
+        self.same("SET", "k", "1")
+        self.same("WATCH", "k")
+        self.same("MULTI")
+        self.same("SET", "x", "1")
+        self.same("EXEC", "extra")  # EXECABORT: transaction discarded
+        self.same("SET", "y", "1")  # runs at once, not queued
+        self.same("EXEC")  # no MULTI any more
+        for c in (oc2, sc2):
+            c.call("SET", "k", "2")
+        self.same("MULTI")
+        self.same("SET", "z", "1")
+        self.same("EXEC")  # the watch is gone: runs
+        self.same("MGET", "x", "y", "z")
+        self.same("EXEC", "extra")  # outside MULTI too
+
+    def test_save_and_shutdown_are_refused_inside_multi(self):
+        self.same("MULTI")
+        self.same("SET", "a", "1")
+        self.same("SAVE")
+        self.same("SHUTDOWN", "NOSAVE")
+        self.same("EXEC")  # EXECABORT
+        self.same("GET", "a")
+
     def test_watch_aborts_when_the_key_expires(self):
         self.same("SET", "k", "1", "PX", "100")
         self.same("WATCH", "k")

@@ -110,7 +110,13 @@ void Hello(Context& ctx) {
       has_auth = true;
       j += 2;
     } else if (EqualsIgnoreCase(ctx.args[j], "setname") && left >= 1) {
+      // Each name is checked where it stands, as Redis does, so an invalid
+      // one is reported before a later option's error and a later SETNAME.
       name = ctx.args[j + 1];
+      if (!ValidClientName(name)) {
+        ctx.w.Error("Client names cannot contain spaces, newlines or special characters.");
+        return;
+      }
       has_name = true;
       j += 1;
     } else {
@@ -129,13 +135,7 @@ void Hello(Context& ctx) {
                 "time");
     return;
   }
-  if (has_name) {
-    if (!ValidClientName(name)) {
-      ctx.w.Error("Client names cannot contain spaces, newlines or special characters.");
-      return;
-    }
-    ctx.client.name = std::string(name);
-  }
+  if (has_name) ctx.client.name = std::string(name);
   ctx.client.protocol = static_cast<int>(version);
   ctx.w.set_protocol(ctx.client.protocol);
   WriteHelloMap(ctx);
@@ -276,11 +276,13 @@ struct KillFilter {
 // returns false on a bad one.
 bool ParseKillFilter(Context& ctx, KillFilter* f) {
   const auto args = ctx.args;
-  if ((args.size() - 2) % 2 != 0) {
-    ctx.w.Error(err::kSyntax);
-    return false;
-  }
-  for (size_t j = 2; j + 1 < args.size(); j += 2) {
+  // Filters are checked in order, as Redis does: a bad value is reported
+  // before a dangling last option.
+  for (size_t j = 2; j < args.size(); j += 2) {
+    if (j + 1 == args.size()) {
+      ctx.w.Error(err::kSyntax);
+      return false;
+    }
     const std::string_view option = args[j];
     const std::string_view& value = args[j + 1];
     if (EqualsIgnoreCase(option, "id")) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
 #include "causalkv/util/glob.h"
 #include "cmd_common.h"
 #include "errors.h"
@@ -228,6 +229,7 @@ void ExpireGeneric(Context& ctx, bool seconds, bool relative) {
     ctx.db().Delete(ctx.args[1]);
   } else {
     ctx.db().SetExpire(ctx.args[1], when);
+    ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
   }
   ctx.w.Integer(1);
 }
@@ -260,7 +262,11 @@ void PTtl(Context& ctx) { TtlGeneric(ctx, false, false); }
 void ExpireTime(Context& ctx) { TtlGeneric(ctx, true, true); }
 void PExpireTime(Context& ctx) { TtlGeneric(ctx, false, true); }
 
-void Persist(Context& ctx) { ctx.w.Integer(ctx.db().Persist(ctx.args[1]) ? 1 : 0); }
+void Persist(Context& ctx) {
+  const bool removed = ctx.db().Persist(ctx.args[1]);
+  if (removed) ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
+  ctx.w.Integer(removed ? 1 : 0);
+}
 
 void Touch(Context& ctx) { Exists(ctx); }
 

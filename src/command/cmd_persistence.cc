@@ -74,7 +74,7 @@ void LastSave(Context& ctx) { ctx.w.Integer(ctx.dispatcher.persistence().last_sa
 
 void RegisterPersistenceCommands(std::vector<CommandSpec>* out) {
   const std::string g = "server";
-  out->push_back({"save", 1, kAdmin | kNoScript, 0, 0, 0, Save, g, "1.0.0",
+  out->push_back({"save", 1, kAdmin | kNoScript | kNoMulti, 0, 0, 0, Save, g, "1.0.0",
                   "Synchronously saves the database(s) to disk.",
                   "O(N) where N is the total number of keys in all databases", "", {}});
   out->push_back({"bgsave", -1, kAdmin | kNoScript, 0, 0, 0, BgSave, g, "1.0.0",

@@ -448,7 +448,7 @@ void ConfigGet(Context& ctx) {
 // CONFIG SET name value [name value ...]: all or nothing.
 void ConfigSet(Context& ctx) {
   if (ctx.args.size() % 2 != 0) {
-    ctx.w.Error("wrong number of arguments for 'config|set' command");
+    ctx.w.Error(err::kSyntax);
     return;
   }
   config::Config updated = ctx.server.config;
@@ -694,7 +694,7 @@ void RegisterServerCommands(std::vector<CommandSpec>* out) {
                                  "Returns helpful text about the different subcommands.",
                                  "O(1)", ""));
   out->push_back(std::move(cfg));
-  out->push_back(spec("shutdown", -1, kAdmin | kNoScript | kLoading | kStale, Shutdown, "1.0.0",
+  out->push_back(spec("shutdown", -1, kAdmin | kNoScript | kLoading | kStale | kNoMulti, Shutdown, "1.0.0",
                       "Synchronously saves the database(s) to disk and shuts down the Redis "
                       "server.", "O(N) when saving, where N is the total number of keys in all "
                       "databases when saving data, otherwise O(1)",

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
 #include "cmd_common.h"
 #include "errors.h"
 
@@ -110,18 +111,22 @@ void GetDel(Context& ctx) {
 void GetEx(Context& ctx) {
   SetOptions opts;
   if (!ParseSetOptions(ctx, 2, OptionSet::kGetEx, &opts)) return;
-  int64_t at_ms;
-  if (!ResolveExpire(ctx, opts, &at_ms)) return;
+  // As Redis: a missing key replies nil before the time is checked.
   const SiblingSet* existing = LookupRead(ctx, ctx.args[1]);
+  int64_t at_ms;
+  if (existing != nullptr && !ResolveExpire(ctx, opts, &at_ms)) return;
   WriteNewest(ctx, existing);
   if (existing == nullptr) return;
   if (opts.persist) {
-    ctx.db().Persist(ctx.args[1]);
+    if (ctx.db().Persist(ctx.args[1])) {
+      ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
+    }
   } else if (opts.unit != SetOptions::Unit::kNone) {
     if (at_ms <= ctx.store.now_ms()) {
       ctx.db().Delete(ctx.args[1]);
     } else {
       ctx.db().SetExpire(ctx.args[1], at_ms);
+      ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
     }
   }
 }

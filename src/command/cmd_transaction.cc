@@ -1,12 +1,14 @@
 // MULTI / EXEC / DISCARD / WATCH / UNWATCH with Redis semantics.
 //
 // WATCH records a fingerprint of each key (existence, newest version, sibling
-// count, TTL). Every write that stores a value takes a fresh version and every
-// removal changes the count or the existence, so EXEC aborts exactly when a
+// count, TTL, TTL changes). Every write that stores a value takes a fresh
+// version, every removal changes the count or the existence, and the commands
+// that change a TTL count it (watch_registry.h), so EXEC aborts exactly when a
 // watched key was modified in between, whoever did it: another client, VPUT or
-// VDEL, expiry, FLUSHALL. It costs nothing on the write path. One difference
-// from Redis: a key missing at WATCH that is created and deleted again before
-// EXEC leaves the transaction alone, since the state it read still holds.
+// VDEL, expiry, FLUSHALL. It costs the write path one branch while nothing is
+// watched. One difference from Redis: a key missing at WATCH that is created
+// and deleted again before EXEC leaves the transaction alone, since the state
+// it read still holds.
 #include <string>
 
 #include "causalkv/command/dispatch.h"
@@ -51,7 +53,7 @@ void Exec(Context& ctx) {
     ctx.w.NullArray();
     return;
   }
-  client.watched.clear();
+  client.watched.Clear();
   ctx.dispatcher.ExecQueued(client, ctx.w);
 }
 
@@ -71,18 +73,15 @@ void Watch(Context& ctx) {
   }
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     const std::string_view key = ctx.args[i];
-    bool already = false;
-    for (const WatchedKey& w : ctx.client.watched)
-      already = already || (w.db == ctx.client.db && w.key == key);
-    if (already) continue;
-    ctx.client.watched.push_back(
-        WatchedKey{ctx.client.db, std::string(key), ctx.dispatcher.Fingerprint(ctx.client.db, key)});
+    if (ctx.client.watched.Contains(ctx.client.db, key)) continue;
+    ctx.client.watched.Add(ctx.dispatcher.watch_registry(), ctx.client.db, key,
+                           ctx.dispatcher.Fingerprint(ctx.client.db, key));
   }
   ctx.w.Ok();
 }
 
 void Unwatch(Context& ctx) {
-  ctx.client.watched.clear();
+  ctx.client.watched.Clear();
   ctx.w.Ok();
 }
 

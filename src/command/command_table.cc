@@ -48,7 +48,7 @@ namespace {
 void WriteFlags(resp::Writer& w, uint32_t flags) {
   static constexpr std::pair<CommandFlag, const char*> kNames[] = {
       {kWrite, "write"},     {kReadOnly, "readonly"}, {kDenyOom, "denyoom"},
-      {kAdmin, "admin"},     {kNoScript, "noscript"}, {kRandom, "random"},
+      {kAdmin, "admin"},     {kNoScript, "noscript"}, {kRandom, "random"}, {kNoMulti, "no_multi"},
       {kLoading, "loading"}, {kStale, "stale"},       {kSkipSlowlog, "skip_slowlog"},
       {kFast, "fast"},       {kNoAuth, "no_auth"}};
   int n = 0;

@@ -48,6 +48,7 @@ enum CommandFlag : uint32_t {
   kTxControl = 1u << 10,  // runs at once inside MULTI instead of being queued
   kSkipSlowlog = 1u << 11,  // never in SLOWLOG (EXEC: its commands are logged)
   kPeerOnly = 1u << 12,  // only on a link authenticated with peer-secret (PEER.HELLO)
+  kNoMulti = 1u << 13,  // refused inside MULTI (SAVE, SHUTDOWN), which EXEC then aborts
 };
 
 struct CommandSpec {

@@ -50,8 +50,8 @@ void UnknownCommand(resp::Writer& w, std::span<const std::string_view> args) {
   w.Error(text);
 }
 
-void WrongArity(resp::Writer& w, const std::string& name) {
-  w.Error("wrong number of arguments for '" + name + "' command");
+std::string WrongArity(const std::string& name) {
+  return "wrong number of arguments for '" + name + "' command";
 }
 
 bool ArityOk(int arity, size_t argc) {
@@ -492,51 +492,61 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   // Inside MULTI a command that cannot even be queued makes EXEC abort.
   // Once the (sub)command is known, commandstats count the rejection.
   const CommandSpec* known = nullptr;
-  auto reject = [&](auto&& write_error) {
-    write_error();
+  auto reject = [&](std::string_view message) {  // message as Writer::Error takes it
     if (known != nullptr) ++command_stats_[known->id].rejected_calls;
+    if (known != nullptr && known->name == "exec") {
+      // As Redis (execCommandAbort): a refused EXEC ends the transaction and
+      // forgets the watched keys, inside MULTI or not, so the commands after
+      // it run instead of being queued.
+      DiscardTransaction(client);
+      if (message.starts_with('-')) message.remove_prefix(1);
+      w.Error("-EXECABORT Transaction discarded because of: " + std::string(message));
+      return;
+    }
+    w.Error(message);
     if (client.in_multi) client.multi_error = true;
   };
   if (spec == nullptr) {
-    reject([&] { UnknownCommand(w, args); });
+    UnknownCommand(w, args);
+    if (client.in_multi) client.multi_error = true;
     return;
   }
   // A container command with a handler of its own (COMMAND) runs it when
   // given no subcommand.
   if (!spec->subcommands.empty() && !(args.size() == 1 && spec->handler != nullptr)) {
     if (args.size() < 2) {
-      reject([&] { WrongArity(w, spec->name); });
+      reject(WrongArity(spec->name));
       return;
     }
     const CommandSpec* sub = CommandTable::FindSub(*spec, args[1]);
     if (sub == nullptr) {
       std::string upper = spec->name;
       for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      reject([&] {
-        w.Error("unknown subcommand '" + std::string(Clip(args[1], 128)) + "'. Try " + upper +
-                " HELP.");
-      });
+      reject("unknown subcommand '" + std::string(Clip(args[1], 128)) + "'. Try " + upper +
+             " HELP.");
       return;
     }
     spec = sub;
   }
   known = spec;
   if (!ArityOk(spec->arity, args.size())) {
-    reject([&] { WrongArity(w, spec->name); });
+    reject(WrongArity(spec->name));
     return;
   }
   if (!client.authenticated && !(spec->flags & kNoAuth)) {
-    reject([&] { w.Error(err::kNoAuth); });
+    reject(err::kNoAuth);
+    return;
+  }
+  if (client.in_multi && (spec->flags & kNoMulti)) {
+    reject("Command not allowed inside a transaction");
     return;
   }
   if ((spec->flags & kPeerOnly) && !client.peer) {
-    reject([&] {
-      w.Error("-NOPERM this command is only for the nodes of a cluster (PEER.HELLO first)");
-    });
+    reject("-NOPERM this command is only for the nodes of a cluster (PEER.HELLO first)");
     return;
   }
   if (server_->config.maxmemory != 0 && !EnforceMaxmemory() && (spec->flags & kDenyOom)) {
-    reject([&] { w.Error("-OOM command not allowed when used memory > 'maxmemory'."); });
+    reject("-OOM command not allowed when used memory > 'maxmemory'.");
     return;
   }
   if (client.in_multi && !(spec->flags & kTxControl)) {
@@ -581,7 +591,7 @@ void Dispatcher::DiscardTransaction(ClientState& client) {
   client.multi_error = false;
   client.queued.clear();
   client.queued_bytes = 0;
-  client.watched.clear();
+  client.watched.Clear();
 }
 
 void Dispatcher::RecordCall(const CommandSpec& spec, const ClientState& client,
@@ -648,6 +658,7 @@ void Dispatcher::SurveyStep(int64_t budget_us) {
 
 KeyFingerprint Dispatcher::Fingerprint(int db, std::string_view key) {
   KeyFingerprint fp;
+  fp.ttl_changes = watch_registry_->TtlChanges(db, key);
   const store::SiblingSet* set = store_->db(db).FindReadOnly(key);
   if (set == nullptr) return fp;
   fp.exists = true;

@@ -771,8 +771,7 @@ TEST_F(CommandTest, ConfigSetAndResetStat) {
   EXPECT_EQ(state_.config.hz, 20);
   EXPECT_EQ(Run({"config", "set", "hz", "30", "hz", "40"}).substr(0, 5), "-ERR ");
   EXPECT_EQ(state_.config.hz, 20);
-  EXPECT_EQ(Run({"config", "set", "hz", "30", "databases"}),
-            "-ERR wrong number of arguments for 'config|set' command\r\n");
+  EXPECT_EQ(Run({"config", "set", "hz", "30", "databases"}), "-ERR syntax error\r\n");
   Run({"set", "k", "v"});
   Run({"get", "k"});
   Run({"get", "k"});
@@ -1076,6 +1075,73 @@ TEST_F(CommandTest, RedisErrorTextsFoundByTheDifferentialTest) {
   EXPECT_EQ(Run({"pexpireat", "k", "9223372036854775807"}), ":1\r\n");
   EXPECT_EQ(Run({"expiretime", "k"}), ":9223372036854776\r\n");
   EXPECT_EQ(Run({"pexpiretime", "k"}), ":9223372036854775807\r\n");
+}
+
+// The order in which Redis checks arguments decides which error a client
+// sees; these orders were found by the differential test.
+TEST_F(CommandTest, RedisCheckOrdersFoundByTheDifferentialTest) {
+  // GETEX looks the key up before it checks the time.
+  EXPECT_EQ(Run({"getex", "missing", "ex", "-1"}), "$-1\r\n");
+  EXPECT_EQ(Run({"getex", "missing", "px", "abc"}), "$-1\r\n");
+  EXPECT_EQ(Run({"getex", "missing", "ex"}), "-ERR syntax error\r\n");
+  Run({"set", "k", "v"});
+  EXPECT_EQ(Run({"getex", "k", "ex", "-1"}), "-ERR invalid expire time in 'getex' command\r\n");
+  EXPECT_EQ(Run({"getex", "k", "px", "abc"}),
+            "-ERR value is not an integer or out of range\r\n");
+  // HELLO checks each SETNAME where it stands.
+  EXPECT_EQ(Run({"hello", "3", "setname", "a b", "bogus"}),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+  EXPECT_EQ(Run({"hello", "3", "setname", "a b", "setname", "ok"}),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+  EXPECT_EQ(client_.protocol, 2);
+  EXPECT_EQ(client_.name, "");
+  // CONFIG SET with a name and no value is a syntax error, as in Redis 7.2.
+  EXPECT_EQ(Run({"config", "set", "maxclients", "10", "hz"}), "-ERR syntax error\r\n");
+  // CLIENT KILL checks each filter before the dangling last argument.
+  EXPECT_EQ(Run({"client", "kill", "id", "abc", "x"}),
+            "-ERR client-id should be greater than 0\r\n");
+  EXPECT_EQ(Run({"client", "kill", "type", "nosuch", "x"}),
+            "-ERR Unknown client type 'nosuch'\r\n");
+  EXPECT_EQ(Run({"client", "kill", "id", "1", "x"}), "-ERR syntax error\r\n");
+}
+
+TEST_F(CommandTest, RefusedExecEndsTheTransactionAndItsWatches) {
+  Run({"watch", "k"});
+  Run({"multi"});
+  EXPECT_EQ(Run({"set", "x", "1"}), "+QUEUED\r\n");
+  EXPECT_EQ(Run({"save"}), "-ERR Command not allowed inside a transaction\r\n");
+  EXPECT_EQ(Run({"exec", "extra"}),
+            "-EXECABORT Transaction discarded because of: wrong number of arguments for "
+            "'exec' command\r\n");
+  EXPECT_FALSE(client_.in_multi);
+  EXPECT_TRUE(client_.watched.empty());
+  EXPECT_EQ(dispatcher_.watch_registry()->watched_keys(), 0u);
+  EXPECT_EQ(Run({"set", "y", "1"}), "+OK\r\n");
+}
+
+TEST_F(CommandTest, WatchCountsTtlChangesAndForgetsReleasedKeys) {
+  Run({"set", "k", "v"});
+  EXPECT_EQ(Run({"watch", "k", "other"}), "+OK\r\n");
+  EXPECT_EQ(dispatcher_.watch_registry()->watched_keys(), 2u);
+  Run({"expire", "k", "100"});
+  Run({"persist", "k"});
+  Run({"multi"});
+  EXPECT_EQ(Run({"exec"}), "*-1\r\n");  // aborted: the TTL changed and changed back
+  EXPECT_EQ(dispatcher_.watch_registry()->watched_keys(), 0u);
+  {
+    ClientState other;
+    other.authenticated = true;
+    std::vector<std::string_view> watch = {"watch", "k"};
+    std::string out;
+    resp::Writer w(&out, 2);
+    dispatcher_.Dispatch(other, watch, w);
+    EXPECT_EQ(dispatcher_.watch_registry()->watched_keys(), 1u);
+  }  // a client that goes away releases its keys
+  EXPECT_EQ(dispatcher_.watch_registry()->watched_keys(), 0u);
+  Run({"watch", "k"});
+  Run({"persist", "k"});  // no TTL to remove: not a change
+  Run({"multi"});
+  EXPECT_EQ(Run({"exec"}), "*0\r\n");
 }
 
 }  // namespace

@@ -3,19 +3,25 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace causalkv::command {
 
+class WatchRegistry;
+
 // What WATCH remembers of a key: every write that stores a value takes a new
-// version, and every removal changes the sibling count or the existence, so
+// version, every removal changes the sibling count or the existence, and
+// every TTL change without a new version is counted (watch_registry.h), so
 // an equal fingerprint at EXEC means the key was not modified.
 struct KeyFingerprint {
   bool exists = false;
   uint64_t max_version = 0;
   uint32_t siblings = 0;
   int64_t expire_at_ms = -1;
+  uint64_t ttl_changes = 0;
   bool operator==(const KeyFingerprint&) const = default;
 };
 
@@ -23,6 +29,33 @@ struct WatchedKey {
   int db = 0;
   std::string key;
   KeyFingerprint seen;
+};
+
+// The keys one client WATCHes. Each is registered with the dispatcher's
+// WatchRegistry while it is in the list: Clear and the destructor release
+// them, so a client that disconnects leaves nothing registered. Holding the
+// registry shared keeps that safe whatever is destroyed first.
+class WatchList {
+ public:
+  WatchList() = default;
+  WatchList(const WatchList&) = delete;
+  WatchList& operator=(const WatchList&) = delete;
+  ~WatchList() { Clear(); }
+
+  bool Contains(int db, std::string_view key) const;
+  // REQUIRES: !Contains(db, key); `seen` taken from the same registry.
+  void Add(const std::shared_ptr<WatchRegistry>& registry, int db, std::string_view key,
+           const KeyFingerprint& seen);
+  void Clear();
+
+  bool empty() const { return keys_.empty(); }
+  size_t size() const { return keys_.size(); }
+  std::vector<WatchedKey>::const_iterator begin() const { return keys_.begin(); }
+  std::vector<WatchedKey>::const_iterator end() const { return keys_.end(); }
+
+ private:
+  std::shared_ptr<WatchRegistry> registry_;
+  std::vector<WatchedKey> keys_;
 };
 
 // A client's buffers and socket as CLIENT LIST shows them (Redis's field
@@ -77,7 +110,7 @@ struct ClientState {
   bool multi_error = false;
   std::vector<std::vector<std::string>> queued;
   size_t queued_bytes = 0;  // argument bytes in `queued` (multi-mem)
-  std::vector<WatchedKey> watched;
+  WatchList watched;
   // CLIENT REPLY OFF / SKIP.
   bool reply_off = false;
   bool skip_next_reply = false;

@@ -15,6 +15,7 @@
 
 #include "causalkv/command/client.h"
 #include "causalkv/command/server_state.h"
+#include "causalkv/command/watch_registry.h"
 #include "causalkv/resp/writer.h"
 
 namespace causalkv::store {
@@ -112,8 +113,10 @@ class Dispatcher {
   void SurveyStep(int64_t budget_us);
   const KeyspaceSurvey& survey() const { return *survey_; }
 
-  // The fingerprint WATCH compares.
+  // The fingerprint WATCH compares, and the registry of watched keys that
+  // the commands changing a TTL without a new version report to.
   KeyFingerprint Fingerprint(int db, std::string_view key);
+  const std::shared_ptr<WatchRegistry>& watch_registry() { return watch_registry_; }
 
   // --- Cluster (with peers) ---
   // Switches the store to causal mode as node `self` and replicates every
@@ -189,6 +192,7 @@ class Dispatcher {
   std::unique_ptr<CommandTable> table_;
   std::vector<CommandStats> command_stats_;  // by CommandSpec::id
   std::unique_ptr<SlowLog> slowlog_;
+  std::shared_ptr<WatchRegistry> watch_registry_ = std::make_shared<WatchRegistry>();
   std::unique_ptr<KeyspaceSurvey> survey_;
   std::unique_ptr<Persistence> persistence_;
   Replicator* replicator_ = nullptr;
