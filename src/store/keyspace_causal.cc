@@ -18,6 +18,15 @@ namespace {
 // Fixed, so that every node computes the same digest for the same state.
 constexpr uint64_t kDigestSeed = 0x63617573616c6b76ull;  // "causalkv"
 
+// A tombstone still holds the TTL its key had (the TTL register merges by its
+// stamp, and a delete takes no dot): a write that keeps the TTL of a key that
+// is not live (APPEND, INCR, SETRANGE, SET or VPUT KEEPTTL after a DEL)
+// creates a key without one, as on a single node, not one that vanishes when
+// the deleted key would have expired.
+TtlUpdate NoTtlToKeep(TtlUpdate ttl) {
+  return ttl.kind == TtlUpdate::Kind::kKeep ? TtlUpdate::Clear() : ttl;
+}
+
 }  // namespace
 
 int Keyspace::KeySlotOf(std::string_view key) { return util::KeySlot(key); }
@@ -420,6 +429,7 @@ OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
   SiblingSet** link;
   KeyState state;
   LoadState(key, &link, &state);
+  if (link == nullptr) ttl = NoTtlToKeep(ttl);
   if (*max_siblings_ != 0 && SiblingsAfterWrite(state, seen) > *max_siblings_) {
     return OpStatus::kTooManySiblings;
   }
@@ -458,6 +468,7 @@ OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value,
   // (so their values are not even copied out), and siblings written
   // concurrently elsewhere survive the merge.
   LoadState(key, &link, &state, false);
+  if (link == nullptr) ttl = NoTtlToKeep(ttl);
   Dot dot;
   if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
   const VersionVector seen = state.context;
