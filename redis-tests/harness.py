@@ -106,7 +106,9 @@ _PR_SET_PDEATHSIG = 1
 
 def _child_preexec():
     # Linux: the child gets SIGKILL when the Python process exits for any
-    # reason, including SIGKILL from a ctest timeout.
+    # reason, including SIGKILL from a ctest timeout. Linux counts the thread
+    # that started the child as its parent: a server started from a thread
+    # dies when that thread ends, so start servers from one that outlives them.
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 

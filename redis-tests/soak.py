@@ -56,6 +56,7 @@ see CLUSTER_TTLS).
 
 import array
 import collections
+import concurrent.futures
 import math
 import multiprocessing
 import os
@@ -914,6 +915,12 @@ class Soak:
         self.lat_lock = threading.Lock()
         self.lat_window = []
         self.churn_lock = threading.Lock()
+        self.phase_name = None
+        # Servers get SIGKILL when the thread that started them ends (harness
+        # sets PR_SET_PDEATHSIG, and Linux counts the forking thread as the
+        # parent): a server the restarter thread started died with it at the
+        # end of the phase. Restarts run on this thread, alive to the end.
+        self.spawner = concurrent.futures.ThreadPoolExecutor(1, "soak-spawner")
 
     def now(self):
         return time.monotonic() - self.t0
@@ -976,8 +983,8 @@ class Soak:
                     s.close()
                 time.sleep(0.1)  # the server sees the closes before a sample
             stop.wait(rng.uniform(0.02, 0.2))
-        self.notes.append("churn connections: %s" % ", ".join(
-            "%s %d" % kv for kv in sorted(counts.items())))
+        self.notes.append("%s: churn connections: %s" % (self.phase_name, ", ".join(
+            "%s %d" % kv for kv in sorted(counts.items()))))
 
     def churn_one(self, w, kind, const, rng):
         s = socket.create_connection((w.addr, w.port), timeout=IO_TIMEOUT)
@@ -1052,8 +1059,8 @@ class Soak:
                 if w.judged:
                     self.fail("%s on %s: %s" % (" ".join(cmd), w.name, e))
                     return
-        self.notes.append("maintenance: %s" % ", ".join(
-            "%s x%d" % kv for kv in sorted(counts.items())))
+        self.notes.append("%s: maintenance: %s" % (self.phase_name, ", ".join(
+            "%s x%d" % kv for kv in sorted(counts.items()))))
 
     def restarter(self, cluster, w, stop, lo, hi, rng):
         node = cluster.nodes[-1]
@@ -1074,7 +1081,7 @@ class Soak:
                               % (w.name, code, node.proc.log_text()))
                     return
             time.sleep(rng.uniform(0.5, 3.0))
-            node.start()
+            self.spawner.submit(node.start).result()
             w.conn = None
             new_id = node.info("server")["node_id"]
             if not hard and new_id != old_id:
@@ -1085,7 +1092,7 @@ class Soak:
             cluster.wait_links_up(timeout=30)
             w.down = False
             counts["kill -9" if hard else "SIGTERM"] += 1
-        self.notes.append("restarts of %s: %s" % (w.name, ", ".join(
+        self.notes.append("%s: restarts of %s: %s" % (self.phase_name, w.name, ", ".join(
             "%s x%d" % kv for kv in sorted(counts.items())) or "none"))
 
     # ---- sampling ----
@@ -1153,6 +1160,7 @@ class Soak:
         passed, stops everything and runs the final checks."""
         print("soak: phase %s: %d s on %s" % (name, seconds, ", ".join(
             "%s=%s:%d" % (w.name, w.addr, w.port) for w in watched)), flush=True)
+        self.phase_name = name
         const = b"soak-const-%d" % self.seed
         r = _connect(*nodes[write_nodes[0]])
         if r.set(CONST_KEY, const) is not True:
@@ -1457,7 +1465,7 @@ class Soak:
         script = ["set terminal pngcairo noenhanced size 1100,1500 font ',9'",
                   "set output '%s'" % os.path.join(self.out_dir, "soak.png"),
                   "set datafile missing 'NaN'", "set grid", "set key outside right",
-                  "set lmargin 10", "set autoscale xfix",
+                  "set lmargin 10", "set rmargin 18", "set autoscale xfix",
                   "set offsets 0, 0, graph 0.08, graph 0.08",
                   "set multiplot layout %d,1 title 'causalkv soak, SOAK_SEED=%d "
                   "(grey: warm-up, not judged; n3 is restarted, not judged)'"
@@ -1475,6 +1483,7 @@ class Soak:
                                      "#000000"), " dt 2" if node == "n3" else "")
                 plots.append("'%s' using 1:%d with %s title '%s'" % (path, col, style, title))
             script.append("set ylabel '%s'" % label)
+            script.append("set yrange [0:*]" if metric == "p999_ms" else "set autoscale y")
             script.append("set xlabel 'seconds since the start'" if col == len(METRICS) + 1
                           else "unset xlabel")
             script.append("plot " + ", ".join(plots))
