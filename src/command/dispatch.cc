@@ -449,17 +449,41 @@ size_t Dispatcher::TombstoneCount() const {
 void Dispatcher::OldTombstones(
     int64_t before_ms, size_t limit,
     const std::function<void(int db, std::string_view key, std::string_view state)>& fn) {
+  // A bounded slice per call, resuming where the last call stopped: expired
+  // keys leave tombstones too, so there can be millions, and the reaper runs
+  // every second on the loop.
+  constexpr size_t kBucketsPerStep = 64;
+  constexpr size_t kMaxBucketsPerCall = 4096;
   std::string encoded;
   size_t found = 0;
-  for (int db = 0; db < store_->database_count() && found < limit; ++db) {
-    store_->db(db).ForEachTombstone(
-        [&](std::string_view key, const store::KeyState& state, int64_t since_ms) {
-          if (found >= limit || since_ms > before_ms) return;
-          ++found;
-          encoded.clear();
-          store::EncodeKeyState(state, &encoded);
-          fn(db, key, encoded);
-        });
+  size_t buckets = 0;
+  const int dbs = store_->database_count();
+  int dbs_finished = 0;
+  while (found < limit && buckets < kMaxBucketsPerCall && dbs_finished <= dbs) {
+    if (reap_scan_db_ >= dbs) {
+      reap_scan_db_ = 0;
+      reap_scan_cursor_ = 0;
+    }
+    store::Keyspace& keyspace = store_->db(reap_scan_db_);
+    if (keyspace.tombstone_count() != 0) {
+      const int db = reap_scan_db_;
+      reap_scan_cursor_ = keyspace.ScanTombstones(
+          reap_scan_cursor_, kBucketsPerStep,
+          [&](std::string_view key, const store::KeyState& state, int64_t since_ms) {
+            if (found >= limit || since_ms > before_ms) return;
+            ++found;
+            encoded.clear();
+            store::EncodeKeyState(state, &encoded);
+            fn(db, key, encoded);
+          });
+      buckets += kBucketsPerStep;
+    } else {
+      reap_scan_cursor_ = 0;
+    }
+    if (reap_scan_cursor_ == 0) {
+      ++reap_scan_db_;
+      ++dbs_finished;
+    }
   }
 }
 

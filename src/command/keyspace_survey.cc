@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 namespace causalkv::command {
@@ -53,7 +54,12 @@ void KeyspaceSurvey::Visit(const store::SiblingSet& set, int db, int64_t now_ms,
   }
   if (set.has_expire()) {
     auto& [sum_ms, keys] = ttl_sums_[db];
-    sum_ms += std::max<int64_t>(0, set.expire_at_ms() - now_ms);
+    // Expiry times near 2^63 ms are legal (EXPIREAT takes them), so the sum
+    // saturates instead of overflowing; the average is an estimate anyway.
+    const int64_t ttl_ms = std::max<int64_t>(0, set.expire_at_ms() - now_ms);
+    sum_ms = ttl_ms > std::numeric_limits<int64_t>::max() - sum_ms
+                 ? std::numeric_limits<int64_t>::max()
+                 : sum_ms + ttl_ms;
     ++keys;
   }
 }

@@ -39,8 +39,7 @@ SiblingSet** Keyspace::FindLive(std::string_view key) {
   SiblingSet** link = table_.FindLink(key);
   if (link == nullptr) return nullptr;
   if (IsExpired(*link)) {
-    Remove(link);
-    ++stats_->expired_keys;
+    ExpireKey(link);
     return nullptr;
   }
   Touch(*link);
@@ -59,6 +58,17 @@ void Keyspace::Remove(SiblingSet** link) {
   table_.Unlink(link);
   data_bytes_ -= malloc_usable_size(set);
   SiblingSet::Destroy(set);
+}
+
+void Keyspace::ExpireKey(SiblingSet** link) {
+  ++stats_->expired_keys;
+  if (!causal()) {
+    Remove(link);
+    return;
+  }
+  KeyState state = Unpack(*link, /*with_values=*/false);
+  const std::string key((*link)->key());  // the block goes before the tombstone comes
+  SaveState(key, link, std::move(state));
 }
 
 void Keyspace::Adopt(SiblingSet* set) {
@@ -273,10 +283,7 @@ void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
     // Causal mode: a tombstone of the key (a flush replayed from a single
     // node's log leaves them) is replaced too; no key is live and deleted.
     auto it = tombstones_.find(std::string(key));
-    if (it != tombstones_.end()) {
-      DigestToggle(key, it->second.state);
-      tombstones_.erase(it);
-    }
+    if (it != tombstones_.end()) EraseTombstone(it);
   }
   SiblingSet* set = SiblingSet::Create(key, expire_at_ms, siblings);
   if (set->has_expire()) IndexTtl(set);
@@ -388,8 +395,7 @@ const SiblingSet* Keyspace::RandomKey() {
   for (int tries = 0; tries < 100 && table_.size() > 0; ++tries) {
     SiblingSet* set = table_.Random(rnd_);
     if (!IsExpired(set)) return set;
-    Remove(table_.FindLink(set->key()));
-    ++stats_->expired_keys;
+    ExpireKey(table_.FindLink(set->key()));
   }
   return nullptr;
 }
@@ -401,8 +407,7 @@ size_t Keyspace::ExpireSample(size_t samples, size_t* sampled) {
     SiblingSet* set = ttl_index_[rnd_() % ttl_index_.size()];
     ++*sampled;
     if (!IsExpired(set)) continue;
-    Remove(table_.FindLink(set->key()));
-    ++stats_->expired_keys;
+    ExpireKey(table_.FindLink(set->key()));
     ++expired;
   }
   return expired;

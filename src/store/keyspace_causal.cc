@@ -350,20 +350,37 @@ OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState s
     Remove(link);
   } else {
     auto it = tombstones_.find(std::string(key));
-    if (it != tombstones_.end()) {
-      DigestToggle(key, it->second.state);
-      tombstones_.erase(it);
-    }
+    if (it != tombstones_.end()) EraseTombstone(it);
   }
   // ... in with the new.
   if (block != nullptr) {
     if (block->has_expire()) IndexTtl(block);
     Adopt(block);
   } else if (!state.context.empty()) {
-    DigestToggle(key, state);
-    tombstones_.emplace(std::string(key), Tombstone{std::move(state), clock_->now_ms});
+    AddTombstone(key, std::move(state), clock_->now_ms);
   }
   return OpStatus::kOk;
+}
+
+size_t Keyspace::TombstoneBytes(const std::string& key, const KeyState& state) {
+  // libstdc++'s node: next pointer, the pair, the cached hash.
+  constexpr size_t kNode = sizeof(void*) + sizeof(TombstoneMap::value_type) + sizeof(size_t);
+  constexpr size_t kInlineKey = 15;  // the short-string buffer
+  return kNode + (key.size() > kInlineKey ? key.capacity() + 1 : 0) +
+         state.context.size() * sizeof(VersionVector::Entry);
+}
+
+void Keyspace::AddTombstone(std::string_view key, KeyState state, int64_t since_ms) {
+  DigestToggle(key, state);
+  auto [it, inserted] =
+      tombstones_.emplace(std::string(key), Tombstone{std::move(state), since_ms});
+  if (inserted) tombstone_bytes_ += TombstoneBytes(it->first, it->second.state);
+}
+
+void Keyspace::EraseTombstone(TombstoneMap::iterator it) {
+  DigestToggle(it->first, it->second.state);
+  tombstone_bytes_ -= TombstoneBytes(it->first, it->second.state);
+  tombstones_.erase(it);
 }
 
 bool Keyspace::NextDot(Dot* dot) {
@@ -406,15 +423,12 @@ OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bo
     if (it != evicted_.end() && it->second.hash == StateHash(key, incoming)) return OpStatus::kOk;
   }
   KeyState merged = had ? Sync(local, incoming) : incoming;
-  if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms) {
-    // Expired here: each node expires keys by itself, and none keeps a
-    // tombstone for it.
-    if (link != nullptr) {
-      Remove(link);
-      ++stats_->expired_keys;
-      *changed = true;
-    }
-    return OpStatus::kOk;
+  if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms &&
+      !merged.tombstone()) {
+    // Expired here: the tombstone of everything merged, as local expiry
+    // leaves (ExpireKey), so the peer's older values cannot come back.
+    if (link != nullptr) ++stats_->expired_keys;
+    merged.siblings.clear();
   }
   const OpStatus status = SaveState(key, link, std::move(merged));
   *changed = status == OpStatus::kOk;
@@ -531,8 +545,7 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
 bool Keyspace::ReapTombstone(std::string_view key, const KeyState& state) {
   auto it = tombstones_.find(std::string(key));
   if (it == tombstones_.end() || !(it->second.state == state)) return false;
-  DigestToggle(key, it->second.state);
-  tombstones_.erase(it);
+  EraseTombstone(it);
   return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,6 +113,20 @@ TEST(KeyspaceSurveyTest, SiblingsAndAverageTtl) {
   survey.Step(store, 1'001'000, 1'000'000, 3);
   EXPECT_EQ(survey.last().keys, 0u);
   EXPECT_EQ(survey.last().max_siblings_db, -1);
+}
+
+TEST(KeyspaceSurveyTest, ExpiryTimesNearTheEndOfTimeDoNotOverflowTheAverage) {
+  // Found by CI's sanitize run of the differential test: EXPIREAT takes times
+  // near 2^63 ms, and two of them summed overflowed int64 (UBSan aborts).
+  store::Store store(1, 11);
+  store.set_now_ms(1'000'000);
+  const int64_t far = std::numeric_limits<int64_t>::max() - 10;
+  ASSERT_EQ(store.db(0).Set("a", "v", store::TtlUpdate::At(far)), store::OpStatus::kOk);
+  ASSERT_EQ(store.db(0).Set("b", "v", store::TtlUpdate::At(far)), store::OpStatus::kOk);
+  KeyspaceSurvey survey;
+  survey.Step(store, 1'000'000, 1'000'000, 0);
+  ASSERT_EQ(survey.last().avg_ttl_ms.count(0), 1u);
+  EXPECT_GT(survey.last().avg_ttl_ms.at(0), std::numeric_limits<int64_t>::max() / 4);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Keyspace in causal mode: digests, eviction bookkeeping.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 #include "causalkv/store/store.h"
 #include "causalkv/util/key_slot.h"
 
@@ -181,6 +184,118 @@ TEST_F(CausalKeyspaceTest, KeepingTheTtlOfADeletedKeyGivesNone) {
     ASSERT_TRUE(a_.db(0).GetState(key, &state));
     EXPECT_EQ(state.expire_at_ms, now + 20000);
   }
+}
+
+// Found by the soak run: a replica that missed a write with a TTL brought
+// back, once the TTL had passed, the value that write had replaced.
+TEST_F(CausalKeyspaceTest, ExpiryLeavesATombstoneSoAMissedReplicaCannotBringTheOldValueBack) {
+  const int64_t now = 1'700'000'000'000;
+  ASSERT_EQ(a_.db(0).Set("k", "old", TtlUpdate::Clear()), OpStatus::kOk);
+  Copy(a_, b_, {"k"});  // b_ then misses the next write
+  ASSERT_EQ(a_.db(0).Set("k", "new", TtlUpdate::At(now + 1000)), OpStatus::kOk);
+  KeyState live;
+  ASSERT_TRUE(a_.db(0).GetState("k", &live));
+  a_.set_now_ms(now + 2000);
+  b_.set_now_ms(now + 2000);
+
+  KeyState tomb;
+  ASSERT_TRUE(a_.db(0).GetState("k", &tomb)) << "expiry leaves a tombstone";
+  EXPECT_TRUE(tomb.tombstone());
+  EXPECT_EQ(tomb.context, live.context);
+  EXPECT_EQ(a_.db(0).tombstone_count(), 1u);
+  EXPECT_EQ(a_.db(0).FindReadOnly("k"), nullptr);
+  EXPECT_EQ(a_.stats().expired_keys, 1u);
+
+  // The stale replica's value, merged in, stays covered ...
+  Copy(b_, a_, {"k"});
+  KeyState state;
+  ASSERT_TRUE(a_.db(0).GetState("k", &state));
+  EXPECT_TRUE(state.tombstone());
+  // ... and the tombstone, merged into the stale replica, removes it there.
+  Copy(a_, b_, {"k"});
+  ASSERT_TRUE(b_.db(0).GetState("k", &state));
+  EXPECT_EQ(state, tomb);
+  for (int slot = 0; slot < 16384; ++slot) {
+    ASSERT_EQ(a_.db(0).slot_digest(slot), b_.db(0).slot_digest(slot)) << slot;
+  }
+  // A write after the expiry covers what expired, so the old value stays gone.
+  ASSERT_EQ(a_.db(0).Set("k", "newer", TtlUpdate::Clear()), OpStatus::kOk);
+  KeyState stale;
+  stale.context = VersionVector({{kSelf, live.siblings[0].dot.counter - 1}});
+  stale.siblings = {SiblingValue{Dot{kSelf, live.siblings[0].dot.counter - 1}, "old"}};
+  bool changed = false;
+  ASSERT_EQ(a_.db(0).MergeState("k", stale, &changed), OpStatus::kOk);
+  ASSERT_TRUE(a_.db(0).GetState("k", &state));
+  ASSERT_EQ(state.siblings.size(), 1u);
+  EXPECT_EQ(state.siblings[0].value, "newer");
+}
+
+TEST_F(CausalKeyspaceTest, ActiveExpiryAndRandomKeyLeaveTombstonesToo) {
+  const int64_t now = 1'700'000'000'000;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(a_.db(0).Set("k" + std::to_string(i), "v", TtlUpdate::At(now + 10)),
+              OpStatus::kOk);
+  }
+  a_.set_now_ms(now + 20);
+  EXPECT_EQ(a_.db(0).RandomKey(), nullptr);
+  for (int round = 0; round < 100 && a_.db(0).size() > 0; ++round) a_.ActiveExpireCycle(100000);
+  EXPECT_EQ(a_.db(0).size(), 0u);
+  EXPECT_EQ(a_.db(0).tombstone_count(), 50u);
+  EXPECT_EQ(a_.stats().expired_keys, 50u);
+}
+
+TEST_F(CausalKeyspaceTest, AStateMergedAfterItsTtlLeavesATombstone) {
+  const int64_t now = 1'700'000'000'000;
+  ASSERT_EQ(a_.db(0).Set("k", "old", TtlUpdate::Clear()), OpStatus::kOk);
+  Copy(a_, b_, {"k"});
+  ASSERT_EQ(a_.db(0).Set("k", "new", TtlUpdate::At(now + 1000)), OpStatus::kOk);
+  KeyState replacing;  // a hint held while b_ was away
+  ASSERT_TRUE(a_.db(0).GetState("k", &replacing));
+  b_.set_now_ms(now + 5000);
+  bool changed = false;
+  ASSERT_EQ(b_.db(0).MergeState("k", replacing, &changed), OpStatus::kOk);
+  EXPECT_TRUE(changed);
+  KeyState state;
+  ASSERT_TRUE(b_.db(0).GetState("k", &state));
+  EXPECT_TRUE(state.tombstone());
+  EXPECT_EQ(state.context, replacing.context);
+  EXPECT_EQ(b_.db(0).FindReadOnly("k"), nullptr);
+  EXPECT_EQ(b_.stats().expired_keys, 1u);
+  // Merging it again changes nothing.
+  ASSERT_EQ(b_.db(0).MergeState("k", replacing, &changed), OpStatus::kOk);
+  EXPECT_FALSE(changed);
+}
+
+TEST_F(CausalKeyspaceTest, TombstonesCountInMemoryAndScanVisitsEachOnce) {
+  const size_t empty = a_.db(0).memory_bytes();
+  std::set<std::string> made;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string key = "a-rather-long-key-name-" + std::to_string(i);
+    ASSERT_EQ(a_.db(0).Set(key, "v", TtlUpdate::Clear()), OpStatus::kOk);
+    ASSERT_TRUE(a_.db(0).Delete(key));
+    made.insert(key);
+  }
+  const size_t with_tombstones = a_.db(0).memory_bytes();
+  EXPECT_GE(with_tombstones, empty + 1000 * 64);
+  std::multiset<std::string> seen;
+  uint64_t cursor = 0;
+  do {
+    cursor = a_.db(0).ScanTombstones(cursor, 7, [&](std::string_view key, const KeyState& state,
+                                                    int64_t) {
+      EXPECT_TRUE(state.tombstone());
+      seen.emplace(key);
+    });
+  } while (cursor != 0);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), made);
+  EXPECT_EQ(seen.size(), made.size());
+  for (const std::string& key : made) {
+    KeyState state;
+    ASSERT_TRUE(a_.db(0).GetState(key, &state));
+    ASSERT_TRUE(a_.db(0).ReapTombstone(key, state));
+  }
+  EXPECT_EQ(a_.db(0).tombstone_count(), 0u);
+  // What stays is the map's bucket array.
+  EXPECT_LE(a_.db(0).memory_bytes(), with_tombstones - 1000 * 64);
 }
 
 }  // namespace

@@ -149,7 +149,9 @@ class Dispatcher {
   void DumpSlots(int db, const std::vector<bool>& slots,
                  const std::function<void(std::string_view key, std::string_view state)>& fn);
   size_t TombstoneCount() const;
-  // Tombstones deleted at or before `before_ms`, at most `limit` of them:
+  // Tombstones deleted at or before `before_ms`, at most `limit` of them,
+  // from a bounded slice of the tombstones that goes on where the last call
+  // stopped (so every old tombstone comes up within a few calls):
   // fn(db, key, encoded state).
   void OldTombstones(int64_t before_ms, size_t limit,
                      const std::function<void(int db, std::string_view key,
@@ -194,6 +196,8 @@ class Dispatcher {
   std::unique_ptr<SlowLog> slowlog_;
   std::shared_ptr<WatchRegistry> watch_registry_ = std::make_shared<WatchRegistry>();
   std::unique_ptr<KeyspaceSurvey> survey_;
+  int reap_scan_db_ = 0;            // where OldTombstones goes on
+  uint64_t reap_scan_cursor_ = 0;
   std::unique_ptr<Persistence> persistence_;
   Replicator* replicator_ = nullptr;
   bool collecting_ = false;

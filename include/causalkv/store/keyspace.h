@@ -13,7 +13,11 @@
 // keys' states (the XOR of a hash per key state), updated on every change,
 // for anti-entropy. The operations below keep their single-node contracts,
 // with "a fresh version" meaning a fresh dot, and "delete" leaving a
-// tombstone. Expiry and eviction are local: they leave no tombstone.
+// tombstone. Expiry deletes too: an expired key leaves the tombstone of its
+// context (every replica holding the same state computes the same one), so a
+// replica that missed the write which set the TTL cannot bring back the
+// value that write replaced. Eviction is local and leaves no tombstone.
+// Tombstones count in memory_bytes().
 //
 // Thread-compatibility: used from the loop thread only.
 #pragma once
@@ -195,7 +199,8 @@ class Keyspace {
   // Bytes this keyspace holds: the allocator's usable size of every key
   // block, plus the bucket arrays and the TTL index.
   size_t memory_bytes() const {
-    return data_bytes_ + table_.bucket_bytes() + ttl_index_.capacity() * sizeof(SiblingSet*);
+    return data_bytes_ + table_.bucket_bytes() + ttl_index_.capacity() * sizeof(SiblingSet*) +
+           tombstone_bytes_ + TombstoneBucketBytes();
   }
 
   // --- Causal mode (see the top of this file) ---
@@ -229,8 +234,9 @@ class Keyspace {
   // kTooManyActors fails, and then changes nothing. REQUIRES: Valid(state).
   OpStatus RestoreState(std::string_view key, KeyState state, int64_t tombstone_since_ms);
   // Merges a state received from a peer (never limited by max-siblings:
-  // a limit must not block repair). A merge whose TTL has passed deletes the
-  // key locally, leaving no tombstone. *changed: the local state changed.
+  // a limit must not block repair). A merge whose TTL has passed expires
+  // the key here: it leaves the tombstone of the merged context, as local
+  // expiry does. *changed: the local state changed.
   // `take_evicted`: a state equal to one this node evicted is taken back
   // (a read or a write needs it); otherwise it stays evicted (repair).
   OpStatus MergeState(std::string_view key, const KeyState& incoming, bool* changed,
@@ -278,6 +284,21 @@ class Keyspace {
       fn(std::string_view(key), tomb.state, tomb.since_ms);
     }
   }
+  // The same, about `buckets` hash buckets at a time from `cursor` (0: the
+  // start); returns the next cursor, 0 at the end. For the periodic reaper,
+  // which must not walk every tombstone of a large keyspace at once. A
+  // rehash between calls may skip or repeat some (the next pass sees them).
+  template <typename Fn>
+  uint64_t ScanTombstones(uint64_t cursor, size_t buckets, Fn&& fn) {
+    const size_t count = tombstones_.bucket_count();
+    size_t b = static_cast<size_t>(cursor);
+    for (size_t n = 0; n < buckets && b < count; ++n, ++b) {
+      for (auto it = tombstones_.begin(b); it != tombstones_.end(b); ++it) {
+        fn(std::string_view(it->first), it->second.state, it->second.since_ms);
+      }
+    }
+    return b >= count ? 0 : b;
+  }
 
   // Test hook: bucket count, to check SCAN across resizes.
   size_t TEST_bucket_count() const { return table_.bucket_count(); }
@@ -287,9 +308,13 @@ class Keyspace {
   bool IsExpired(const SiblingSet* set) const {
     return set->has_expire() && set->expire_at_ms() < clock_->now_ms;
   }
-  // Finds a live key's slot; deletes it and returns nullptr if it has expired.
+  // Finds a live key's slot; expires it (ExpireKey) and returns nullptr if
+  // its TTL has passed.
   SiblingSet** FindLive(std::string_view key);
   void Remove(SiblingSet** link);
+  // Deletes the expired key in *link and counts it; in causal mode it
+  // leaves the tombstone of its context.
+  void ExpireKey(SiblingSet** link);
   // Stores `set` (a block that moved or changed) in *link and the TTL index.
   void Relink(SiblingSet** link, SiblingSet* set) {
     *link = set;
@@ -323,6 +348,18 @@ class Keyspace {
     KeyState state;
     int64_t since_ms;
   };
+  using TombstoneMap = std::unordered_map<std::string, Tombstone>;
+  // Every insertion and erasure of a tombstone goes through these two, which
+  // keep tombstone_bytes_ and the slot digests.
+  void AddTombstone(std::string_view key, KeyState state, int64_t since_ms);
+  void EraseTombstone(TombstoneMap::iterator it);
+  // The heap a tombstone takes: the map node, the key beyond its inline
+  // buffer, the context entries.
+  static size_t TombstoneBytes(const std::string& key, const KeyState& state);
+  // libstdc++ keeps the single bucket of a map that never grew inline.
+  size_t TombstoneBucketBytes() const {
+    return tombstones_.bucket_count() > 1 ? tombstones_.bucket_count() * sizeof(void*) : 0;
+  }
   // `with_values` false: the siblings are left out (their dots still count
   // in the context), for a write that replaces them all.
   KeyState Unpack(const SiblingSet* set, bool with_values = true) const;
@@ -369,7 +406,8 @@ class Keyspace {
   bool evicted_overflowed_ = false;
 
   ActorTable* actors_ = nullptr;
-  std::unordered_map<std::string, Tombstone> tombstones_;
+  TombstoneMap tombstones_;
+  size_t tombstone_bytes_ = 0;
   std::vector<uint64_t> slot_digests_;  // causal mode: one per hash slot
 
   HashTable table_;
