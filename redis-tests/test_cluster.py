@@ -557,6 +557,33 @@ class Tombstones(unittest.TestCase):
         finally:
             cluster.close()
 
+    def test_tombstones_of_expired_keys_are_reaped_as_fast_as_keys_expire(self):
+        """A cache's expired keys leave tombstones: the reaper drains them in
+        batches (it reaped 256 a second before). The unit tests check that
+        they count in used_memory."""
+        cluster = cluster_harness.Cluster(3, FAST + ["--tombstone-grace", "0"])
+        try:
+            a = cluster.nodes[0]
+            r = a.client()
+            for start in range(0, 20000, 2000):
+                pipe = r.pipeline(transaction=False)
+                for i in range(start, start + 2000):
+                    pipe.set("cache:%d" % i, "x" * 50, px=300)
+                pipe.execute()
+            time.sleep(0.5)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                counts = [(n.info()["tombstones"], n.client().dbsize()) for n in cluster.nodes]
+                if counts == [(0, 0)] * 3:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(counts, [(0, 0)] * 3)
+            # Each tombstone is counted by the node whose round dropped it first.
+            self.assertGreaterEqual(
+                sum(int(n.info()["tombstones_reaped"]) for n in cluster.nodes), 20000)
+        finally:
+            cluster.close()
+
 
 class Eviction(unittest.TestCase):
     """maxmemory eviction stays local: the full node stays under its limit,

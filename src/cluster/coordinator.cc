@@ -562,7 +562,7 @@ void Coordinator::DeliverHints(size_t peer) {
 
 void Coordinator::Tick() {
   const int64_t now = WallMs();
-  if (now - last_reap_ms_ >= 1000) {
+  if (now - last_reap_ms_ >= 1000 || (reap_backlog_ && reaps_in_flight_ == 0)) {
     last_reap_ms_ = now;
     ReapTombstones();
   }
@@ -587,50 +587,102 @@ void Coordinator::Tick() {
 }
 
 void Coordinator::ReapTombstones() {
-  constexpr size_t kPerRound = 256;
+  // A round takes up to kReapBatch old tombstones, asks every peer for all of
+  // them in one PEER.MGET (answer '=': the peer's state has this digest),
+  // and drops the ones every replica holds with one PEER.REAP per peer, which
+  // drops only an exactly equal state. Expired keys leave tombstones too, so
+  // a full round is followed by the next one at the next tick: reaping keeps
+  // up with expiry instead of holding 256 a second.
+  constexpr size_t kReapBatch = 1024;
   if (reaps_in_flight_ != 0) return;
+  reap_backlog_ = false;
   for (const Peer& p : peers_) {
     if (!p.link->is_up()) return;  // a replica that cannot confirm keeps everyone's
   }
-  struct Candidate {
-    int db;
-    std::string key;
-    std::string state;
-    size_t left;
-    bool everywhere = true;
+  struct Round {
+    std::vector<int> dbs;
+    std::vector<std::string> keys;
+    std::vector<std::string> states;
+    std::vector<std::string> digests;
+    std::vector<bool> everywhere;
+    size_t peers_left = 0;
   };
-  std::vector<std::shared_ptr<Candidate>> candidates;
-  local_->OldTombstones(WallMs() - config_->tombstone_grace_ms, kPerRound,
+  auto round = std::make_shared<Round>();
+  local_->OldTombstones(WallMs() - config_->tombstone_grace_ms, kReapBatch,
                         [&](int db, std::string_view key, std::string_view state) {
-                          candidates.push_back(std::make_shared<Candidate>(
-                              Candidate{db, std::string(key), std::string(state), peers_.size()}));
+                          round->dbs.push_back(db);
+                          round->keys.emplace_back(key);
+                          round->states.emplace_back(state);
                         });
-  for (auto& c : candidates) {
-    ++reaps_in_flight_;
-    auto finish = [this, c]() {
-      if (--c->left != 0) return;
-      --reaps_in_flight_;
-      if (!c->everywhere) return;
-      // Every replica holds exactly this tombstone: drop it everywhere.
-      for (size_t p = 0; p < peers_.size(); ++p) {
-        peers_[p].link->Send({"PEER.REAP", std::to_string(c->db), c->key, c->state},
-                             [](const redisReply*) {});
+  if (round->keys.empty()) return;
+  reap_backlog_ = round->keys.size() >= kReapBatch;
+  for (size_t i = 0; i < round->keys.size(); ++i) {
+    uint64_t digest = 0;
+    local_->DigestLocal(round->dbs[i], round->keys[i], &digest);
+    round->digests.push_back(std::to_string(digest));
+  }
+  round->everywhere.assign(round->keys.size(), true);
+  round->peers_left = peers_.size();
+  ++reaps_in_flight_;
+  auto finish = [this, round]() {
+    if (--round->peers_left != 0) return;
+    --reaps_in_flight_;
+    std::vector<std::string_view> argv{"PEER.REAP"};
+    for (size_t i = 0; i < round->keys.size(); ++i) {
+      if (!round->everywhere[i]) continue;
+      argv.push_back(DbName(round->dbs[i]));
+      argv.push_back(round->keys[i]);
+      argv.push_back(round->states[i]);
+    }
+    if (argv.size() == 1) return;
+    // Every replica holds exactly these tombstones: drop them everywhere.
+    for (Peer& peer : peers_) peer.link->Send(argv, [](const redisReply*) {});
+    for (size_t i = 0; i < round->keys.size(); ++i) {
+      if (round->everywhere[i] && local_->Reap(round->dbs[i], round->keys[i], round->states[i])) {
+        ++stats_.tombstones_reaped;
       }
-      if (local_->Reap(c->db, c->key, c->state)) ++stats_.tombstones_reaped;
-    };
-    for (size_t p = 0; p < peers_.size(); ++p) {
-      const bool sent = peers_[p].link->Send(
-          {"PEER.GET", std::to_string(c->db), c->key}, [c, finish](const redisReply* reply) {
-            if (IsError(reply) || reply->type != REDIS_REPLY_STRING ||
-                std::string_view(reply->str, reply->len) != c->state) {
-              c->everywhere = false;
-            }
-            finish();
-          });
-      if (!sent) {
-        c->everywhere = false;
-        finish();
+    }
+  };
+  std::vector<std::string_view> argv{"PEER.MGET"};
+  for (size_t i = 0; i < round->keys.size(); ++i) {
+    argv.push_back(DbName(round->dbs[i]));
+    argv.push_back(round->keys[i]);
+    argv.push_back(round->digests[i]);
+  }
+  for (Peer& peer : peers_) {
+    const bool sent = peer.link->Send(argv, [round, finish](const redisReply* reply) {
+      // A tag per key: '=' the same state; '-' none; '+', a 4-byte length
+      // and another state. Anything malformed confirms nothing.
+      const bool usable = !IsError(reply) && reply->type == REDIS_REPLY_STRING;
+      std::string_view in = usable ? std::string_view(reply->str, reply->len) : std::string_view();
+      for (size_t i = 0; i < round->keys.size(); ++i) {
+        if (in.empty()) {
+          round->everywhere[i] = false;
+          continue;
+        }
+        const char tag = in[0];
+        in.remove_prefix(1);
+        if (tag == '=') continue;
+        round->everywhere[i] = false;
+        if (tag == '+') {
+          uint32_t len = 0;
+          if (in.size() < 4) {
+            in = {};
+            continue;
+          }
+          for (int b = 0; b < 4; ++b) {
+            len |= static_cast<uint32_t>(static_cast<uint8_t>(in[b])) << (8 * b);
+          }
+          in = in.size() - 4 < len ? std::string_view() : in.substr(4 + len);
+        } else if (tag != '-') {
+          in = {};
+        }
       }
+      finish();
+    });
+    if (!sent) {
+      round->everywhere.assign(round->keys.size(), false);
+      finish();
     }
   }
 }

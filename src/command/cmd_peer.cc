@@ -24,8 +24,9 @@
 //                                  one page of the keys (tombstones included)
 //                                  in those slots; walk from cursor 0 until
 //                                  the next cursor is 0 again
-//   PEER.REAP db key state      -> :1 if this node's tombstone of key was
-//                                  exactly `state` and is now dropped, else :0
+//   PEER.REAP db key state [db key state ...]
+//                               -> :n, how many of these tombstones were
+//                                  exactly `state` here and are now dropped
 //
 // States are store::EncodeKeyState bytes. A malformed state or argument is
 // an error reply and changes nothing.
@@ -286,9 +287,20 @@ void PeerDump(Context& ctx) {
 }
 
 void PeerReap(Context& ctx) {
-  int db;
-  if (!ParseDb(ctx, ctx.args[1], &db)) return;
-  ctx.w.Integer(ctx.dispatcher.ReapTombstone(db, ctx.args[2], ctx.args[3]) ? 1 : 0);
+  if ((ctx.args.size() - 1) % 3 != 0) {
+    ctx.w.Error(err::kSyntax);
+    return;
+  }
+  const size_t count = (ctx.args.size() - 1) / 3;
+  std::vector<int> dbs(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!ParseDb(ctx, ctx.args[1 + 3 * i], &dbs[i])) return;
+  }
+  int64_t reaped = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (ctx.dispatcher.ReapTombstone(dbs[i], ctx.args[2 + 3 * i], ctx.args[3 + 3 * i])) ++reaped;
+  }
+  ctx.w.Integer(reaped);
 }
 
 }  // namespace
@@ -314,9 +326,10 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
   out->push_back({"peer.digest", -2, kReadOnly | kPeerOnly, 0, 0, 0, PeerDigest, g, "0.2.0",
                   "Returns digests of this node's hash slots, for anti-entropy.",
                   "O(slots)", "db:integer [group:integer...]", {}});
-  out->push_back({"peer.reap", 4, kPeerOnly, 0, 0, 0, PeerReap, g, "0.2.0",
-                  "Drops a tombstone that every replica holds.", "O(1)",
-                  "db:integer key:key state:string", {}});
+  out->push_back({"peer.reap", -4, kPeerOnly, 0, 0, 0, PeerReap, g, "0.2.0",
+                  "Drops tombstones that every replica holds.",
+                  "O(N) where N is the number of keys",
+                  "db:integer key:key state:string [db:integer key:key state:string ...]", {}});
   out->push_back({"peer.dump", -4, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
                   "Returns a page of the states of the keys in the given hash slots.",
                   "O(N) where N is the number of keys in the page's buckets",

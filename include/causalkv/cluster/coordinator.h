@@ -262,6 +262,7 @@ class Coordinator final : public command::Replicator {
   int handles_open_ = 0;
   int64_t last_reap_ms_ = 0;
   size_t reaps_in_flight_ = 0;
+  bool reap_backlog_ = false;  // the last round was full: the next goes at once
   bool started_ = false;
   bool closing_ = false;
   Stats stats_;
