@@ -181,6 +181,21 @@ class Basics(ClusterTest):
                          framed + b"=-" + framed)
         with self.assertRaises(redis.ResponseError):
             pb.execute_command("PEER.MGET", 0, "m1")
+        # PEER.REAP drops each tombstone that is exactly the state named, and
+        # counts them; another state, or a live key, stays.
+        rb.delete("m1")
+        rb.select(1)
+        rb.delete("m2")
+        tomb1 = pb.execute_command("PEER.GET", 0, "m1")
+        tomb2 = pb.execute_command("PEER.GET", 1, "m2")
+        self.assertNotEqual(tomb2, state)
+        self.assertEqual(pb.execute_command("PEER.REAP", 0, "m1", tomb1, 1, "m2", state,
+                                            0, "src", state), 1)
+        self.assertIsNone(pb.execute_command("PEER.GET", 0, "m1"))
+        self.assertEqual(pb.execute_command("PEER.GET", 1, "m2"), tomb2)
+        self.assertEqual(pb.execute_command("PEER.REAP", 1, "m2", tomb2), 1)
+        with self.assertRaises(redis.ResponseError):
+            pb.execute_command("PEER.REAP", 0, "m1", tomb1, 0)
         for r in (pa, pb, rb):
             r.close()
 
