@@ -8,7 +8,8 @@ CONF ?= conf/causalkv.conf
 # Every package the build, the server and the tests need (Debian names).
 DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-dev \
                 libgtest-dev redis-tools redis-server python3 python3-redis iptables clang \
-                libclang-rt-dev gnuplot-nox
+                libclang-rt-dev gnuplot-nox \
+                dpkg-dev debhelper lintian logrotate strace groff-base
 
 # Node.js and npm come from Debian only where no `node` is installed (this
 # machine may have a newer Node.js from elsewhere, which Debian's npm conflicts
@@ -18,7 +19,8 @@ NODE_TESTS := redis-tests/node
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build server run test sanitize bench clean cluster cluster-stop
+.PHONY: all deps build server run test sanitize bench clean cluster cluster-stop install deb \
+        test-package
 
 all: build
 
@@ -170,5 +172,30 @@ sanitize: deps
 bench: build
 	bench/compare
 
+# The server, its config (with the service's paths), the systemd unit, the
+# logrotate file and the man page under PREFIX, staged under DESTDIR when set
+# (cmake/install.cmake). It creates no user and no directories under /var:
+# the Debian package does that (`make deb`).
+PREFIX ?= /usr/local
+install: server
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The Debian package, built the Debian way (debian/, dpkg-buildpackage and
+# debhelper) from a copy of the sources the server needs, so the build leaves
+# nothing in the tree: DEB_DIR/causalkv-server_<version>_<arch>.deb.
+DEB_DIR ?= build-deb
+deb: deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/causalkv
+	tar -cf - CMakeLists.txt cmake conf debian include man src | tar -xf - -C $(DEB_DIR)/causalkv
+	cd $(DEB_DIR)/causalkv && dpkg-buildpackage -b -us -uc -j$(JOBS)
+	@ls $(DEB_DIR)/*.deb
+
+# Installs the package on this machine (root, or sudo), runs it as the
+# causalkv user, purges it and checks nothing is left (redis-tests/test_package.py).
+# Not part of `make test`: it changes the machine (a package, a system user).
+test-package: deb
+	$(SUDO) env DEB_DIR=$(abspath $(DEB_DIR)) PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+	  /usr/bin/python3 redis-tests/test_package.py
+
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(FUZZ_DIR) $(DEB_DIR)
