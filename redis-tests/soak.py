@@ -42,13 +42,15 @@ Checks (a wrong reply stops the run at once):
 Metrics, sampled every SAMPLE interval (quietly: the churn thread has no
 connection open at a sample): RSS and open fds (/proc/<pid>), used_memory
 and connected_clients (INFO), and the p99.9 latency of the workers' requests
-in the interval. After a warm-up (SOAK_WARMUP of each phase) each metric of
-each judged server must not rise (detect_trend). n3 is restarted, so it is
-plotted but not judged.
+in the interval. After a warm-up (SOAK_WARMUP of each phase, at least
+WARMUP_FLOOR_S) each metric of each judged server must not rise
+(detect_trend). n3 is restarted, so it is plotted but not judged; so are the
+trends of a phase too short to judge (under about 90 s for the cluster).
 
 Environment: SOAK_SECONDS (default 600; half for each phase), SOAK_SEED
 (printed; rerun a failure with it, thread timing still varies), SOAK_OUT
-(default ../soak-out: soak.png, summary.md, samples.csv), SOAK_WARMUP
+(default ../soak-out: soak.png, summary.md, samples.csv, and the servers'
+logs node.log, n1.log, n2.log, n3.log), SOAK_WARMUP
 (default 0.3), SOAK_PHASES (default single,cluster; one of them gets all
 of SOAK_SECONDS), SOAK_MIXED_TTLS=1 (random TTLs in the cluster phase too:
 see CLUSTER_TTLS).
@@ -113,6 +115,14 @@ METRICS = [
     ("p999_ms", "p99.9 latency (ms)", 0.5, 2.0),
 ]
 TREND_WINDOWS = 5
+# The warm-up of a phase lasts SOAK_WARMUP of it, and at least this long:
+# the time its working set takes to settle (one node fills maxmemory in
+# seconds; a cluster's memory settles once its cache TTLs have turned over
+# and n3 has been restarted a few times). A phase with less than
+# MIN_JUDGED_S left after it (a short development run) still checks every
+# reply, death and exit, but its trends are shown, not judged.
+WARMUP_FLOOR_S = {"single": 20.0, "cluster": 60.0}
+MIN_JUDGED_S = 30.0
 # Plot colours: the single node, the cluster's nodes, the clients' latency.
 NODE_COLOURS = {"node": "#7b2d9b", "n1": "#1b7f3b", "n2": "#1f5fbf", "n3": "#e08a00",
                 "single clients": "#7b2d9b", "cluster clients": "#1b7f3b"}
@@ -371,7 +381,11 @@ class Worker:
 
     def flush_latencies(self):
         if self.lat:
-            self.queue.put(("lat", self.idx, array.array("d", self.lat).tobytes()))
+            # With the latencies, how many versioned reads there were and how
+            # many had siblings: the progress lines show the share.
+            self.queue.put(("lat", self.idx, (array.array("d", self.lat).tobytes(),
+                                              self.stats["exact versioned reads"],
+                                              self.stats["reads with siblings"])))
             self.lat = []
 
     def new_plain_value(self, key):
@@ -914,8 +928,11 @@ class Soak:
         self.notes = []        # lines for the summary
         self.lat_lock = threading.Lock()
         self.lat_window = []
+        self.vreads = {}  # worker: (versioned reads, reads with siblings), this phase
+        self.vreads_last = (0, 0)
         self.churn_lock = threading.Lock()
         self.phase_name = None
+        self.too_short = set()  # phases whose trends are not judged
         # Servers get SIGKILL when the thread that started them ends (harness
         # sets PR_SET_PDEATHSIG, and Linux counts the forking thread as the
         # parent): a server the restarter thread started died with it at the
@@ -950,7 +967,8 @@ class Soak:
                 continue
             if kind == "lat":
                 with self.lat_lock:
-                    self.lat_window.extend(array.array("d", data))
+                    self.lat_window.extend(array.array("d", data[0]))
+                    self.vreads[idx] = data[1:]
             elif kind == "done":
                 done[idx] = data
             elif kind == "fail":
@@ -1146,7 +1164,12 @@ class Soak:
                 rows.append(row)
         with self.lat_lock:
             lats, self.lat_window = self.lat_window, []
+            vreads = tuple(sum(v[i] for v in self.vreads.values()) for i in (0, 1))
         lat = {"phase": phase, "node": "clients", "t": t, "ops_per_s": len(lats) / interval}
+        reads, with_siblings = (vreads[i] - self.vreads_last[i] for i in (0, 1))
+        self.vreads_last = vreads
+        if reads > 0:
+            lat["siblings_pct"] = 100.0 * with_siblings / reads
         if lats:
             lat["p999_ms"] = percentile(lats, 0.999) * 1000.0
         rows.append(lat)
@@ -1177,7 +1200,13 @@ class Soak:
         collector = None
         interval = min(5.0, max(1.0, seconds / 100.0))
         start = self.now()
-        warm_end = start + self.warmup * seconds
+        warm_end = start + max(self.warmup * seconds, WARMUP_FLOOR_S[name])
+        if start + seconds - warm_end < MIN_JUDGED_S:
+            self.too_short.add(name)
+            print("soak: phase %s: %.0f s is too short to judge trends (warm-up %.0f s, then "
+                  "at least %.0f s); they are shown, not judged"
+                  % (name, seconds, WARMUP_FLOOR_S[name], MIN_JUDGED_S), flush=True)
+            warm_end = start + seconds * max(self.warmup, 0.5)
         try:
             for i in range(WORKERS):
                 cfg = {"index": i, "seed": self.seed * 100 + (10 if cluster else 0) + i,
@@ -1202,6 +1231,8 @@ class Soak:
                     "restarter"))
             with self.lat_lock:
                 self.lat_window = []
+                self.vreads = {}
+                self.vreads_last = (0, 0)
             next_t = start + interval
             while self.now() < start + seconds and not self.failed.is_set():
                 self.failed.wait(max(0.0, next_t - self.now()))
@@ -1268,9 +1299,12 @@ class Soak:
                     row["clients"]))
             else:
                 parts.append("%s down" % row["node"])
-        print("soak: %s %4.0f/%d s: %s; %.0f ops/s p99.9 %s" % (
-            name, self.now() - start, seconds, "; ".join(parts), lat["ops_per_s"],
-            "%.2f ms" % lat["p999_ms"] if "p999_ms" in lat else "-"), flush=True)
+        print("soak: %s %4.0f/%d s: %s; %.0f ops/s p99.9 %s, %s of versioned reads with "
+              "siblings" % (
+                  name, self.now() - start, seconds, "; ".join(parts), lat["ops_per_s"],
+                  "%.2f ms" % lat["p999_ms"] if "p999_ms" in lat else "-",
+                  "%.0f%%" % lat["siblings_pct"] if "siblings_pct" in lat else "-"),
+              flush=True)
 
     def phase_checks(self, name, watched, done, evictable, cluster):
         if self.check_deaths(watched):
@@ -1384,12 +1418,18 @@ class Soak:
                     if not judged:
                         self.trends.append((name, node, metric, None, "restarted: not judged"))
                         continue
+                    short = name in self.too_short
                     try:
-                        tr = detect_trend([p[0] for p in pts], [p[1] for p in pts], rel, ab)
+                        tr = detect_trend([p[0] for p in pts], [p[1] for p in pts], rel, ab,
+                                          min_samples=5 if short else 10)
                     except ValueError as e:
                         self.trends.append((name, node, metric, None, str(e)))
-                        if not self.failures:  # a phase cut short by a failure: said already
+                        if not self.failures and not short:  # else said already
                             self.fail("%s %s %s: %s" % (name, node, metric, e))
+                        continue
+                    if short:
+                        self.trends.append((name, node, metric, tr, "(%s) phase too short: "
+                                            "not judged" % tr.verdict()))
                         continue
                     self.trends.append((name, node, metric, tr, tr.verdict()))
                     if tr.rising:
@@ -1402,7 +1442,7 @@ class Soak:
 
     def write_output(self):
         os.makedirs(os.path.join(self.out_dir, "data"), exist_ok=True)
-        cols = ["phase", "node", "t"] + [m[0] for m in METRICS] + ["ops_per_s"]
+        cols = ["phase", "node", "t"] + [m[0] for m in METRICS] + ["ops_per_s", "siblings_pct"]
         with open(os.path.join(self.out_dir, "samples.csv"), "w") as f:
             f.write(",".join(cols) + "\n")
             for r in self.samples:
@@ -1413,12 +1453,14 @@ class Soak:
     def write_summary(self):
         verdict = "FAIL" if self.failures else "PASS"
         lines = ["# Soak: %s" % verdict, "",
-                 "SOAK_SEED=%d SOAK_SECONDS=%g, warm-up %.0f%% of each phase, %s"
-                 % (self.seed, self.seconds, self.warmup * 100,
+                 "SOAK_SEED=%d SOAK_SECONDS=%g, warm-up %.0f%% of each phase (at least %s), %s"
+                 % (self.seed, self.seconds, self.warmup * 100, ", ".join(
+                     "%.0f s %s" % (v, k) for k, v in WARMUP_FLOOR_S.items()),
                     time.strftime("%Y-%m-%d %H:%M:%S")), ""]
         for name, start, warm_end, end in self.phases:
-            lines.append("* phase %s: %.0f-%.0f s, judged from %.0f s" % (name, start, end,
-                                                                         warm_end))
+            lines.append("* phase %s: %.0f-%.0f s, %s from %.0f s" % (
+                name, start, end, "shown (too short to judge)" if name in self.too_short
+                else "judged", warm_end))
         lines += ["", "Each metric over the stable part of its phase: the medians of %d equal "
                   "windows, the fitted (Theil-Sen) slope, the rise it gives over the stable "
                   "part, and the tolerance. RISING when the rise exceeds the tolerance and "
