@@ -476,20 +476,95 @@ OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, K
 }
 
 OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl) {
-  SiblingSet** link;
+  if (SiblingSet** link = FindLive(key)) return CausalReplaceLive(link, value, ttl);
+  // A new key, or a deleted one: the write covers its tombstone's context.
   KeyState state;
-  // The context is everything held here: every local sibling is replaced
-  // (so their values are not even copied out), and siblings written
-  // concurrently elsewhere survive the merge.
-  LoadState(key, &link, &state, false);
-  if (link == nullptr) ttl = NoTtlToKeep(ttl);
+  if (!tombstones_.empty()) {
+    auto it = tombstones_.find(std::string(key));
+    if (it != tombstones_.end()) state = it->second.state;
+  }
+  ttl = NoTtlToKeep(ttl);
   Dot dot;
   if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
   const VersionVector seen = state.context;
   const std::string owned(value);
   ApplyWrite(&state, seen, dot, &owned);
   ApplyTtlCausal(&state, ttl, dot);
-  return SaveState(key, table_.FindLink(key), std::move(state));
+  return SaveState(key, nullptr, std::move(state));
+}
+
+OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, TtlUpdate ttl) {
+  // What the KeyState round trip (Unpack, ApplyWrite with the whole local
+  // context, ApplyTtlCausal, Pack) gives, computed on the block: this is
+  // the hot path of every plain write in a cluster. The new value takes a
+  // fresh dot of this node (actor index 0), which implies every earlier dot
+  // of this node; every other node's highest dot here stays as context.
+  Dot dot;
+  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
+  SiblingSet* old = *link;
+  thread_local std::vector<Version> extra;
+  extra.clear();
+  for (Sibling s : *old) {
+    if (s.version.actor() != 0) extra.push_back(s.version);
+  }
+  for (uint32_t i = 0; i < old->extra_context_size(); ++i) {
+    const Version v = old->extra_context(i);
+    if (v.actor() != 0) extra.push_back(v);
+  }
+  // One entry per actor, the highest, in actor index order.
+  std::sort(extra.begin(), extra.end(),
+            [](Version a, Version b) { return a.raw() < b.raw(); });
+  size_t folded = 0;
+  for (size_t i = 0; i < extra.size(); ++i) {
+    if (folded > 0 && extra[folded - 1].actor() == extra[i].actor()) {
+      extra[folded - 1] = extra[i];  // sorted: the later one is higher
+    } else {
+      extra[folded++] = extra[i];
+    }
+  }
+  extra.resize(folded);
+  const Version fresh_dot = Version::Dot(0, dot.counter);
+  int64_t expire_at_ms = old->expire_at_ms();
+  Version stamp = old->ttl_stamp();
+  switch (ttl.kind) {
+    case TtlUpdate::Kind::kKeep:
+      break;
+    case TtlUpdate::Kind::kClear:
+      if (expire_at_ms != SiblingSet::kNoExpire) {  // stamped only when it changes
+        expire_at_ms = SiblingSet::kNoExpire;
+        stamp = fresh_dot;
+      }
+      break;
+    case TtlUpdate::Kind::kSet:
+      expire_at_ms = ttl.at_ms;
+      stamp = fresh_dot;
+      break;
+  }
+  DigestToggleBlock(old);
+  bool same_header = expire_at_ms == old->expire_at_ms() && stamp == old->ttl_stamp() &&
+                     extra.size() == old->extra_context_size();
+  for (size_t i = 0; same_header && i < extra.size(); ++i) {
+    same_header = extra[i] == old->extra_context(static_cast<uint32_t>(i));
+  }
+  if (same_header) {
+    // The common overwrite (one writer, same TTL): the block is rewritten in
+    // place, as on a single node.
+    ReplaceAll(link, fresh_dot, value);
+  } else {
+    const Sibling only{fresh_dot, value};
+    SiblingSet* fresh =
+        SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, extra, {&only, 1});
+    fresh->set_access(old->access());  // an overwrite keeps LRU/LFU, as Redis's does
+    if (old->has_expire()) UnindexTtl(old);
+    table_.Replace(link, fresh);
+    if (fresh->has_expire()) IndexTtl(fresh);
+    data_bytes_ += malloc_usable_size(fresh);
+    data_bytes_ -= malloc_usable_size(old);
+    SiblingSet::Destroy(old);
+  }
+  DigestToggleBlock(*link);
+  return OpStatus::kOk;
 }
 
 OpStatus Keyspace::CausalDelete(std::string_view key, bool* existed) {

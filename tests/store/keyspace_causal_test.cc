@@ -1,6 +1,7 @@
 // Keyspace in causal mode: digests, eviction bookkeeping.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 #include <string>
 
@@ -296,6 +297,106 @@ TEST_F(CausalKeyspaceTest, TombstonesCountInMemoryAndScanVisitsEachOnce) {
   EXPECT_EQ(a_.db(0).tombstone_count(), 0u);
   // What stays is the map's bucket array.
   EXPECT_LE(a_.db(0).memory_bytes(), with_tombstones - 1000 * 64);
+}
+
+// A plain write over a live key is computed on the block (the hot path of a
+// cluster's SET); it must give what the KeyState algebra gives, whatever the
+// key held: siblings of two nodes, extra context, TTLs stamped by either node,
+// and every kind of TTL update.
+TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
+  std::mt19937_64 rng(20261203);
+  const int64_t now = 1'700'000'000'000;
+  auto random_ttl = [&]() {
+    switch (rng() % 3) {
+      case 0:
+        return TtlUpdate::Keep();
+      case 1:
+        return TtlUpdate::Clear();
+      default:
+        return TtlUpdate::At(now + 1'000'000 + static_cast<int64_t>(rng() % 1000));
+    }
+  };
+  int checked = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const std::string key = "k" + std::to_string(rng() % 20);
+    const std::string value(rng() % 40, static_cast<char>('a' + rng() % 26));
+    KeyState after;
+    switch (rng() % 6) {
+      case 0:
+        ASSERT_EQ(a_.db(0).VPutCausal(key, VersionVector(), value, random_ttl(), &after),
+                  OpStatus::kOk);
+        break;
+      case 1:
+        ASSERT_EQ(b_.db(0).VPutCausal(key, VersionVector(), value, random_ttl(), &after),
+                  OpStatus::kOk);
+        Copy(b_, a_, {key.c_str()});
+        break;
+      case 2:
+        ASSERT_EQ(b_.db(0).Set(key, value, random_ttl()), OpStatus::kOk);
+        Copy(b_, a_, {key.c_str()});
+        break;
+      case 3: {
+        KeyState state;
+        if (a_.db(0).GetState(key, &state)) Copy(a_, b_, {key.c_str()});
+        break;
+      }
+      default: {
+        KeyState before;
+        const bool live = a_.db(0).GetState(key, &before) && !before.tombstone();
+        const TtlUpdate ttl = random_ttl();
+        ASSERT_EQ(a_.db(0).Set(key, value, ttl), OpStatus::kOk);
+        if (!live) break;
+        ++checked;
+        KeyState got;
+        ASSERT_TRUE(a_.db(0).GetState(key, &got));
+        ASSERT_EQ(got.siblings.size(), 1u);
+        const Dot dot = got.siblings[0].dot;
+        EXPECT_EQ(dot.actor, kSelf);
+        EXPECT_GT(dot.counter, before.context.Get(kSelf));
+        KeyState want = before;
+        ApplyWrite(&want, before.context, dot, &value);
+        switch (ttl.kind) {
+          case TtlUpdate::Kind::kKeep:
+            break;
+          case TtlUpdate::Kind::kClear:
+            if (want.expire_at_ms != KeyState::kNoExpire) {
+              want.expire_at_ms = KeyState::kNoExpire;
+              want.ttl_stamp = dot;
+            }
+            break;
+          case TtlUpdate::Kind::kSet:
+            want.expire_at_ms = ttl.at_ms;
+            want.ttl_stamp = dot;
+            break;
+        }
+        ASSERT_EQ(got, want) << "round " << round;
+        // The block's digest is the state's.
+        uint64_t digest = 0;
+        ASSERT_TRUE(a_.db(0).StateDigest(key, &digest));
+        Store fresh(1, 7);
+        fresh.EnableCausal(kPeer);
+        bool changed = false;
+        ASSERT_EQ(fresh.db(0).MergeState(key, got, &changed), OpStatus::kOk);
+        uint64_t theirs = 0;
+        ASSERT_TRUE(fresh.db(0).StateDigest(key, &theirs));
+        EXPECT_EQ(digest, theirs);
+        break;
+      }
+    }
+  }
+  EXPECT_GT(checked, 300);
+  // Every slot digest is still the XOR of its keys' state digests.
+  Store rebuilt(1, 7);
+  rebuilt.EnableCausal(kSelf);
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    KeyState state;
+    if (!a_.db(0).GetState(key, &state)) continue;
+    ASSERT_EQ(rebuilt.db(0).RestoreState(key, state, 0), OpStatus::kOk);
+  }
+  for (int slot = 0; slot < 16384; ++slot) {
+    ASSERT_EQ(a_.db(0).slot_digest(slot), rebuilt.db(0).slot_digest(slot)) << slot;
+  }
 }
 
 }  // namespace

@@ -45,6 +45,12 @@ class HashTable {
   void Insert(SiblingSet* set);
   // Removes the entry in *link from its chain and returns it (not freed).
   SiblingSet* Unlink(SiblingSet** link);
+  // Puts `set` in the chain position of the entry in *link, which it
+  // replaces (not freed). REQUIRES: the same key.
+  void Replace(SiblingSet** link, SiblingSet* set) {
+    set->next_ = (*link)->next_;
+    *link = set;
+  }
   // Frees every entry.
   void Clear();
 

@@ -378,6 +378,8 @@ class Keyspace {
   static void ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot);
   // Store a single value over every local sibling (SET, INCR ...).
   OpStatus CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl);
+  // CausalStoreOnly over the live key in *link, block to block.
+  OpStatus CausalReplaceLive(SiblingSet** link, std::string_view value, TtlUpdate ttl);
   OpStatus CausalDelete(std::string_view key, bool* existed);
   OpStatus CausalSetExpire(std::string_view key, int64_t at_ms, bool* existed);
   // RENAME and MOVE: `dst` in `target` gets src's values at fresh dots, over
