@@ -101,6 +101,8 @@ CLUSTER_ARGS = ["--appendonly", "yes", "--auto-aof-rewrite-min-size", "2mb",
 # it). Until that is fixed the cluster phase avoids it: no SET PX or EXPIRE
 # on plain keys, and one TTL per cache and versioned key, so that a newer
 # write never expires before an older one. SOAK_MIXED_TTLS=1 lifts this.
+# Commit b1d4c8a (an expired key leaves its context's tombstone) is the fix;
+# once SOAK_MIXED_TTLS=1 runs clean, it can become the default.
 CONST_KEY = "soak:const"
 NEVER_KEY = "soak:never"  # only ever SET inside a MULTI that is dropped
 
@@ -115,6 +117,14 @@ METRICS = [
     ("p999_ms", "p99.9 latency (ms)", 0.5, 2.0),
 ]
 TREND_WINDOWS = 5
+# A cluster node's RSS wanders between about 28 and 40 MB while its
+# used_memory (every live malloc byte) stays flat at 22 MB: each restart of
+# n3 brings a short peak (hints, catch-up), and glibc keeps the freed heap
+# or gives it back depending on fragmentation, so RSS steps up and down by
+# several MB a few times a phase (seen in 25 minutes of cluster runs). Its
+# tolerance there is this share of the median: a heap leak still shows in
+# used_memory, judged at 2 MB.
+CLUSTER_RSS_REL = 0.3
 # The warm-up of a phase lasts SOAK_WARMUP of it, and at least this long:
 # the time its working set takes to settle (one node fills maxmemory in
 # seconds; a cluster's memory settles once its cache TTLs have turned over
@@ -1419,6 +1429,8 @@ class Soak:
                         self.trends.append((name, node, metric, None, "restarted: not judged"))
                         continue
                     short = name in self.too_short
+                    if name == "cluster" and metric == "rss_mb":
+                        rel = CLUSTER_RSS_REL
                     try:
                         tr = detect_trend([p[0] for p in pts], [p[1] for p in pts], rel, ab,
                                           min_samples=5 if short else 10)
