@@ -410,6 +410,11 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
     if (!length(&key_len) || !in.Bytes(key_len, &key)) return corrupt("bad key record");
     if (!varint) {
       if (!in.Int(&expire_at)) return corrupt("bad key record");
+      // Format 1 wrote -1 for "no TTL"; any negative time means the same,
+      // as in the log and the later formats (which cannot express one). A
+      // block never holds a negative expiry: its state would be invalid on
+      // the wire (found by fuzz_snapshot, through an expired key's tombstone).
+      if (expire_at < 0) expire_at = store::SiblingSet::kNoExpire;
     } else if (kind == kRecordKeyWithTtl) {
       uint64_t at = 0;
       if (!in.Varint(&at) || at > static_cast<uint64_t>(INT64_MAX)) {

@@ -338,13 +338,8 @@ OpStatus Keyspace::RestoreState(std::string_view key, KeyState state,
 }
 
 OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState state) {
+  if (!state.tombstone()) return SaveLive(key, link, state);
   ForgetEvicted(key);
-  SiblingSet* block = nullptr;
-  if (!state.tombstone()) {
-    OpStatus status;
-    block = Pack(key, state, &status);
-    if (block == nullptr) return status;
-  }
   // Out with the old (Remove takes the live key's hash out of the digest) ...
   if (link != nullptr) {
     Remove(link);
@@ -353,12 +348,35 @@ OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState s
     if (it != tombstones_.end()) EraseTombstone(it);
   }
   // ... in with the new.
-  if (block != nullptr) {
+  if (!state.context.empty()) AddTombstone(key, std::move(state), clock_->now_ms);
+  return OpStatus::kOk;
+}
+
+OpStatus Keyspace::SaveLive(std::string_view key, SiblingSet** link, const KeyState& state) {
+  OpStatus status;
+  SiblingSet* block = Pack(key, state, &status);
+  if (block == nullptr) return status;
+  if (link != nullptr) {
+    // The new block takes the old one's place in its chain: no second
+    // lookup, and an overwrite keeps the key's LRU/LFU, as Redis's does.
+    SiblingSet* old = *link;
+    DigestToggleBlock(old);
+    block->set_access(old->access());
+    if (old->has_expire()) UnindexTtl(old);
+    table_.Replace(link, block);
     if (block->has_expire()) IndexTtl(block);
-    Adopt(block);
-  } else if (!state.context.empty()) {
-    AddTombstone(key, std::move(state), clock_->now_ms);
+    data_bytes_ += malloc_usable_size(block);
+    data_bytes_ -= malloc_usable_size(old);
+    SiblingSet::Destroy(old);
+    DigestToggleBlock(block);
+    return OpStatus::kOk;
   }
+  if (!tombstones_.empty()) {
+    auto it = tombstones_.find(std::string(key));
+    if (it != tombstones_.end()) EraseTombstone(it);
+  }
+  if (block->has_expire()) IndexTtl(block);
+  Adopt(block);  // forgets an eviction of the key
   return OpStatus::kOk;
 }
 
@@ -383,10 +401,15 @@ void Keyspace::EraseTombstone(TombstoneMap::iterator it) {
   tombstones_.erase(it);
 }
 
-bool Keyspace::NextDot(Dot* dot) {
+bool Keyspace::NextDot(Dot* dot, const Dot& after) {
   Version v;
-  const uint64_t floor = static_cast<uint64_t>(std::max<int64_t>(clock_->now_ms, 0))
-                         << kHybridClockShift;
+  uint64_t floor = static_cast<uint64_t>(std::max<int64_t>(clock_->now_ms, 0))
+                   << kHybridClockShift;
+  // Above the TTL stamp the write is based on, whichever node's clock made
+  // it: a hybrid logical clock, so that a causally later EXPIRE or PERSIST
+  // wins the TTL register even against a node whose clock is ahead (or
+  // wrote earlier in the same millisecond).
+  if (after.counter < Version::kCounterMask) floor = std::max(floor, after.counter + 1);
   if (!counter_->NextAtLeast(floor, &v)) return false;
   *dot = Dot{actors_->self(), v.counter()};
   return true;
@@ -448,13 +471,14 @@ OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
     return OpStatus::kTooManySiblings;
   }
   Dot dot;
-  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  if (!NextDot(&dot, state.ttl_stamp)) return OpStatus::kVersionUnavailable;
   const std::string owned(value);
   ApplyWrite(&state, seen, dot, &owned);
   ApplyTtlCausal(&state, ttl, dot);
-  *after = state;
-  link = table_.FindLink(key);  // NextDot cannot move it, but be exact
-  return SaveState(key, link, std::move(state));
+  // *link is still the key's: NextDot touches no table.
+  const OpStatus status = SaveLive(key, link, state);
+  if (status == OpStatus::kOk) *after = std::move(state);
+  return status;
 }
 
 OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after) {
@@ -485,7 +509,7 @@ OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value,
   }
   ttl = NoTtlToKeep(ttl);
   Dot dot;
-  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  if (!NextDot(&dot, state.ttl_stamp)) return OpStatus::kVersionUnavailable;
   const VersionVector seen = state.context;
   const std::string owned(value);
   ApplyWrite(&state, seen, dot, &owned);
@@ -499,10 +523,10 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
   // the hot path of every plain write in a cluster. The new value takes a
   // fresh dot of this node (actor index 0), which implies every earlier dot
   // of this node; every other node's highest dot here stays as context.
-  Dot dot;
-  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
-  if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
   SiblingSet* old = *link;
+  Dot dot;
+  if (!NextDot(&dot, Dot{0, old->ttl_stamp().counter()})) return OpStatus::kVersionUnavailable;
+  if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
   thread_local std::vector<Version> extra;
   extra.clear();
   for (Sibling s : *old) {
@@ -583,7 +607,7 @@ OpStatus Keyspace::CausalSetExpire(std::string_view key, int64_t at_ms, bool* ex
   KeyState state = Unpack(*link);
   if (state.expire_at_ms == at_ms) return OpStatus::kOk;
   Dot dot;
-  if (!NextDot(&dot)) return OpStatus::kVersionUnavailable;
+  if (!NextDot(&dot, state.ttl_stamp)) return OpStatus::kVersionUnavailable;
   state.expire_at_ms = at_ms;
   state.ttl_stamp = dot;
   return SaveState(key, table_.FindLink(key), std::move(state));
@@ -599,8 +623,10 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
   // Fresh dots, in the siblings' order: a client holding a context of the
   // destination must not be able to remove values it never read.
   std::vector<Dot> dots(moving.siblings.size() + 1);
+  const Dot& newer_stamp =
+      dst_state.ttl_stamp < moving.ttl_stamp ? moving.ttl_stamp : dst_state.ttl_stamp;
   for (Dot& d : dots) {
-    if (!NextDot(&d)) return OpStatus::kVersionUnavailable;
+    if (!NextDot(&d, newer_stamp)) return OpStatus::kVersionUnavailable;
   }
   VersionVector seen = dst_state.context;
   for (size_t i = 0; i < moving.siblings.size(); ++i) {

@@ -257,6 +257,43 @@ TEST_F(SnapshotTest, Format1FilesStillLoad) {
   EXPECT_EQ(Dump(loaded), std::vector<std::string>{"3:cart@5000000: [2]eggs [7]"});
 }
 
+// Found by fuzz_snapshot: a format-1 record with a negative expiry other than
+// -1 loaded as a key with that expiry; in a cluster, expiring it left a
+// tombstone whose TTL no state may have, which peers would refuse. Any
+// negative time is "no TTL", as in the log and in formats 2 and 3.
+TEST_F(SnapshotTest, Format1NegativeExpiryMeansNoTtl) {
+  std::string f = Header(1, 9);
+  f += '\x02';
+  PutLe<uint32_t>(&f, 4);
+  f += "cart";
+  PutLe<int64_t>(&f, -327681);
+  PutLe<uint32_t>(&f, 1);
+  PutLe<uint64_t>(&f, 2);
+  PutLe<uint32_t>(&f, 4);
+  f += "eggs";
+  f += '\xff';
+  WriteFile(Sealed(f));
+  for (const bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "single");
+    Store loaded(16, 2);
+    if (causal) loaded.EnableCausal(0x1111);
+    loaded.set_now_ms(1'000'000);
+    uint64_t counter = 0;
+    std::string error;
+    ASSERT_EQ(LoadSnapshot(Path(), &loaded, &counter, nullptr, &error), LoadResult::kLoaded)
+        << error;
+    const store::SiblingSet* set = loaded.db(0).FindReadOnly("cart");
+    ASSERT_NE(set, nullptr);
+    EXPECT_FALSE(set->has_expire());
+    if (causal) {
+      store::KeyState state;
+      ASSERT_TRUE(loaded.db(0).GetState("cart", &state));
+      EXPECT_TRUE(store::Valid(state));
+      EXPECT_EQ(state.expire_at_ms, store::KeyState::kNoExpire);
+    }
+  }
+}
+
 // A well-sealed file that breaks the format's rules is still refused: a
 // version gap of 0 (two siblings with one version), a sibling above the
 // counter, an overlong varint.

@@ -1,6 +1,7 @@
 // Keyspace in causal mode: digests, eviction bookkeeping.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -300,8 +301,9 @@ TEST_F(CausalKeyspaceTest, TombstonesCountInMemoryAndScanVisitsEachOnce) {
 }
 
 // A plain write over a live key is computed on the block (the hot path of a
-// cluster's SET); it must give what the KeyState algebra gives, whatever the
-// key held: siblings of two nodes, extra context, TTLs stamped by either node,
+// cluster's SET), and a VPUT's block replaces the old one in its chain; both
+// must give what the KeyState algebra gives, whatever the key held: siblings
+// of two nodes, extra context, TTLs stamped by either node, stale contexts,
 // and every kind of TTL update.
 TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
   std::mt19937_64 rng(20261203);
@@ -317,11 +319,13 @@ TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
     }
   };
   int checked = 0;
-  for (int round = 0; round < 3000; ++round) {
+  int checked_vput = 0;
+  std::map<std::string, VersionVector> read_contexts;
+  for (int round = 0; round < 4000; ++round) {
     const std::string key = "k" + std::to_string(rng() % 20);
     const std::string value(rng() % 40, static_cast<char>('a' + rng() % 26));
     KeyState after;
-    switch (rng() % 6) {
+    switch (rng() % 8) {
       case 0:
         ASSERT_EQ(a_.db(0).VPutCausal(key, VersionVector(), value, random_ttl(), &after),
                   OpStatus::kOk);
@@ -338,6 +342,44 @@ TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
       case 3: {
         KeyState state;
         if (a_.db(0).GetState(key, &state)) Copy(a_, b_, {key.c_str()});
+        break;
+      }
+      case 4: {
+        // A VPUT with a context read earlier (often stale): the algebra's
+        // write, stored over whatever is there now.
+        KeyState before;
+        a_.db(0).GetState(key, &before);
+        const VersionVector seen = read_contexts[key];
+        const TtlUpdate ttl = random_ttl();
+        ASSERT_EQ(a_.db(0).VPutCausal(key, seen, value, ttl, &after), OpStatus::kOk);
+        KeyState got;
+        ASSERT_TRUE(a_.db(0).GetState(key, &got));
+        EXPECT_EQ(got, after);
+        KeyState want = before;
+        Dot mine{};  // the write's dot: this node's one sibling the key did not know
+        for (const SiblingValue& sv : got.siblings) {
+          if (sv.dot.actor == kSelf && sv.dot.counter > before.context.Get(kSelf)) mine = sv.dot;
+        }
+        ASSERT_NE(mine.counter, 0u);
+        ApplyWrite(&want, seen, mine, &value);
+        const bool was_live = !before.tombstone();
+        const TtlUpdate applied =
+            !was_live && ttl.kind == TtlUpdate::Kind::kKeep ? TtlUpdate::Clear() : ttl;
+        if (applied.kind == TtlUpdate::Kind::kSet) {
+          want.expire_at_ms = applied.at_ms;
+          want.ttl_stamp = mine;
+        } else if (applied.kind == TtlUpdate::Kind::kClear &&
+                   want.expire_at_ms != KeyState::kNoExpire) {
+          want.expire_at_ms = KeyState::kNoExpire;
+          want.ttl_stamp = mine;
+        }
+        ASSERT_EQ(got, want) << "round " << round;
+        ++checked_vput;
+        break;
+      }
+      case 5: {
+        KeyState state;
+        if (a_.db(0).GetState(key, &state)) read_contexts[key] = state.context;
         break;
       }
       default: {
@@ -385,6 +427,7 @@ TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
     }
   }
   EXPECT_GT(checked, 300);
+  EXPECT_GT(checked_vput, 300);
   // Every slot digest is still the XOR of its keys' state digests.
   Store rebuilt(1, 7);
   rebuilt.EnableCausal(kSelf);
@@ -396,6 +439,47 @@ TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
   }
   for (int slot = 0; slot < 16384; ++slot) {
     ASSERT_EQ(a_.db(0).slot_digest(slot), rebuilt.db(0).slot_digest(slot)) << slot;
+  }
+}
+
+// Found by test_cluster (flaky): PERSIST through node B right after SET EX
+// through node A lost the TTL register to A's older stamp when B's dot was
+// lower (B's clock behind A's, or the same millisecond with a lower
+// sequence): the TTL came back. A TTL change's dot is now above the stamp
+// it replaces (a hybrid logical clock), so the causally later one wins.
+TEST_F(CausalKeyspaceTest, ACausallyLaterTtlChangeWinsWhateverTheClocks) {
+  const int64_t now = 1'700'000'000'000;
+  b_.set_now_ms(now - 10'000);  // B's clock is ten seconds behind
+  for (const char* how : {"persist", "expire", "set", "vput", "rename"}) {
+    SCOPED_TRACE(how);
+    const std::string what(how);
+    ASSERT_EQ(a_.db(0).Set("k", "v", TtlUpdate::At(now + 100'000)), OpStatus::kOk);
+    Copy(a_, b_, {"k"});
+    KeyState after;
+    if (what == "persist") {
+      ASSERT_TRUE(b_.db(0).Persist("k"));
+    } else if (what == "expire") {
+      ASSERT_TRUE(b_.db(0).SetExpire("k", now + 500'000));
+    } else if (what == "set") {
+      ASSERT_EQ(b_.db(0).Set("k", "w", TtlUpdate::Clear()), OpStatus::kOk);
+    } else if (what == "vput") {
+      KeyState read;
+      ASSERT_TRUE(b_.db(0).GetState("k", &read));
+      ASSERT_EQ(b_.db(0).VPutCausal("k", read.context, "w", TtlUpdate::Clear(), &after),
+                OpStatus::kOk);
+    } else {
+      ASSERT_EQ(b_.db(0).Rename("k", "k2", false), OpStatus::kOk);
+      ASSERT_EQ(b_.db(0).Rename("k2", "k", false), OpStatus::kOk);
+      ASSERT_TRUE(b_.db(0).Persist("k"));
+    }
+    KeyState on_b;
+    ASSERT_TRUE(b_.db(0).GetState("k", &on_b));
+    Copy(b_, a_, {"k"});
+    KeyState on_a;
+    ASSERT_TRUE(a_.db(0).GetState("k", &on_a));
+    EXPECT_EQ(on_a.expire_at_ms, on_b.expire_at_ms);
+    EXPECT_EQ(on_a, on_b);
+    EXPECT_EQ(on_a.expire_at_ms, what == "expire" ? now + 500'000 : KeyState::kNoExpire);
   }
 }
 

@@ -372,8 +372,11 @@ class Keyspace {
   // Replaces whatever is stored for `key` by `state` (live, or a tombstone
   // when it has no siblings). *link as LoadState gave it.
   OpStatus SaveState(std::string_view key, SiblingSet** link, KeyState state);
+  // SaveState for a live state (REQUIRES: !state.tombstone()).
+  OpStatus SaveLive(std::string_view key, SiblingSet** link, const KeyState& state);
   // A fresh dot of this node; false if the counter could not be made durable.
-  bool NextDot(Dot* dot);
+  // Its counter is above `after`'s (a TTL stamp the write is based on).
+  bool NextDot(Dot* dot, const Dot& after = Dot{});
   // Applies a TTL update of a write stamped `dot`.
   static void ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot);
   // Store a single value over every local sibling (SET, INCR ...).
