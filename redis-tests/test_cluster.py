@@ -541,10 +541,43 @@ class Tombstones(unittest.TestCase):
         finally:
             cluster.close()
 
-    def test_expiry_leaves_a_tombstone_that_a_missed_replica_cannot_undo(self):
-        """Found by the soak run: a replica that missed a write with a TTL
-        (or an EXPIRE) brought back, once the TTL had passed, the value that
-        write replaced. Hints are off, so anti-entropy alone repairs."""
+    def test_a_persist_a_stopped_replica_missed_survives_the_old_ttl(self):
+        """Found by the soak run when expiry left a tombstone: a replica that
+        missed a PERSIST (or a longer EXPIRE) expired the key at the old time
+        and its tombstone removed the key from every node."""
+        cluster = cluster_harness.Cluster(3, FAST + ["--hints-max-memory", "0"])
+        try:
+            a, c = cluster.nodes[0], cluster.nodes[2]
+            r = a.client()
+            r.set("persisted", "v", px=800)
+            r.set("extended", "v", px=800)
+            cluster.wait_converged()
+            c.stop()
+            self.assertTrue(r.persist("persisted"))
+            self.assertTrue(r.expire("extended", 60))
+            time.sleep(1.0)
+            c.start()
+            cluster.wait_converged()
+            time.sleep(1.0)  # more anti-entropy rounds
+            for n in cluster.nodes:
+                cn = n.client()
+                self.assertEqual(cn.execute_command("VGET", "persisted", "R", 1)[1], [b"v"],
+                                 n.addr)
+                self.assertEqual(cn.execute_command("VGET", "extended", "R", 1)[1], [b"v"],
+                                 n.addr)
+                self.assertEqual(cn.ttl("persisted"), -1)
+                self.assertGreater(cn.ttl("extended"), 50)
+        finally:
+            cluster.close()
+
+    @unittest.expectedFailure
+    def test_expiry_of_a_write_a_replica_missed_brings_back_the_value_it_replaced(self):
+        """KNOWN LIMITATION, found by the soak run (see store/keyspace.h): a
+        replica that missed a write with a TTL (or an EXPIRE), and gets no
+        hint (hints are off here), brings back the value that write replaced
+        once the TTL has passed, because expiry leaves no tombstone. Expected
+        to fail until that is fixed; an unexpected success fails the suite,
+        so the fix will have to remove this marker."""
         cluster = cluster_harness.Cluster(3, FAST + ["--hints-max-memory", "0"])
         try:
             a, c = cluster.nodes[0], cluster.nodes[2]
@@ -572,10 +605,10 @@ class Tombstones(unittest.TestCase):
         finally:
             cluster.close()
 
-    def test_tombstones_of_expired_keys_are_reaped_as_fast_as_keys_expire(self):
-        """A cache's expired keys leave tombstones: the reaper drains them in
-        batches (it reaped 256 a second before). The unit tests check that
-        they count in used_memory."""
+    def test_many_tombstones_are_reaped_in_batches(self):
+        """The reaper confirms and drops tombstones in batches of up to 1024
+        per peer request (it reaped 256 a second before): 20,000 deletes are
+        gone from every node within seconds."""
         cluster = cluster_harness.Cluster(3, FAST + ["--tombstone-grace", "0"])
         try:
             a = cluster.nodes[0]
@@ -583,9 +616,12 @@ class Tombstones(unittest.TestCase):
             for start in range(0, 20000, 2000):
                 pipe = r.pipeline(transaction=False)
                 for i in range(start, start + 2000):
-                    pipe.set("cache:%d" % i, "x" * 50, px=300)
+                    pipe.set("cache:%d" % i, "x" * 50)
                 pipe.execute()
-            time.sleep(0.5)
+                pipe = r.pipeline(transaction=False)
+                for i in range(start, start + 2000):
+                    pipe.delete("cache:%d" % i)
+                pipe.execute()
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 counts = [(n.info()["tombstones"], n.client().dbsize()) for n in cluster.nodes]

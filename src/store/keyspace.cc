@@ -61,14 +61,10 @@ void Keyspace::Remove(SiblingSet** link) {
 }
 
 void Keyspace::ExpireKey(SiblingSet** link) {
+  // With peers too, expiry leaves no tombstone (see keyspace.h for why, and
+  // for what that costs).
   ++stats_->expired_keys;
-  if (!causal()) {
-    Remove(link);
-    return;
-  }
-  KeyState state = Unpack(*link, /*with_values=*/false);
-  const std::string key((*link)->key());  // the block goes before the tombstone comes
-  SaveState(key, link, std::move(state));
+  Remove(link);
 }
 
 void Keyspace::Adopt(SiblingSet* set) {

@@ -446,12 +446,15 @@ OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bo
     if (it != evicted_.end() && it->second.hash == StateHash(key, incoming)) return OpStatus::kOk;
   }
   KeyState merged = had ? Sync(local, incoming) : incoming;
-  if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms &&
-      !merged.tombstone()) {
-    // Expired here: the tombstone of everything merged, as local expiry
-    // leaves (ExpireKey), so the peer's older values cannot come back.
-    if (link != nullptr) ++stats_->expired_keys;
-    merged.siblings.clear();
+  if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms) {
+    // Expired here: each node expires keys by itself, and none keeps a
+    // tombstone for it (keyspace.h).
+    if (link != nullptr) {
+      Remove(link);
+      ++stats_->expired_keys;
+      *changed = true;
+    }
+    return OpStatus::kOk;
   }
   const OpStatus status = SaveState(key, link, std::move(merged));
   *changed = status == OpStatus::kOk;

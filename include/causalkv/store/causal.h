@@ -15,9 +15,8 @@
 //   - A crash with an unsynced log: such a node restarts under a new id.
 //   - Eviction: a node that has evicted keys first fetches a key it does not
 //     hold from its peers before writing it (command/dispatch.cc).
-//   - Expiry leaves a tombstone, which keeps the key's context; tombstone
-//     reaping drops a key only once every replica holds the same tombstone,
-//     so nothing of it is left to cover.
+//   - Expiry and tombstone reaping drop a key everywhere, so nothing of it
+//     is left to cover.
 //
 // Invariants of a KeyState (Valid() checks them):
 //   - every sibling's dot is covered by the context;

@@ -13,11 +13,17 @@
 // keys' states (the XOR of a hash per key state), updated on every change,
 // for anti-entropy. The operations below keep their single-node contracts,
 // with "a fresh version" meaning a fresh dot, and "delete" leaving a
-// tombstone. Expiry deletes too: an expired key leaves the tombstone of its
-// context (every replica holding the same state computes the same one), so a
-// replica that missed the write which set the TTL cannot bring back the
-// value that write replaced. Eviction is local and leaves no tombstone.
+// tombstone. Expiry and eviction are local: they leave no tombstone.
 // Tombstones count in memory_bytes().
+//
+// Why expiry leaves none: a tombstone removes every value its context
+// covers, but a TTL change (EXPIRE, PERSIST) takes no value dot, so the
+// tombstone of a replica that missed a PERSIST and expired the key at the
+// old time would remove the value everywhere (tried, and found by the soak
+// run). The cost, a known limitation: a replica that missed a write with a
+// TTL, and got neither hint nor repair before that TTL passed, brings back
+// the value the write had replaced (redis-tests/test_cluster.py,
+// test_expiry_of_a_write_a_replica_missed_brings_back_the_value_it_replaced).
 //
 // Thread-compatibility: used from the loop thread only.
 #pragma once
@@ -234,9 +240,8 @@ class Keyspace {
   // kTooManyActors fails, and then changes nothing. REQUIRES: Valid(state).
   OpStatus RestoreState(std::string_view key, KeyState state, int64_t tombstone_since_ms);
   // Merges a state received from a peer (never limited by max-siblings:
-  // a limit must not block repair). A merge whose TTL has passed expires
-  // the key here: it leaves the tombstone of the merged context, as local
-  // expiry does. *changed: the local state changed.
+  // a limit must not block repair). A merge whose TTL has passed deletes the
+  // key locally, leaving no tombstone. *changed: the local state changed.
   // `take_evicted`: a state equal to one this node evicted is taken back
   // (a read or a write needs it); otherwise it stays evicted (repair).
   OpStatus MergeState(std::string_view key, const KeyState& incoming, bool* changed,
@@ -308,12 +313,11 @@ class Keyspace {
   bool IsExpired(const SiblingSet* set) const {
     return set->has_expire() && set->expire_at_ms() < clock_->now_ms;
   }
-  // Finds a live key's slot; expires it (ExpireKey) and returns nullptr if
+  // Finds a live key's slot; deletes it (ExpireKey) and returns nullptr if
   // its TTL has passed.
   SiblingSet** FindLive(std::string_view key);
   void Remove(SiblingSet** link);
-  // Deletes the expired key in *link and counts it; in causal mode it
-  // leaves the tombstone of its context.
+  // Deletes the expired key in *link and counts it.
   void ExpireKey(SiblingSet** link);
   // Stores `set` (a block that moved or changed) in *link and the TTL index.
   void Relink(SiblingSet** link, SiblingSet* set) {
