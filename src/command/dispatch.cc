@@ -449,9 +449,9 @@ size_t Dispatcher::TombstoneCount() const {
 void Dispatcher::OldTombstones(
     int64_t before_ms, size_t limit,
     const std::function<void(int db, std::string_view key, std::string_view state)>& fn) {
-  // A bounded slice per call, resuming where the last call stopped: expired
-  // keys leave tombstones too, so there can be millions, and the reaper runs
-  // every second on the loop.
+  // A bounded slice per call, resuming where the last call stopped: a
+  // FLUSHALL or a mass delete in a cluster leaves a tombstone per key, so
+  // there can be millions, and the reaper runs on the loop.
   constexpr size_t kBucketsPerStep = 64;
   constexpr size_t kMaxBucketsPerCall = 4096;
   std::string encoded;
