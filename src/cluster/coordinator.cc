@@ -56,6 +56,25 @@ int64_t WallMs() {
 
 bool IsError(const redisReply* r) { return r == nullptr || r->type == REDIS_REPLY_ERROR; }
 
+// One key's answer from the front of a PEER.MGET reply, advancing *in: '='
+// (the same state), '-' (none there) or '+' with *state. False when
+// malformed (or *in is empty).
+bool NextMgetAnswer(std::string_view* in, char* tag, std::string_view* state) {
+  if (in->empty()) return false;
+  *tag = (*in)[0];
+  in->remove_prefix(1);
+  if (*tag == '=' || *tag == '-') return true;
+  if (*tag != '+' || in->size() < 4) return false;
+  uint32_t len = 0;
+  for (int b = 0; b < 4; ++b) {
+    len |= static_cast<uint32_t>(static_cast<uint8_t>((*in)[b])) << (8 * b);
+  }
+  if (in->size() - 4 < len) return false;
+  *state = in->substr(4, len);
+  in->remove_prefix(4 + len);
+  return true;
+}
+
 uint64_t ReadFixed64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
@@ -466,28 +485,7 @@ void Coordinator::ResolveReads(size_t peer, const std::vector<Wanted>& batch,
     PeerShare& share = op.share(peer);
     char tag = 0;
     std::string_view theirs;
-    if (!failed && !in.empty()) {
-      tag = in[0];
-      in.remove_prefix(1);
-      if (tag == '+') {
-        uint32_t len = 0;
-        if (in.size() >= 4) {
-          for (int b = 0; b < 4; ++b) {
-            len |= static_cast<uint32_t>(static_cast<uint8_t>(in[b])) << (8 * b);
-          }
-        }
-        if (in.size() < 4 || in.size() - 4 < len) {
-          failed = true;
-        } else {
-          theirs = in.substr(4, len);
-          in.remove_prefix(4 + len);
-        }
-      } else if (tag != '=' && tag != '-') {
-        failed = true;
-      }
-    } else {
-      failed = true;
-    }
+    failed = failed || !NextMgetAnswer(&in, &tag, &theirs);
     if (failed) {
       share.failed = true;
     } else if (tag != '=') {
@@ -655,28 +653,12 @@ void Coordinator::ReapTombstones() {
       // and another state. Anything malformed confirms nothing.
       const bool usable = !IsError(reply) && reply->type == REDIS_REPLY_STRING;
       std::string_view in = usable ? std::string_view(reply->str, reply->len) : std::string_view();
+      bool failed = !usable;
       for (size_t i = 0; i < round->keys.size(); ++i) {
-        if (in.empty()) {
-          round->everywhere[i] = false;
-          continue;
-        }
-        const char tag = in[0];
-        in.remove_prefix(1);
-        if (tag == '=') continue;
-        round->everywhere[i] = false;
-        if (tag == '+') {
-          uint32_t len = 0;
-          if (in.size() < 4) {
-            in = {};
-            continue;
-          }
-          for (int b = 0; b < 4; ++b) {
-            len |= static_cast<uint32_t>(static_cast<uint8_t>(in[b])) << (8 * b);
-          }
-          in = in.size() - 4 < len ? std::string_view() : in.substr(4 + len);
-        } else if (tag != '-') {
-          in = {};
-        }
+        char tag = 0;
+        std::string_view theirs;
+        failed = failed || !NextMgetAnswer(&in, &tag, &theirs);
+        if (failed || tag != '=') round->everywhere[i] = false;
       }
       finish();
     });

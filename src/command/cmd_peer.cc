@@ -70,6 +70,20 @@ bool ParseDb(Context& ctx, std::string_view arg, int* db) {
   return true;
 }
 
+// The databases of a (db, key, x) triple list (PEER.MGET, PEER.REAP), into
+// *dbs; false, with the error written, if the list or a database is bad.
+bool ParseTripleDbs(Context& ctx, std::vector<int>* dbs) {
+  if ((ctx.args.size() - 1) % 3 != 0) {
+    ctx.w.Error(err::kSyntax);
+    return false;
+  }
+  dbs->resize((ctx.args.size() - 1) / 3);
+  for (size_t i = 0; i < dbs->size(); ++i) {
+    if (!ParseDb(ctx, ctx.args[1 + 3 * i], &(*dbs)[i])) return false;
+  }
+  return true;
+}
+
 void AppendFixed64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
@@ -170,15 +184,9 @@ void PeerGet(Context& ctx) {
 }
 
 void PeerMget(Context& ctx) {
-  if ((ctx.args.size() - 1) % 3 != 0) {
-    ctx.w.Error(err::kSyntax);
-    return;
-  }
-  const size_t count = (ctx.args.size() - 1) / 3;
-  std::vector<int> dbs(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (!ParseDb(ctx, ctx.args[1 + 3 * i], &dbs[i])) return;
-  }
+  std::vector<int> dbs;
+  if (!ParseTripleDbs(ctx, &dbs)) return;
+  const size_t count = dbs.size();
   // One string for the whole batch (a reply element per key would cost the
   // asker an allocation per key): per key '=' (the asker holds this state,
   // or neither has one), '-' (none here, the asker has one) or '+', a
@@ -287,17 +295,10 @@ void PeerDump(Context& ctx) {
 }
 
 void PeerReap(Context& ctx) {
-  if ((ctx.args.size() - 1) % 3 != 0) {
-    ctx.w.Error(err::kSyntax);
-    return;
-  }
-  const size_t count = (ctx.args.size() - 1) / 3;
-  std::vector<int> dbs(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (!ParseDb(ctx, ctx.args[1 + 3 * i], &dbs[i])) return;
-  }
+  std::vector<int> dbs;
+  if (!ParseTripleDbs(ctx, &dbs)) return;
   int64_t reaped = 0;
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t i = 0; i < dbs.size(); ++i) {
     if (ctx.dispatcher.ReapTombstone(dbs[i], ctx.args[2 + 3 * i], ctx.args[3 + 3 * i])) ++reaped;
   }
   ctx.w.Integer(reaped);

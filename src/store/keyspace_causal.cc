@@ -357,17 +357,8 @@ OpStatus Keyspace::SaveLive(std::string_view key, SiblingSet** link, const KeySt
   SiblingSet* block = Pack(key, state, &status);
   if (block == nullptr) return status;
   if (link != nullptr) {
-    // The new block takes the old one's place in its chain: no second
-    // lookup, and an overwrite keeps the key's LRU/LFU, as Redis's does.
-    SiblingSet* old = *link;
-    DigestToggleBlock(old);
-    block->set_access(old->access());
-    if (old->has_expire()) UnindexTtl(old);
-    table_.Replace(link, block);
-    if (block->has_expire()) IndexTtl(block);
-    data_bytes_ += malloc_usable_size(block);
-    data_bytes_ -= malloc_usable_size(old);
-    SiblingSet::Destroy(old);
+    DigestToggleBlock(*link);
+    ReplaceBlock(link, block);
     DigestToggleBlock(block);
     return OpStatus::kOk;
   }
@@ -378,6 +369,19 @@ OpStatus Keyspace::SaveLive(std::string_view key, SiblingSet** link, const KeySt
   if (block->has_expire()) IndexTtl(block);
   Adopt(block);  // forgets an eviction of the key
   return OpStatus::kOk;
+}
+
+void Keyspace::ReplaceBlock(SiblingSet** link, SiblingSet* block) {
+  // The new block takes the old one's place in its chain: no second lookup,
+  // and an overwrite keeps the key's LRU/LFU, as Redis's does.
+  SiblingSet* old = *link;
+  block->set_access(old->access());
+  if (old->has_expire()) UnindexTtl(old);
+  table_.Replace(link, block);
+  if (block->has_expire()) IndexTtl(block);
+  data_bytes_ += malloc_usable_size(block);
+  data_bytes_ -= malloc_usable_size(old);
+  SiblingSet::Destroy(old);
 }
 
 size_t Keyspace::TombstoneBytes(const std::string& key, const KeyState& state) {
@@ -580,15 +584,8 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
     ReplaceAll(link, fresh_dot, value);
   } else {
     const Sibling only{fresh_dot, value};
-    SiblingSet* fresh =
-        SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, extra, {&only, 1});
-    fresh->set_access(old->access());  // an overwrite keeps LRU/LFU, as Redis's does
-    if (old->has_expire()) UnindexTtl(old);
-    table_.Replace(link, fresh);
-    if (fresh->has_expire()) IndexTtl(fresh);
-    data_bytes_ += malloc_usable_size(fresh);
-    data_bytes_ -= malloc_usable_size(old);
-    SiblingSet::Destroy(old);
+    ReplaceBlock(link,
+                 SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, extra, {&only, 1}));
   }
   DigestToggleBlock(*link);
   return OpStatus::kOk;

@@ -378,6 +378,9 @@ class Keyspace {
   OpStatus SaveState(std::string_view key, SiblingSet** link, KeyState state);
   // SaveState for a live state (REQUIRES: !state.tombstone()).
   OpStatus SaveLive(std::string_view key, SiblingSet** link, const KeyState& state);
+  // Puts `block` (the same key) in place of the block in *link, which it
+  // frees: TTL index, memory and LRU/LFU kept up; the digest is the caller's.
+  void ReplaceBlock(SiblingSet** link, SiblingSet* block);
   // A fresh dot of this node; false if the counter could not be made durable.
   // Its counter is above `after`'s (a TTL stamp the write is based on).
   bool NextDot(Dot* dot, const Dot& after = Dot{});
