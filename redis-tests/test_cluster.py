@@ -570,14 +570,12 @@ class Tombstones(unittest.TestCase):
         finally:
             cluster.close()
 
-    @unittest.expectedFailure
-    def test_expiry_of_a_write_a_replica_missed_brings_back_the_value_it_replaced(self):
-        """KNOWN LIMITATION, found by the soak run (see store/keyspace.h): a
-        replica that missed a write with a TTL (or an EXPIRE), and gets no
-        hint (hints are off here), brings back the value that write replaced
-        once the TTL has passed, because expiry leaves no tombstone. Expected
-        to fail until that is fixed; an unexpected success fails the suite,
-        so the fix will have to remove this marker."""
+    def test_expiry_of_a_write_a_replica_missed_does_not_bring_back_what_it_replaced(self):
+        """Found by the soak run: a replica that missed a write with a TTL (or
+        an EXPIRE), and gets no hint (hints are off here), brought back the
+        value that write replaced once the TTL had passed, when expiry left
+        nothing. Expiry now holds the key's state (store/keyspace.h), which
+        repair spreads and the reaper drops once every node holds it."""
         cluster = cluster_harness.Cluster(3, FAST + ["--hints-max-memory", "0"])
         try:
             a, c = cluster.nodes[0], cluster.nodes[2]
@@ -601,7 +599,20 @@ class Tombstones(unittest.TestCase):
                 for key in keys:
                     self.assertEqual(n.client().execute_command("VGET", key, "R", 1)[1], [],
                                      (n.addr, key))
-            self.assertGreaterEqual(a.info()["tombstones"], 3)
+                    self.assertEqual(n.client().exists(key), 0, (n.addr, key))
+            self.assertEqual(a.info()["expired_states"], 3)
+            self.assertEqual(a.info()["tombstones"], 0)
+            # Past expired-grace, the reaper drops them from every node.
+            for n in cluster.nodes:
+                n.client().config_set("expired-grace", 0)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                held = [n.info()["expired_states"] for n in cluster.nodes]
+                if held == [0, 0, 0]:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(held, [0, 0, 0])
+            self.assertEqual(cluster.wait_converged(), {})
         finally:
             cluster.close()
 

@@ -606,12 +606,14 @@ void Coordinator::ReapTombstones() {
     size_t peers_left = 0;
   };
   auto round = std::make_shared<Round>();
-  local_->OldTombstones(WallMs() - config_->tombstone_grace_ms, kReapBatch,
-                        [&](int db, std::string_view key, std::string_view state) {
-                          round->dbs.push_back(db);
-                          round->keys.emplace_back(key);
-                          round->states.emplace_back(state);
-                        });
+  const int64_t now = WallMs();
+  local_->OldHiddenStates(now - config_->tombstone_grace_ms, now - config_->expired_grace_ms,
+                          kReapBatch,
+                          [&](int db, std::string_view key, std::string_view state) {
+                            round->dbs.push_back(db);
+                            round->keys.emplace_back(key);
+                            round->states.emplace_back(state);
+                          });
   if (round->keys.empty()) return;
   reap_backlog_ = round->keys.size() >= kReapBatch;
   for (size_t i = 0; i < round->keys.size(); ++i) {
@@ -861,6 +863,7 @@ void Coordinator::WriteInfo(std::string* out) const {
   line("anti_entropy_rounds", std::to_string(stats_.anti_entropy_rounds));
   line("anti_entropy_keys_exchanged", std::to_string(stats_.keys_exchanged));
   line("tombstones", std::to_string(local_->Tombstones()));
+  line("expired_states", std::to_string(local_->ExpiredStates()));
   line("tombstones_reaped", std::to_string(stats_.tombstones_reaped));
 }
 

@@ -299,7 +299,7 @@ void PeerReap(Context& ctx) {
   if (!ParseTripleDbs(ctx, &dbs)) return;
   int64_t reaped = 0;
   for (size_t i = 0; i < dbs.size(); ++i) {
-    if (ctx.dispatcher.ReapTombstone(dbs[i], ctx.args[2 + 3 * i], ctx.args[3 + 3 * i])) ++reaped;
+    if (ctx.dispatcher.ReapHidden(dbs[i], ctx.args[2 + 3 * i], ctx.args[3 + 3 * i])) ++reaped;
   }
   ctx.w.Integer(reaped);
 }

@@ -123,11 +123,11 @@ void VGet(Context& ctx) {
     with_versions = true;
   }
   if (ctx.store.causal()) {
-    // Live keys only: a tombstone reads as a missing key, but its context
-    // is still the one to write with, so that a write after a delete does
-    // not come back as a sibling of it.
+    // Live keys only: a tombstone or an expired key reads as a missing key,
+    // but its context is still the one to write with, so that a write after
+    // a delete does not come back as a sibling of it.
     store::KeyState state;
-    const bool found = ctx.db().GetState(ctx.args[1], &state);
+    const bool found = ctx.db().ReadState(ctx.args[1], &state);
     const bool live = found && !state.tombstone();
     ++(live ? ctx.server.stats.keyspace_hits : ctx.server.stats.keyspace_misses);
     WriteState(ctx.w, found ? &state : nullptr, with_versions);

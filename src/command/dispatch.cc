@@ -289,7 +289,7 @@ void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& 
     const int first = spec.name == "flushdb" ? client.db : 0;
     const int last = spec.name == "flushdb" ? client.db : store_->database_count() - 1;
     for (int db = first; db <= last; ++db) {
-      store_->db(db).ForEachTombstone(
+      store_->db(db).ForEachHidden(
           [&](std::string_view key, const store::KeyState&, int64_t since_ms) {
             if (since_ms >= now) written_keys_.emplace_back(db, std::string(key));
           });
@@ -446,8 +446,14 @@ size_t Dispatcher::TombstoneCount() const {
   return n;
 }
 
-void Dispatcher::OldTombstones(
-    int64_t before_ms, size_t limit,
+size_t Dispatcher::ExpiredStateCount() const {
+  size_t n = 0;
+  for (int i = 0; i < store_->database_count(); ++i) n += store_->db(i).expired_state_count();
+  return n;
+}
+
+void Dispatcher::OldHiddenStates(
+    int64_t deleted_before_ms, int64_t expired_before_ms, size_t limit,
     const std::function<void(int db, std::string_view key, std::string_view state)>& fn) {
   // A bounded slice per call, resuming where the last call stopped: a
   // FLUSHALL or a mass delete in a cluster leaves a tombstone per key, so
@@ -465,11 +471,12 @@ void Dispatcher::OldTombstones(
       reap_scan_cursor_ = 0;
     }
     store::Keyspace& keyspace = store_->db(reap_scan_db_);
-    if (keyspace.tombstone_count() != 0) {
+    if (keyspace.hidden_count() != 0) {
       const int db = reap_scan_db_;
-      reap_scan_cursor_ = keyspace.ScanTombstones(
+      reap_scan_cursor_ = keyspace.ScanHidden(
           reap_scan_cursor_, kBucketsPerStep,
           [&](std::string_view key, const store::KeyState& state, int64_t since_ms) {
+            const int64_t before_ms = state.tombstone() ? deleted_before_ms : expired_before_ms;
             if (found >= limit || since_ms > before_ms) return;
             ++found;
             encoded.clear();
@@ -487,12 +494,12 @@ void Dispatcher::OldTombstones(
   }
 }
 
-bool Dispatcher::ReapTombstone(int db, std::string_view key, std::string_view encoded) {
+bool Dispatcher::ReapHidden(int db, std::string_view key, std::string_view encoded) {
   store::KeyState state;
   std::string error;
   std::string_view in = encoded;
   if (!store::DecodeKeyState(&in, &state, &error) || !in.empty()) return false;
-  if (!store_->db(db).ReapTombstone(key, state)) return false;
+  if (!store_->db(db).ReapHidden(key, state)) return false;
   persistence_->LogKey(db, key);
   return true;
 }

@@ -906,6 +906,12 @@ const Option kOptions[] = {
      },
      [](const Config& cfg) { return std::to_string(cfg.tombstone_grace_ms); }},
 
+    {"expired-grace", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, kMaxTombstoneGraceMs, &cfg->expired_grace_ms, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.expired_grace_ms); }},
+
     {"hints-max-memory", true,
      [](const Values& v, Config* cfg, std::string* reason) {
        return ParseMemoryValue(v, 0, std::numeric_limits<int64_t>::max(), &cfg->hints_max_memory,

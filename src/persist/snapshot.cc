@@ -177,8 +177,10 @@ uint64_t WriteRecords(store::Store& store, Output& out) {
   return keys;
 }
 
-// Format 3 records: each database's live keys, then its tombstones, as key
-// states. Returns the number of live keys written.
+// Format 3 records: each database's keys (whose TTL may have passed), then
+// its tombstones and expired states, as key states (an expired state as a
+// key state record: loading holds it as expired again). Returns the number
+// of key states written.
 uint64_t WriteCausalRecords(store::Store& store, Output& out) {
   uint64_t keys = 0;
   std::string encoded;
@@ -195,15 +197,15 @@ uint64_t WriteCausalRecords(store::Store& store, Output& out) {
   };
   for (int db = 0; db < store.database_count(); ++db) {
     store::Keyspace& ks = store.db(db);
-    if (ks.size() == 0 && ks.tombstone_count() == 0) continue;
+    if (ks.size() == 0 && ks.hidden_count() == 0) continue;
     out.Int<uint8_t>(kRecordDatabase);
     out.Varint(static_cast<uint64_t>(db));
-    ks.ForEachLive([&](const store::SiblingSet* set) {
+    ks.ForEachStored([&](const store::SiblingSet* set) {
       put(kRecordKeyState, set->key(), ks.PeekState(set), 0);
       ++keys;
     });
-    ks.ForEachTombstone([&](std::string_view key, const store::KeyState& state, int64_t since) {
-      put(kRecordTombstone, key, state, since);
+    ks.ForEachHidden([&](std::string_view key, const store::KeyState& state, int64_t since) {
+      put(state.tombstone() ? kRecordTombstone : kRecordKeyState, key, state, since);
     });
   }
   return keys;

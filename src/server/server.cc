@@ -231,14 +231,15 @@ class DispatcherStore final : public cluster::LocalStore {
     d_->DumpSlots(db, slots, fn);
   }
   size_t Tombstones() override { return d_->TombstoneCount(); }
+  size_t ExpiredStates() override { return d_->ExpiredStateCount(); }
   int64_t LastPeerMergeMs() override { return d_->last_peer_merge_ms(); }
-  void OldTombstones(int64_t before_ms, size_t limit,
-                     const std::function<void(int, std::string_view, std::string_view)>& fn)
+  void OldHiddenStates(int64_t deleted_before_ms, int64_t expired_before_ms, size_t limit,
+                       const std::function<void(int, std::string_view, std::string_view)>& fn)
       override {
-    d_->OldTombstones(before_ms, limit, fn);
+    d_->OldHiddenStates(deleted_before_ms, expired_before_ms, limit, fn);
   }
   bool Reap(int db, std::string_view key, std::string_view state) override {
-    return d_->ReapTombstone(db, key, state);
+    return d_->ReapHidden(db, key, state);
   }
 
  private:

@@ -61,9 +61,11 @@ void Keyspace::Remove(SiblingSet** link) {
 }
 
 void Keyspace::ExpireKey(SiblingSet** link) {
-  // With peers too, expiry leaves no tombstone (see keyspace.h for why, and
-  // for what that costs).
   ++stats_->expired_keys;
+  if (causal()) {
+    HoldExpired(link);  // keyspace.h: why a cluster keeps the expired state
+    return;
+  }
   Remove(link);
 }
 
@@ -275,11 +277,11 @@ void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
   table_.RehashStep(1);
   if (SiblingSet** link = table_.FindLink(key)) {
     Remove(link);
-  } else if (!tombstones_.empty()) {
+  } else if (!hidden_.empty()) {
     // Causal mode: a tombstone of the key (a flush replayed from a single
-    // node's log leaves them) is replaced too; no key is live and deleted.
-    auto it = tombstones_.find(std::string(key));
-    if (it != tombstones_.end()) EraseTombstone(it);
+    // node's log leaves them) is replaced too; no key is live and hidden.
+    auto it = hidden_.find(std::string(key));
+    if (it != hidden_.end()) EraseHidden(it);
   }
   SiblingSet* set = SiblingSet::Create(key, expire_at_ms, siblings);
   if (set->has_expire()) IndexTtl(set);
@@ -377,6 +379,9 @@ void Keyspace::Clear() {
     std::vector<std::string> keys;
     table_.ForEach([&](const SiblingSet* set) { keys.emplace_back(set->key()); });
     for (const std::string& key : keys) Delete(key);
+    // An expired state here may be alive elsewhere (a PERSIST this node
+    // missed): the flush deletes it too, as a tombstone.
+    DeleteExpiredStates();
     return;
   }
   data_bytes_ = 0;

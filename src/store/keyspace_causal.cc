@@ -265,8 +265,8 @@ bool Keyspace::LoadState(std::string_view key, SiblingSet*** link, KeyState* out
     *out = Unpack(**link, with_values);
     return true;
   }
-  auto it = tombstones_.find(std::string(key));
-  if (it == tombstones_.end()) return false;
+  auto it = hidden_.find(std::string(key));
+  if (it == hidden_.end()) return false;
   *out = it->second.state;
   return true;
 }
@@ -276,12 +276,19 @@ bool Keyspace::GetState(std::string_view key, KeyState* out) {
   return LoadState(key, &link, out);
 }
 
+bool Keyspace::ReadState(std::string_view key, KeyState* out) {
+  SiblingSet** link;
+  if (!LoadState(key, &link, out)) return false;
+  if (link == nullptr) out->siblings.clear();  // hidden: a tombstone or expired
+  return true;
+}
+
 bool Keyspace::EncodeState(std::string_view key, std::string* out) {
   out->clear();
   SiblingSet** link = FindLive(key);
   if (link == nullptr) {
-    auto it = tombstones_.find(std::string(key));
-    if (it == tombstones_.end()) return false;
+    auto it = hidden_.find(std::string(key));
+    if (it == hidden_.end()) return false;
     EncodeKeyState(it->second.state, out);
     return true;
   }
@@ -319,8 +326,8 @@ bool Keyspace::StateDigest(std::string_view key, uint64_t* digest) {
     *digest = BlockHash(*link);
     return true;
   }
-  auto it = tombstones_.find(std::string(key));
-  if (it == tombstones_.end()) return false;
+  auto it = hidden_.find(std::string(key));
+  if (it == hidden_.end()) return false;
   *digest = StateHash(key, it->second.state);
   return true;
 }
@@ -332,23 +339,26 @@ OpStatus Keyspace::RestoreState(std::string_view key, KeyState state,
   const bool tombstone = state.tombstone() && !state.context.empty();
   const OpStatus status = SaveState(key, table_.FindLink(key), std::move(state));
   if (status == OpStatus::kOk && tombstone) {
-    tombstones_.find(std::string(key))->second.since_ms = tombstone_since_ms;
+    hidden_.find(std::string(key))->second.since_ms = tombstone_since_ms;
   }
   return status;
 }
 
 OpStatus Keyspace::SaveState(std::string_view key, SiblingSet** link, KeyState state) {
-  if (!state.tombstone()) return SaveLive(key, link, state);
+  const bool expired = !state.tombstone() && ExpiredAt(state, clock_->now_ms);
+  if (!state.tombstone() && !expired) return SaveLive(key, link, state);
   ForgetEvicted(key);
   // Out with the old (Remove takes the live key's hash out of the digest) ...
   if (link != nullptr) {
     Remove(link);
   } else {
-    auto it = tombstones_.find(std::string(key));
-    if (it != tombstones_.end()) EraseTombstone(it);
+    auto it = hidden_.find(std::string(key));
+    if (it != hidden_.end()) EraseHidden(it);
   }
   // ... in with the new.
-  if (!state.context.empty()) AddTombstone(key, std::move(state), clock_->now_ms);
+  if (state.context.empty()) return OpStatus::kOk;
+  const int64_t since_ms = expired ? state.expire_at_ms : clock_->now_ms;
+  AddHidden(key, std::move(state), since_ms);
   return OpStatus::kOk;
 }
 
@@ -362,9 +372,9 @@ OpStatus Keyspace::SaveLive(std::string_view key, SiblingSet** link, const KeySt
     DigestToggleBlock(block);
     return OpStatus::kOk;
   }
-  if (!tombstones_.empty()) {
-    auto it = tombstones_.find(std::string(key));
-    if (it != tombstones_.end()) EraseTombstone(it);
+  if (!hidden_.empty()) {
+    auto it = hidden_.find(std::string(key));
+    if (it != hidden_.end()) EraseHidden(it);
   }
   if (block->has_expire()) IndexTtl(block);
   Adopt(block);  // forgets an eviction of the key
@@ -384,25 +394,61 @@ void Keyspace::ReplaceBlock(SiblingSet** link, SiblingSet* block) {
   SiblingSet::Destroy(old);
 }
 
-size_t Keyspace::TombstoneBytes(const std::string& key, const KeyState& state) {
+size_t Keyspace::HiddenBytes(const std::string& key, const KeyState& state) {
   // libstdc++'s node: next pointer, the pair, the cached hash.
-  constexpr size_t kNode = sizeof(void*) + sizeof(TombstoneMap::value_type) + sizeof(size_t);
-  constexpr size_t kInlineKey = 15;  // the short-string buffer
-  return kNode + (key.size() > kInlineKey ? key.capacity() + 1 : 0) +
-         state.context.size() * sizeof(VersionVector::Entry);
+  constexpr size_t kNode = sizeof(void*) + sizeof(HiddenMap::value_type) + sizeof(size_t);
+  constexpr size_t kInlineString = 15;  // the short-string buffer
+  size_t bytes = kNode + (key.size() > kInlineString ? key.capacity() + 1 : 0) +
+                 state.context.size() * sizeof(VersionVector::Entry) +
+                 state.siblings.capacity() * sizeof(SiblingValue);
+  for (const SiblingValue& s : state.siblings) {
+    if (s.value.size() > kInlineString) bytes += s.value.capacity() + 1;
+  }
+  return bytes;
 }
 
-void Keyspace::AddTombstone(std::string_view key, KeyState state, int64_t since_ms) {
+void Keyspace::AddHidden(std::string_view key, KeyState state, int64_t since_ms) {
+  // REQUIRES: no hidden state of `key` (callers erase the old one first).
   DigestToggle(key, state);
-  auto [it, inserted] =
-      tombstones_.emplace(std::string(key), Tombstone{std::move(state), since_ms});
-  if (inserted) tombstone_bytes_ += TombstoneBytes(it->first, it->second.state);
+  const bool expired = !state.tombstone();
+  auto [it, inserted] = hidden_.emplace(std::string(key), Hidden{std::move(state), since_ms});
+  if (!inserted) return;
+  hidden_bytes_ += HiddenBytes(it->first, it->second.state);
+  if (expired) ++expired_held_;
 }
 
-void Keyspace::EraseTombstone(TombstoneMap::iterator it) {
+void Keyspace::EraseHidden(HiddenMap::iterator it) {
   DigestToggle(it->first, it->second.state);
-  tombstone_bytes_ -= TombstoneBytes(it->first, it->second.state);
-  tombstones_.erase(it);
+  hidden_bytes_ -= HiddenBytes(it->first, it->second.state);
+  if (!it->second.state.tombstone()) --expired_held_;
+  hidden_.erase(it);
+}
+
+void Keyspace::HoldExpired(SiblingSet** link) {
+  // The block's hash leaves the digest and the state's equal hash comes
+  // back in: expiry changes no digest, so it costs no anti-entropy.
+  KeyState state = Unpack(*link);
+  std::string key((*link)->key());
+  const int64_t since_ms = state.expire_at_ms;
+  Remove(link);
+  auto old = hidden_.find(key);
+  if (old != hidden_.end()) EraseHidden(old);  // none: a live key has no hidden state
+  AddHidden(key, std::move(state), since_ms);
+}
+
+void Keyspace::DeleteExpiredStates() {
+  if (expired_held_ == 0) return;
+  std::vector<std::string> keys;
+  for (const auto& [key, hidden] : hidden_) {
+    if (!hidden.state.tombstone()) keys.push_back(key);
+  }
+  for (const std::string& key : keys) {
+    auto it = hidden_.find(key);
+    KeyState state = it->second.state;  // EraseHidden reads the stored one
+    EraseHidden(it);
+    state.siblings.clear();
+    AddHidden(key, std::move(state), clock_->now_ms);
+  }
 }
 
 bool Keyspace::NextDot(Dot* dot, const Dot& after) {
@@ -450,17 +496,12 @@ OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bo
     if (it != evicted_.end() && it->second.hash == StateHash(key, incoming)) return OpStatus::kOk;
   }
   KeyState merged = had ? Sync(local, incoming) : incoming;
-  if (merged.expire_at_ms != KeyState::kNoExpire && merged.expire_at_ms < clock_->now_ms) {
-    // Expired here: each node expires keys by itself, and none keeps a
-    // tombstone for it (keyspace.h).
-    if (link != nullptr) {
-      Remove(link);
-      ++stats_->expired_keys;
-      *changed = true;
-    }
-    return OpStatus::kOk;
-  }
+  // A merge whose TTL has passed is held as an expired state (keyspace.h),
+  // even with nothing here before: every replica then holds the same one,
+  // which is what lets the reaper drop it.
+  const bool expires_here = link != nullptr && ExpiredAt(merged, clock_->now_ms);
   const OpStatus status = SaveState(key, link, std::move(merged));
+  if (status == OpStatus::kOk && expires_here) ++stats_->expired_keys;
   *changed = status == OpStatus::kOk;
   return status;
 }
@@ -473,7 +514,12 @@ OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
   SiblingSet** link;
   KeyState state;
   LoadState(key, &link, &state);
-  if (link == nullptr) ttl = NoTtlToKeep(ttl);
+  if (link == nullptr) {
+    ttl = NoTtlToKeep(ttl);
+    // An expired state's values are gone for every write; its context stays
+    // and covers them (keyspace.h).
+    state.siblings.clear();
+  }
   if (*max_siblings_ != 0 && SiblingsAfterWrite(state, seen) > *max_siblings_) {
     return OpStatus::kTooManySiblings;
   }
@@ -503,16 +549,20 @@ OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, K
   // what removes the value when it arrives.
   ApplyWrite(&state, seen, Dot{}, nullptr);
   *after = state;
+  // The client sees what is left of an expired state as deleted: its
+  // context, no values. The stored state keeps them (keyspace.h).
+  if (ExpiredAt(*after, clock_->now_ms)) after->siblings.clear();
   return SaveState(key, link, std::move(state));
 }
 
 OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl) {
   if (SiblingSet** link = FindLive(key)) return CausalReplaceLive(link, value, ttl);
-  // A new key, or a deleted one: the write covers its tombstone's context.
+  // A new key, a deleted or an expired one: the write covers the hidden
+  // state's context, so an expired state's values go too.
   KeyState state;
-  if (!tombstones_.empty()) {
-    auto it = tombstones_.find(std::string(key));
-    if (it != tombstones_.end()) state = it->second.state;
+  if (!hidden_.empty()) {
+    auto it = hidden_.find(std::string(key));
+    if (it != hidden_.end()) state = it->second.state;
   }
   ttl = NoTtlToKeep(ttl);
   Dot dot;
@@ -643,10 +693,10 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
   return SaveState(src, table_.FindLink(src), std::move(moving));
 }
 
-bool Keyspace::ReapTombstone(std::string_view key, const KeyState& state) {
-  auto it = tombstones_.find(std::string(key));
-  if (it == tombstones_.end() || !(it->second.state == state)) return false;
-  EraseTombstone(it);
+bool Keyspace::ReapHidden(std::string_view key, const KeyState& state) {
+  auto it = hidden_.find(std::string(key));
+  if (it == hidden_.end() || !(it->second.state == state)) return false;
+  EraseHidden(it);
   return true;
 }
 

@@ -196,6 +196,7 @@ TEST(ConfigTest, Defaults) {
       {"peer-timeout", "1000"},
       {"anti-entropy-interval", "10000"},
       {"tombstone-grace", "3600000"},
+      {"expired-grace", "10000"},
       {"hints-max-memory", "67108864"},
       {"(config_file)", ""},
   };
@@ -219,7 +220,8 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "auto-aof-rewrite-min-size", "max-siblings", "peers",
                                       "peer-secret", "write-quorum", "read-quorum",
                                       "peer-timeout", "anti-entropy-interval",
-                                      "tombstone-grace", "hints-max-memory"}));
+                                      "tombstone-grace", "expired-grace",
+                                      "hints-max-memory"}));
   EXPECT_EQ(&OptionNames(), &OptionNames());
 }
 
@@ -1169,7 +1171,8 @@ TEST(DefaultConfTest, ShippedConfigIsASingleNodeWithTheClusterDefaults) {
   ASSERT_EQ(LoadArgs({DefaultConfPath()}, &cfg, &error), LoadResult::kRun) << error;
   const Config defaults;
   for (const char* name : {"peers", "peer-secret", "write-quorum", "read-quorum", "peer-timeout",
-                           "anti-entropy-interval", "tombstone-grace", "hints-max-memory"}) {
+                           "anti-entropy-interval", "tombstone-grace", "expired-grace",
+                           "hints-max-memory"}) {
     EXPECT_EQ(Get(cfg, name), Get(defaults, name)) << name;
   }
   EXPECT_EQ(cfg.write_quorum, 0);
@@ -1520,6 +1523,8 @@ TEST(ConfigClusterTest, DurationsAndHintMemory) {
       {"anti-entropy-interval 86400000", "anti-entropy-interval", "86400000"},
       {"tombstone-grace 0", "tombstone-grace", "0"},
       {"tombstone-grace 2592000000", "tombstone-grace", "2592000000"},
+      {"expired-grace 0", "expired-grace", "0"},
+      {"expired-grace 2592000000", "expired-grace", "2592000000"},
       {"hints-max-memory 0", "hints-max-memory", "0"},
       {"hints-max-memory 1gb", "hints-max-memory", "1073741824"},
       {"hints-max-memory 100k", "hints-max-memory", "100000"},
@@ -1532,6 +1537,7 @@ TEST(ConfigClusterTest, DurationsAndHintMemory) {
       {"anti-entropy-interval 9", "argument must be between 10 and 86400000 inclusive"},
       {"tombstone-grace -1", "argument must be between 0 and 2592000000 inclusive"},
       {"tombstone-grace 2592000001", "argument must be between 0 and 2592000000 inclusive"},
+      {"expired-grace -1", "argument must be between 0 and 2592000000 inclusive"},
       {"hints-max-memory -1", std::string(kNotMemory)},
       {"hints-max-memory 1tb", std::string(kNotMemory)},
   };
@@ -1543,12 +1549,14 @@ TEST(ConfigClusterTest, DurationsAndHintMemory) {
            {"peer-timeout", "250"},
            {"anti-entropy-interval", "500"},
            {"tombstone-grace", "0"},
+           {"expired-grace", "250"},
            {"hints-max-memory", "1mb"}}) {
     EXPECT_TRUE(SetOption(&cfg, name, {value}, /*runtime=*/true, &error)) << name << error;
   }
   EXPECT_EQ(cfg.peer_timeout_ms, 250);
   EXPECT_EQ(cfg.anti_entropy_interval_ms, 500);
   EXPECT_EQ(cfg.tombstone_grace_ms, 0);
+  EXPECT_EQ(cfg.expired_grace_ms, 250);
   EXPECT_EQ(cfg.hints_max_memory, 1024u * 1024);
 }
 

@@ -120,7 +120,7 @@ inline std::vector<std::string> CheckAndDump(store::Store& s, uint64_t last_issu
       lines.push_back(printed[key] + " " + Print(state));
     }
     if (!s.causal()) continue;
-    ks.ForEachTombstone([&](std::string_view key, const store::KeyState& state, int64_t since) {
+    ks.ForEachHidden([&](std::string_view key, const store::KeyState& state, int64_t since) {
       FUZZ_REQUIRE(live.count(std::string(key)) == 0,
                    "key \"" + Escape(key) + "\" is both live and a tombstone " + Print(state));
       FUZZ_REQUIRE(store::Valid(state) && state.tombstone() && !state.context.empty(),

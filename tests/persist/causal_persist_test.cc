@@ -47,6 +47,7 @@ constexpr ActorId kB = 0x2222222222222222ull;
 constexpr ActorId kC = 0x3333333333333333ull;
 constexpr ActorId kNewId = 0x4444444444444444ull;  // this node after it got a new id
 constexpr int64_t kNow = 1'700'000'000'000;
+constexpr int64_t kFilledAt = kNow + 9;  // FillCausal's clock when it returns
 
 // `databases`: fewer for the loops that build a store per try (each
 // database of a causal store costs a digest per hash slot).
@@ -91,7 +92,7 @@ std::vector<std::string> Dump(Store& s) {
     std::vector<std::string> keys;
     std::map<std::string, int64_t> since;
     ks.ForEachLive([&](const store::SiblingSet* set) { keys.emplace_back(set->key()); });
-    ks.ForEachTombstone([&](std::string_view key, const KeyState&, int64_t ms) {
+    ks.ForEachHidden([&](std::string_view key, const KeyState&, int64_t ms) {
       keys.emplace_back(key);
       since[std::string(key)] = ms;
     });
@@ -108,7 +109,8 @@ std::vector<std::string> Dump(Store& s) {
 }
 
 // Siblings of three nodes, extra context, TTLs stamped by this node and by
-// another, tombstones from a local delete and from a peer, two databases.
+// another, tombstones from a local delete and from a peer, an expired state,
+// two databases.
 void FillCausal(Store& s) {
   s.set_now_ms(kNow);
   Keyspace& db0 = s.db(0);
@@ -130,9 +132,12 @@ void FillCausal(Store& s) {
   ASSERT_TRUE(db0.Delete("gone"));  // leaves a tombstone
   s.set_now_ms(kNow + 7);
   ASSERT_EQ(db0.MergeState("c-tomb", State({{kC, 950}}, {}), &changed), OpStatus::kOk);
+  ASSERT_EQ(db0.VPutCausal("expired", {}, "was", TtlUpdate::At(kNow + 8), &after),
+            OpStatus::kOk);
   Keyspace& db9 = s.db(9);
   ASSERT_EQ(db9.VPutCausal("x", {}, "1", TtlUpdate::Clear(), &after), OpStatus::kOk);
-  s.set_now_ms(kNow + 9);
+  s.set_now_ms(kFilledAt);
+  ASSERT_EQ(db0.FindReadOnly("expired"), nullptr);  // held as an expired state
   ASSERT_EQ(db9.VDelCausal("x", after.context, &after), OpStatus::kOk);
   ASSERT_EQ(db9.VPutCausal("y", {}, "2", TtlUpdate::Clear(), &after), OpStatus::kOk);
   s.set_now_ms(kNow);
@@ -203,6 +208,7 @@ TEST_F(CausalPersistTest, SnapshotRoundTripKeepsStatesTombstonesAndCounter) {
   EXPECT_EQ(writer, kSelf);
 
   auto loaded = CausalStore(kSelf);
+  loaded->set_now_ms(kFilledAt);  // the source's clock: "expired" has expired
   uint64_t counter = 0;
   ASSERT_EQ(LoadSnapshot(Path(), loaded.get(), &counter, &stats, &error), LoadResult::kLoaded)
       << error;
@@ -210,7 +216,7 @@ TEST_F(CausalPersistTest, SnapshotRoundTripKeepsStatesTombstonesAndCounter) {
   EXPECT_LE(counter, Version::kCounterMask) << "a counter, never a packed version";
   const std::vector<std::string> dump = Dump(*saved);
   EXPECT_EQ(Dump(*loaded), dump);
-  EXPECT_EQ(dump.size(), 8u);
+  EXPECT_EQ(dump.size(), 9u);
   for (int slot = 0; slot < 16384; ++slot) {
     ASSERT_EQ(loaded->db(0).slot_digest(slot), saved->db(0).slot_digest(slot)) << slot;
   }
@@ -223,6 +229,11 @@ TEST_F(CausalPersistTest, SnapshotRoundTripKeepsStatesTombstonesAndCounter) {
   EXPECT_TRUE(gone.tombstone());
   EXPECT_EQ(loaded->db(0).FindReadOnly("gone"), nullptr);
   EXPECT_EQ(loaded->db(0).expires_count(), 2u);
+  KeyState expired;
+  ASSERT_TRUE(loaded->db(0).GetState("expired", &expired));
+  ASSERT_EQ(expired.siblings.size(), 1u) << "an expired state keeps its values";
+  EXPECT_EQ(loaded->db(0).FindReadOnly("expired"), nullptr);
+  EXPECT_EQ(loaded->db(0).expired_state_count(), 1u);
 
   // A second round trip gives the same bytes: nothing is lost or added.
   std::string second_dir = dir_ + "/again";
@@ -237,6 +248,7 @@ TEST_F(CausalPersistTest, SnapshotOfANodeWithANewIdKeepsTheOldDotsAsAnotherActor
   std::string error;
   ASSERT_TRUE(SaveSnapshot(*saved, dir_, "dump.ckv", nullptr, &error)) << error;
   auto loaded = CausalStore(kNewId);
+  loaded->set_now_ms(kFilledAt);  // the source's clock: "expired" has expired
   uint64_t counter = 99;
   ASSERT_EQ(Load(loaded.get(), &counter, &error), LoadResult::kLoaded) << error;
   EXPECT_EQ(Dump(*loaded), Dump(*saved));
@@ -486,7 +498,7 @@ using KeyList = std::vector<std::pair<int, std::string>>;
 void LogKeys(AofWriter& writer, Store& source, const KeyList& keys) {
   for (const auto& [db, key] : keys) {
     int64_t since = 0;
-    source.db(db).ForEachTombstone([&](std::string_view k, const KeyState&, int64_t ms) {
+    source.db(db).ForEachHidden([&](std::string_view k, const KeyState&, int64_t ms) {
       if (k == key) since = ms;
     });
     KeyState state;
@@ -501,7 +513,7 @@ void LogKeys(AofWriter& writer, Store& source, const KeyList& keys) {
 
 const KeyList kCausalKeys = {
     {0, "cart"}, {0, "ttl"}, {0, "b-ttl"}, {0, std::string("bin\0key", 7)},
-    {0, "gone"}, {0, "c-tomb"}, {9, "x"}, {9, "y"}};
+    {0, "gone"}, {0, "c-tomb"}, {0, "expired"}, {9, "x"}, {9, "y"}};
 
 TEST_F(CausalPersistTest, LogReplayReproducesStatesAndIsIdempotent) {
   auto source = CausalStore(kSelf);
@@ -516,6 +528,7 @@ TEST_F(CausalPersistTest, LogReplayReproducesStatesAndIsIdempotent) {
   }
   EXPECT_EQ(ReadFile("log").compare(0, 8, AofHeader(AofFormat::kCausal)), 0);
   auto loaded = CausalStore(kSelf);
+  loaded->set_now_ms(kFilledAt);  // the source's clock: "expired" has expired
   uint64_t max_version = 0;
   AofReplayStats stats;
   std::string error;
@@ -562,7 +575,7 @@ TEST_F(CausalPersistTest, LogKeepsDeletesAsTombstonesAndGoneAsNothing) {
   EXPECT_TRUE(k.tombstone());
   EXPECT_FALSE(k.context.empty());
   int64_t since = 0;
-  loaded->db(0).ForEachTombstone(
+  loaded->db(0).ForEachHidden(
       [&](std::string_view, const KeyState&, int64_t ms) { since = ms; });
   EXPECT_EQ(since, kNow + 100);
   EXPECT_FALSE(loaded->db(0).GetState("evicted", &k)) << "gone leaves not even a tombstone";
@@ -904,6 +917,7 @@ TEST_F(CausalStartupTest, AClusterSnapshotIsNeverSetAsideByASingleNode) {
   EXPECT_FALSE(Start(&single));
   EXPECT_EQ(ReadFile(), before);
   auto causal = CausalStore(kSelf);
+  causal->set_now_ms(kFilledAt);
   ASSERT_TRUE(Start(causal.get()));
   EXPECT_EQ(Dump(*causal), Dump(*saved));
 }

@@ -19,11 +19,12 @@
 // replica whose answer lacked something this node has gets this node's
 // state back (read repair).
 //
-// Tombstones: once a tombstone is older than tombstone-grace, this node asks
-// every replica for its state of the key; if each holds exactly the same
-// tombstone, it tells them all to drop it (PEER.REAP) and drops its own. A
-// replica that is down or differs keeps it (and so does this node) until a
-// later try.
+// Tombstones and expired states (store/keyspace.h): once a tombstone is
+// older than tombstone-grace, or an expired state's TTL passed more than
+// expired-grace ago, this node asks every replica for its state of the key;
+// if each holds exactly the same one, it tells them all to drop it
+// (PEER.REAP) and drops its own. A replica that is down or differs keeps it
+// (and so does this node) until a later try.
 //
 // Anti-entropy, per peer and database: compare 128 group digests, then the
 // 128 slot digests of each differing group, then exchange the states of the
@@ -78,11 +79,13 @@ class LocalStore {
                          const std::function<void(std::string_view key, std::string_view state)>&
                              fn) = 0;
   virtual size_t Tombstones() = 0;
-  // Tombstones deleted at or before `before_ms` (at most `limit`).
-  virtual void OldTombstones(
-      int64_t before_ms, size_t limit,
+  virtual size_t ExpiredStates() = 0;
+  // Tombstones deleted at or before `deleted_before_ms`, and expired states
+  // whose TTL passed at or before `expired_before_ms` (at most `limit`).
+  virtual void OldHiddenStates(
+      int64_t deleted_before_ms, int64_t expired_before_ms, size_t limit,
       const std::function<void(int db, std::string_view key, std::string_view state)>& fn) = 0;
-  // Drops a tombstone if its state is still exactly `state`.
+  // Drops a tombstone or expired state if it is still exactly `state`.
   virtual bool Reap(int db, std::string_view key, std::string_view state) = 0;
   // When a peer last sent this node a state (PEER.MERGE), wall-clock ms; 0
   // if never.

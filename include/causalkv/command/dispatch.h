@@ -149,16 +149,18 @@ class Dispatcher {
   void DumpSlots(int db, const std::vector<bool>& slots,
                  const std::function<void(std::string_view key, std::string_view state)>& fn);
   size_t TombstoneCount() const;
-  // Tombstones deleted at or before `before_ms`, at most `limit` of them,
-  // from a bounded slice of the tombstones that goes on where the last call
-  // stopped (so every old tombstone comes up within a few calls):
+  size_t ExpiredStateCount() const;
+  // Tombstones deleted at or before `deleted_before_ms` and expired states
+  // whose TTL passed at or before `expired_before_ms`, at most `limit` of
+  // them, from a bounded slice of the hidden states that goes on where the
+  // last call stopped (so every old one comes up within a few calls):
   // fn(db, key, encoded state).
-  void OldTombstones(int64_t before_ms, size_t limit,
-                     const std::function<void(int db, std::string_view key,
-                                              std::string_view state)>& fn);
-  // Drops the tombstone of `key` if this node's state is still exactly
-  // `encoded` (and logs it). True if it was dropped.
-  bool ReapTombstone(int db, std::string_view key, std::string_view encoded);
+  void OldHiddenStates(int64_t deleted_before_ms, int64_t expired_before_ms, size_t limit,
+                       const std::function<void(int db, std::string_view key,
+                                                std::string_view state)>& fn);
+  // Drops the tombstone or expired state of `key` if this node's state is
+  // still exactly `encoded` (and logs it). True if it was dropped.
+  bool ReapHidden(int db, std::string_view key, std::string_view encoded);
 
  private:
   void DispatchCommand(ClientState& client, std::span<const std::string_view> args,

@@ -104,6 +104,9 @@ struct Config {
   int64_t anti_entropy_interval_ms = 10'000;
   // A tombstone is kept at least this long after every replica holds it.
   int64_t tombstone_grace_ms = 3'600'000;
+  // An expired key's state is kept at least this long after its TTL, until
+  // every replica holds it (store/keyspace.h).
+  int64_t expired_grace_ms = 10'000;
   // Memory for writes queued for unreachable peers (hints); 0: keep none.
   uint64_t hints_max_memory = 64ull << 20;
   std::string config_file;  // absolute path of the file loaded; empty if none

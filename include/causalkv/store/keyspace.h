@@ -13,17 +13,22 @@
 // keys' states (the XOR of a hash per key state), updated on every change,
 // for anti-entropy. The operations below keep their single-node contracts,
 // with "a fresh version" meaning a fresh dot, and "delete" leaving a
-// tombstone. Expiry and eviction are local: they leave no tombstone.
-// Tombstones count in memory_bytes().
+// tombstone. Eviction is local and leaves nothing.
 //
-// Why expiry leaves none: a tombstone removes every value its context
-// covers, but a TTL change (EXPIRE, PERSIST) takes no value dot, so the
-// tombstone of a replica that missed a PERSIST and expired the key at the
-// old time would remove the value everywhere (tried, and found by the soak
-// run). The cost, a known limitation: a replica that missed a write with a
-// TTL, and got neither hint nor repair before that TTL passed, brings back
-// the value the write had replaced (redis-tests/test_cluster.py,
-// test_expiry_of_a_write_a_replica_missed_brings_back_the_value_it_replaced).
+// Expiry holds the key's whole state (values, dots, context, TTL register)
+// hidden beside the tombstones instead of dropping it: an *expired state*.
+// No read or write sees its values, but merges do, so that
+//   - a replica that missed a write with a TTL cannot bring back the value
+//     that write replaced (the expired state's context covers it), and
+//   - a replica that missed a PERSIST, or an EXPIRE to a later time, gets
+//     the key back alive when the merge brings the newer TTL register (the
+//     values are still there; a value-less tombstone would have removed
+//     them everywhere, which is why expiry does not leave one).
+// Expired states are reaped as tombstones are, once every replica holds the
+// same one, after expired-grace instead of tombstone-grace; they count in
+// memory_bytes() with their values. Their digest is the live key's, so
+// expiry causes no anti-entropy traffic. A write to a key whose state is
+// expired here covers its values (they expired, from this node's view).
 //
 // Thread-compatibility: used from the loop thread only.
 #pragma once
@@ -177,6 +182,12 @@ class Keyspace {
   uint64_t Scan(uint64_t cursor, Fn&& fn);
   template <typename Fn>
   void ForEachLive(Fn&& fn);
+  // Every key block, a TTL already passed or not, changing nothing (a
+  // snapshot in a forked child, where a write would copy the page).
+  template <typename Fn>
+  void ForEachStored(Fn&& fn) {
+    table_.ForEach([&](const SiblingSet* set) { fn(set); });
+  }
   // A random live key, or nullptr.
   const SiblingSet* RandomKey();
 
@@ -206,7 +217,7 @@ class Keyspace {
   // block, plus the bucket arrays and the TTL index.
   size_t memory_bytes() const {
     return data_bytes_ + table_.bucket_bytes() + ttl_index_.capacity() * sizeof(SiblingSet*) +
-           tombstone_bytes_ + TombstoneBucketBytes();
+           hidden_bytes_ + HiddenBucketBytes();
   }
 
   // --- Causal mode (see the top of this file) ---
@@ -217,9 +228,13 @@ class Keyspace {
   void EnableCausal(ActorTable* actors);
   bool causal() const { return actors_ != nullptr; }
 
-  // The key's state: a live key (an expired one is deleted first) or a
-  // tombstone. False if neither exists.
+  // The key's state: a live key, a tombstone or an expired state (a live
+  // key whose TTL passed is made one first). False if none exists.
   bool GetState(std::string_view key, KeyState* out);
+  // What a client reads (VGET): GetState, with an expired state's values
+  // left out, so that it reads as a deleted key (its context still the one
+  // to write with).
+  bool ReadState(std::string_view key, KeyState* out);
   // HashTable::Prefetch, for a caller about to look up many keys in a row.
   void Prefetch(std::string_view key, int stage) const { table_.Prefetch(key, stage); }
   // The hash of the key's state that the slot digests fold (StateHash):
@@ -236,12 +251,12 @@ class Keyspace {
   // Loading (a snapshot, the log): sets the state of `key` exactly, live or
   // a tombstone deleted at `tombstone_since_ms`, replacing whatever is
   // there. An empty state (no siblings, empty context) leaves nothing.
-  // Takes no dot; a TTL already past is stored too (lazy expiry). Only
-  // kTooManyActors fails, and then changes nothing. REQUIRES: Valid(state).
+  // Takes no dot; a state whose TTL has passed is held as an expired state.
+  // Only kTooManyActors fails, and then changes nothing. REQUIRES: Valid(state).
   OpStatus RestoreState(std::string_view key, KeyState state, int64_t tombstone_since_ms);
   // Merges a state received from a peer (never limited by max-siblings:
-  // a limit must not block repair). A merge whose TTL has passed deletes the
-  // key locally, leaving no tombstone. *changed: the local state changed.
+  // a limit must not block repair). A merge whose TTL has passed is held as
+  // an expired state. *changed: the local state changed.
   // `take_evicted`: a state equal to one this node evicted is taken back
   // (a read or a write needs it); otherwise it stays evicted (repair).
   OpStatus MergeState(std::string_view key, const KeyState& incoming, bool* changed,
@@ -268,25 +283,31 @@ class Keyspace {
   // Forgets up to `budget` remembered evicted keys whose TTL has passed
   // (every other node expires them too). Called by active expiry.
   void SweepEvicted(size_t budget);
-  size_t tombstone_count() const { return tombstones_.size(); }
+  // Tombstones (deleted keys) and expired states, which share one map.
+  size_t tombstone_count() const { return hidden_.size() - expired_held_; }
+  size_t expired_state_count() const { return expired_held_; }
+  size_t hidden_count() const { return hidden_.size(); }
   // Every key (live or tombstone) whose slot is marked in `slots` (one flag
   // per hash slot), with its state: fn(key, state).
   template <typename Fn>
   void ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn);
   // The same, a page at a time, so that a large keyspace is never walked in
   // one go: visits about `buckets` hash buckets from `cursor` (0: start, and
-  // then the tombstones come first) and returns the next cursor, 0 at the
+  // then the hidden states come first) and returns the next cursor, 0 at the
   // end. As SCAN, a key present for the whole walk is visited at least once.
   template <typename Fn>
   uint64_t ScanStatesInSlots(const std::vector<bool>& slots, uint64_t cursor, size_t buckets,
                              Fn&& fn);
-  // Drops the tombstone of `key` if it is still exactly `state`.
-  bool ReapTombstone(std::string_view key, const KeyState& state);
-  // Every tombstone: fn(key, state, deleted-at milliseconds).
+  // Drops the tombstone or expired state of `key` if it is still exactly
+  // `state`.
+  bool ReapHidden(std::string_view key, const KeyState& state);
+  // Every tombstone and expired state: fn(key, state, since milliseconds),
+  // where "since" is when the key was deleted (a tombstone: no siblings) or
+  // when its TTL passed (an expired state).
   template <typename Fn>
-  void ForEachTombstone(Fn&& fn) {
-    for (const auto& [key, tomb] : tombstones_) {
-      fn(std::string_view(key), tomb.state, tomb.since_ms);
+  void ForEachHidden(Fn&& fn) {
+    for (const auto& [key, hidden] : hidden_) {
+      fn(std::string_view(key), hidden.state, hidden.since_ms);
     }
   }
   // The same, about `buckets` hash buckets at a time from `cursor` (0: the
@@ -294,11 +315,11 @@ class Keyspace {
   // which must not walk every tombstone of a large keyspace at once. A
   // rehash between calls may skip or repeat some (the next pass sees them).
   template <typename Fn>
-  uint64_t ScanTombstones(uint64_t cursor, size_t buckets, Fn&& fn) {
-    const size_t count = tombstones_.bucket_count();
+  uint64_t ScanHidden(uint64_t cursor, size_t buckets, Fn&& fn) {
+    const size_t count = hidden_.bucket_count();
     size_t b = static_cast<size_t>(cursor);
     for (size_t n = 0; n < buckets && b < count; ++n, ++b) {
-      for (auto it = tombstones_.begin(b); it != tombstones_.end(b); ++it) {
+      for (auto it = hidden_.begin(b); it != hidden_.end(b); ++it) {
         fn(std::string_view(it->first), it->second.state, it->second.since_ms);
       }
     }
@@ -348,35 +369,45 @@ class Keyspace {
   SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status);
 
   // --- causal mode ---
-  struct Tombstone {
+  // A state no read sees: a tombstone (no siblings) or an expired state.
+  struct Hidden {
     KeyState state;
-    int64_t since_ms;
+    int64_t since_ms;  // deleted at, or the TTL (expired states)
   };
-  using TombstoneMap = std::unordered_map<std::string, Tombstone>;
-  // Every insertion and erasure of a tombstone goes through these two, which
-  // keep tombstone_bytes_ and the slot digests.
-  void AddTombstone(std::string_view key, KeyState state, int64_t since_ms);
-  void EraseTombstone(TombstoneMap::iterator it);
-  // The heap a tombstone takes: the map node, the key beyond its inline
-  // buffer, the context entries.
-  static size_t TombstoneBytes(const std::string& key, const KeyState& state);
+  using HiddenMap = std::unordered_map<std::string, Hidden>;
+  static bool ExpiredAt(const KeyState& state, int64_t now_ms) {
+    return state.expire_at_ms != KeyState::kNoExpire && state.expire_at_ms < now_ms;
+  }
+  // Every insertion and erasure of a hidden state goes through these two,
+  // which keep hidden_bytes_, expired_held_ and the slot digests.
+  void AddHidden(std::string_view key, KeyState state, int64_t since_ms);
+  void EraseHidden(HiddenMap::iterator it);
+  // Replaces the live key in *link by its expired state (ExpireKey).
+  void HoldExpired(SiblingSet** link);
+  // Turns every expired state into a tombstone of its context, deleted now
+  // (a flush).
+  void DeleteExpiredStates();
+  // The heap a hidden state takes: the map node, the key beyond its inline
+  // buffer, the context entries, the siblings and their values.
+  static size_t HiddenBytes(const std::string& key, const KeyState& state);
   // libstdc++ keeps the single bucket of a map that never grew inline.
-  size_t TombstoneBucketBytes() const {
-    return tombstones_.bucket_count() > 1 ? tombstones_.bucket_count() * sizeof(void*) : 0;
+  size_t HiddenBucketBytes() const {
+    return hidden_.bucket_count() > 1 ? hidden_.bucket_count() * sizeof(void*) : 0;
   }
   // `with_values` false: the siblings are left out (their dots still count
   // in the context), for a write that replaces them all.
   KeyState Unpack(const SiblingSet* set, bool with_values = true) const;
   // The block for a live state; nullptr (nothing changed) with kTooManyActors.
   SiblingSet* Pack(std::string_view key, const KeyState& state, OpStatus* status);
-  // Loads the stored state (live or tombstone) of `key`; false if none.
-  // *link is the live key's slot (nullptr for a tombstone or nothing).
+  // Loads the stored state (live, tombstone or expired) of `key`; false if
+  // none. *link is the live key's slot (nullptr for a hidden state or nothing).
   bool LoadState(std::string_view key, SiblingSet*** link, KeyState* out,
                  bool with_values = true);
-  // Replaces whatever is stored for `key` by `state` (live, or a tombstone
-  // when it has no siblings). *link as LoadState gave it.
+  // Replaces whatever is stored for `key` by `state`: live, a tombstone
+  // when it has no siblings, an expired state when its TTL has passed.
+  // *link as LoadState gave it.
   OpStatus SaveState(std::string_view key, SiblingSet** link, KeyState state);
-  // SaveState for a live state (REQUIRES: !state.tombstone()).
+  // SaveState for a live state (REQUIRES: siblings, and a TTL not passed).
   OpStatus SaveLive(std::string_view key, SiblingSet** link, const KeyState& state);
   // Puts `block` (the same key) in place of the block in *link, which it
   // frees: TTL index, memory and LRU/LFU kept up; the digest is the caller's.
@@ -418,8 +449,9 @@ class Keyspace {
   bool evicted_overflowed_ = false;
 
   ActorTable* actors_ = nullptr;
-  TombstoneMap tombstones_;
-  size_t tombstone_bytes_ = 0;
+  HiddenMap hidden_;
+  size_t hidden_bytes_ = 0;
+  size_t expired_held_ = 0;  // the expired states in hidden_
   std::vector<uint64_t> slot_digests_;  // causal mode: one per hash slot
 
   HashTable table_;
@@ -457,7 +489,7 @@ void Keyspace::ForEachStateInSlots(const std::vector<bool>& slots, Fn&& fn) {
   table_.ForEach([&](const SiblingSet* set) {
     if (slots[KeySlotOf(set->key())]) keys.emplace_back(set->key());
   });
-  for (const auto& [key, tomb] : tombstones_) {
+  for (const auto& [key, hidden] : hidden_) {
     if (slots[KeySlotOf(key)]) keys.push_back(key);
   }
   KeyState state;
@@ -471,7 +503,7 @@ uint64_t Keyspace::ScanStatesInSlots(const std::vector<bool>& slots, uint64_t cu
                                      size_t buckets, Fn&& fn) {
   std::vector<std::string> keys;
   if (cursor == 0) {
-    for (const auto& [key, tomb] : tombstones_) {
+    for (const auto& [key, hidden] : hidden_) {
       if (slots[KeySlotOf(key)]) keys.push_back(key);
     }
   }
