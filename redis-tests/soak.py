@@ -20,8 +20,8 @@ One node: maxmemory 12mb, volatile-lru, so eviction takes only keys with a
 TTL and a key without one must never be missing. Three nodes: writes go
 through n1 and n2, reads through any node; n3 is stopped and restarted now
 and then (SIGTERM, or kill -9 one time in three). No maxmemory there:
-eviction is local to a node and voids the quorum guarantees checked here;
-and TTLs as CLUSTER_TTLS says (a known bug).
+eviction is local to a node and voids the quorum guarantees checked here.
+TTLs are random in both phases (see CLUSTER_TTLS).
 
 Checks (a wrong reply stops the run at once):
   * a plain key holds exactly its last write, or nothing once its TTL has
@@ -52,8 +52,8 @@ Environment: SOAK_SECONDS (default 600; half for each phase), SOAK_SEED
 (default ../soak-out: soak.png, summary.md, samples.csv, and the servers'
 logs node.log, n1.log, n2.log, n3.log), SOAK_WARMUP
 (default 0.3), SOAK_PHASES (default single,cluster; one of them gets all
-of SOAK_SECONDS), SOAK_MIXED_TTLS=1 (random TTLs in the cluster phase too:
-see CLUSTER_TTLS).
+of SOAK_SECONDS), SOAK_MIXED_TTLS (default 1; 0 gives the cluster phase
+one TTL per key, see CLUSTER_TTLS).
 """
 
 import array
@@ -95,19 +95,16 @@ SINGLE_ARGS = ["--appendonly", "yes", "--auto-aof-rewrite-min-size", "2mb",
                "--maxmemory-policy", "volatile-lru"]
 CLUSTER_ARGS = ["--appendonly", "yes", "--auto-aof-rewrite-min-size", "2mb",
                 "--auto-aof-rewrite-percentage", "100", "--anti-entropy-interval", "3000"]
-# CLUSTER_TTLS: a known bug. Expiry leaves no tombstone, so when a replica
-# misses a write with a TTL (a restart), the value that write replaced comes
-# back on every node once the TTL has passed (hints and anti-entropy carry
-# it). Until that is fixed the cluster phase avoids it: no SET PX or EXPIRE
-# on plain keys, and one TTL per cache and versioned key, so that a newer
-# write never expires before an older one. SOAK_MIXED_TTLS=1 lifts this.
-# Commit b1d4c8a tried the obvious fix (an expired key leaves its context's
-# tombstone) and this run found it worse: a replica that missed a PERSIST (or
-# an EXPIRE to a later time) expired the key at the old time, and its
-# tombstone removed the key everywhere (SOAK_SEED=2119414670
-# SOAK_PHASES=cluster SOAK_MIXED_TTLS=1); it was reverted. Once a real fix
-# lands (see store/keyspace.h) and SOAK_MIXED_TTLS=1 runs clean, it can
-# become the default.
+# CLUSTER_TTLS: this run found two bugs with random TTLs in a cluster. When
+# expiry dropped a key, a replica that missed a write with a TTL (a restart)
+# brought back the value that write replaced once the TTL had passed. When
+# expiry left a tombstone of the key's context instead (b1d4c8a, reverted),
+# a replica that missed a PERSIST (or an EXPIRE to a later time) expired the
+# key at the old time and its tombstone removed the key everywhere
+# (SOAK_SEED=2119414670 SOAK_PHASES=cluster). Expiry now holds the whole
+# state (store/keyspace.h), and random TTLs are the default again.
+# SOAK_MIXED_TTLS=0 gives the cluster phase the old restriction: no SET PX
+# or EXPIRE on plain keys, and one TTL per cache and versioned key.
 CONST_KEY = "soak:const"
 NEVER_KEY = "soak:never"  # only ever SET inside a MULTI that is dropped
 
@@ -1576,7 +1573,7 @@ def main():
         sys.exit("SOAK_PHASES is a comma-separated list of single and cluster")
     print("soak: SOAK_SEED=%d SOAK_SECONDS=%g (reproduce with these in the environment); "
           "output in %s" % (seed, seconds, out_dir), flush=True)
-    mixed = os.environ.get("SOAK_MIXED_TTLS", "0") == "1"
+    mixed = os.environ.get("SOAK_MIXED_TTLS", "1") == "1"
     # What an earlier run left would mix with this run's output.
     for name in ("samples.csv", "summary.md", "soak.png", "soak.gp", "data", "node.log",
                  "n1.log", "n2.log", "n3.log"):
