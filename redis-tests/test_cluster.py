@@ -689,6 +689,60 @@ class Eviction(unittest.TestCase):
             cluster.close()
 
 
+    def test_full_node_drops_expired_states_before_evicting_live_keys(self):
+        """Expired states (held for the reaper, values included) go first
+        under maxmemory: a node full of them takes new keys without evicting
+        a live one, and what it dropped is reaped on every node later."""
+        cluster = cluster_harness.Cluster(3, FAST + ["--expired-grace", "3600000"])
+        try:
+            a = cluster.nodes[0].client()
+            a.execute_command("VPUT", "first-key", 0, "first", "W", 3)
+            used = a.info("memory")["used_memory"]
+            a.config_set("maxmemory-policy", "allkeys-lru")
+            a.config_set("maxmemory", used + 4 * 1024 * 1024)
+            value = "x" * 1000
+            pipe = a.pipeline(transaction=False)
+            for i in range(3000):
+                pipe.set("short%d" % i, value, px=200)
+            pipe.execute()
+            time.sleep(0.4)
+            # Every node expires them (reads do, then active expiry).
+            for node in cluster.nodes:
+                c = node.client()
+                for i in range(0, 3000, 100):
+                    self.assertIsNone(c.execute_command("GET", "short%d" % i))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and a.dbsize() > 1:
+                time.sleep(0.1)
+            self.assertEqual(a.dbsize(), 1)
+            held = a.info("peers")["expired_states"]
+            self.assertGreater(held, 1000)
+            pipe = a.pipeline(transaction=False)
+            for i in range(3000):
+                pipe.execute_command("VPUT", "kept%d" % i, 0, value, "W", 3)
+            pipe.execute()
+            self.assertEqual(a.info("stats")["evicted_keys"], 0)
+            self.assertEqual(a.dbsize(), 3001, "no live key was evicted")
+            self.assertLess(a.info("peers")["expired_states"], held)
+            self.assertLessEqual(a.info("memory")["used_memory"], used + 5 * 1024 * 1024)
+            # The others still hold theirs; the reaper drops them everywhere,
+            # the full node answering for the ones it dropped.
+            a.config_set("maxmemory", 0)
+            for node in cluster.nodes:
+                node.client().config_set("expired-grace", 0)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                held = [n.info()["expired_states"] for n in cluster.nodes]
+                if held == [0, 0, 0]:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(held, [0, 0, 0])
+            states = cluster.wait_converged()
+            self.assertEqual(len(states), 3001)
+        finally:
+            cluster.close()
+
+
 class Startup(unittest.TestCase):
     def test_peers_without_secret_refuse_to_start(self):
         import subprocess

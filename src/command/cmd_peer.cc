@@ -199,7 +199,10 @@ void PeerMget(Context& ctx) {
     const std::string_view key = ctx.args[2 + 3 * i];
     const std::string_view theirs = ctx.args[3 + 3 * i];
     uint64_t digest = 0;
-    const bool have = ctx.store.causal() && ks.StateDigest(key, &digest);
+    // A state this node evicted still counts as held (its digest is still
+    // in the slot digest): the asker's copy is enough for a read, and a
+    // reaper may drop it everywhere.
+    const bool have = ctx.store.causal() && ks.HeldDigest(key, &digest);
     if (!have) {
       out.push_back(theirs.empty() ? '=' : '-');
       continue;
@@ -210,7 +213,10 @@ void PeerMget(Context& ctx) {
       out.push_back('=');
       continue;
     }
-    ks.EncodeState(key, &encoded);
+    if (!ks.EncodeState(key, &encoded)) {  // evicted here, and not what the asker holds
+      out.push_back(theirs.empty() ? '=' : '-');
+      continue;
+    }
     out.push_back('+');
     for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>(encoded.size() >> (8 * b)));
     out.append(encoded);

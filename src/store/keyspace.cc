@@ -138,7 +138,7 @@ bool Keyspace::CurrentEvictionScore(std::string_view key, uint64_t* score) {
 bool Keyspace::Evict(std::string_view key) {
   SiblingSet** link = table_.FindLink(key);
   if (link == nullptr) return false;
-  if (causal()) RememberEvicted(*link);
+  if (causal()) RememberEvicted((*link)->key(), BlockHash(*link), (*link)->expire_at_ms());
   Remove(link);
   ++stats_->evicted_keys;
   return true;

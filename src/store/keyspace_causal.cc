@@ -202,18 +202,16 @@ void Keyspace::DigestToggle(std::string_view key, const KeyState& state) {
   slot_digests_[util::KeySlot(key)] ^= StateHash(key, state);
 }
 
-void Keyspace::RememberEvicted(const SiblingSet* set) {
-  // Re-toggled so that Remove's toggle leaves the hash in the digest.
-  const uint64_t hash = BlockHash(set);
-  std::string key(set->key());
+void Keyspace::RememberEvicted(std::string_view key, uint64_t hash, int64_t expire_at_ms) {
+  // Toggled in, so that the removal's toggle out leaves the hash in the digest.
   slot_digests_[util::KeySlot(key)] ^= hash;
-  auto [it, inserted] = evicted_.emplace(key, Evicted{hash, set->expire_at_ms()});
+  auto [it, inserted] = evicted_.emplace(std::string(key), Evicted{hash, expire_at_ms});
   if (!inserted) {
     slot_digests_[util::KeySlot(key)] ^= it->second.hash;  // an older eviction of it
-    it->second = Evicted{hash, set->expire_at_ms()};
+    it->second = Evicted{hash, expire_at_ms};
     return;
   }
-  evicted_order_.push_back(std::move(key));
+  evicted_order_.emplace_back(key);
   while (evicted_.size() > kMaxEvictedRemembered) {
     const std::string& oldest = evicted_order_[evicted_order_head_++];
     auto old = evicted_.find(oldest);
@@ -694,10 +692,50 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
 }
 
 bool Keyspace::ReapHidden(std::string_view key, const KeyState& state) {
+  // A key whose TTL passed but that nothing read since is expired first.
+  if (FindLive(key) != nullptr) return false;
   auto it = hidden_.find(std::string(key));
-  if (it == hidden_.end() || !(it->second.state == state)) return false;
+  if (it == hidden_.end()) {
+    // Evicted here while every replica held it: the others drop it now.
+    auto evicted = evicted_.find(std::string(key));
+    if (evicted == evicted_.end() || evicted->second.hash != StateHash(key, state)) return false;
+    ForgetEvicted(key);
+    return true;
+  }
+  if (!(it->second.state == state)) return false;
   EraseHidden(it);
   return true;
+}
+
+bool Keyspace::HeldDigest(std::string_view key, uint64_t* digest) {
+  if (StateDigest(key, digest)) return true;
+  if (evicted_.empty()) return false;
+  auto it = evicted_.find(std::string(key));
+  if (it == evicted_.end()) return false;
+  *digest = it->second.hash;
+  return true;
+}
+
+bool Keyspace::DropExpiredState(std::string* dropped) {
+  if (expired_held_ == 0) return false;
+  // Bounded: tombstones may outnumber expired states by far.
+  constexpr size_t kMaxBuckets = 1024;
+  const size_t buckets = hidden_.bucket_count();
+  for (size_t n = 0; n < std::min(buckets, kMaxBuckets); ++n) {
+    const size_t b = expired_drop_cursor_++ % buckets;
+    for (auto it = hidden_.begin(b); it != hidden_.end(b); ++it) {
+      if (it->second.state.tombstone()) continue;
+      const std::string key = it->first;
+      const uint64_t hash = StateHash(key, it->second.state);
+      EraseHidden(hidden_.find(key));
+      // Never forgotten by TTL (it has passed): the reaper's PEER.REAP, or
+      // the cap, forgets it.
+      RememberEvicted(key, hash, KeyState::kNoExpire);
+      *dropped = key;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace causalkv::store

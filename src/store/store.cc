@@ -54,6 +54,17 @@ size_t Store::ActiveExpireCycle(int64_t budget_us) {
 }
 
 bool Store::EvictOne() {
+  if (causal()) {
+    for (size_t n = 0; n < dbs_.size(); ++n) {
+      const size_t index = expired_drop_db_;
+      expired_drop_db_ = (expired_drop_db_ + 1) % dbs_.size();
+      std::string key;
+      if (dbs_[index]->DropExpiredState(&key)) {
+        if (eviction_listener_) eviction_listener_(static_cast<int>(index), key);
+        return true;
+      }
+    }
+  }
   const EvictionPolicy policy = eviction_.policy;
   if (policy == EvictionPolicy::kNoEviction) return false;
   if (policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom) {

@@ -363,6 +363,54 @@ TEST_F(CausalKeyspaceTest, WritesOverAnExpiredStateDoNotSeeItsValues) {
   EXPECT_EQ(a_.db(0).expired_state_count(), 1u);
 }
 
+// Under memory pressure an expired state goes first, whatever the policy
+// (its values are gone for clients already), and stays "held" for repair
+// and the reaper: its digest stays, a peer's copy is not taken back, and a
+// PEER.REAP of it forgets it as the replicas that held it drop theirs.
+TEST_F(CausalKeyspaceTest, MemoryPressureDropsExpiredStatesFirstAndKeepsTheirDigests) {
+  const int64_t now = 1'700'000'000'000;
+  ASSERT_EQ(a_.db(0).Set("live", "v", TtlUpdate::Clear()), OpStatus::kOk);
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "gone" + std::to_string(i);
+    ASSERT_EQ(a_.db(0).Set(key, std::string(200, 'x'), TtlUpdate::At(now + 10)), OpStatus::kOk);
+  }
+  Copy(a_, b_, {"gone0"});
+  a_.set_now_ms(now + 20);
+  b_.set_now_ms(now + 20);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(a_.db(0).FindReadOnly("gone" + std::to_string(i)), nullptr);
+  }
+  ASSERT_EQ(a_.db(0).expired_state_count(), 20u);
+  KeyState held;
+  ASSERT_TRUE(a_.db(0).GetState("gone0", &held));
+  const int gone0_slot = util::KeySlot("gone0");
+  const uint64_t gone0_digest = a_.db(0).slot_digest(gone0_slot);
+  const size_t before = a_.db(0).memory_bytes();
+  a_.set_eviction(EvictionSettings{});  // noeviction
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(a_.EvictOne()) << i;
+  EXPECT_FALSE(a_.EvictOne()) << "noeviction: the live key stays";
+  EXPECT_NE(a_.db(0).FindReadOnly("live"), nullptr);
+  EXPECT_EQ(a_.db(0).expired_state_count(), 0u);
+  EXPECT_LE(a_.db(0).memory_bytes() + 20 * 200, before);
+  EXPECT_EQ(a_.stats().evicted_keys, 0u) << "no key was evicted";
+  EXPECT_EQ(a_.db(0).slot_digest(gone0_slot), gone0_digest);
+  uint64_t digest = 0;
+  EXPECT_FALSE(a_.db(0).StateDigest("gone0", &digest));
+  ASSERT_TRUE(a_.db(0).HeldDigest("gone0", &digest));
+  // Repair does not bring it back, and the TTL sweep does not forget it.
+  bool changed = true;
+  ASSERT_EQ(a_.db(0).MergeState("gone0", held, &changed), OpStatus::kOk);
+  EXPECT_FALSE(changed);
+  a_.db(0).SweepEvicted(1000);
+  EXPECT_EQ(a_.db(0).slot_digest(gone0_slot), gone0_digest);
+  // Reaped everywhere: b_ drops its copy, a_ forgets it; the digests agree.
+  ASSERT_TRUE(b_.db(0).ReapHidden("gone0", held));
+  ASSERT_TRUE(a_.db(0).ReapHidden("gone0", held));
+  EXPECT_FALSE(a_.db(0).HeldDigest("gone0", &digest));
+  EXPECT_EQ(a_.db(0).slot_digest(gone0_slot), b_.db(0).slot_digest(gone0_slot));
+  EXPECT_FALSE(a_.db(0).ReapHidden("gone0", held)) << "once";
+}
+
 // A flush deletes expired states too (one may be alive on a replica that
 // missed a PERSIST), as tombstones dated now, which go to the peers.
 TEST_F(CausalKeyspaceTest, AFlushTurnsExpiredStatesIntoTombstones) {

@@ -207,6 +207,14 @@ class Keyspace {
   void SampleForEviction(int db_index, EvictionPool* pool);
   // Deletes `key` if present, counting an eviction.
   bool Evict(std::string_view key);
+  // Causal mode, under memory pressure (before any live key, whatever the
+  // policy: its values are already gone for clients): drops one expired
+  // state, found within a bounded walk from where the last call stopped,
+  // and remembers it as evicted, so that repair does not bring it back and
+  // a reaper's question about it is answered as if it were still held
+  // (HeldDigest). False if none was found. Counts no eviction (no key).
+  // *dropped receives its key.
+  bool DropExpiredState(std::string* dropped);
   // A pooled candidate's current score, or false if it no longer qualifies
   // (deleted, or without a TTL under a volatile policy). Does not count as an access.
   bool CurrentEvictionScore(std::string_view key, uint64_t* score);
@@ -241,6 +249,10 @@ class Keyspace {
   // equal digests mean equal states (dots, context, TTL) without copying any
   // value. False, as GetState, if the key has neither a value nor a tombstone.
   bool StateDigest(std::string_view key, uint64_t* digest);
+  // StateDigest, or else the digest of the state this node evicted and
+  // still counts in its slot digest: what it answers a peer asking whether
+  // it holds a state (PEER.MGET). The state itself is not here.
+  bool HeldDigest(std::string_view key, uint64_t* digest);
   // EncodeKeyState(GetState(key)) into *out (replaced), without copying the
   // values out of the block first. False, as GetState, if neither exists.
   bool EncodeState(std::string_view key, std::string* out);
@@ -299,7 +311,7 @@ class Keyspace {
   uint64_t ScanStatesInSlots(const std::vector<bool>& slots, uint64_t cursor, size_t buckets,
                              Fn&& fn);
   // Drops the tombstone or expired state of `key` if it is still exactly
-  // `state`.
+  // `state`, or forgets it if it is the state this node evicted.
   bool ReapHidden(std::string_view key, const KeyState& state);
   // Every tombstone and expired state: fn(key, state, since milliseconds),
   // where "since" is when the key was deleted (a tombstone: no siblings) or
@@ -436,7 +448,9 @@ class Keyspace {
   }
 
   // Eviction bookkeeping (see MaybeEvicted): key -> its state's digest hash.
-  void RememberEvicted(const SiblingSet* set);
+  // The hash goes (back) into the slot digest; `expire_at_ms` is when
+  // SweepEvicted may forget it (kNoExpire: never).
+  void RememberEvicted(std::string_view key, uint64_t hash, int64_t expire_at_ms);
   void ForgetEvicted(std::string_view key);
   struct Evicted {
     uint64_t hash;
@@ -452,6 +466,7 @@ class Keyspace {
   HiddenMap hidden_;
   size_t hidden_bytes_ = 0;
   size_t expired_held_ = 0;  // the expired states in hidden_
+  size_t expired_drop_cursor_ = 0;  // the hidden_ bucket DropExpiredState goes on from
   std::vector<uint64_t> slot_digests_;  // causal mode: one per hash slot
 
   HashTable table_;

@@ -49,6 +49,8 @@ class Store {
 
   // Eviction: the policy every keyspace uses, and one eviction by it. False
   // when nothing can be evicted (noeviction, or no candidate key at all).
+  // In causal mode an expired state goes first, whatever the policy
+  // (Keyspace::DropExpiredState).
   void set_eviction(const EvictionSettings& settings) { eviction_ = settings; }
   void set_max_siblings(uint32_t max) { max_siblings_ = max; }
   const EvictionSettings& eviction() const { return eviction_; }
@@ -74,6 +76,7 @@ class Store {
   uint32_t max_siblings_ = 0;
   EvictionPool pool_;
   size_t random_evict_cursor_ = 0;
+  size_t expired_drop_db_ = 0;  // where EvictOne looks for an expired state first
   EvictionListener eviction_listener_;
 };
 
