@@ -170,14 +170,22 @@ void VPut(Context& ctx) {
   if (!ResolveExpire(trimmed, opts, &at_ms)) return;
   const store::TtlUpdate ttl = TtlFor(opts, at_ms);
   if (ctx.store.causal()) {
-    store::KeyState after;
+    const store::SiblingSet* after = nullptr;
     const store::OpStatus status =
         ctx.db().VPutCausal(ctx.args[1], context, ctx.args[3], ttl, &after);
     if (status != store::OpStatus::kOk) {
       WriteVPutError(ctx, status);
       return;
     }
-    WriteState(ctx.w, &after, false);
+    // From the block: no copy of the values.
+    thread_local std::vector<store::VersionVector::Entry> entries;
+    thread_local std::vector<store::SiblingRef> siblings;
+    store::Dot stamp;
+    ctx.db().BlockView(after, &entries, &siblings, &stamp);
+    ctx.w.ArrayHeader(2);
+    ctx.w.Bulk(store::EncodeContextToken(store::VersionVector(entries)));
+    ctx.w.ArrayHeader(static_cast<int64_t>(siblings.size()));
+    for (const store::SiblingRef& s : siblings) ctx.w.Bulk(s.value);
     return;
   }
   const store::SiblingSet* after = nullptr;

@@ -290,32 +290,38 @@ bool Keyspace::EncodeState(std::string_view key, std::string* out) {
     EncodeKeyState(it->second.state, out);
     return true;
   }
-  // Unpack's order and fold, into scratch space that outlives the call.
+  // Into scratch space that outlives the call.
   const SiblingSet* set = *link;
   thread_local std::vector<VersionVector::Entry> context;
   thread_local std::vector<SiblingRef> siblings;
-  context.clear();
-  siblings.clear();
-  size_t bytes = 32;
+  Dot ttl_stamp;
+  BlockView(set, &context, &siblings, &ttl_stamp);
+  size_t bytes = 32 + 16 * context.size();
+  for (const SiblingRef& s : siblings) bytes += 24 + s.value.size();
+  out->reserve(bytes);
+  EncodeKeyStateParts(context, siblings, set->expire_at_ms(), ttl_stamp, out);
+  return true;
+}
+
+void Keyspace::BlockView(const SiblingSet* set, std::vector<VersionVector::Entry>* context,
+                         std::vector<SiblingRef>* siblings, Dot* ttl_stamp) const {
+  // Unpack's order and fold, without copying a value.
+  context->clear();
+  siblings->clear();
   for (Sibling s : *set) {
     const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
-    siblings.push_back(SiblingRef{dot, s.value});
-    context.emplace_back(dot.actor, dot.counter);
-    bytes += 24 + s.value.size();
+    siblings->push_back(SiblingRef{dot, s.value});
+    context->emplace_back(dot.actor, dot.counter);
   }
   for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
     const Version v = set->extra_context(i);
-    context.emplace_back(actors_->IdOf(v.actor()), v.counter());
+    context->emplace_back(actors_->IdOf(v.actor()), v.counter());
   }
-  SortAndFold(&context);
-  std::sort(siblings.begin(), siblings.end(),
+  SortAndFold(context);
+  std::sort(siblings->begin(), siblings->end(),
             [](const SiblingRef& a, const SiblingRef& b) { return a.dot < b.dot; });
   const Version stamp = set->ttl_stamp();
-  const Dot ttl_stamp =
-      stamp.raw() != 0 ? Dot{actors_->IdOf(stamp.actor()), stamp.counter()} : Dot{};
-  out->reserve(bytes + 16 * context.size());
-  EncodeKeyStateParts(context, siblings, set->expire_at_ms(), ttl_stamp, out);
-  return true;
+  *ttl_stamp = stamp.raw() != 0 ? Dot{actors_->IdOf(stamp.actor()), stamp.counter()} : Dot{};
 }
 
 bool Keyspace::StateDigest(std::string_view key, uint64_t* digest) {
@@ -481,12 +487,89 @@ void Keyspace::ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot) {
   }
 }
 
+Keyspace::BlockMerge Keyspace::ClassifyMerge(const SiblingSet* set,
+                                             const KeyState& incoming) const {
+  // Sync(local, incoming) is incoming when (a) local's context is below
+  // incoming's, so every local sibling is covered: kept if incoming holds
+  // it, dropped if not; (b) no incoming sibling is one local knows and no
+  // longer holds; (c) the TTL register is incoming's. A replicated write
+  // almost always is such a successor of what its replicas hold.
+  thread_local std::vector<VersionVector::Entry> context;
+  context.clear();
+  size_t held_by_both = 0;
+  for (Sibling s : *set) {
+    const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
+    context.emplace_back(dot.actor, dot.counter);
+    const bool held = std::binary_search(
+        incoming.siblings.begin(), incoming.siblings.end(), SiblingValue{dot, {}},
+        [](const SiblingValue& a, const SiblingValue& b) { return a.dot < b.dot; });
+    held_by_both += held ? 1 : 0;
+  }
+  for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
+    const Version v = set->extra_context(i);
+    context.emplace_back(actors_->IdOf(v.actor()), v.counter());
+  }
+  SortAndFold(&context);
+  for (const auto& [actor, counter] : context) {
+    if (incoming.context.Get(actor) < counter) return BlockMerge::kOther;  // (a)
+  }
+  if (incoming.siblings.size() != held_by_both) {
+    // (b): an incoming sibling local does not hold must be new to local.
+    const VersionVector local_context(context);
+    for (const SiblingValue& s : incoming.siblings) {
+      if (!local_context.Covers(s.dot)) continue;
+      bool held = false;
+      for (Sibling mine : *set) {
+        held = held || (mine.version.counter() == s.dot.counter &&
+                        actors_->IdOf(mine.version.actor()) == s.dot.actor);
+      }
+      if (!held) return BlockMerge::kOther;
+    }
+  }
+  const Version raw_stamp = set->ttl_stamp();
+  const Dot stamp = raw_stamp.raw() != 0
+                        ? Dot{actors_->IdOf(raw_stamp.actor()), raw_stamp.counter()}
+                        : Dot{};
+  const bool same_ttl = stamp == incoming.ttl_stamp && set->expire_at_ms() == incoming.expire_at_ms;
+  const bool incoming_ttl_newer =
+      stamp == incoming.ttl_stamp ? set->expire_at_ms() < incoming.expire_at_ms
+                                  : stamp < incoming.ttl_stamp;
+  if (!same_ttl && !incoming_ttl_newer) return BlockMerge::kOther;  // (c)
+  const bool same = same_ttl && held_by_both == set->size() &&
+                    held_by_both == incoming.siblings.size() &&
+                    context == incoming.context.entries();
+  return same ? BlockMerge::kSame : BlockMerge::kIncoming;
+}
+
 OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bool* changed,
                               bool take_evicted) {
   *changed = false;
-  SiblingSet** link;
+  SiblingSet** link = FindLive(key);
+  if (link != nullptr && !incoming.tombstone() && !ExpiredAt(incoming, clock_->now_ms)) {
+    // The common case of replication, without unpacking the local values.
+    switch (ClassifyMerge(*link, incoming)) {
+      case BlockMerge::kSame:
+        return OpStatus::kOk;
+      case BlockMerge::kIncoming: {
+        const OpStatus status = SaveLive(key, link, incoming);
+        *changed = status == OpStatus::kOk;
+        return status;
+      }
+      case BlockMerge::kOther:
+        break;
+    }
+  }
   KeyState local;
-  const bool had = LoadState(key, &link, &local);
+  bool had = link != nullptr;
+  if (had) {
+    local = Unpack(*link);
+  } else if (!hidden_.empty()) {
+    auto it = hidden_.find(std::string(key));
+    if (it != hidden_.end()) {
+      local = it->second.state;
+      had = true;
+    }
+  }
   if (had && Includes(local, incoming)) return OpStatus::kOk;
   if (!had && !take_evicted && !evicted_.empty()) {
     // Exactly what this node evicted: keep it evicted.
@@ -506,30 +589,123 @@ OpStatus Keyspace::MergeState(std::string_view key, const KeyState& incoming, bo
 
 OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
                               std::string_view value, TtlUpdate ttl, KeyState* after) {
+  const SiblingSet* block = nullptr;
+  const OpStatus status = VPutCausal(key, seen, value, ttl, &block);
+  if (status == OpStatus::kOk) *after = Unpack(block);
+  return status;
+}
+
+OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
+                              std::string_view value, TtlUpdate ttl, const SiblingSet** after) {
   if (seen.Get(actors_->self()) > counter_->last_issued().counter()) {
     return OpStatus::kVersionFromFuture;
   }
-  SiblingSet** link;
+  SiblingSet** link = FindLive(key);
+  if (link != nullptr) {
+    const OpStatus status = VPutLive(link, seen, value, ttl);
+    if (status == OpStatus::kOk) *after = *link;
+    return status;
+  }
+  // A new key, a deleted or an expired one: through the state, which
+  // covers the hidden state's context. Its values are gone for every write
+  // (keyspace.h).
   KeyState state;
-  LoadState(key, &link, &state);
-  if (link == nullptr) {
-    ttl = NoTtlToKeep(ttl);
-    // An expired state's values are gone for every write; its context stays
-    // and covers them (keyspace.h).
-    state.siblings.clear();
+  if (!hidden_.empty()) {
+    auto it = hidden_.find(std::string(key));
+    if (it != hidden_.end()) {
+      state.context = it->second.state.context;
+      state.expire_at_ms = it->second.state.expire_at_ms;
+      state.ttl_stamp = it->second.state.ttl_stamp;
+    }
   }
-  if (*max_siblings_ != 0 && SiblingsAfterWrite(state, seen) > *max_siblings_) {
-    return OpStatus::kTooManySiblings;
-  }
+  ttl = NoTtlToKeep(ttl);
   Dot dot;
   if (!NextDot(&dot, state.ttl_stamp)) return OpStatus::kVersionUnavailable;
   const std::string owned(value);
   ApplyWrite(&state, seen, dot, &owned);
   ApplyTtlCausal(&state, ttl, dot);
-  // *link is still the key's: NextDot touches no table.
-  const OpStatus status = SaveLive(key, link, state);
-  if (status == OpStatus::kOk) *after = std::move(state);
+  const OpStatus status = SaveLive(key, nullptr, state);
+  if (status == OpStatus::kOk) *after = *table_.FindLink(key);
   return status;
+}
+
+OpStatus Keyspace::VPutLive(SiblingSet** link, const VersionVector& seen, std::string_view value,
+                            TtlUpdate ttl) {
+  // What the KeyState round trip (Unpack, ApplyWrite with `seen`,
+  // ApplyTtlCausal, Pack) gives, computed on the block: the siblings `seen`
+  // does not cover stay, the new value joins them at a fresh dot of this
+  // node (actor index 0), and the context is the old one joined with `seen`.
+  SiblingSet* old = *link;
+  thread_local std::vector<Sibling> siblings;
+  thread_local std::vector<Version> context;
+  siblings.clear();
+  context.clear();
+  for (Sibling s : *old) {
+    context.push_back(s.version);
+    if (seen.Get(actors_->IdOf(s.version.actor())) < s.version.counter()) siblings.push_back(s);
+  }
+  if (*max_siblings_ != 0 && siblings.size() + 1 > *max_siblings_) {
+    return OpStatus::kTooManySiblings;
+  }
+  for (uint32_t i = 0; i < old->extra_context_size(); ++i) context.push_back(old->extra_context(i));
+  for (const auto& [actor, counter] : seen.entries()) {
+    uint32_t index;
+    if (!actors_->IndexOf(actor, &index) || counter > Version::kCounterMask) {
+      return OpStatus::kTooManyActors;
+    }
+    context.push_back(Version::Dot(index, counter));
+  }
+  Dot dot;
+  if (!NextDot(&dot, Dot{0, old->ttl_stamp().counter()})) return OpStatus::kVersionUnavailable;
+  if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
+  const Version fresh_dot = Version::Dot(0, dot.counter);
+  // The new dot is above every counter of this node the key or `seen`
+  // holds: it implies the context's entry for index 0.
+  siblings.push_back(Sibling{fresh_dot, value});
+  // In dot order, as Pack leaves them (a few siblings: sorting is cheap).
+  std::sort(siblings.begin(), siblings.end(), [&](const Sibling& a, const Sibling& b) {
+    return Dot{actors_->IdOf(a.version.actor()), a.version.counter()} <
+           Dot{actors_->IdOf(b.version.actor()), b.version.counter()};
+  });
+  // Extra context: per actor index the highest counter, unless a sibling
+  // of that actor implies it; sorted by index.
+  std::sort(context.begin(), context.end(),
+            [](Version a, Version b) { return a.raw() < b.raw(); });
+  size_t kept = 0;
+  for (size_t i = 0; i < context.size(); ++i) {
+    const Version v = context[i];
+    if (v.actor() == 0) continue;  // implied by the new dot
+    if (i + 1 < context.size() && context[i + 1].actor() == v.actor()) continue;  // not highest
+    bool implied = false;
+    for (const Sibling& s : siblings) {
+      implied = implied || (s.version.actor() == v.actor() && s.version.counter() >= v.counter());
+    }
+    if (!implied) context[kept++] = v;
+  }
+  context.resize(kept);
+  int64_t expire_at_ms = old->expire_at_ms();
+  Version stamp = old->ttl_stamp();
+  switch (ttl.kind) {
+    case TtlUpdate::Kind::kKeep:
+      break;
+    case TtlUpdate::Kind::kClear:
+      if (expire_at_ms != SiblingSet::kNoExpire) {  // stamped only when it changes
+        expire_at_ms = SiblingSet::kNoExpire;
+        stamp = fresh_dot;
+      }
+      break;
+    case TtlUpdate::Kind::kSet:
+      expire_at_ms = ttl.at_ms;
+      stamp = fresh_dot;
+      break;
+  }
+  // The new block is made before the old one goes: the kept values point
+  // into it.
+  SiblingSet* block = SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, context, siblings);
+  DigestToggleBlock(old);
+  ReplaceBlock(link, block);
+  DigestToggleBlock(block);
+  return OpStatus::kOk;
 }
 
 OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after) {

@@ -278,6 +278,16 @@ class Keyspace {
   // issued. *after is the key's state afterwards.
   OpStatus VPutCausal(std::string_view key, const VersionVector& seen, std::string_view value,
                       TtlUpdate ttl, KeyState* after);
+  // The same, handing out the key's block afterwards (valid until the next
+  // change to this keyspace) instead of a copy of its state: VPUT replies
+  // from it (BlockView) without copying the values.
+  OpStatus VPutCausal(std::string_view key, const VersionVector& seen, std::string_view value,
+                      TtlUpdate ttl, const SiblingSet** after);
+  // A live block's state as views: the context folded and sorted by actor,
+  // the siblings in dot order (their values point into the block), the TTL
+  // stamp. The vectors are replaced.
+  void BlockView(const SiblingSet* set, std::vector<VersionVector::Entry>* context,
+                 std::vector<SiblingRef>* siblings, Dot* ttl_stamp) const;
   OpStatus VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after);
 
   uint64_t slot_digest(int slot) const { return slot_digests_.empty() ? 0 : slot_digests_[slot]; }
@@ -427,10 +437,21 @@ class Keyspace {
   // A fresh dot of this node; false if the counter could not be made durable.
   // Its counter is above `after`'s (a TTL stamp the write is based on).
   bool NextDot(Dot* dot, const Dot& after = Dot{});
+  // How merging `incoming` into the live block `set` would turn out, decided
+  // on the block without unpacking its values: kIncoming when the merge is
+  // `incoming` itself (it holds or knows as overwritten everything the
+  // block has, and its TTL register is not older), kSame when it is also
+  // the block's state (nothing changes), kOther when only Sync can tell.
+  enum class BlockMerge { kIncoming, kSame, kOther };
+  BlockMerge ClassifyMerge(const SiblingSet* set, const KeyState& incoming) const;
   // Applies a TTL update of a write stamped `dot`.
   static void ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot);
   // Store a single value over every local sibling (SET, INCR ...).
   OpStatus CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl);
+  // VPutCausal over the live key in *link, block to block (REQUIRES: the
+  // caller checked `seen` against the counter).
+  OpStatus VPutLive(SiblingSet** link, const VersionVector& seen, std::string_view value,
+                    TtlUpdate ttl);
   // CausalStoreOnly over the live key in *link, block to block.
   OpStatus CausalReplaceLive(SiblingSet** link, std::string_view value, TtlUpdate ttl);
   OpStatus CausalDelete(std::string_view key, bool* existed);
