@@ -725,9 +725,24 @@ class Eviction(unittest.TestCase):
             self.assertEqual(a.dbsize(), 3001, "no live key was evicted")
             self.assertLess(a.info("peers")["expired_states"], held)
             self.assertLessEqual(a.info("memory")["used_memory"], used + 5 * 1024 * 1024)
+            # Writing a key again after its expired state was dropped here:
+            # the write first fetches the peers' copy back and covers it
+            # (on an empty state, the old TTL would have hidden it).
+            a.config_set("maxmemory", 0)
+            for i in range(200):
+                a.set("short%d" % i, "again")
+            deadline = time.monotonic() + 10
+            while True:
+                seen = [(node.addr, i, node.client().execute_command(
+                            "VGET", "short%d" % i, "R", 1)[1])
+                        for node in cluster.nodes for i in range(200)]
+                wrong = [s for s in seen if s[2] != [b"again"]]
+                if not wrong or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(wrong, [])
             # The others still hold theirs; the reaper drops them everywhere,
             # the full node answering for the ones it dropped.
-            a.config_set("maxmemory", 0)
             for node in cluster.nodes:
                 node.client().config_set("expired-grace", 0)
             deadline = time.monotonic() + 15
@@ -738,7 +753,7 @@ class Eviction(unittest.TestCase):
                 time.sleep(0.2)
             self.assertEqual(held, [0, 0, 0])
             states = cluster.wait_converged()
-            self.assertEqual(len(states), 3001)
+            self.assertEqual(len(states), 3201)
         finally:
             cluster.close()
 

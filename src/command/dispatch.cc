@@ -374,7 +374,10 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
   // writes: it may have evicted its own replicated dots of that key, and a
   // new dot on an empty state would claim to cover them (store/causal.h).
   // Fetching the peers' states first restores them.
-  if (!(spec->flags & kWrite) || store_->stats().evicted_keys == 0) return false;
+  if (!(spec->flags & kWrite) ||
+      (store_->stats().evicted_keys == 0 && store_->stats().expired_states_dropped == 0)) {
+    return false;
+  }
   store::Keyspace& ks = store_->db(client.db);
   const int argc = static_cast<int>(args.size());
   const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
@@ -576,9 +579,25 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     reject("-NOPERM this command is only for the nodes of a cluster (PEER.HELLO first)");
     return;
   }
-  if (server_->config.maxmemory != 0 && !EnforceMaxmemory() && (spec->flags & kDenyOom)) {
-    reject("-OOM command not allowed when used memory > 'maxmemory'.");
-    return;
+  if (server_->config.maxmemory != 0) {
+    // A write's own keys stay: their states may just have been fetched
+    // back (MustWaitForFetch), and the write must cover them.
+    thread_local std::vector<std::string_view> own_keys;
+    own_keys.clear();
+    if ((spec->flags & kWrite) && store_->causal() && spec->first_key > 0 && spec->key_step > 0) {
+      const int argc = static_cast<int>(args.size());
+      const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+      for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
+        own_keys.push_back(args[i]);
+      }
+    }
+    store_->set_evict_protected(client.db, own_keys);
+    const bool under_limit = EnforceMaxmemory();
+    store_->set_evict_protected(0, {});
+    if (!under_limit && (spec->flags & kDenyOom)) {
+      reject("-OOM command not allowed when used memory > 'maxmemory'.");
+      return;
+    }
   }
   if (client.in_multi && !(spec->flags & kTxControl)) {
     client.queued.emplace_back(args.begin(), args.end());

@@ -892,7 +892,7 @@ bool Keyspace::HeldDigest(std::string_view key, uint64_t* digest) {
   return true;
 }
 
-bool Keyspace::DropExpiredState(std::string* dropped) {
+bool Keyspace::DropExpiredState(std::string* dropped, std::span<const std::string_view> keep) {
   if (expired_held_ == 0) return false;
   // Bounded: tombstones may outnumber expired states by far.
   constexpr size_t kMaxBuckets = 1024;
@@ -901,12 +901,14 @@ bool Keyspace::DropExpiredState(std::string* dropped) {
     const size_t b = expired_drop_cursor_++ % buckets;
     for (auto it = hidden_.begin(b); it != hidden_.end(b); ++it) {
       if (it->second.state.tombstone()) continue;
+      if (std::find(keep.begin(), keep.end(), std::string_view(it->first)) != keep.end()) continue;
       const std::string key = it->first;
       const uint64_t hash = StateHash(key, it->second.state);
       EraseHidden(hidden_.find(key));
       // Never forgotten by TTL (it has passed): the reaper's PEER.REAP, or
       // the cap, forgets it.
       RememberEvicted(key, hash, KeyState::kNoExpire);
+      ++stats_->expired_states_dropped;
       *dropped = key;
       return true;
     }

@@ -59,7 +59,9 @@ bool Store::EvictOne() {
       const size_t index = expired_drop_db_;
       expired_drop_db_ = (expired_drop_db_ + 1) % dbs_.size();
       std::string key;
-      if (dbs_[index]->DropExpiredState(&key)) {
+      const bool protect = static_cast<int>(index) == evict_protected_db_;
+      if (dbs_[index]->DropExpiredState(
+              &key, protect ? evict_protected_ : std::span<const std::string_view>())) {
         if (eviction_listener_) eviction_listener_(static_cast<int>(index), key);
         return true;
       }

@@ -82,6 +82,7 @@ struct Clock {
 struct KeyspaceStats {
   uint64_t expired_keys = 0;
   uint64_t evicted_keys = 0;
+  uint64_t expired_states_dropped = 0;  // by DropExpiredState
 };
 
 // The best eviction candidates seen while sampling (highest score first out),
@@ -213,8 +214,9 @@ class Keyspace {
   // and remembers it as evicted, so that repair does not bring it back and
   // a reaper's question about it is answered as if it were still held
   // (HeldDigest). False if none was found. Counts no eviction (no key).
-  // *dropped receives its key.
-  bool DropExpiredState(std::string* dropped);
+  // *dropped receives its key. Skips the keys in `keep` (those the command
+  // about to run writes: it may just have fetched them back).
+  bool DropExpiredState(std::string* dropped, std::span<const std::string_view> keep = {});
   // A pooled candidate's current score, or false if it no longer qualifies
   // (deleted, or without a TTL under a volatile policy). Does not count as an access.
   bool CurrentEvictionScore(std::string_view key, uint64_t* score);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -55,6 +56,13 @@ class Store {
   void set_max_siblings(uint32_t max) { max_siblings_ = max; }
   const EvictionSettings& eviction() const { return eviction_; }
   bool EvictOne();
+  // Keys of database `db` that EvictOne leaves alone while set (the keys of
+  // the write about to run: a state it fetched back must still be there).
+  // The views must outlive their use; cleared with an empty span.
+  void set_evict_protected(int db, std::span<const std::string_view> keys) {
+    evict_protected_db_ = db;
+    evict_protected_ = keys;
+  }
   // Called after EvictOne deleted `key` from database `db` (the append-only
   // log records it as gone). Expiry needs no such call: a TTL is an absolute
   // time, so a replayed key past it expires again by itself.
@@ -77,6 +85,8 @@ class Store {
   EvictionPool pool_;
   size_t random_evict_cursor_ = 0;
   size_t expired_drop_db_ = 0;  // where EvictOne looks for an expired state first
+  int evict_protected_db_ = 0;
+  std::span<const std::string_view> evict_protected_;
   EvictionListener eviction_listener_;
 };
 
