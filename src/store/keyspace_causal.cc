@@ -79,9 +79,33 @@ KeyState Keyspace::Unpack(const SiblingSet* set, bool with_values) const {
   // siblings in counter order, which is dot order for one actor.
   std::sort(state.siblings.begin(), state.siblings.end(),
             [](const SiblingValue& a, const SiblingValue& b) { return a.dot < b.dot; });
-  const Version stamp = set->ttl_stamp();
-  if (stamp.raw() != 0) state.ttl_stamp = Dot{actors_->IdOf(stamp.actor()), stamp.counter()};
+  state.ttl_stamp = BlockStamp(set);
   return state;
+}
+
+Dot Keyspace::BlockStamp(const SiblingSet* set) const {
+  const Version stamp = set->ttl_stamp();
+  if (stamp.raw() != 0) return Dot{actors_->IdOf(stamp.actor()), stamp.counter()};
+  Dot newest;
+  if (set->expire_at_ms() != SiblingSet::kNoExpire) return newest;  // never set
+  for (Sibling s : *set) {
+    const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
+    if (newest < dot) newest = dot;
+  }
+  return newest;
+}
+
+bool Keyspace::StoredStamp(int64_t expire_at_ms, const Dot& stamp, const Dot& newest,
+                           Version* out) {
+  *out = Version();
+  if (stamp.counter == 0) return true;
+  if (expire_at_ms == SiblingSet::kNoExpire && stamp == newest) return true;
+  uint32_t index;
+  if (!actors_->IndexOf(stamp.actor, &index) || stamp.counter > Version::kCounterMask) {
+    return false;
+  }
+  *out = Version::Dot(index, stamp.counter);
+  return true;
 }
 
 SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus* status) {
@@ -111,14 +135,10 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
     extra.push_back(Version::Dot(index, counter));
   }
   Version stamp;
-  if (state.ttl_stamp.counter != 0) {
-    uint32_t index;
-    if (!actors_->IndexOf(state.ttl_stamp.actor, &index) ||
-        state.ttl_stamp.counter > Version::kCounterMask) {
-      *status = OpStatus::kTooManyActors;
-      return nullptr;
-    }
-    stamp = Version::Dot(index, state.ttl_stamp.counter);
+  const Dot newest = state.siblings.empty() ? Dot{} : state.siblings.back().dot;
+  if (!StoredStamp(state.expire_at_ms, state.ttl_stamp, newest, &stamp)) {
+    *status = OpStatus::kTooManyActors;
+    return nullptr;
   }
   *status = OpStatus::kOk;
   return SiblingSet::CreateCausal(key, state.expire_at_ms, stamp, extra, siblings);
@@ -191,9 +211,9 @@ uint64_t Keyspace::BlockHash(const SiblingSet* set) const {
     in.Put(d.counter);
   }
   in.Put(static_cast<uint64_t>(set->expire_at_ms()));
-  const Version stamp = set->ttl_stamp();
-  in.Put(stamp.raw() == 0 ? 0 : actors_->IdOf(stamp.actor()));
-  in.Put(stamp.counter());
+  const Dot stamp = BlockStamp(set);
+  in.Put(stamp.actor);
+  in.Put(stamp.counter);
   return in.Hash();
 }
 
@@ -320,8 +340,7 @@ void Keyspace::BlockView(const SiblingSet* set, std::vector<VersionVector::Entry
   SortAndFold(context);
   std::sort(siblings->begin(), siblings->end(),
             [](const SiblingRef& a, const SiblingRef& b) { return a.dot < b.dot; });
-  const Version stamp = set->ttl_stamp();
-  *ttl_stamp = stamp.raw() != 0 ? Dot{actors_->IdOf(stamp.actor()), stamp.counter()} : Dot{};
+  *ttl_stamp = BlockStamp(set);
 }
 
 bool Keyspace::StateDigest(std::string_view key, uint64_t* digest) {
@@ -470,19 +489,28 @@ bool Keyspace::NextDot(Dot* dot, const Dot& after) {
 }
 
 void Keyspace::ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot) {
+  ApplyTtlUpdate(ttl, dot, &state->expire_at_ms, &state->ttl_stamp);
+}
+
+void Keyspace::ApplyTtlUpdate(TtlUpdate ttl, const Dot& dot, int64_t* expire_at_ms,
+                              Dot* stamp) {
   switch (ttl.kind) {
     case TtlUpdate::Kind::kKeep:
       return;
     case TtlUpdate::Kind::kClear:
-      // Stamped only when it changes something, so that a plain write does
-      // not override a concurrent EXPIRE elsewhere for nothing.
-      if (state->expire_at_ms == KeyState::kNoExpire) return;
-      state->expire_at_ms = KeyState::kNoExpire;
-      state->ttl_stamp = dot;
+      // Stamped even when the key had no TTL: a SET clears a TTL that a
+      // concurrent, earlier write gave the key through another node (the
+      // register is last-writer-wins, as Redis's later command wins). An
+      // unstamped clear lost to any TTL, so a write through a node that
+      // never held the key was hidden with a concurrent write's expired
+      // state. Free in the common case: a block stores no stamp that is its
+      // newest dot (BlockStamp).
+      *expire_at_ms = KeyState::kNoExpire;
+      *stamp = dot;
       return;
     case TtlUpdate::Kind::kSet:
-      state->expire_at_ms = ttl.at_ms;
-      state->ttl_stamp = dot;
+      *expire_at_ms = ttl.at_ms;
+      *stamp = dot;
       return;
   }
 }
@@ -526,10 +554,7 @@ Keyspace::BlockMerge Keyspace::ClassifyMerge(const SiblingSet* set,
       if (!held) return BlockMerge::kOther;
     }
   }
-  const Version raw_stamp = set->ttl_stamp();
-  const Dot stamp = raw_stamp.raw() != 0
-                        ? Dot{actors_->IdOf(raw_stamp.actor()), raw_stamp.counter()}
-                        : Dot{};
+  const Dot stamp = BlockStamp(set);
   const bool same_ttl = stamp == incoming.ttl_stamp && set->expire_at_ms() == incoming.expire_at_ms;
   const bool incoming_ttl_newer =
       stamp == incoming.ttl_stamp ? set->expire_at_ms() < incoming.expire_at_ms
@@ -655,8 +680,9 @@ OpStatus Keyspace::VPutLive(SiblingSet** link, const VersionVector& seen, std::s
     }
     context.push_back(Version::Dot(index, counter));
   }
+  const Dot old_stamp = BlockStamp(old);
   Dot dot;
-  if (!NextDot(&dot, Dot{0, old->ttl_stamp().counter()})) return OpStatus::kVersionUnavailable;
+  if (!NextDot(&dot, old_stamp)) return OpStatus::kVersionUnavailable;
   if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
   const Version fresh_dot = Version::Dot(0, dot.counter);
   // The new dot is above every counter of this node the key or `seen`
@@ -684,24 +710,19 @@ OpStatus Keyspace::VPutLive(SiblingSet** link, const VersionVector& seen, std::s
   }
   context.resize(kept);
   int64_t expire_at_ms = old->expire_at_ms();
-  Version stamp = old->ttl_stamp();
-  switch (ttl.kind) {
-    case TtlUpdate::Kind::kKeep:
-      break;
-    case TtlUpdate::Kind::kClear:
-      if (expire_at_ms != SiblingSet::kNoExpire) {  // stamped only when it changes
-        expire_at_ms = SiblingSet::kNoExpire;
-        stamp = fresh_dot;
-      }
-      break;
-    case TtlUpdate::Kind::kSet:
-      expire_at_ms = ttl.at_ms;
-      stamp = fresh_dot;
-      break;
+  Dot stamp = old_stamp;
+  ApplyTtlUpdate(ttl, dot, &expire_at_ms, &stamp);
+  const Sibling& newest = siblings.back();
+  Version stored_stamp;
+  if (!StoredStamp(expire_at_ms, stamp,
+                   Dot{actors_->IdOf(newest.version.actor()), newest.version.counter()},
+                   &stored_stamp)) {
+    return OpStatus::kTooManyActors;
   }
   // The new block is made before the old one goes: the kept values point
   // into it.
-  SiblingSet* block = SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, context, siblings);
+  SiblingSet* block =
+      SiblingSet::CreateCausal(old->key(), expire_at_ms, stored_stamp, context, siblings);
   DigestToggleBlock(old);
   ReplaceBlock(link, block);
   DigestToggleBlock(block);
@@ -755,8 +776,9 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
   // fresh dot of this node (actor index 0), which implies every earlier dot
   // of this node; every other node's highest dot here stays as context.
   SiblingSet* old = *link;
+  const Dot old_stamp = BlockStamp(old);
   Dot dot;
-  if (!NextDot(&dot, Dot{0, old->ttl_stamp().counter()})) return OpStatus::kVersionUnavailable;
+  if (!NextDot(&dot, old_stamp)) return OpStatus::kVersionUnavailable;
   if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
   thread_local std::vector<Version> extra;
   extra.clear();
@@ -781,21 +803,10 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
   extra.resize(folded);
   const Version fresh_dot = Version::Dot(0, dot.counter);
   int64_t expire_at_ms = old->expire_at_ms();
-  Version stamp = old->ttl_stamp();
-  switch (ttl.kind) {
-    case TtlUpdate::Kind::kKeep:
-      break;
-    case TtlUpdate::Kind::kClear:
-      if (expire_at_ms != SiblingSet::kNoExpire) {  // stamped only when it changes
-        expire_at_ms = SiblingSet::kNoExpire;
-        stamp = fresh_dot;
-      }
-      break;
-    case TtlUpdate::Kind::kSet:
-      expire_at_ms = ttl.at_ms;
-      stamp = fresh_dot;
-      break;
-  }
+  Dot stamp_dot = old_stamp;
+  ApplyTtlUpdate(ttl, dot, &expire_at_ms, &stamp_dot);
+  Version stamp;  // as stored: none when it is the new value's dot and there is no TTL
+  if (!StoredStamp(expire_at_ms, stamp_dot, dot, &stamp)) return OpStatus::kTooManyActors;
   DigestToggleBlock(old);
   bool same_header = expire_at_ms == old->expire_at_ms() && stamp == old->ttl_stamp() &&
                      extra.size() == old->extra_context_size();

@@ -310,6 +310,55 @@ TEST_F(CausalKeyspaceTest, ExpiryHoldsTheStateHiddenWithTheSameDigest) {
   EXPECT_EQ(a_.stats().expired_keys, 50u);
 }
 
+// Found by review: b_ gave the key a TTL, a_ (which never held the key) wrote
+// it later without one, after b_'s TTL had passed. A plain write stamps the
+// TTL register even with no TTL to clear, so the later write's "no TTL" wins
+// the merge and its value stays; unstamped, it lost to b_'s TTL and was
+// hidden with b_'s expired state. The stamp costs no memory: a block stores
+// none that is its newest dot.
+TEST_F(CausalKeyspaceTest, ALaterPlainWriteThroughANodeWithoutTheKeyBeatsAnOldTtl) {
+  const int64_t now = 1'700'000'000'000;
+  for (const char* write : {"set", "vput", "rewrite"}) {
+    SCOPED_TRACE(write);
+    const std::string key = std::string("k-") + write;
+    b_.set_now_ms(now);
+    ASSERT_EQ(b_.db(0).Set(key, "a", TtlUpdate::At(now + 1000)), OpStatus::kOk);
+    a_.set_now_ms(now + 2000);
+    b_.set_now_ms(now + 2000);
+    EXPECT_EQ(b_.db(0).FindReadOnly(key), nullptr) << "expired on b_";
+    const std::string w(write);
+    KeyState after;
+    if (w == "set") {
+      ASSERT_EQ(a_.db(0).Set(key, "b", TtlUpdate::Clear()), OpStatus::kOk);
+    } else if (w == "vput") {
+      ASSERT_EQ(a_.db(0).VPutCausal(key, VersionVector(), "b", TtlUpdate::Clear(), &after),
+                OpStatus::kOk);
+    } else {
+      ASSERT_EQ(a_.db(0).Rewrite(key,
+                                 [](const SiblingSet*, std::string_view* value) {
+                                   *value = "b";
+                                   return true;
+                                 }),
+                OpStatus::kOk);
+    }
+    const SiblingSet* block = a_.db(0).FindReadOnly(key);
+    ASSERT_NE(block, nullptr);
+    EXPECT_EQ(block->ttl_stamp().raw(), 0u) << "the stamp is implicit: no memory";
+    Copy(a_, b_, {key.c_str()});
+    Copy(b_, a_, {key.c_str()});
+    for (Store* store : {&a_, &b_}) {
+      const SiblingSet* set = store->db(0).FindReadOnly(key);
+      ASSERT_NE(set, nullptr) << "the later write was hidden";
+      EXPECT_FALSE(set->has_expire());
+      bool has_b = false;
+      for (Sibling s : *set) has_b = has_b || s.value == "b";
+      EXPECT_TRUE(has_b);
+    }
+    // Equal states, equal digests.
+    EXPECT_EQ(a_.db(0).slot_digest(util::KeySlot(key)), b_.db(0).slot_digest(util::KeySlot(key)));
+  }
+}
+
 // No write sees an expired state's values: they do not come back as
 // siblings of a blind VPUT, a KEEPTTL write gets no TTL, and a VDEL answers
 // the context without them.
@@ -619,9 +668,8 @@ TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
         if (applied.kind == TtlUpdate::Kind::kSet) {
           want.expire_at_ms = applied.at_ms;
           want.ttl_stamp = mine;
-        } else if (applied.kind == TtlUpdate::Kind::kClear &&
-                   want.expire_at_ms != KeyState::kNoExpire) {
-          want.expire_at_ms = KeyState::kNoExpire;
+        } else if (applied.kind == TtlUpdate::Kind::kClear) {
+          want.expire_at_ms = KeyState::kNoExpire;  // stamped even with no TTL to clear
           want.ttl_stamp = mine;
         }
         ASSERT_EQ(got, want) << "round " << round;
@@ -656,10 +704,8 @@ TEST_F(CausalKeyspaceTest, PlainWriteOverALiveKeyIsTheAlgebrasWrite) {
           case TtlUpdate::Kind::kKeep:
             break;
           case TtlUpdate::Kind::kClear:
-            if (want.expire_at_ms != KeyState::kNoExpire) {
-              want.expire_at_ms = KeyState::kNoExpire;
-              want.ttl_stamp = dot;
-            }
+            want.expire_at_ms = KeyState::kNoExpire;  // stamped even with no TTL to clear
+            want.ttl_stamp = dot;
             break;
           case TtlUpdate::Kind::kSet:
             want.expire_at_ms = ttl.at_ms;

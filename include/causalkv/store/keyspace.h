@@ -421,6 +421,17 @@ class Keyspace {
   // `with_values` false: the siblings are left out (their dots still count
   // in the context), for a write that replaces them all.
   KeyState Unpack(const SiblingSet* set, bool with_values = true) const;
+  // The TTL register's stamp of a live block. A block stores none when the
+  // key has no TTL and the stamp is its newest sibling's dot (the case of
+  // every plain write, which stamps the register: see ApplyTtlCausal), so
+  // that the register costs no memory in the common case. A live state
+  // with no TTL whose stamp is {0, 0} (never set: data from before) is
+  // stored the same way, so it reads back stamped at its newest dot.
+  Dot BlockStamp(const SiblingSet* set) const;
+  // What a block stores for a TTL register (expire_at_ms, stamp) over
+  // siblings whose newest dot is `newest`: Version() for none (above).
+  // False if the stamp's actor cannot be given an index.
+  bool StoredStamp(int64_t expire_at_ms, const Dot& stamp, const Dot& newest, Version* out);
   // The block for a live state; nullptr (nothing changed) with kTooManyActors.
   SiblingSet* Pack(std::string_view key, const KeyState& state, OpStatus* status);
   // Loads the stored state (live, tombstone or expired) of `key`; false if
@@ -446,8 +457,10 @@ class Keyspace {
   // the block's state (nothing changes), kOther when only Sync can tell.
   enum class BlockMerge { kIncoming, kSame, kOther };
   BlockMerge ClassifyMerge(const SiblingSet* set, const KeyState& incoming) const;
-  // Applies a TTL update of a write stamped `dot`.
+  // Applies a TTL update of a write stamped `dot`: to a state, or to a
+  // register's parts.
   static void ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot);
+  static void ApplyTtlUpdate(TtlUpdate ttl, const Dot& dot, int64_t* expire_at_ms, Dot* stamp);
   // Store a single value over every local sibling (SET, INCR ...).
   OpStatus CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl);
   // VPutCausal over the live key in *link, block to block (REQUIRES: the
