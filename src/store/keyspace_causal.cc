@@ -134,6 +134,9 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
     }
     extra.push_back(Version::Dot(index, counter));
   }
+  // By actor index, as SiblingSet documents it and the block-to-block
+  // writes build it (their in-place check compares entry by entry).
+  std::sort(extra.begin(), extra.end(), [](Version a, Version b) { return a.raw() < b.raw(); });
   Version stamp;
   const Dot newest = state.siblings.empty() ? Dot{} : state.siblings.back().dot;
   if (!StoredStamp(state.expire_at_ms, state.ttl_stamp, newest, &stamp)) {
