@@ -109,8 +109,11 @@ bool Keyspace::StoredStamp(int64_t expire_at_ms, const Dot& stamp, const Dot& ne
 }
 
 SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus* status) {
-  std::vector<Sibling> siblings;
-  siblings.reserve(state.siblings.size());
+  // Scratch kept between calls: this runs on every replicated write.
+  thread_local std::vector<Sibling> siblings;
+  thread_local std::vector<Version> extra;
+  siblings.clear();
+  extra.clear();
   for (const SiblingValue& s : state.siblings) {
     uint32_t index;
     if (!actors_->IndexOf(s.dot.actor, &index) || s.dot.counter > Version::kCounterMask) {
@@ -120,7 +123,6 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
     siblings.push_back(Sibling{Version::Dot(index, s.dot.counter), s.value});
   }
   // Only the context entries the siblings' dots do not imply are stored.
-  std::vector<Version> extra;
   for (const auto& [actor, counter] : state.context.entries()) {
     uint64_t implied = 0;
     for (const SiblingValue& s : state.siblings) {
@@ -393,9 +395,9 @@ OpStatus Keyspace::SaveLive(std::string_view key, SiblingSet** link, const KeySt
   SiblingSet* block = Pack(key, state, &status);
   if (block == nullptr) return status;
   if (link != nullptr) {
-    DigestToggleBlock(*link);
+    const uint64_t old_hash = BlockHash(*link);
     ReplaceBlock(link, block);
-    DigestToggleBlock(block);
+    DigestReplaced(old_hash, block);
     return OpStatus::kOk;
   }
   if (!hidden_.empty()) {
@@ -726,9 +728,9 @@ OpStatus Keyspace::VPutLive(SiblingSet** link, const VersionVector& seen, std::s
   // into it.
   SiblingSet* block =
       SiblingSet::CreateCausal(old->key(), expire_at_ms, stored_stamp, context, siblings);
-  DigestToggleBlock(old);
+  const uint64_t old_hash = BlockHash(old);
   ReplaceBlock(link, block);
-  DigestToggleBlock(block);
+  DigestReplaced(old_hash, block);
   return OpStatus::kOk;
 }
 
@@ -810,7 +812,7 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
   ApplyTtlUpdate(ttl, dot, &expire_at_ms, &stamp_dot);
   Version stamp;  // as stored: none when it is the new value's dot and there is no TTL
   if (!StoredStamp(expire_at_ms, stamp_dot, dot, &stamp)) return OpStatus::kTooManyActors;
-  DigestToggleBlock(old);
+  const uint64_t old_hash = BlockHash(old);
   bool same_header = expire_at_ms == old->expire_at_ms() && stamp == old->ttl_stamp() &&
                      extra.size() == old->extra_context_size();
   for (size_t i = 0; same_header && i < extra.size(); ++i) {
@@ -825,7 +827,7 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
     ReplaceBlock(link,
                  SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, extra, {&only, 1}));
   }
-  DigestToggleBlock(*link);
+  DigestReplaced(old_hash, *link);
   return OpStatus::kOk;
 }
 

@@ -482,6 +482,11 @@ class Keyspace {
   void DigestToggleBlock(const SiblingSet* set) {
     if (!slot_digests_.empty()) slot_digests_[KeySlotOf(set->key())] ^= BlockHash(set);
   }
+  // The digest upkeep of a block that replaced one of hash `old_hash` (the
+  // same key): one slot computation for both. Causal mode only.
+  void DigestReplaced(uint64_t old_hash, const SiblingSet* block) {
+    slot_digests_[KeySlotOf(block->key())] ^= old_hash ^ BlockHash(block);
+  }
 
   // Eviction bookkeeping (see MaybeEvicted): key -> its state's digest hash.
   // The hash goes (back) into the slot digest; `expire_at_ms` is when
