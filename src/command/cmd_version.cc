@@ -182,8 +182,10 @@ void VPut(Context& ctx) {
     thread_local std::vector<store::SiblingRef> siblings;
     store::Dot stamp;
     ctx.db().BlockView(after, &entries, &siblings, &stamp);
+    thread_local std::string token;
+    store::EncodeContextToken(entries, &token);
     ctx.w.ArrayHeader(2);
-    ctx.w.Bulk(store::EncodeContextToken(store::VersionVector(entries)));
+    ctx.w.Bulk(token);
     ctx.w.ArrayHeader(static_cast<int64_t>(siblings.size()));
     for (const store::SiblingRef& s : siblings) ctx.w.Bulk(s.value);
     return;

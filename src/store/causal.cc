@@ -65,9 +65,9 @@ uint32_t Fnv1a(std::string_view bytes) {
 constexpr char kBase64Url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::string Base64UrlEncode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() * 4 + 2) / 3);
+void AppendBase64Url(std::string_view in, std::string* appended_to) {
+  std::string& out = *appended_to;
+  out.reserve(out.size() + (in.size() * 4 + 2) / 3);
   size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
     const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) |
@@ -88,7 +88,6 @@ std::string Base64UrlEncode(std::string_view in) {
     out.push_back(kBase64Url[(n >> 12) & 63]);
     out.push_back(kBase64Url[(n >> 6) & 63]);
   }
-  return out;
 }
 
 int Base64UrlValue(char c) {
@@ -101,7 +100,7 @@ int Base64UrlValue(char c) {
 }
 
 // Strict: rejects padding, a length of 1 mod 4 and non-zero spare bits, so
-// that every accepted string is exactly what Base64UrlEncode produces.
+// that every accepted string is exactly what AppendBase64Url produces.
 bool Base64UrlDecode(std::string_view in, std::string* out) {
   if (in.size() % 4 == 1) return false;
   out->clear();
@@ -260,17 +259,29 @@ void ApplyWrite(KeyState* state, const VersionVector& seen, const Dot& dot,
 }
 
 std::string EncodeContextToken(const VersionVector& context) {
-  if (context.empty()) return "0";
-  std::string bytes;
+  std::string token;
+  EncodeContextToken(context.entries(), &token);
+  return token;
+}
+
+void EncodeContextToken(std::span<const VersionVector::Entry> context, std::string* out) {
+  out->clear();
+  if (context.empty()) {
+    out->push_back('0');
+    return;
+  }
+  // Scratch kept between calls: every VPUT reply carries a token.
+  thread_local std::string bytes;
+  bytes.clear();
   bytes.push_back(static_cast<char>(kTokenFormat));
   PutVarint(&bytes, context.size());
-  for (const auto& [actor, counter] : context.entries()) {
+  for (const auto& [actor, counter] : context) {
     PutFixed64(&bytes, actor);
     PutVarint(&bytes, counter);
   }
   const uint32_t sum = Fnv1a(bytes);
   for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>(sum >> (8 * i)));
-  return Base64UrlEncode(bytes);
+  AppendBase64Url(bytes, out);
 }
 
 bool DecodeContextToken(std::string_view token, VersionVector* out, std::string* error) {

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -132,6 +133,9 @@ size_t SiblingsAfterWrite(const KeyState& state, const VersionVector& seen);
 // versioned and checksummed, whose size grows with the number of nodes in the
 // vector only. "0" is the empty vector (a blind write).
 std::string EncodeContextToken(const VersionVector& context);
+// The same into *out (replaced), from a context's entries (sorted by actor,
+// counters > 0), without building a VersionVector.
+void EncodeContextToken(std::span<const VersionVector::Entry> context, std::string* out);
 // False (and *error says why) for anything EncodeContextToken could not
 // have produced.
 bool DecodeContextToken(std::string_view token, VersionVector* out, std::string* error);
