@@ -13,10 +13,12 @@
 // when a node loses its state of a key that others still hold, then writes
 // the key: its new dot would claim to cover its lost, replicated ones.
 //   - A crash with an unsynced log: such a node restarts under a new id.
-//   - Eviction: a node that has evicted keys first fetches a key it does not
-//     hold from its peers before writing it (command/dispatch.cc).
-//   - Expiry and tombstone reaping drop a key everywhere, so nothing of it
-//     is left to cover.
+//   - Eviction (of a live key, or of an expired state under memory
+//     pressure): a node that has evicted keys first fetches a key it does
+//     not hold from its peers before writing it (command/dispatch.cc).
+//   - Expiry keeps the key's state (an expired state, store/keyspace.h),
+//     and reaping drops a tombstone or expired state only once every
+//     replica holds it, so nothing of it is left to cover.
 //
 // Invariants of a KeyState (Valid() checks them):
 //   - every sibling's dot is covered by the context;
