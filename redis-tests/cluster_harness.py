@@ -208,6 +208,18 @@ class Cluster:
         raise AssertionError("nodes did not converge within %ss; differing keys (sample): %s"
                              % (timeout, list(diff.items())[:10]))
 
+    def reap_expired_states(self, timeout=15):
+        """Sets expired-grace 0 on every node and waits until none holds an
+        expired state; returns each node's count at the end."""
+        for n in self.nodes:
+            n.client().config_set("expired-grace", 0)
+        deadline = time.monotonic() + timeout
+        while True:
+            held = [n.info()["expired_states"] for n in self.nodes]
+            if held == [0] * len(self.nodes) or time.monotonic() > deadline:
+                return held
+            time.sleep(0.1)
+
     def partition(self, side_a, side_b):
         """Drops every packet between the two groups of nodes (both ways)."""
         for a in side_a:

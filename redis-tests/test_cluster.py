@@ -603,15 +603,7 @@ class Tombstones(unittest.TestCase):
             self.assertEqual(a.info()["expired_states"], 3)
             self.assertEqual(a.info()["tombstones"], 0)
             # Past expired-grace, the reaper drops them from every node.
-            for n in cluster.nodes:
-                n.client().config_set("expired-grace", 0)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                held = [n.info()["expired_states"] for n in cluster.nodes]
-                if held == [0, 0, 0]:
-                    break
-                time.sleep(0.1)
-            self.assertEqual(held, [0, 0, 0])
+            self.assertEqual(cluster.reap_expired_states(), [0, 0, 0])
             self.assertEqual(cluster.wait_converged(), {})
         finally:
             cluster.close()
@@ -743,15 +735,7 @@ class Eviction(unittest.TestCase):
             self.assertEqual(wrong, [])
             # The others still hold theirs; the reaper drops them everywhere,
             # the full node answering for the ones it dropped.
-            for node in cluster.nodes:
-                node.client().config_set("expired-grace", 0)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                held = [n.info()["expired_states"] for n in cluster.nodes]
-                if held == [0, 0, 0]:
-                    break
-                time.sleep(0.2)
-            self.assertEqual(held, [0, 0, 0])
+            self.assertEqual(cluster.reap_expired_states(), [0, 0, 0])
             states = cluster.wait_converged()
             self.assertEqual(len(states), 3201)
         finally:

@@ -73,6 +73,16 @@ struct CommandSpec {
   size_t id = 0;
 };
 
+// Calls fn(key) for each key argument of a command, by its first_key,
+// last_key (negative: from the end) and key_step; none when it has none.
+template <typename Fn>
+void ForEachKeyArg(const CommandSpec& spec, std::span<const std::string_view> args, Fn&& fn) {
+  if (spec.first_key <= 0 || spec.key_step <= 0) return;
+  const int argc = static_cast<int>(args.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) fn(args[i]);
+}
+
 class CommandTable {
  public:
   CommandTable();

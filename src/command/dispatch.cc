@@ -297,13 +297,9 @@ void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& 
     return;
   }
   // The same key positions the append-only log records.
-  if (spec.first_key <= 0 || spec.key_step <= 0) return;
-  const int argc = static_cast<int>(args.size());
-  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
-  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) {
-    written_keys_.emplace_back(client.db, std::string(args[i]));
-  }
-  if (spec.name == "move" && argc >= 3) {
+  ForEachKeyArg(spec, args,
+                [&](std::string_view key) { written_keys_.emplace_back(client.db, key); });
+  if (spec.name == "move" && args.size() >= 3) {
     int64_t target = -1;
     if (ParseInt64(args[2], &target) && target >= 0 && target < store_->database_count() &&
         target != client.db) {
@@ -379,15 +375,13 @@ bool Dispatcher::MustWaitForFetch(ClientState& client, std::span<const std::stri
     return false;
   }
   store::Keyspace& ks = store_->db(client.db);
-  const int argc = static_cast<int>(args.size());
-  const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
   bool missing = false;
   store::KeyState state;
   std::vector<KeyRef> keys;
-  for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
-    missing = missing || (ks.MaybeEvicted(args[i]) && !ks.GetState(args[i], &state));
-    keys.push_back(KeyRef{client.db, std::string(args[i])});
-  }
+  ForEachKeyArg(*spec, args, [&](std::string_view key) {
+    missing = missing || (ks.MaybeEvicted(key) && !ks.GetState(key, &state));
+    keys.push_back(KeyRef{client.db, std::string(key)});
+  });
   if (!missing) return false;
   // At least one peer's answer, whatever R is.
   const int needed = std::min(replicator_->replicas(),
@@ -579,17 +573,13 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     reject("-NOPERM this command is only for the nodes of a cluster (PEER.HELLO first)");
     return;
   }
-  if (server_->config.maxmemory != 0) {
+  if (server_->config.maxmemory != 0 && UsedMemory() > server_->config.maxmemory) {
     // A write's own keys stay: their states may just have been fetched
     // back (MustWaitForFetch), and the write must cover them.
     thread_local std::vector<std::string_view> own_keys;
     own_keys.clear();
-    if ((spec->flags & kWrite) && store_->causal() && spec->first_key > 0 && spec->key_step > 0) {
-      const int argc = static_cast<int>(args.size());
-      const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
-      for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
-        own_keys.push_back(args[i]);
-      }
+    if ((spec->flags & kWrite) && store_->causal()) {
+      ForEachKeyArg(*spec, args, [&](std::string_view key) { own_keys.push_back(key); });
     }
     store_->set_evict_protected(client.db, own_keys);
     const bool under_limit = EnforceMaxmemory();

@@ -210,12 +210,8 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
     return;
   }
   if (spec.first_key <= 0 || spec.key_step <= 0) return;
-  const int argc = static_cast<int>(args.size());
-  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
-  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) {
-    LogKey(client.db, args[i]);
-  }
-  if (spec.name == "move" && argc >= 3) {
+  ForEachKeyArg(spec, args, [&](std::string_view key) { LogKey(client.db, key); });
+  if (spec.name == "move" && args.size() >= 3) {
     // The key also changed in the target database.
     int64_t target = -1;
     if (ParseInt64(args[2], &target) && target >= 0 && target < store_->database_count() &&

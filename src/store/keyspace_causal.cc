@@ -56,6 +56,24 @@ void SortAndFold(std::vector<VersionVector::Entry>* context) {
   context->resize(folded);
 }
 
+// The extra context of a block written at a fresh dot of this node (actor
+// index 0, which implies every earlier dot of this node): per other actor
+// index the highest counter of `context`, sorted by index (in place).
+void FoldOtherActors(std::vector<Version>* context) {
+  std::erase_if(*context, [](Version v) { return v.actor() == 0; });
+  std::sort(context->begin(), context->end(),
+            [](Version a, Version b) { return a.raw() < b.raw(); });
+  size_t folded = 0;
+  for (const Version v : *context) {
+    if (folded > 0 && (*context)[folded - 1].actor() == v.actor()) {
+      (*context)[folded - 1] = v;  // sorted: the later one is higher
+    } else {
+      (*context)[folded++] = v;
+    }
+  }
+  context->resize(folded);
+}
+
 }  // namespace
 
 KeyState Keyspace::Unpack(const SiblingSet* set, bool with_values) const {
@@ -459,9 +477,7 @@ void Keyspace::HoldExpired(SiblingSet** link) {
   std::string key((*link)->key());
   const int64_t since_ms = state.expire_at_ms;
   Remove(link);
-  auto old = hidden_.find(key);
-  if (old != hidden_.end()) EraseHidden(old);  // none: a live key has no hidden state
-  AddHidden(key, std::move(state), since_ms);
+  AddHidden(key, std::move(state), since_ms);  // a live key has no hidden state
 }
 
 void Keyspace::DeleteExpiredStates() {
@@ -698,22 +714,14 @@ OpStatus Keyspace::VPutLive(SiblingSet** link, const VersionVector& seen, std::s
     return Dot{actors_->IdOf(a.version.actor()), a.version.counter()} <
            Dot{actors_->IdOf(b.version.actor()), b.version.counter()};
   });
-  // Extra context: per actor index the highest counter, unless a sibling
-  // of that actor implies it; sorted by index.
-  std::sort(context.begin(), context.end(),
-            [](Version a, Version b) { return a.raw() < b.raw(); });
-  size_t kept = 0;
-  for (size_t i = 0; i < context.size(); ++i) {
-    const Version v = context[i];
-    if (v.actor() == 0) continue;  // implied by the new dot
-    if (i + 1 < context.size() && context[i + 1].actor() == v.actor()) continue;  // not highest
-    bool implied = false;
-    for (const Sibling& s : siblings) {
-      implied = implied || (s.version.actor() == v.actor() && s.version.counter() >= v.counter());
-    }
-    if (!implied) context[kept++] = v;
-  }
-  context.resize(kept);
+  // Extra context: what FoldOtherActors keeps, unless a sibling of that
+  // actor implies it.
+  FoldOtherActors(&context);
+  std::erase_if(context, [&](Version v) {
+    return std::any_of(siblings.begin(), siblings.end(), [&](const Sibling& s) {
+      return s.version.actor() == v.actor() && s.version.counter() >= v.counter();
+    });
+  });
   int64_t expire_at_ms = old->expire_at_ms();
   Dot stamp = old_stamp;
   ApplyTtlUpdate(ttl, dot, &expire_at_ms, &stamp);
@@ -787,25 +795,11 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
   if (dot.counter > Version::kCounterMask) return OpStatus::kTooManyActors;
   thread_local std::vector<Version> extra;
   extra.clear();
-  for (Sibling s : *old) {
-    if (s.version.actor() != 0) extra.push_back(s.version);
-  }
+  for (Sibling s : *old) extra.push_back(s.version);
   for (uint32_t i = 0; i < old->extra_context_size(); ++i) {
-    const Version v = old->extra_context(i);
-    if (v.actor() != 0) extra.push_back(v);
+    extra.push_back(old->extra_context(i));
   }
-  // One entry per actor, the highest, in actor index order.
-  std::sort(extra.begin(), extra.end(),
-            [](Version a, Version b) { return a.raw() < b.raw(); });
-  size_t folded = 0;
-  for (size_t i = 0; i < extra.size(); ++i) {
-    if (folded > 0 && extra[folded - 1].actor() == extra[i].actor()) {
-      extra[folded - 1] = extra[i];  // sorted: the later one is higher
-    } else {
-      extra[folded++] = extra[i];
-    }
-  }
-  extra.resize(folded);
+  FoldOtherActors(&extra);
   const Version fresh_dot = Version::Dot(0, dot.counter);
   int64_t expire_at_ms = old->expire_at_ms();
   Dot stamp_dot = old_stamp;
