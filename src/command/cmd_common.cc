@@ -1,5 +1,8 @@
 #include "cmd_common.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include "args.h"
@@ -104,6 +107,12 @@ void WriteStoreError(resp::Writer& w, store::OpStatus status) {
     case store::OpStatus::kNotFound:
       w.Error(err::kNoSuchKey);
       return;
+    case store::OpStatus::kWrongType:
+      w.Error(err::kWrongType);
+      return;
+    case store::OpStatus::kMalformedValue:
+      w.Error("a state's collection value does not decode; nothing was stored");
+      return;
     case store::OpStatus::kTooManyActors:
       w.Error("the key's state names more node ids than a node can hold; nothing was stored");
       return;
@@ -118,6 +127,13 @@ void WriteHelp(Context& ctx, std::span<const char* const> lines) {
   for (const char* line : lines) ctx.w.SimpleString(line);
 }
 
+bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** set) {
+  *set = LookupRead(ctx, key);
+  if (*set == nullptr || (*set)->holds_string()) return true;
+  ctx.w.Error(err::kWrongType);
+  return false;
+}
+
 const store::SiblingSet* LookupRead(Context& ctx, std::string_view key) {
   const store::SiblingSet* set = ctx.db().FindReadOnly(key);
   if (set == nullptr) {
@@ -126,6 +142,54 @@ const store::SiblingSet* LookupRead(Context& ctx, std::string_view key) {
     ++ctx.server.stats.keyspace_hits;
   }
   return set;
+}
+
+}  // namespace causalkv::command
+
+namespace causalkv::command {
+
+bool ParseScanCursor(Context& ctx, std::string_view arg, uint64_t* cursor) {
+  // Redis reads the cursor with strtoul and its leniency ("+5", "-1" wraps,
+  // "" is 0), refusing only a leading space, trailing garbage and overflow.
+  const std::string text(arg);
+  char* end = nullptr;
+  errno = 0;
+  *cursor = std::strtoull(text.c_str(), &end, 10);
+  if (std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE) {
+    ctx.w.Error(err::kCursor);
+    return false;
+  }
+  return true;
+}
+
+bool ParseScanOptions(Context& ctx, size_t first, bool allow_type, ScanOptions* opts) {
+  for (size_t j = first; j < ctx.args.size(); j += 2) {
+    if (j + 1 >= ctx.args.size()) {
+      ctx.w.Error(err::kSyntax);
+      return false;
+    }
+    const std::string_view opt = ctx.args[j];
+    if (EqualsIgnoreCase(opt, "count")) {
+      if (!ParseInt64(ctx.args[j + 1], &opts->count)) {
+        ctx.w.Error(err::kNotInteger);
+        return false;
+      }
+      if (opts->count < 1) {
+        ctx.w.Error(err::kSyntax);
+        return false;
+      }
+    } else if (EqualsIgnoreCase(opt, "match")) {
+      opts->pattern = ctx.args[j + 1];
+      opts->has_pattern = !(opts->pattern.size() == 1 && opts->pattern[0] == '*');
+    } else if (allow_type && EqualsIgnoreCase(opt, "type")) {
+      opts->type = ctx.args[j + 1];
+      opts->has_type = true;
+    } else {
+      ctx.w.Error(err::kSyntax);
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace causalkv::command

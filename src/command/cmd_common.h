@@ -44,6 +44,21 @@ void WriteStoreError(resp::Writer& w, store::OpStatus status);
 
 // Read lookup that counts keyspace hits and misses.
 const store::SiblingSet* LookupRead(Context& ctx, std::string_view key);
+// LookupRead for a command that reads strings only: true with *set the key
+// (nullptr if missing), or false, with WRONGTYPE written, for another type.
+bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** set);
+
+// SCAN-family arguments, as Redis parses them: the cursor (false, with the
+// error written, if malformed), then MATCH/COUNT[/TYPE] pairs from `first`.
+bool ParseScanCursor(Context& ctx, std::string_view arg, uint64_t* cursor);
+struct ScanOptions {
+  std::string_view pattern;
+  bool has_pattern = false;  // a pattern other than "*"
+  int64_t count = 10;
+  std::string_view type;
+  bool has_type = false;
+};
+bool ParseScanOptions(Context& ctx, size_t first, bool allow_type, ScanOptions* opts);
 
 // A container command's HELP reply: one status line each.
 void WriteHelp(Context& ctx, std::span<const char* const> lines);

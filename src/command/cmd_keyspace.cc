@@ -31,7 +31,8 @@ void Exists(Context& ctx) {
 }
 
 void Type(Context& ctx) {
-  ctx.w.SimpleString(ctx.db().FindReadOnly(ctx.args[1]) != nullptr ? "string" : "none");
+  const SiblingSet* set = ctx.db().FindReadOnly(ctx.args[1]);
+  ctx.w.SimpleString(set == nullptr ? "none" : store::TypeName(set->newest().type));
 }
 
 void RenameGeneric(Context& ctx, bool nx) {
@@ -91,62 +92,24 @@ void Keys(Context& ctx) {
 
 // SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 void Scan(Context& ctx) {
-  const std::string_view cursor_arg = ctx.args[1];
-  uint64_t cursor = 0;
-  {
-    // Redis reads the cursor with strtoul and its leniency ("+5", "-1" wraps,
-    // "" is 0), refusing only a leading space, trailing garbage and overflow.
-    const std::string text(cursor_arg);
-    char* end = nullptr;
-    errno = 0;
-    cursor = std::strtoull(text.c_str(), &end, 10);
-    if (std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' ||
-        errno == ERANGE) {
-      ctx.w.Error(err::kCursor);
-      return;
-    }
-  }
-  std::string_view pattern;
-  bool has_pattern = false;
-  int64_t count = 10;
-  std::string_view type;
-  bool has_type = false;
-  for (size_t j = 2; j < ctx.args.size(); j += 2) {
-    if (j + 1 >= ctx.args.size()) {
-      ctx.w.Error(err::kSyntax);
-      return;
-    }
-    const std::string_view opt = ctx.args[j];
-    if (EqualsIgnoreCase(opt, "count")) {
-      if (!ParseInt64(ctx.args[j + 1], &count)) {
-        ctx.w.Error(err::kNotInteger);
-        return;
-      }
-      if (count < 1) {
-        ctx.w.Error(err::kSyntax);
-        return;
-      }
-    } else if (EqualsIgnoreCase(opt, "match")) {
-      pattern = ctx.args[j + 1];
-      has_pattern = !(pattern.size() == 1 && pattern[0] == '*');
-    } else if (EqualsIgnoreCase(opt, "type")) {
-      type = ctx.args[j + 1];
-      has_type = true;
-    } else {
-      ctx.w.Error(err::kSyntax);
-      return;
-    }
-  }
-  // Every key is a string; any other TYPE filter matches nothing, but the
-  // cursor still walks the table as Redis's does.
-  const bool type_matches = !has_type || EqualsIgnoreCase(type, "string");
+  uint64_t cursor;
+  if (!ParseScanCursor(ctx, ctx.args[1], &cursor)) return;
+  ScanOptions opts;
+  if (!ParseScanOptions(ctx, 2, /*allow_type=*/true, &opts)) return;
+  const std::string_view pattern = opts.pattern;
+  const bool has_pattern = opts.has_pattern;
+  const std::string_view type = opts.type;
+  const bool has_type = opts.has_type;
+  const int64_t count = opts.count;
+  // An unknown TYPE matches nothing, but the cursor still walks the table
+  // as Redis's does.
   // Scanning deletes nothing, so views into the keyspace stay valid until the reply is written.
   std::vector<std::string_view> keys;
   // Redis's bound on empty buckets visited per call; saturate for huge COUNTs.
   int64_t max_iterations = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
   do {
     cursor = ctx.db().Scan(cursor, [&](const SiblingSet* set) {
-      if (!type_matches) return;
+      if (has_type && !EqualsIgnoreCase(type, store::TypeName(set->newest().type))) return;
       if (has_pattern && !util::GlobMatch(pattern, set->key())) return;
       keys.push_back(set->key());
     });
@@ -299,6 +262,98 @@ void FlushAll(Context& ctx) {
   ctx.w.Ok();
 }
 
+// OBJECT's lookup: no access is counted, so that IDLETIME and FREQ report
+// what the clients did. Replies nil for a missing key.
+const SiblingSet* ObjectLookup(Context& ctx) {
+  const SiblingSet* set = ctx.db().FindWithoutTouch(ctx.args[2]);
+  if (set == nullptr) ctx.w.Null();
+  return set;
+}
+
+// A string's encoding as Redis would store it: an integer of up to 20
+// characters in canonical form, a short string (embstr), or raw.
+std::string_view StringEncoding(std::string_view value) {
+  int64_t n;
+  if (value.size() <= 20 && ParseInt64(value, &n) && std::to_string(n) == value) return "int";
+  return value.size() <= 44 ? "embstr" : "raw";
+}
+
+void ObjectEncoding(Context& ctx) {
+  const SiblingSet* set = ObjectLookup(ctx);
+  if (set == nullptr) return;
+  const store::Sibling newest = set->newest();
+  ctx.w.Bulk(newest.typed() ? store::TypedValueEncoding(newest.type, newest.object())
+                            : StringEncoding(newest.value));
+}
+
+constexpr const char* kSwitchingNote =
+    " Please note that when switching between policies at runtime LRU and LFU data will take "
+    "some time to adjust.";
+
+void ObjectFreq(Context& ctx) {
+  const SiblingSet* set = ObjectLookup(ctx);
+  if (set == nullptr) return;
+  const store::EvictionSettings& eviction = ctx.store.eviction();
+  if (!store::IsLfu(eviction.policy)) {
+    ctx.w.Error(std::string("An LFU maxmemory policy is not selected, access frequency not "
+                            "tracked.") + kSwitchingNote);
+    return;
+  }
+  ctx.w.Integer(store::lfu::Decayed(set->access(), ctx.store.now_ms(), eviction.lfu_decay_time));
+}
+
+void ObjectIdleTime(Context& ctx) {
+  const SiblingSet* set = ObjectLookup(ctx);
+  if (set == nullptr) return;
+  if (store::IsLfu(ctx.store.eviction().policy)) {
+    ctx.w.Error(std::string("An LFU maxmemory policy is selected, idle time not tracked.") +
+                kSwitchingNote);
+    return;
+  }
+  const int64_t now_s = ctx.store.now_ms() / 1000;
+  const auto clock = static_cast<uint32_t>(now_s);
+  ctx.w.Integer(clock >= set->access() ? clock - set->access() : 0);
+}
+
+void ObjectRefCount(Context& ctx) {
+  const SiblingSet* set = ObjectLookup(ctx);
+  if (set == nullptr) return;
+  // Redis shares the integers 0..9999 (a huge reference count) unless an
+  // LRU/LFU limit needs per-key access data.
+  const store::Sibling newest = set->newest();
+  int64_t n = -1;
+  const store::EvictionPolicy policy = ctx.store.eviction().policy;
+  const bool per_key_access = ctx.server.config.maxmemory != 0 &&
+                              policy != store::EvictionPolicy::kNoEviction &&
+                              policy != store::EvictionPolicy::kAllKeysRandom &&
+                              policy != store::EvictionPolicy::kVolatileRandom &&
+                              policy != store::EvictionPolicy::kVolatileTtl;
+  const bool shared = !newest.typed() && StringEncoding(newest.value) == "int" &&
+                      ParseInt64(newest.value, &n) && n >= 0 && n < 10000 && !per_key_access;
+  ctx.w.Integer(shared ? INT32_MAX : 1);
+}
+
+void ObjectHelp(Context& ctx) {
+  static const char* const kLines[] = {
+      "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "ENCODING <key>",
+      "    Return the kind of internal representation used in order to store the value",
+      "    associated with a <key>.",
+      "FREQ <key>",
+      "    Return the access frequency index of the <key>. The returned integer is",
+      "    proportional to the logarithm of the recent access frequency of the key.",
+      "IDLETIME <key>",
+      "    Return the idle time of the <key>, that is the approximated number of",
+      "    seconds elapsed since the last access to the key.",
+      "REFCOUNT <key>",
+      "    Return the number of references of the value associated with the specified",
+      "    <key>.",
+      "HELP",
+      "    Prints this help.",
+  };
+  WriteHelp(ctx, kLines);
+}
+
 }  // namespace
 
 void RegisterKeyspaceCommands(std::vector<CommandSpec>* out) {
@@ -368,6 +423,25 @@ void RegisterKeyspaceCommands(std::vector<CommandSpec>* out) {
   add("flushall", -1, kWrite, 0, 0, 0, FlushAll, "1.0.0", "Removes all keys from all "
       "databases.", "O(N) where N is the total number of keys in all databases",
       "[ASYNC] [SYNC]");
+  CommandSpec object{"object", -2, 0, 0, 0, 0, nullptr, g, "2.2.3",
+                     "A container for object introspection commands.",
+                     "Depends on subcommand.", "", {}};
+  auto sub = [&](const char* name, Handler h, const char* summary, const char* args,
+                 int first_key) {
+    object.subcommands.push_back({name, first_key > 0 ? 3 : 2, kReadOnly, first_key, first_key,
+                                  first_key > 0 ? 1 : 0, h, g, "2.2.3", summary, "O(1)", args,
+                                  {}});
+  };
+  sub("object|encoding", ObjectEncoding, "Returns the internal encoding of a Redis object.",
+      "key:key", 2);
+  sub("object|freq", ObjectFreq, "Returns the logarithmic access frequency counter of a Redis "
+      "object.", "key:key", 2);
+  sub("object|idletime", ObjectIdleTime, "Returns the time since the last access to a Redis "
+      "object.", "key:key", 2);
+  sub("object|refcount", ObjectRefCount, "Returns the reference count of a value of a key.",
+      "key:key", 2);
+  sub("object|help", ObjectHelp, "Returns helpful text about the different subcommands.", "", 0);
+  out->push_back(std::move(object));
 }
 
 }  // namespace causalkv::command

@@ -31,7 +31,10 @@ void WriteNewest(Context& ctx, const SiblingSet* set) {
   }
 }
 
-void Get(Context& ctx) { WriteNewest(ctx, LookupRead(ctx, ctx.args[1])); }
+void Get(Context& ctx) {
+  const SiblingSet* set;
+  if (LookupString(ctx, ctx.args[1], &set)) WriteNewest(ctx, set);
+}
 
 // SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t | KEEPTTL]
 void Set(Context& ctx) {
@@ -44,8 +47,12 @@ void Set(Context& ctx) {
     if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) ctx.w.Ok();
     return;
   }
-  const SiblingSet* existing =
-      opts.get ? LookupRead(ctx, ctx.args[1]) : ctx.db().FindReadOnly(ctx.args[1]);
+  const SiblingSet* existing = nullptr;
+  if (!opts.get) {
+    existing = ctx.db().FindReadOnly(ctx.args[1]);
+  } else if (!LookupString(ctx, ctx.args[1], &existing)) {
+    return;
+  }
   if ((opts.nx && existing != nullptr) || (opts.xx && existing == nullptr)) {
     if (opts.get) {
       WriteNewest(ctx, existing);
@@ -90,7 +97,8 @@ void SetEx(Context& ctx) { SetExGeneric(ctx, SetOptions::Unit::kEx); }
 void PSetEx(Context& ctx) { SetExGeneric(ctx, SetOptions::Unit::kPx); }
 
 void GetSet(Context& ctx) {
-  const SiblingSet* existing = LookupRead(ctx, ctx.args[1]);
+  const SiblingSet* existing;
+  if (!LookupString(ctx, ctx.args[1], &existing)) return;
   const bool had_value = existing != nullptr;
   const std::string old = had_value ? std::string(existing->newest().value) : std::string();
   if (!Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlUpdate::Clear()))) return;
@@ -102,7 +110,8 @@ void GetSet(Context& ctx) {
 }
 
 void GetDel(Context& ctx) {
-  const SiblingSet* existing = LookupRead(ctx, ctx.args[1]);
+  const SiblingSet* existing;
+  if (!LookupString(ctx, ctx.args[1], &existing)) return;
   WriteNewest(ctx, existing);
   if (existing != nullptr) ctx.db().Delete(ctx.args[1]);
 }
@@ -112,7 +121,8 @@ void GetEx(Context& ctx) {
   SetOptions opts;
   if (!ParseSetOptions(ctx, 2, OptionSet::kGetEx, &opts)) return;
   // As Redis: a missing key replies nil before the time is checked.
-  const SiblingSet* existing = LookupRead(ctx, ctx.args[1]);
+  const SiblingSet* existing;
+  if (!LookupString(ctx, ctx.args[1], &existing)) return;
   int64_t at_ms;
   if (existing != nullptr && !ResolveExpire(ctx, opts, &at_ms)) return;
   WriteNewest(ctx, existing);
@@ -133,7 +143,11 @@ void GetEx(Context& ctx) {
 
 void MGet(Context& ctx) {
   ctx.w.ArrayHeader(static_cast<int64_t>(ctx.args.size() - 1));
-  for (size_t i = 1; i < ctx.args.size(); ++i) WriteNewest(ctx, LookupRead(ctx, ctx.args[i]));
+  // As Redis: a key of another type reads as missing.
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    const SiblingSet* set = LookupRead(ctx, ctx.args[i]);
+    WriteNewest(ctx, set != nullptr && set->holds_string() ? set : nullptr);
+  }
 }
 
 bool CheckPairs(Context& ctx) {
@@ -196,12 +210,13 @@ void Append(Context& ctx) {
         computed = true;
         return true;
       });
-  if (!computed) return;
+  if (!computed && status != OpStatus::kWrongType) return;
   if (Stored(ctx, status)) ctx.w.Integer(static_cast<int64_t>(length));
 }
 
 void StrLen(Context& ctx) {
-  const SiblingSet* set = LookupRead(ctx, ctx.args[1]);
+  const SiblingSet* set;
+  if (!LookupString(ctx, ctx.args[1], &set)) return;
   ctx.w.Integer(set == nullptr ? 0 : static_cast<int64_t>(set->newest().value.size()));
 }
 
@@ -211,7 +226,8 @@ void GetRange(Context& ctx) {
     ctx.w.Error(err::kNotInteger);
     return;
   }
-  const SiblingSet* set = LookupRead(ctx, ctx.args[1]);
+  const SiblingSet* set;
+  if (!LookupString(ctx, ctx.args[1], &set)) return;
   const std::string_view value = set == nullptr ? std::string_view() : set->newest().value;
   const int64_t len = static_cast<int64_t>(value.size());
   if (start < 0 && end < 0 && start > end) {
@@ -261,7 +277,7 @@ void SetRange(Context& ctx) {
         computed = true;
         return true;
       });
-  if (!computed) return;
+  if (!computed && status != OpStatus::kWrongType) return;
   if (Stored(ctx, status)) ctx.w.Integer(static_cast<int64_t>(patched.size()));
 }
 
@@ -289,7 +305,7 @@ void IncrByGeneric(Context& ctx, int64_t delta) {
         computed = true;
         return true;
       });
-  if (!computed) return;
+  if (!computed && status != OpStatus::kWrongType) return;
   if (Stored(ctx, status)) ctx.w.Integer(result);
 }
 
@@ -342,7 +358,7 @@ void IncrByFloat(Context& ctx) {
         computed = true;
         return true;
       });
-  if (!computed) return;
+  if (!computed && status != OpStatus::kWrongType) return;
   if (Stored(ctx, status)) ctx.w.Bulk(text);
 }
 

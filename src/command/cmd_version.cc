@@ -33,7 +33,7 @@ void WriteSiblings(resp::Writer& w, const store::SiblingSet* set, bool with_vers
     return;
   }
   w.Integer(static_cast<int64_t>(set->max_version().counter()));
-  w.ArrayHeader(set->size());
+  w.ArrayHeader(set->size());  // a single node's key of another type is refused before
   for (store::Sibling s : *set) {
     if (with_versions) {
       w.ArrayHeader(2);
@@ -51,8 +51,13 @@ void WriteState(resp::Writer& w, const store::KeyState* state, bool with_version
     return;
   }
   w.Bulk(store::EncodeContextToken(state->context));
-  w.ArrayHeader(static_cast<int64_t>(state->siblings.size()));
+  // A collection written concurrently with the strings is not theirs to
+  // show (its key reads as a string: the newest sibling is one).
+  int64_t strings = 0;
+  for (const store::SiblingValue& s : state->siblings) strings += s.type == store::ValueType::kString;
+  w.ArrayHeader(strings);
   for (const store::SiblingValue& s : state->siblings) {
+    if (s.type != store::ValueType::kString) continue;
     if (with_versions) {
       w.ArrayHeader(2);
       w.Bulk(store::FormatDot(s.dot));
@@ -129,11 +134,17 @@ void VGet(Context& ctx) {
     store::KeyState state;
     const bool found = ctx.db().ReadState(ctx.args[1], &state);
     const bool live = found && !state.tombstone();
+    if (live && state.newest().type != store::ValueType::kString) {
+      ++ctx.server.stats.keyspace_hits;
+      ctx.w.Error(err::kWrongType);
+      return;
+    }
     ++(live ? ctx.server.stats.keyspace_hits : ctx.server.stats.keyspace_misses);
     WriteState(ctx.w, found ? &state : nullptr, with_versions);
     return;
   }
-  WriteSiblings(ctx.w, LookupRead(ctx, ctx.args[1]), with_versions);
+  const store::SiblingSet* set;
+  if (LookupString(ctx, ctx.args[1], &set)) WriteSiblings(ctx.w, set, with_versions);
 }
 
 // A VPUT the store refused: the reply, and for max-siblings a log line.
@@ -186,8 +197,12 @@ void VPut(Context& ctx) {
     store::EncodeContextToken(entries, &token);
     ctx.w.ArrayHeader(2);
     ctx.w.Bulk(token);
-    ctx.w.ArrayHeader(static_cast<int64_t>(siblings.size()));
-    for (const store::SiblingRef& s : siblings) ctx.w.Bulk(s.value);
+    int64_t strings = 0;
+    for (const store::SiblingRef& s : siblings) strings += s.type == store::ValueType::kString;
+    ctx.w.ArrayHeader(strings);
+    for (const store::SiblingRef& s : siblings) {
+      if (s.type == store::ValueType::kString) ctx.w.Bulk(s.value);
+    }
     return;
   }
   const store::SiblingSet* after = nullptr;

@@ -11,6 +11,7 @@ CommandTable::CommandTable() {
   std::vector<CommandSpec> specs;
   RegisterVersionCommands(&specs);
   RegisterStringCommands(&specs);
+  RegisterHashCommands(&specs);
   RegisterKeyspaceCommands(&specs);
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);

@@ -81,6 +81,11 @@ void Dispatcher::ApplyStoreSettings() {
   eviction.lfu_decay_time = cfg.lfu_decay_time;
   store_->set_eviction(eviction);
   store_->set_max_siblings(static_cast<uint32_t>(cfg.max_siblings));
+  auto clamp = [](int64_t v) { return static_cast<uint32_t>(std::min<int64_t>(v, UINT32_MAX)); };
+  store::CollectionLimits limits;
+  limits.hash_max_listpack_entries = clamp(cfg.hash_max_listpack_entries);
+  limits.hash_max_listpack_value = clamp(cfg.hash_max_listpack_value);
+  store_->set_collection_limits(limits);
 }
 
 size_t Dispatcher::UsedMemory() {

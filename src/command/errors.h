@@ -22,5 +22,7 @@ inline constexpr const char* kVersionFromFuture =
 inline constexpr const char* kVersionUnavailable =
     "cannot persist the version high-water mark; write refused";
 inline constexpr const char* kCursor = "invalid cursor";
+inline constexpr const char* kWrongType =
+    "-WRONGTYPE Operation against a key holding the wrong kind of value";
 
 }  // namespace causalkv::command::err

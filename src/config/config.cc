@@ -401,6 +401,14 @@ std::string QuorumTooLarge(std::string_view name, int quorum, int nodes) {
 
 // The single table of options: adding one means adding one entry here (and a
 // field in Config, and a paragraph in conf/causalkv.conf).
+// Redis's bounds for the listpack thresholds (LONG_MAX).
+bool SetHashMaxEntries(const Values& v, Config* cfg, std::string* reason) {
+  return ParseIntValue(v, 0, INT64_MAX, &cfg->hash_max_listpack_entries, reason);
+}
+bool SetHashMaxValue(const Values& v, Config* cfg, std::string* reason) {
+  return ParseIntValue(v, 0, INT64_MAX, &cfg->hash_max_listpack_value, reason);
+}
+
 const Option kOptions[] = {
     {"port", false,
      [](const Values& v, Config* cfg, std::string* reason) {
@@ -846,6 +854,15 @@ const Option kOptions[] = {
                                &cfg->auto_aof_rewrite_min_size, reason);
      },
      [](const Config& cfg) { return std::to_string(cfg.auto_aof_rewrite_min_size); }},
+
+    {"hash-max-listpack-entries", true, SetHashMaxEntries,
+     [](const Config& cfg) { return std::to_string(cfg.hash_max_listpack_entries); }},
+    {"hash-max-listpack-value", true, SetHashMaxValue,
+     [](const Config& cfg) { return std::to_string(cfg.hash_max_listpack_value); }},
+    {"hash-max-ziplist-entries", true, SetHashMaxEntries,
+     [](const Config& cfg) { return std::to_string(cfg.hash_max_listpack_entries); }},
+    {"hash-max-ziplist-value", true, SetHashMaxValue,
+     [](const Config& cfg) { return std::to_string(cfg.hash_max_listpack_value); }},
 
     {"max-siblings", true,
      [](const Values& v, Config* cfg, std::string* reason) {

@@ -16,6 +16,7 @@
 
 #include "own_counter.h"
 #include "read_file.h"
+#include "typed_sibling.h"
 #include "varint.h"
 
 namespace causalkv::persist {
@@ -238,16 +239,23 @@ const char* Apply(Reader& r, store::Store* store, ReplayState* replay, uint64_t*
     } else if (!r.Fixed(&version)) {
       return kMalformed;
     }
-    if (!r.Wide(&value_len) || !r.Bytes(value_len, &value)) return kMalformed;
+    store::ValueType type = store::ValueType::kString;
+    bool unknown_type = false;
+    if (!r.Wide(&value_len)) return kMalformed;
+    if (TypedValueOf(value_len, &type, &unknown_type) && !r.Wide(&value_len)) return kMalformed;
+    if (unknown_type || !r.Bytes(value_len, &value)) return kMalformed;
     // The sibling set's invariant: versions unique and ascending; and a
     // single node's versions carry no actor bits.
     if (version <= previous || version > store::Version::kCounterMask) return kMalformed;
     previous = version;
-    siblings.push_back({store::Version(version), value});
+    siblings.push_back({store::Version(version), value, type});
     *max_version = std::max(*max_version, version);
   }
   if (!r.done()) return kMalformed;
-  keyspace.Restore(key, expire < 0 ? store::SiblingSet::kNoExpire : expire, siblings);
+  if (keyspace.Restore(key, expire < 0 ? store::SiblingSet::kNoExpire : expire, siblings) !=
+      store::OpStatus::kOk) {
+    return "a collection value does not decode";
+  }
   return nullptr;
 }
 
@@ -290,8 +298,17 @@ void AofWriter::AppendKey(uint64_t last_issued, uint32_t db, std::string_view ke
         w.Wide<uint64_t>(version - previous);  // ascending: small gaps
       }
       previous = version;
-      w.U32(static_cast<uint32_t>(sibling.value.size()));
-      w.Bytes(sibling.value);
+      if (sibling.typed()) {
+        thread_local std::string typed;  // a collection's plain-data form
+        typed.clear();
+        store::SerializeTypedValue(sibling.type, sibling.object(), &typed);
+        w.U32(kTypedValueMark + static_cast<uint32_t>(sibling.type));
+        w.U32(static_cast<uint32_t>(typed.size()));
+        w.Bytes(typed);
+      } else {
+        w.U32(static_cast<uint32_t>(sibling.value.size()));
+        w.Bytes(sibling.value);
+      }
     }
   }
   w.Seal();

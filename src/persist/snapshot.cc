@@ -18,6 +18,7 @@
 #include "causalkv/util/errno_message.h"
 #include "own_counter.h"
 #include "read_file.h"
+#include "typed_sibling.h"
 #include "varint.h"
 
 namespace causalkv::persist {
@@ -151,6 +152,7 @@ class Input {
 // versions (actor 0: a single node's). Returns the number of keys written.
 uint64_t WriteRecords(store::Store& store, Output& out) {
   uint64_t keys = 0;
+  std::string typed;  // a collection's plain-data form
   for (int db = 0; db < store.database_count(); ++db) {
     store::Keyspace& ks = store.db(db);
     if (ks.size() == 0) continue;
@@ -168,6 +170,12 @@ uint64_t WriteRecords(store::Store& store, Output& out) {
         // Versions ascend within a key: the gaps are small numbers.
         out.Varint(sib.version.counter() - previous);
         previous = sib.version.counter();
+        if (sib.typed()) {
+          typed.clear();
+          store::SerializeTypedValue(sib.type, sib.object(), &typed);
+          out.Varint(kTypedValueMark + static_cast<uint32_t>(sib.type));
+          sib.value = typed;
+        }
         out.Varint(sib.value.size());
         out.Bytes(sib.value.data(), sib.value.size());
       }
@@ -439,12 +447,18 @@ LoadResult LoadSnapshot(const std::string& path, store::Store* store, uint64_t* 
       } else {
         ok = in.Int(&version);
       }
-      if (!ok || !length(&len) || !in.Bytes(len, &value)) return corrupt("bad sibling record");
+      store::ValueType type = store::ValueType::kString;
+      bool unknown_type = false;
+      if (ok && length(&len) && TypedValueOf(len, &type, &unknown_type)) ok = length(&len);
+      if (!ok || unknown_type || !in.Bytes(len, &value)) return corrupt("bad sibling record");
       if (version <= previous || version > counter) return corrupt("sibling versions out of order");
       previous = version;
-      siblings.push_back(store::Sibling{store::Version(version), value});
+      siblings.push_back(store::Sibling{store::Version(version), value, type});
     }
-    store->db(static_cast<int>(db)).Restore(key, expire_at, siblings);
+    if (store->db(static_cast<int>(db)).Restore(key, expire_at, siblings) !=
+        store::OpStatus::kOk) {
+      return corrupt("a collection value does not decode");
+    }
     ++keys;
   }
   if (in.pos() != end) return corrupt("bytes after the end record");

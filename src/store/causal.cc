@@ -23,6 +23,17 @@ void PutVarint(std::string* out, uint64_t v) {
   out->push_back(static_cast<char>(v));
 }
 
+// A sibling length from here up names a typed sibling (no string is that long).
+constexpr uint64_t kTypedSiblingMark = uint64_t{1} << 62;
+
+void PutSibling(std::string* out, const Dot& dot, std::string_view value, ValueType type) {
+  PutFixed64(out, dot.actor);
+  PutVarint(out, dot.counter);
+  if (type != ValueType::kString) PutVarint(out, kTypedSiblingMark + static_cast<uint8_t>(type));
+  PutVarint(out, value.size());
+  out->append(value);
+}
+
 bool GetFixed64(std::string_view* in, uint64_t* v) {
   if (in->size() < 8) return false;
   uint64_t r = 0;
@@ -248,12 +259,12 @@ size_t SiblingsAfterWrite(const KeyState& state, const VersionVector& seen) {
 }
 
 void ApplyWrite(KeyState* state, const VersionVector& seen, const Dot& dot,
-                const std::string* value) {
+                const std::string* value, ValueType type) {
   std::erase_if(state->siblings, [&](const SiblingValue& s) { return seen.Covers(s.dot); });
   state->context.Join(seen);
   if (value == nullptr) return;
   state->context.Advance(dot.actor, dot.counter);
-  SiblingValue added{dot, *value};
+  SiblingValue added{dot, *value, type};
   auto at = std::upper_bound(state->siblings.begin(), state->siblings.end(), added, SiblingOrder);
   state->siblings.insert(at, std::move(added));
 }
@@ -344,6 +355,9 @@ std::string FormatDot(const Dot& dot) {
 // Layout, version 1 (DO NOT CHANGE):
 //   varint n_context, n_context x (fixed64 actor, varint counter)
 //   varint n_siblings, n_siblings x (fixed64 actor, varint counter, varint len, bytes)
+//     (the typed-sibling extension: len = kTypedSiblingMark + type, then
+//     varint len, bytes, the value's plain-data form; a string-only state
+//     encodes exactly as before, and an older decoder rejects a typed one)
 //   varint has_ttl [varint expire_at_ms]
 //   fixed64 ttl_stamp.actor, varint ttl_stamp.counter
 void EncodeKeyState(const KeyState& state, std::string* out) {
@@ -354,10 +368,7 @@ void EncodeKeyState(const KeyState& state, std::string* out) {
   }
   PutVarint(out, state.siblings.size());
   for (const SiblingValue& s : state.siblings) {
-    PutFixed64(out, s.dot.actor);
-    PutVarint(out, s.dot.counter);
-    PutVarint(out, s.value.size());
-    out->append(s.value);
+    PutSibling(out, s.dot, s.value, s.type);
   }
   if (state.expire_at_ms == KeyState::kNoExpire) {
     PutVarint(out, 0);
@@ -378,12 +389,7 @@ void EncodeKeyStateParts(const std::vector<VersionVector::Entry>& context,
     PutVarint(out, counter);
   }
   PutVarint(out, siblings.size());
-  for (const SiblingRef& s : siblings) {
-    PutFixed64(out, s.dot.actor);
-    PutVarint(out, s.dot.counter);
-    PutVarint(out, s.value.size());
-    out->append(s.value);
-  }
+  for (const SiblingRef& s : siblings) PutSibling(out, s.dot, s.value, s.type);
   if (expire_at_ms == KeyState::kNoExpire) {
     PutVarint(out, 0);
   } else {
@@ -422,9 +428,17 @@ bool DecodeKeyState(std::string_view* in, KeyState* out, std::string* error) {
     SiblingValue s;
     uint64_t len;
     if (!GetFixed64(&p, &s.dot.actor) || !GetVarint(&p, &s.dot.counter) ||
-        !GetVarint(&p, &len) || len > p.size()) {
+        !GetVarint(&p, &len)) {
       return fail("truncated sibling");
     }
+    if (len >= kTypedSiblingMark) {
+      if (len - kTypedSiblingMark > kMaxValueType || len == kTypedSiblingMark) {
+        return fail("unknown value type");
+      }
+      s.type = static_cast<ValueType>(len - kTypedSiblingMark);
+      if (!GetVarint(&p, &len)) return fail("truncated sibling");
+    }
+    if (len > p.size()) return fail("truncated sibling");
     s.value.assign(p.data(), len);
     p.remove_prefix(len);
     state.siblings.push_back(std::move(s));

@@ -46,6 +46,17 @@ SiblingSet** Keyspace::FindLive(std::string_view key) {
   return link;
 }
 
+const SiblingSet* Keyspace::FindWithoutTouch(std::string_view key) {
+  table_.RehashStep(1);
+  SiblingSet** link = table_.FindLink(key);
+  if (link == nullptr) return nullptr;
+  if (IsExpired(*link)) {
+    ExpireKey(link);
+    return nullptr;
+  }
+  return *link;
+}
+
 const SiblingSet* Keyspace::FindReadOnly(std::string_view key) {
   SiblingSet** link = FindLive(key);
   return link == nullptr ? nullptr : *link;
@@ -56,7 +67,7 @@ void Keyspace::Remove(SiblingSet** link) {
   if (!slot_digests_.empty()) DigestToggleBlock(set);
   if (set->has_expire()) UnindexTtl(set);
   table_.Unlink(link);
-  data_bytes_ -= malloc_usable_size(set);
+  data_bytes_ -= BlockBytes(set);
   SiblingSet::Destroy(set);
 }
 
@@ -70,7 +81,7 @@ void Keyspace::ExpireKey(SiblingSet** link) {
 }
 
 void Keyspace::Adopt(SiblingSet* set) {
-  data_bytes_ += malloc_usable_size(set);
+  data_bytes_ += BlockBytes(set);
   // A new key starts as just accessed (LRU) or at the initial counter (LFU),
   // as in Redis, so it is not evicted before it had a chance to be read.
   const int64_t now = clock_->now_ms;
@@ -196,6 +207,7 @@ OpStatus Keyspace::VPut(std::string_view key, Version seen, std::string_view val
                         TtlUpdate ttl, const SiblingSet** after) {
   if (seen > counter_->last_issued()) return OpStatus::kVersionFromFuture;
   SiblingSet** link = FindLive(key);
+  if (link != nullptr && !(*link)->holds_string()) return OpStatus::kWrongType;
   if (link != nullptr && *max_siblings_ != 0) {
     // Siblings the write keeps (those `seen` does not cover), plus the new one.
     uint32_t kept = 0;
@@ -222,6 +234,7 @@ OpStatus Keyspace::VDel(std::string_view key, Version seen, const SiblingSet** a
   *after = nullptr;
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return OpStatus::kOk;
+  if (!(*link)->holds_string()) return OpStatus::kWrongType;
   if (seen.Covers((*link)->max_version())) {
     Remove(link);
     return OpStatus::kOk;
@@ -252,7 +265,7 @@ OpStatus Keyspace::Set(std::string_view key, std::string_view value, TtlUpdate t
 
 void Keyspace::ReplaceAll(SiblingSet** link, Version v, std::string_view value) {
   size_t usable = malloc_usable_size(*link);
-  data_bytes_ -= usable;
+  data_bytes_ -= usable + (*link)->TypedBytes();
   SiblingSet* set = SiblingSet::ReplaceAll(*link, v, value, &usable);
   data_bytes_ += usable;
   Relink(link, set);
@@ -270,8 +283,14 @@ OpStatus Keyspace::StoreOnly(SiblingSet** link, std::string_view key, std::strin
   return OpStatus::kOk;
 }
 
-void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
-                       std::span<const Sibling> siblings) {
+OpStatus Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
+                           std::span<const Sibling> siblings) {
+  thread_local std::vector<Sibling> decoded;
+  thread_local std::vector<Sibling::ObjectBytes> objects;
+  decoded.assign(siblings.begin(), siblings.end());
+  if (!SiblingSet::MaterializeTyped(decoded, *limits_, &objects)) {
+    return OpStatus::kMalformedValue;
+  }
   // Like every other operation, one rehash step each: without them a
   // resize started during a load never finishes and chains grow without bound.
   table_.RehashStep(1);
@@ -283,9 +302,10 @@ void Keyspace::Restore(std::string_view key, int64_t expire_at_ms,
     auto it = hidden_.find(std::string(key));
     if (it != hidden_.end()) EraseHidden(it);
   }
-  SiblingSet* set = SiblingSet::Create(key, expire_at_ms, siblings);
+  SiblingSet* set = SiblingSet::Create(key, expire_at_ms, decoded);
   if (set->has_expire()) IndexTtl(set);
   Adopt(set);
+  return OpStatus::kOk;
 }
 
 bool Keyspace::Delete(std::string_view key) {
@@ -334,7 +354,7 @@ SiblingSet* Keyspace::CopyWithFreshVersions(const SiblingSet* src, std::string_v
   std::vector<Sibling> moved;
   moved.reserve(src->size());
   uint64_t next = first.counter();
-  for (Sibling s : *src) moved.push_back(Sibling{Version(next++), s.value});
+  for (Sibling s : *src) moved.push_back(Sibling{Version(next++), s.value, s.type});
   *status = OpStatus::kOk;
   return SiblingSet::Create(key, src->expire_at_ms(), moved);
 }
@@ -351,6 +371,7 @@ OpStatus Keyspace::Rename(std::string_view src, std::string_view dst, bool nx) {
   OpStatus status;
   SiblingSet* moved = CopyWithFreshVersions(*src_link, dst, &status);
   if (moved == nullptr) return status;
+  SiblingSet::DisownTypedValues(*src_link);  // `moved` holds them now
   Remove(src_link);
   if (dst_exists) Remove(table_.FindLink(dst));
   if (moved->has_expire()) IndexTtl(moved);
@@ -366,6 +387,7 @@ OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
   OpStatus status;
   SiblingSet* moved = target->CopyWithFreshVersions(*link, key, &status);
   if (moved == nullptr) return status;
+  SiblingSet::DisownTypedValues(*link);  // `moved` holds them now
   Remove(link);
   if (moved->has_expire()) target->IndexTtl(moved);
   target->Adopt(moved);

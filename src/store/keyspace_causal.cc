@@ -84,7 +84,14 @@ KeyState Keyspace::Unpack(const SiblingSet* set, bool with_values) const {
   if (with_values) state.siblings.reserve(set->size());
   for (Sibling s : *set) {
     const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
-    if (with_values) state.siblings.push_back(SiblingValue{dot, std::string(s.value)});
+    if (with_values) {
+      SiblingValue& v = state.siblings.emplace_back(SiblingValue{dot, {}, s.type});
+      if (s.typed()) {
+        SerializeTypedValue(s.type, s.object(), &v.value);
+      } else {
+        v.value.assign(s.value);
+      }
+    }
     context.emplace_back(dot.actor, dot.counter);
   }
   for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
@@ -130,6 +137,7 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
   // Scratch kept between calls: this runs on every replicated write.
   thread_local std::vector<Sibling> siblings;
   thread_local std::vector<Version> extra;
+  thread_local std::vector<Sibling::ObjectBytes> objects;
   siblings.clear();
   extra.clear();
   for (const SiblingValue& s : state.siblings) {
@@ -138,7 +146,7 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
       *status = OpStatus::kTooManyActors;
       return nullptr;
     }
-    siblings.push_back(Sibling{Version::Dot(index, s.dot.counter), s.value});
+    siblings.push_back(Sibling{Version::Dot(index, s.dot.counter), s.value, s.type});
   }
   // Only the context entries the siblings' dots do not imply are stored.
   for (const auto& [actor, counter] : state.context.entries()) {
@@ -161,6 +169,11 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
   const Dot newest = state.siblings.empty() ? Dot{} : state.siblings.back().dot;
   if (!StoredStamp(state.expire_at_ms, state.ttl_stamp, newest, &stamp)) {
     *status = OpStatus::kTooManyActors;
+    return nullptr;
+  }
+  // Typed values last: nothing else can fail once they exist.
+  if (!SiblingSet::MaterializeTyped(siblings, *limits_, &objects)) {
+    *status = OpStatus::kMalformedValue;
     return nullptr;
   }
   *status = OpStatus::kOk;
@@ -333,8 +346,12 @@ bool Keyspace::EncodeState(std::string_view key, std::string* out) {
     EncodeKeyState(it->second.state, out);
     return true;
   }
-  // Into scratch space that outlives the call.
   const SiblingSet* set = *link;
+  if (set->has_typed()) {
+    EncodeKeyState(Unpack(set), out);
+    return true;
+  }
+  // Into scratch space that outlives the call.
   thread_local std::vector<VersionVector::Entry> context;
   thread_local std::vector<SiblingRef> siblings;
   Dot ttl_stamp;
@@ -353,7 +370,7 @@ void Keyspace::BlockView(const SiblingSet* set, std::vector<VersionVector::Entry
   siblings->clear();
   for (Sibling s : *set) {
     const Dot dot{actors_->IdOf(s.version.actor()), s.version.counter()};
-    siblings->push_back(SiblingRef{dot, s.value});
+    siblings->push_back(SiblingRef{dot, s.value, s.type});
     context->emplace_back(dot.actor, dot.counter);
   }
   for (uint32_t i = 0; i < set->extra_context_size(); ++i) {
@@ -435,8 +452,8 @@ void Keyspace::ReplaceBlock(SiblingSet** link, SiblingSet* block) {
   if (old->has_expire()) UnindexTtl(old);
   table_.Replace(link, block);
   if (block->has_expire()) IndexTtl(block);
-  data_bytes_ += malloc_usable_size(block);
-  data_bytes_ -= malloc_usable_size(old);
+  data_bytes_ += BlockBytes(block);
+  data_bytes_ -= BlockBytes(old);
   SiblingSet::Destroy(old);
 }
 
@@ -647,9 +664,26 @@ OpStatus Keyspace::VPutCausal(std::string_view key, const VersionVector& seen,
     return OpStatus::kVersionFromFuture;
   }
   SiblingSet** link = FindLive(key);
-  if (link != nullptr) {
+  if (link != nullptr && !(*link)->holds_string()) return OpStatus::kWrongType;
+  if (link != nullptr && !(*link)->has_typed()) {
     const OpStatus status = VPutLive(link, seen, value, ttl);
     if (status == OpStatus::kOk) *after = *link;
+    return status;
+  }
+  if (link != nullptr) {
+    // A concurrent collection sibling stays unless `seen` covers it: rare,
+    // so through the state (which copies it) rather than block to block.
+    KeyState state = Unpack(*link);
+    if (*max_siblings_ != 0 && SiblingsAfterWrite(state, seen) > *max_siblings_) {
+      return OpStatus::kTooManySiblings;
+    }
+    Dot dot;
+    if (!NextDot(&dot, state.ttl_stamp)) return OpStatus::kVersionUnavailable;
+    const std::string owned(value);
+    ApplyWrite(&state, seen, dot, &owned);
+    ApplyTtlCausal(&state, ttl, dot);
+    const OpStatus status = SaveLive(key, link, state);
+    if (status == OpStatus::kOk) *after = *table_.FindLink(key);
     return status;
   }
   // A new key, a deleted or an expired one: through the state, which
@@ -746,7 +780,8 @@ OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, K
   if (seen.Get(actors_->self()) > counter_->last_issued().counter()) {
     return OpStatus::kVersionFromFuture;
   }
-  SiblingSet** link;
+  SiblingSet** link = FindLive(key);
+  if (link != nullptr && !(*link)->holds_string()) return OpStatus::kWrongType;
   KeyState state;
   if (!LoadState(key, &link, &state) && seen.empty()) {
     *after = KeyState();
@@ -764,9 +799,25 @@ OpStatus Keyspace::VDelCausal(std::string_view key, const VersionVector& seen, K
 }
 
 OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl) {
-  if (SiblingSet** link = FindLive(key)) return CausalReplaceLive(link, value, ttl);
+  return CausalStoreOnly(key, Sibling{{}, value}, ttl);
+}
+
+OpStatus Keyspace::CausalStoreOnly(std::string_view key, const Sibling& value, TtlUpdate ttl) {
+  if (SiblingSet** link = FindLive(key)) {
+    const OpStatus status = CausalReplaceLive(link, value, ttl);
+    if (status != OpStatus::kOk && value.typed()) DestroyTypedValue(value.type, value.object());
+    return status;
+  }
   // A new key, a deleted or an expired one: the write covers the hidden
-  // state's context, so an expired state's values go too.
+  // state's context, so an expired state's values go too. A typed value
+  // goes in through its plain-data form, which SaveState decodes.
+  std::string owned;
+  if (value.typed()) {
+    SerializeTypedValue(value.type, value.object(), &owned);
+    DestroyTypedValue(value.type, value.object());
+  } else {
+    owned.assign(value.value);
+  }
   KeyState state;
   if (!hidden_.empty()) {
     auto it = hidden_.find(std::string(key));
@@ -776,13 +827,12 @@ OpStatus Keyspace::CausalStoreOnly(std::string_view key, std::string_view value,
   Dot dot;
   if (!NextDot(&dot, state.ttl_stamp)) return OpStatus::kVersionUnavailable;
   const VersionVector seen = state.context;
-  const std::string owned(value);
-  ApplyWrite(&state, seen, dot, &owned);
+  ApplyWrite(&state, seen, dot, &owned, value.type);
   ApplyTtlCausal(&state, ttl, dot);
   return SaveState(key, nullptr, std::move(state));
 }
 
-OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, TtlUpdate ttl) {
+OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, const Sibling& value, TtlUpdate ttl) {
   // What the KeyState round trip (Unpack, ApplyWrite with the whole local
   // context, ApplyTtlCausal, Pack) gives, computed on the block: this is
   // the hot path of every plain write in a cluster. The new value takes a
@@ -812,14 +862,27 @@ OpStatus Keyspace::CausalReplaceLive(SiblingSet** link, std::string_view value, 
   for (size_t i = 0; same_header && i < extra.size(); ++i) {
     same_header = extra[i] == old->extra_context(static_cast<uint32_t>(i));
   }
-  if (same_header) {
+  bool held = false;  // a typed value of this block, changed in place
+  if (value.typed()) {
+    for (const Sibling s : *old) held = held || (s.typed() && s.object() == value.object());
+  }
+  if (same_header && held && old->size() == 1) {
+    // A collection changed in place by its only writer: a new dot, nothing else.
+    old->set_only_version(fresh_dot);
+  } else if (same_header && !value.typed()) {
     // The common overwrite (one writer, same TTL): the block is rewritten in
     // place, as on a single node.
-    ReplaceAll(link, fresh_dot, value);
+    ReplaceAll(link, fresh_dot, value.value);
   } else {
-    const Sibling only{fresh_dot, value};
-    ReplaceBlock(link,
-                 SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, extra, {&only, 1}));
+    const Sibling only{fresh_dot, value.value, value.type};
+    SiblingSet* block =
+        SiblingSet::CreateCausal(old->key(), expire_at_ms, stamp, extra, {&only, 1});
+    if (held) {
+      // The value moves to the new block; the old one frees only the others.
+      data_bytes_ -= TypedValueBytes(value.type, value.object());
+      SiblingSet::DisownTypedValue(old, value.object());
+    }
+    ReplaceBlock(link, block);
   }
   DigestReplaced(old_hash, *link);
   return OpStatus::kOk;
@@ -829,8 +892,7 @@ OpStatus Keyspace::CausalDelete(std::string_view key, bool* existed) {
   SiblingSet** link = FindLive(key);
   *existed = link != nullptr;
   if (link == nullptr) return OpStatus::kOk;
-  KeyState state = Unpack(*link);
-  state.siblings.clear();
+  KeyState state = Unpack(*link, /*with_values=*/false);
   return SaveState(key, link, std::move(state));
 }
 
@@ -864,7 +926,7 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
   }
   VersionVector seen = dst_state.context;
   for (size_t i = 0; i < moving.siblings.size(); ++i) {
-    ApplyWrite(&dst_state, seen, dots[i], &moving.siblings[i].value);
+    ApplyWrite(&dst_state, seen, dots[i], &moving.siblings[i].value, moving.siblings[i].type);
     seen = VersionVector();
   }
   dst_state.expire_at_ms = moving.expire_at_ms;

@@ -21,6 +21,7 @@ Store::Store(int databases, uint64_t hash_seed) {
                                               hash_seed + 0x9e3779b97f4a7c15ull * i));
     dbs_.back()->set_eviction_settings(&eviction_);
     dbs_.back()->set_max_siblings(&max_siblings_);
+    dbs_.back()->set_collection_limits(&collection_limits_);
   }
 }
 

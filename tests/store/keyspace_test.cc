@@ -48,6 +48,10 @@ std::string StatusName(OpStatus status) {
       return "kVersionFromFuture";
     case OpStatus::kVersionUnavailable:
       return "kVersionUnavailable";
+    case OpStatus::kWrongType:
+      return "kWrongType";
+    case OpStatus::kMalformedValue:
+      return "kMalformedValue";
   }
   return "unknown status";
 }

@@ -73,6 +73,10 @@ struct Config {
   int lfu_decay_time = 1;
   // A VPUT that would leave a key with more siblings than this is refused.
   int max_siblings = 64;
+  // Collections: the sizes up to which a value keeps its compact encoding
+  // (Redis's names and defaults; the older *-ziplist-* names are aliases).
+  int64_t hash_max_listpack_entries = 128;
+  int64_t hash_max_listpack_value = 64;
   // Snapshots: automatic save points (after `seconds` if at least `changes`
   // writes happened; none by default, as a cache), the file name in `dir`,
   // and whether a corrupt snapshot is set aside (true) or stops the start.

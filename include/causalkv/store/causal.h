@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+#include "causalkv/store/value_type.h"
+
 namespace causalkv::store {
 
 // A node id (see persist/node_identity.h). 0 is "no actor".
@@ -86,9 +88,12 @@ class VersionVector {
   std::vector<Entry> entries_;
 };
 
+// A typed sibling (a collection) carries its value's plain-data form
+// (store/value_type.h: SerializeTypedValue).
 struct SiblingValue {
   Dot dot;
   std::string value;
+  ValueType type = ValueType::kString;
   bool operator==(const SiblingValue&) const = default;
 };
 
@@ -126,7 +131,7 @@ bool Includes(const KeyState& local, const KeyState& incoming);
 // `value` at `dot`, which must be new (above every counter of dot.actor
 // in the state and in `seen`).
 void ApplyWrite(KeyState* state, const VersionVector& seen, const Dot& dot,
-                const std::string* value);
+                const std::string* value, ValueType type = ValueType::kString);
 
 // How many siblings a write (not a delete) with `seen` would leave.
 size_t SiblingsAfterWrite(const KeyState& state, const VersionVector& seen);
@@ -146,14 +151,16 @@ bool DecodeContextToken(std::string_view token, VersionVector* out, std::string*
 std::string FormatDot(const Dot& dot);
 
 // The binary form peers exchange (also stored by snapshots and the log).
-// Layout (DO NOT CHANGE, version 1): varint-framed; see causal.cc.
+// Layout (DO NOT CHANGE, version 1, with its typed-sibling extension):
+// varint-framed; see causal.cc.
 void EncodeKeyState(const KeyState& state, std::string* out);
 // The same bytes from the parts of a state, without owning its values:
 // `context` folded and sorted by actor, `siblings` in dot order (as
 // KeyState keeps them). Appends to *out.
 struct SiblingRef {
   Dot dot;
-  std::string_view value;
+  std::string_view value;  // a typed sibling: its plain-data form
+  ValueType type = ValueType::kString;
 };
 void EncodeKeyStateParts(const std::vector<VersionVector::Entry>& context,
                          const std::vector<SiblingRef>& siblings, int64_t expire_at_ms,

@@ -48,6 +48,7 @@
 #include "causalkv/store/actor_table.h"
 #include "causalkv/store/causal.h"
 #include "causalkv/store/eviction.h"
+#include "causalkv/store/collections.h"
 #include "causalkv/store/hash_table.h"
 #include "causalkv/store/sibling_set.h"
 #include "causalkv/store/version.h"
@@ -63,6 +64,8 @@ enum class OpStatus {
   kVersionUnavailable,  // the counter could not be made durable; nothing stored
   kTooManySiblings,     // the write would exceed max-siblings; nothing stored
   kTooManyActors,       // the state names more node ids than a store can hold
+  kWrongType,           // the key holds a value of another type; nothing changed
+  kMalformedValue,      // a state's typed value does not decode; nothing stored
 };
 
 // What a write does to the key's TTL.
@@ -130,6 +133,9 @@ class Keyspace {
   // The key's siblings, or nullptr if it is missing or has expired (an expired
   // key is deleted here: lazy expiry).
   const SiblingSet* FindReadOnly(std::string_view key);
+  // The same without counting an access (OBJECT: looking must not change
+  // what it reports).
+  const SiblingSet* FindWithoutTouch(std::string_view key);
 
   // The key as stored, expired or not, without counting an access or
   // expiring it (the append-only log records what a write left).
@@ -139,7 +145,8 @@ class Keyspace {
   }
 
   // The versioned write: drops the siblings `seen` covers and adds `value` at
-  // a fresh version. *after is the key afterwards.
+  // a fresh version. *after is the key afterwards. VPut, VDel and their
+  // causal forms refuse a key holding a collection (kWrongType).
   OpStatus VPut(std::string_view key, Version seen, std::string_view value, TtlUpdate ttl,
                 const SiblingSet** after);
   // Drops the siblings `seen` covers; *after is nullptr when none is left.
@@ -149,7 +156,8 @@ class Keyspace {
   // REQUIRES: `value` does not point into this keyspace.
   OpStatus Set(std::string_view key, std::string_view value, TtlUpdate ttl);
 
-  // Read-modify-write with one lookup (INCR, APPEND, SETRANGE):
+  // Read-modify-write with one lookup (INCR, APPEND, SETRANGE), of a
+  // string (kWrongType, calling nothing, for a key of another type):
   // fn(current or nullptr, &value) returns true to store `value` as the only
   // sibling at a fresh version (an existing key keeps its TTL, a new one has
   // none), or false to store nothing and take no version. `value` must not
@@ -159,7 +167,9 @@ class Keyspace {
 
   // Loading a snapshot: stores `siblings` (sorted, versions already issued)
   // with their own versions, replacing any existing key. Takes no version.
-  void Restore(std::string_view key, int64_t expire_at_ms, std::span<const Sibling> siblings);
+  // Typed siblings carry their values' plain-data form; kMalformedValue,
+  // changing nothing, if one does not decode.
+  OpStatus Restore(std::string_view key, int64_t expire_at_ms, std::span<const Sibling> siblings);
 
   bool Delete(std::string_view key);
   // Sets the TTL of an existing key (the caller deletes instead for a time
@@ -203,6 +213,33 @@ class Keyspace {
   void set_eviction_settings(const EvictionSettings* settings) { settings_ = settings; }
   // The most siblings a VPUT may leave on a key (0: no limit); shared with the Store.
   void set_max_siblings(const uint32_t* max) { max_siblings_ = max; }
+  // The collections' encoding thresholds; shared with the Store.
+  void set_collection_limits(const CollectionLimits* limits) { limits_ = limits; }
+  const CollectionLimits& collection_limits() const { return *limits_; }
+
+  // --- Typed values (collections: store/value_type.h) ---
+  //
+  // A key's visible value is its newest sibling (what GET reads); its type
+  // is the key's type. The value of type T (HashValue, ...) of a live key:
+  // kNotFound if the key is missing, kWrongType if it holds another type.
+  // The pointer stays valid until the next change to this keyspace.
+  template <typename T>
+  OpStatus FindTyped(std::string_view key, const T** value);
+  // Changes the value of type T of `key` in place: fn(T*) returns whether it
+  // changed anything. A missing key starts as an empty value when `create`
+  // (and nothing is stored unless fn leaves it non-empty); otherwise fn is
+  // not called and the result is kNotFound. A change takes a fresh version
+  // (dot) and keeps the key's TTL; in a cluster it replaces every other
+  // sibling of the key (they were seen: the collection's one-value rule). A
+  // value left empty deletes the key, as Redis does.
+  template <typename T, typename Fn>
+  OpStatus UpdateTyped(std::string_view key, bool create, Fn&& fn);
+  // Stores `value` (owned from now on, non-empty) as the key's only value,
+  // over whatever the key held, at a fresh version; ttl as Set. For the
+  // commands that store a computed collection (SINTERSTORE, SORT STORE, ...).
+  OpStatus StoreTyped(std::string_view key, ValueType type, void* value, TtlUpdate ttl);
+  // The visible type of a live key; false if it is missing.
+  bool TypeOf(std::string_view key, ValueType* type);
   // Adds `settings.samples` sampled keys (all keys, or those with a TTL for
   // volatile policies) to the pool.
   void SampleForEviction(int db_index, EvictionPool* pool);
@@ -374,10 +411,14 @@ class Keyspace {
   // Runs a block mutation (which may move the block) and accounts its size.
   template <typename Op>
   SiblingSet* Mutate(SiblingSet* set, Op op) {
-    data_bytes_ -= malloc_usable_size(set);
+    data_bytes_ -= BlockBytes(set);
     set = op(set);
-    data_bytes_ += malloc_usable_size(set);
+    data_bytes_ += BlockBytes(set);
     return set;
+  }
+  // The bytes a key takes: its block and its typed values.
+  static size_t BlockBytes(const SiblingSet* set) {
+    return malloc_usable_size(const_cast<SiblingSet*>(set)) + set->TypedBytes();
   }
   // Records an access for LRU/LFU.
   void Touch(const SiblingSet* set);
@@ -461,14 +502,24 @@ class Keyspace {
   // register's parts.
   static void ApplyTtlCausal(KeyState* state, TtlUpdate ttl, const Dot& dot);
   static void ApplyTtlUpdate(TtlUpdate ttl, const Dot& dot, int64_t* expire_at_ms, Dot* stamp);
+  // A typed value changed in place (UpdateTyped) takes a fresh version.
+  OpStatus CommitTyped(SiblingSet** link, const Sibling& changed);
+  // Deletes the live key in *link (a tombstone in causal mode).
+  OpStatus DeleteLive(SiblingSet** link);
   // Store a single value over every local sibling (SET, INCR ...).
   OpStatus CausalStoreOnly(std::string_view key, std::string_view value, TtlUpdate ttl);
+  // The same for any value; a typed one is owned from then on, whatever the
+  // outcome. REQUIRES: a typed value is none of the key's.
+  OpStatus CausalStoreOnly(std::string_view key, const Sibling& value, TtlUpdate ttl);
   // VPutCausal over the live key in *link, block to block (REQUIRES: the
   // caller checked `seen` against the counter).
   OpStatus VPutLive(SiblingSet** link, const VersionVector& seen, std::string_view value,
                     TtlUpdate ttl);
-  // CausalStoreOnly over the live key in *link, block to block.
-  OpStatus CausalReplaceLive(SiblingSet** link, std::string_view value, TtlUpdate ttl);
+  // CausalStoreOnly over the live key in *link, block to block: `value`
+  // (its version ignored) at a fresh dot replaces every sibling. A typed
+  // value that is already one of the block's (a collection changed in
+  // place) moves to the new block.
+  OpStatus CausalReplaceLive(SiblingSet** link, const Sibling& value, TtlUpdate ttl);
   OpStatus CausalDelete(std::string_view key, bool* existed);
   OpStatus CausalSetExpire(std::string_view key, int64_t at_ms, bool* existed);
   // RENAME and MOVE: `dst` in `target` gets src's values at fresh dots, over
@@ -521,13 +572,50 @@ class Keyspace {
   size_t data_bytes_ = 0;
   const EvictionSettings* settings_ = &kDefaultEvictionSettings;
   const uint32_t* max_siblings_ = &kNoSiblingLimit;
+  const CollectionLimits* limits_ = &kDefaultCollectionLimits;
+  static const CollectionLimits kDefaultCollectionLimits;
   static constexpr uint32_t kNoSiblingLimit = 0;
   static const EvictionSettings kDefaultEvictionSettings;
 };
 
+template <typename T>
+OpStatus Keyspace::FindTyped(std::string_view key, const T** value) {
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) return OpStatus::kNotFound;
+  const Sibling newest = (*link)->newest();
+  if (newest.type != ValueTypeOf<T>::kType) return OpStatus::kWrongType;
+  *value = static_cast<const T*>(newest.object());
+  return OpStatus::kOk;
+}
+
+template <typename T, typename Fn>
+OpStatus Keyspace::UpdateTyped(std::string_view key, bool create, Fn&& fn) {
+  SiblingSet** link = FindLive(key);
+  if (link == nullptr) {
+    if (!create) return OpStatus::kNotFound;
+    T* fresh = T::Create();
+    if (!fn(fresh) || fresh->size() == 0) {
+      T::Destroy(fresh);
+      return OpStatus::kOk;
+    }
+    return StoreTyped(key, ValueTypeOf<T>::kType, fresh, TtlUpdate::Clear());
+  }
+  const Sibling newest = (*link)->newest();
+  if (newest.type != ValueTypeOf<T>::kType) return OpStatus::kWrongType;
+  T* value = static_cast<T*>(newest.object());
+  const size_t bytes_before = value->memory_bytes();
+  const bool changed = fn(value);
+  data_bytes_ += value->memory_bytes();
+  data_bytes_ -= bytes_before;
+  if (!changed) return OpStatus::kOk;
+  if (value->size() == 0) return DeleteLive(link);
+  return CommitTyped(link, newest);
+}
+
 template <typename Fn>
 OpStatus Keyspace::Rewrite(std::string_view key, Fn&& fn) {
   SiblingSet** link = FindLive(key);
+  if (link != nullptr && !(*link)->holds_string()) return OpStatus::kWrongType;
   std::string_view value;
   if (!fn(link == nullptr ? nullptr : static_cast<const SiblingSet*>(*link), &value)) {
     return OpStatus::kOk;

@@ -5,6 +5,12 @@
 //   - versions are unique (each write takes a fresh counter value);
 //   - a stored set has at least one sibling (an empty set is a missing key);
 //   - the TTL belongs to the key, not to a sibling;
+//   - a sibling holds a string, or a typed value (store/value_type.h) that
+//     the block owns: its bytes are then a pointer to the value, freed with
+//     the block or when the sibling is dropped or replaced. The block's
+//     typed bit says whether any sibling is typed, so that string-only
+//     blocks never look;
+//   - on a single node a block with a typed sibling has only that one;
 //   - with peers (store/causal.h), siblings are sorted by dot order instead
 //     (counter, then node id), and the key's context is the fold of its
 //     siblings' dots joined with the causal block's extra entries.
@@ -15,7 +21,8 @@
 //   offset 0   SiblingSet* next      hash-chain link, owned by the hash table
 //          8   uint32 key_len
 //         12   uint32 meta           bit 31: has TTL; bit 30: has causal block;
-//                                    bits 0..29: sibling count
+//                                    bit 29: has a typed sibling;
+//                                    bits 0..28: sibling count
 //         16   uint32 access         LRU clock or LFU counter (eviction)
 //         20   uint32 ttl_slot       index in the keyspace's TTL index (if TTL)
 //         24   [int64 expire_at_ms, only if has TTL]
@@ -25,6 +32,8 @@
 //               context entries above what the siblings' dots imply)]
 //              key bytes
 //              per sibling: uint64 version, uint32 value_len, value bytes
+//                (value_len >= kTypedLen: a typed value of type
+//                value_len - kTypedLen, whose 8 bytes are its pointer)
 //
 // A one-sibling key with no TTL therefore costs 24 + key + 12 + value bytes,
 // against Redis's dictEntry + key sds + robj + value (about 40 bytes more).
@@ -37,27 +46,68 @@
 #include <cstring>
 #include <span>
 #include <string_view>
+#include <vector>
 
+#include "causalkv/store/value_type.h"
 #include "causalkv/store/version.h"
 
 namespace causalkv::store {
 
 struct Sibling {
   Version version;
-  std::string_view value;
+  std::string_view value;  // a typed sibling: the 8 bytes of its pointer
+  ValueType type = ValueType::kString;
+
+  bool typed() const { return type != ValueType::kString; }
+  // REQUIRES: typed().
+  void* object() const {
+    void* p;
+    std::memcpy(&p, value.data(), sizeof p);
+    return p;
+  }
+  // The bytes a typed sibling's `value` views (a pointer, as the block stores it).
+  struct ObjectBytes {
+    char bytes[sizeof(void*)];
+    std::string_view view() const { return {bytes, sizeof bytes}; }
+  };
+  static ObjectBytes BytesOf(const void* object) {
+    ObjectBytes b;
+    std::memcpy(b.bytes, &object, sizeof object);
+    return b;
+  }
 };
 
 class HashTable;
 
 class SiblingSet {
  public:
-  static constexpr uint32_t kMaxSiblings = 0x3fffffff;
+  static constexpr uint32_t kMaxSiblings = 0x1fffffff;
   static constexpr int64_t kNoExpire = -1;
 
   // Allocates a set holding `siblings` (sorted, non-empty) for `key`.
+  // The block owns the typed siblings' values from then on.
   static SiblingSet* Create(std::string_view key, int64_t expire_at_ms,
                             std::span<const Sibling> siblings);
+  // Turns the typed siblings among `siblings`, which carry their values'
+  // plain-data form (SerializeTypedValue), into values that Create can take:
+  // each value's pointer bytes, kept in *storage (its capacity must hold one
+  // per sibling, so that the views stay put). False, with nothing left
+  // allocated, if one of them does not decode.
+  static bool MaterializeTyped(std::span<Sibling> siblings, const CollectionLimits& limits,
+                               std::vector<Sibling::ObjectBytes>* storage);
+  // Frees the block and its typed values.
   static void Destroy(SiblingSet* set);
+  // Gives up the block's typed values (they were handed to another block):
+  // Destroy then frees the block alone.
+  static void DisownTypedValues(SiblingSet* set);
+  // The same for the one sibling whose value is `object`.
+  static void DisownTypedValue(SiblingSet* set, const void* object);
+  // Sets the version of a one-sibling block (a collection write on a
+  // single node changes its value in place). REQUIRES: size() == 1.
+  void set_only_version(Version v) {
+    const uint64_t raw = v.raw();
+    std::memcpy(Base() + SiblingsOffset(), &raw, sizeof raw);
+  }
   // With peers: also the TTL's stamp (Version() if never set) and the extra
   // context entries (packed Versions, one per actor, sorted by actor index).
   // The causal block is left out when both are empty.
@@ -77,7 +127,8 @@ class SiblingSet {
   static SiblingSet* ReplaceAll(SiblingSet* set, Version v, std::string_view value,
                                 size_t* usable);
   static SiblingSet* ReplaceAll(SiblingSet* set, Version v, std::string_view value);
-  // Drops the siblings `seen` covers, then appends (v, value). REQUIRES: v > every version.
+  // Drops the siblings `seen` covers (freeing their typed values), then
+  // appends (v, value). REQUIRES: v > every version.
   static SiblingSet* Put(SiblingSet* set, Version seen, Version v, std::string_view value);
   // Drops the siblings `seen` covers. Returns nullptr (and frees) if none is left.
   static SiblingSet* DropCovered(SiblingSet* set, Version seen);
@@ -96,6 +147,12 @@ class SiblingSet {
     return v;
   }
   bool has_causal() const { return (meta_ & kCausalBit) != 0; }
+  bool has_typed() const { return (meta_ & kTypedBit) != 0; }
+  // The visible value (the newest sibling) is a string: most keys, and
+  // then only the header is read.
+  bool holds_string() const { return !has_typed() || !newest().typed(); }
+  // The heap bytes of the typed values (0 without any).
+  size_t TypedBytes() const;
   Version ttl_stamp() const { return has_causal() ? Version(ReadU64(CausalOffset())) : Version(); }
   uint32_t extra_context_size() const {
     if (!has_causal()) return 0;
@@ -125,12 +182,14 @@ class SiblingSet {
       uint32_t len;
       std::memcpy(&v, p_, 8);
       std::memcpy(&len, p_ + 8, 4);
+      if (len >= kTypedLen) {
+        return Sibling{Version(v), std::string_view(p_ + kSiblingHeader, sizeof(void*)),
+                       static_cast<ValueType>(len - kTypedLen)};
+      }
       return Sibling{Version(v), std::string_view(p_ + kSiblingHeader, len)};
     }
     Iterator& operator++() {
-      uint32_t len;
-      std::memcpy(&len, p_ + 8, 4);
-      p_ += kSiblingHeader + len;
+      p_ += kSiblingHeader + StoredLength(p_);
       --left_;
       return *this;
     }
@@ -154,7 +213,22 @@ class SiblingSet {
   friend class HashTable;
   static constexpr uint32_t kTtlBit = 0x80000000u;
   static constexpr uint32_t kCausalBit = 0x40000000u;
-  static constexpr uint32_t kCountMask = 0x3fffffffu;
+  static constexpr uint32_t kTypedBit = 0x20000000u;
+  static constexpr uint32_t kCountMask = 0x1fffffffu;
+  // value_len from here up marks a typed sibling (strings are far shorter).
+  static constexpr uint32_t kTypedLen = 0xffffff00u;
+  // The bytes after a sibling's header.
+  static size_t StoredLength(const char* sibling) {
+    uint32_t len;
+    std::memcpy(&len, sibling + 8, 4);
+    return len >= kTypedLen ? sizeof(void*) : len;
+  }
+  // Frees the typed values of the `n` siblings from `p`.
+  static void ReleaseTyped(const char* p, uint32_t n);
+  // The typed bit for siblings from `p` on (n of them).
+  static uint32_t TypedBitOf(const char* p, uint32_t n);
+  // Writes one sibling at `p`; returns the end of it.
+  static char* WriteSibling(char* p, const Sibling& s);
   static constexpr size_t kCausalHeader = 12;
   static constexpr size_t kHeaderSize = 24;
   static constexpr size_t kTtlBlockSize = 8;

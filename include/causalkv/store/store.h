@@ -54,6 +54,8 @@ class Store {
   // (Keyspace::DropExpiredState).
   void set_eviction(const EvictionSettings& settings) { eviction_ = settings; }
   void set_max_siblings(uint32_t max) { max_siblings_ = max; }
+  // The collections' encoding thresholds, for every keyspace.
+  void set_collection_limits(const CollectionLimits& limits) { collection_limits_ = limits; }
   const EvictionSettings& eviction() const { return eviction_; }
   bool EvictOne();
   // Keys of database `db` that EvictOne leaves alone while set (the keys of
@@ -82,6 +84,7 @@ class Store {
   size_t expire_db_cursor_ = 0;
   EvictionSettings eviction_;
   uint32_t max_siblings_ = 0;
+  CollectionLimits collection_limits_;
   EvictionPool pool_;
   size_t random_evict_cursor_ = 0;
   size_t expired_drop_db_ = 0;  // where EvictOne looks for an expired state first

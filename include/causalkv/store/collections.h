@@ -1,0 +1,17 @@
+// Every collection type of the store, and ValueTypeOf<T>: the ValueType of
+// a collection class, for the keyspace's typed accessors.
+#pragma once
+
+#include "causalkv/store/hash_value.h"
+#include "causalkv/store/value_type.h"
+
+namespace causalkv::store {
+
+template <typename T>
+struct ValueTypeOf;
+template <>
+struct ValueTypeOf<HashValue> {
+  static constexpr ValueType kType = ValueType::kHash;
+};
+
+}  // namespace causalkv::store

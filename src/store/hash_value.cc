@@ -1,0 +1,359 @@
+#include "causalkv/store/hash_value.h"
+
+#include <malloc.h>
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <random>
+
+namespace causalkv::store {
+namespace {
+
+// glibc's realloc frees the tail of a shrinking block only when that tail is
+// at least its minimum chunk; a smaller slack stays, and realloc is not worth
+// calling for it.
+constexpr size_t kShrinkSlack = 32;
+constexpr size_t kMaxVarintBytes = 10;
+
+void* Allocate(size_t bytes) {
+  void* p = std::malloc(bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+size_t Usable(const void* p) { return malloc_usable_size(const_cast<void*>(p)); }
+
+// Random once per process, so that clients cannot choose fields that all
+// land in one bucket. Every hash shares it, which keeps Clone's copy of a
+// table in the same bucket order.
+uint64_t FieldHashSeed() {
+  static const uint64_t seed = [] {
+    std::random_device device;
+    return (uint64_t{device()} << 32) ^ device();
+  }();
+  return seed;
+}
+
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+char* WriteVarint(char* p, uint64_t v) {
+  for (; v >= 0x80; v >>= 7) *p++ = static_cast<char>(v | 0x80);
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+size_t EntryLength(std::string_view field, std::string_view value) {
+  return VarintLength(field.size()) + field.size() + VarintLength(value.size()) + value.size();
+}
+
+// Writes the entry (the layout at the top of hash_value.h); returns its end.
+char* WriteEntry(char* p, std::string_view field, std::string_view value) {
+  p = WriteVarint(p, field.size());
+  std::memcpy(p, field.data(), field.size());
+  p = WriteVarint(p + field.size(), value.size());
+  std::memcpy(p, value.data(), value.size());
+  return p + value.size();
+}
+
+// Reads a varint from untrusted [*p, end) and advances *p. False if it runs
+// past `end` or does not fit in 64 bits.
+bool ReadVarint(const char** p, const char* end, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*p == end) return false;
+    const uint8_t byte = static_cast<uint8_t>(*(*p)++);
+    // The tenth byte holds bit 63 only.
+    if (shift == 63 && byte > 1) return false;
+    result |= uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A length-prefixed string of untrusted [*p, end), viewed in place.
+bool ReadString(const char** p, const char* end, std::string_view* s) {
+  uint64_t len;
+  if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - *p)) return false;
+  *s = std::string_view(*p, len);
+  *p += len;
+  return true;
+}
+
+}  // namespace
+
+HashValue* HashValue::Create() {
+  HashValue* h = new (Allocate(sizeof(HashValue))) HashValue();
+  h->listpack_ = static_cast<char*>(Allocate(sizeof(ListpackHeader)));
+  *h->header() = ListpackHeader{0, sizeof(ListpackHeader)};
+  h->memory_bytes_ = Usable(h) + Usable(h->listpack_);
+  return h;
+}
+
+void HashValue::Destroy(HashValue* h) {
+  if (h == nullptr) return;
+  if (h->encoding_ == Encoding::kListpack) {
+    std::free(h->listpack_);
+  } else {
+    h->table_->~FieldTable();
+    std::free(h->table_);
+  }
+  h->~HashValue();
+  std::free(h);
+}
+
+HashValue* HashValue::Clone(const HashValue& from) {
+  HashValue* h = new (Allocate(sizeof(HashValue))) HashValue();
+  h->memory_bytes_ = Usable(h);
+  if (from.encoding_ == Encoding::kListpack) {
+    const size_t bytes = from.header()->bytes;
+    h->listpack_ = static_cast<char*>(Allocate(bytes));
+    std::memcpy(h->listpack_, from.listpack_, bytes);
+    h->memory_bytes_ += Usable(h->listpack_);
+    return h;
+  }
+  h->encoding_ = Encoding::kHashtable;
+  h->table_ = new (Allocate(sizeof(FieldTable))) FieldTable(FieldHashSeed());
+  h->memory_bytes_ += Usable(h->table_);
+  h->table_->CopyFrom(*from.table_, [h](const HashEntry* e) {
+    std::string_view field, value;
+    const size_t bytes = DecodeEntry(e->entry(), &field, &value) - reinterpret_cast<const char*>(e);
+    auto* copy = static_cast<HashEntry*>(Allocate(bytes));
+    std::memcpy(copy, e, bytes);
+    h->memory_bytes_ += Usable(copy);
+    return copy;
+  });
+  return h;
+}
+
+bool HashValue::Get(std::string_view field, std::string_view* value) const {
+  const char* entry;
+  if (encoding_ == Encoding::kListpack) {
+    entry = ListpackFind(field);
+  } else {
+    const HashEntry* e = table_->Find(field);
+    entry = e == nullptr ? nullptr : e->entry();
+  }
+  if (entry == nullptr) return false;
+  std::string_view stored_field;
+  DecodeEntry(entry, &stored_field, value);
+  return true;
+}
+
+bool HashValue::Set(std::string_view field, std::string_view value,
+                    const CollectionLimits& limits) {
+  if (encoding_ == Encoding::kHashtable) return SetInTable(field, value);
+  if (PointsIntoListpack(field) || PointsIntoListpack(value)) {
+    // Resizing, moving or converting the listpack would pull the bytes out
+    // from under these views.
+    const std::string field_copy(field), value_copy(value);
+    return SetInListpack(field_copy, value_copy, limits);
+  }
+  return SetInListpack(field, value, limits);
+}
+
+bool HashValue::Erase(std::string_view field) {
+  if (encoding_ == Encoding::kListpack) {
+    const char* entry = ListpackFind(field);
+    if (entry == nullptr) return false;
+    std::string_view stored_field, value;
+    const char* end = DecodeEntry(entry, &stored_field, &value);
+    ResizeListpackRange(entry - listpack_, end - entry, 0);
+    --header()->count;
+    return true;
+  }
+  table_->RehashStep(1);
+  HashEntry** link = table_->FindLink(field);
+  if (link == nullptr) return false;
+  FreeEntry(table_->Unlink(link));
+  return true;
+}
+
+void HashValue::Serialize(std::string* out) const {
+  char count[kMaxVarintBytes];
+  out->append(count, WriteVarint(count, size()));
+  // Both encodings hold each entry in its serialized form.
+  if (encoding_ == Encoding::kListpack) {
+    out->append(ListpackBegin(), ListpackEnd());
+    return;
+  }
+  table_->ForEach([out](const HashEntry* e) {
+    std::string_view field, value;
+    out->append(e->entry(), DecodeEntry(e->entry(), &field, &value));
+  });
+}
+
+HashValue* HashValue::Deserialize(std::string_view bytes, const CollectionLimits& limits) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  uint64_t count;
+  if (!ReadVarint(&p, end, &count) || count == 0) return nullptr;
+  // Every entry takes at least two bytes (two lengths), so a larger count
+  // cannot be true; rejecting it here keeps a hostile count from costing
+  // anything. From here on every allocation is bounded by the bytes read.
+  if (count > static_cast<uint64_t>(end - p) / 2) return nullptr;
+  HashValue* h = Create();
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string_view field, value;
+    if (!ReadString(&p, end, &field) || !ReadString(&p, end, &value) ||
+        !h->Set(field, value, limits)) {  // Set returns false on a duplicate field
+      Destroy(h);
+      return nullptr;
+    }
+  }
+  if (p != end) {
+    Destroy(h);
+    return nullptr;
+  }
+  return h;
+}
+
+// --- Listpack ----------------------------------------------------------------
+
+const char* HashValue::ListpackFind(std::string_view field) const {
+  const char* end = ListpackEnd();
+  for (const char* p = ListpackBegin(); p != end;) {
+    std::string_view stored_field, value;
+    const char* next = DecodeEntry(p, &stored_field, &value);
+    if (stored_field == field) return p;
+    p = next;
+  }
+  return nullptr;
+}
+
+bool HashValue::PointsIntoListpack(std::string_view s) const {
+  // As integers: comparing pointers into different blocks is unspecified.
+  const uintptr_t at = reinterpret_cast<uintptr_t>(s.data());
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(listpack_);
+  return !s.empty() && at - begin < header()->bytes;
+}
+
+char* HashValue::ResizeListpackRange(size_t offset, size_t old_len, size_t new_len) {
+  if (old_len == new_len) return listpack_ + offset;
+  const size_t used = header()->bytes;
+  const size_t tail = used - offset - old_len;
+  const size_t new_used = used - old_len + new_len;
+  auto reallocate = [this](size_t bytes) {
+    const size_t old_usable = Usable(listpack_);
+    void* p = std::realloc(listpack_, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    listpack_ = static_cast<char*>(p);
+    memory_bytes_ = memory_bytes_ - old_usable + Usable(p);
+  };
+  // Grow before moving the tail right; shrink after moving it left. The
+  // growth is exact, as Redis's listpack: small hashes stay small.
+  const size_t usable = Usable(listpack_);
+  if (new_used > usable) reallocate(new_used);
+  std::memmove(listpack_ + offset + new_len, listpack_ + offset + old_len, tail);
+  header()->bytes = static_cast<uint32_t>(new_used);
+  if (new_used <= usable && usable - new_used >= kShrinkSlack) reallocate(new_used);
+  return listpack_ + offset;
+}
+
+bool HashValue::SetInListpack(std::string_view field, std::string_view value,
+                              const CollectionLimits& limits) {
+  if (field.size() > limits.hash_max_listpack_value ||
+      value.size() > limits.hash_max_listpack_value) {
+    ConvertToTable();
+    return SetInTable(field, value);
+  }
+  const size_t value_len = VarintLength(value.size()) + value.size();
+  if (const char* entry = ListpackFind(field)) {
+    // Overwrite in place: the entry keeps its position (HGETALL order).
+    std::string_view stored_field, old_value;
+    DecodeEntry(entry, &stored_field, &old_value);
+    const char* old_start = stored_field.data() + stored_field.size();  // the value's length
+    const size_t old_len = old_value.data() + old_value.size() - old_start;
+    if (header()->bytes - old_len + value_len > kMaxListpackBytes) {
+      ConvertToTable();
+      return SetInTable(field, value);
+    }
+    char* p = ResizeListpackRange(old_start - listpack_, old_len, value_len);
+    p = WriteVarint(p, value.size());
+    std::memcpy(p, value.data(), value.size());
+    return false;
+  }
+  const size_t entry_len = VarintLength(field.size()) + field.size() + value_len;
+  if (header()->count >= limits.hash_max_listpack_entries ||
+      header()->bytes + entry_len > kMaxListpackBytes) {
+    ConvertToTable();
+    return SetInTable(field, value);
+  }
+  WriteEntry(ResizeListpackRange(header()->bytes, 0, entry_len), field, value);
+  ++header()->count;
+  return true;
+}
+
+void HashValue::ConvertToTable() {
+  // Sized for the entries plus the one being added: filling it never resizes.
+  FieldTable* table =
+      new (Allocate(sizeof(FieldTable))) FieldTable(FieldHashSeed(), size_t{header()->count} + 2);
+  memory_bytes_ += Usable(table);
+  ForEach([&](std::string_view field, std::string_view value) {
+    table->Insert(NewEntry(field, value));
+  });
+  memory_bytes_ -= Usable(listpack_);
+  std::free(listpack_);
+  table_ = table;
+  encoding_ = Encoding::kHashtable;
+}
+
+// --- Hashtable ---------------------------------------------------------------
+
+bool HashValue::SetInTable(std::string_view field, std::string_view value) {
+  table_->RehashStep(1);  // moves entries between chains, never frees one
+  HashEntry** link = table_->FindLink(field);
+  if (link == nullptr) {
+    table_->Insert(NewEntry(field, value));
+    return true;
+  }
+  HashEntry* old = *link;
+  std::string_view stored_field, old_value;
+  DecodeEntry(old->entry(), &stored_field, &old_value);
+  if (old_value.size() == value.size()) {
+    // memmove: `value` may be this very value (HSET f <HGET f>).
+    std::memmove(const_cast<char*>(old_value.data()), value.data(), value.size());
+    return false;
+  }
+  // A value of another length still fits the block when the allocator's
+  // rounding left room (HINCRBY from 9 to 10), unless it is read from this
+  // block, whose bytes the new length would overwrite.
+  const char* block = reinterpret_cast<const char*>(old);
+  const size_t usable = Usable(old);
+  const bool reads_this_block =
+      reinterpret_cast<uintptr_t>(value.data()) - reinterpret_cast<uintptr_t>(block) < usable;
+  const size_t value_at = stored_field.data() + stored_field.size() - block;
+  if (!reads_this_block && value_at + VarintLength(value.size()) + value.size() <= usable) {
+    char* p = WriteVarint(reinterpret_cast<char*>(old) + value_at, value.size());
+    std::memcpy(p, value.data(), value.size());
+    return false;
+  }
+  // NewEntry copies `field` and `value` before `old` is freed, so either may
+  // point into it.
+  table_->Replace(link, NewEntry(field, value));
+  FreeEntry(old);
+  return false;
+}
+
+HashValue::HashEntry* HashValue::NewEntry(std::string_view field, std::string_view value) {
+  auto* e = static_cast<HashEntry*>(Allocate(sizeof(HashEntry) + EntryLength(field, value)));
+  e->next = nullptr;
+  WriteEntry(e->entry(), field, value);
+  memory_bytes_ += Usable(e);
+  return e;
+}
+
+void HashValue::FreeEntry(HashEntry* e) {
+  memory_bytes_ -= Usable(e);
+  std::free(e);
+}
+
+}  // namespace causalkv::store
