@@ -831,5 +831,116 @@ class RedisPyAcrossNodes(ClusterTest):
             self.assertEqual(items_of(values), every)
 
 
+def minority_write(fn, *args, **kwargs):
+    """A plain write on the minority side of a partition: refused with
+    NOQUORUM, yet kept on the node that took it (and replicated later)."""
+    with unittest.TestCase().assertRaisesRegex(redis.ResponseError, "NOQUORUM"):
+        fn(*args, **kwargs)
+
+
+class Collections(ClusterTest):
+    """A collection key has one value: concurrent writes through different
+    nodes converge on every node to the newest write's whole value, never a
+    mixture and never visible siblings."""
+
+    def assert_same_everywhere(self, key):
+        views = []
+        for node in self.cluster.nodes:
+            r = node.client()
+            kind = r.type(key)
+            views.append((kind, r.hgetall(key) if kind == b"hash" else r.get(key)
+                          if kind == b"string" else None))
+        self.assertTrue(all(v == views[0] for v in views[1:]), views)
+        return views[0]
+
+    def test_hash_commands_replicate(self):
+        a, b, c = (n.client() for n in self.cluster.nodes)
+        self.assertEqual(a.hset("h", mapping={"f1": "v1", "f2": "v2"}), 2)
+        self.assertEqual(b.hgetall("h"), {b"f1": b"v1", b"f2": b"v2"})
+        self.assertEqual(c.hincrby("h", "n", 5), 5)
+        self.assertEqual(a.hget("h", "n"), b"5")
+        self.assertEqual(b.hdel("h", "f1"), 1)
+        self.assertEqual(c.hkeys("h"), [b"f2", b"n"])
+        self.assertEqual(a.type("h"), b"hash")
+        with self.assertRaises(redis.ResponseError) as wrong:
+            b.execute_command("VGET", "h")
+        self.assertIn("WRONGTYPE", str(wrong.exception))
+        a.hset("big", mapping={"f%d" % i: "v" for i in range(200)})
+        self.assertEqual(c.object("encoding", "big"), b"hashtable")
+        self.assertEqual(b.hlen("big"), 200)
+        b.expire("big", 100)
+        self.assertGreater(c.ttl("big"), 90)
+        c.rename("h", "h2")
+        self.assertEqual(a.hgetall("h2"), {b"f2": b"v2", b"n": b"5"})
+        self.assertEqual(a.exists("h"), 0)
+        self.assertEqual(b.hdel("h2", "f2", "n"), 2)
+        self.assertEqual(c.exists("h2"), 0)
+        self.cluster.wait_converged()
+        self.assertEqual(self.assert_same_everywhere("big")[0], b"hash")
+
+    def test_concurrent_hash_writes_converge_to_one_whole_value(self):
+        a = self.a.client()
+        a.hset("k", "base", "0")
+        self.cluster.wait_converged()
+        self.cluster.partition([self.c], [self.a, self.b])
+        try:
+            a.hset("k", "from-a", "1")
+            minority_write(self.c.client().hset, "k", mapping={"from-c": "1", "more-c": "2"})
+        finally:
+            self.cluster.heal()
+        self.cluster.wait_converged()
+        kind, value = self.assert_same_everywhere("k")
+        self.assertEqual(kind, b"hash")
+        self.assertIn(value, ({b"base": b"0", b"from-a": b"1"},
+                              {b"base": b"0", b"from-c": b"1", b"more-c": b"2"}))
+        # The next write through any node replaces the other sibling.
+        self.b.client().hset("k", "after", "x")
+        self.cluster.wait_converged()
+        kind, after = self.assert_same_everywhere("k")
+        self.assertEqual(after, {**value, b"after": b"x"})
+
+    def test_concurrent_string_and_hash_writes_converge(self):
+        self.cluster.partition([self.c], [self.a, self.b])
+        try:
+            self.a.client().set("k", "string")
+            minority_write(self.c.client().hset, "k", "f", "v")
+        finally:
+            self.cluster.heal()
+        self.cluster.wait_converged()
+        kind, value = self.assert_same_everywhere("k")
+        self.assertIn((kind, value), ((b"string", b"string"), (b"hash", {b"f": b"v"})))
+        # Either way the key works as its visible type, and a SET ends the conflict.
+        self.b.client().set("k", "final")
+        self.cluster.wait_converged()
+        self.assertEqual(self.assert_same_everywhere("k"), (b"string", b"final"))
+
+    def test_hset_concurrent_with_delete_survives(self):
+        a = self.a.client()
+        a.hset("k", "old", "1")
+        self.cluster.wait_converged()
+        self.cluster.partition([self.c], [self.a, self.b])
+        try:
+            a.delete("k")
+            minority_write(self.c.client().hset, "k", "new", "2")
+        finally:
+            self.cluster.heal()
+        self.cluster.wait_converged()
+        # C's write had seen the old field: its value is the whole hash it wrote.
+        self.assertEqual(self.assert_same_everywhere("k"), (b"hash", {b"old": b"1", b"new": b"2"}))
+
+    def test_hash_survives_kill9_and_restart(self):
+        a = self.a.client()
+        a.hset("k", mapping={"f%d" % i: str(i) for i in range(300)})
+        self.cluster.wait_converged()
+        self.c.kill9()
+        a.hset("k", "later", "x")
+        self.c.start()
+        self.cluster.wait_links_up()
+        self.cluster.wait_converged()
+        r = self.c.client()
+        self.assertEqual(r.hlen("k"), 301)
+        self.assertEqual(r.hget("k", "later"), b"x")
+
+
 if __name__ == "__main__":
     harness.main()

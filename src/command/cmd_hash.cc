@@ -341,12 +341,8 @@ void HScan(Context& ctx) {
     if (opts.has_pattern && !util::GlobMatch(opts.pattern, field)) return;
     found.emplace_back(field, value);
   };
-  // Redis's bound on empty buckets visited per call; saturate for huge COUNTs.
-  int64_t max_iterations = opts.count > INT64_MAX / 10 ? INT64_MAX : opts.count * 10;
-  do {
-    cursor = h->Scan(cursor, 1, visit);
-  } while (cursor != 0 && max_iterations-- > 0 &&
-           static_cast<int64_t>(found.size()) < opts.count);
+  // COUNT counts fields before MATCH filters them, as in Redis.
+  cursor = h->Scan(cursor, static_cast<size_t>(opts.count), visit);
   ctx.w.ArrayHeader(2);
   ctx.w.Bulk(std::to_string(cursor));
   ctx.w.ArrayHeader(static_cast<int64_t>(found.size() * 2));

@@ -2,11 +2,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <new>
 #include <random>
+#include <vector>
 
 namespace causalkv::store {
 namespace {
@@ -62,21 +64,25 @@ char* WriteEntry(char* p, std::string_view field, std::string_view value) {
 }
 
 // Reads a varint from untrusted [*p, end) and advances *p. False if it runs
-// past `end` or does not fit in 64 bits.
+// past `end` or does not fit in 64 bits. Finds the last byte (high bit
+// clear) first, so that the value is folded from the top down.
 bool ReadVarint(const char** p, const char* end, uint64_t* v) {
+  const char* const begin = *p;
+  const char* const limit =
+      static_cast<size_t>(end - begin) > kMaxVarintBytes ? begin + kMaxVarintBytes : end;
+  const char* last = begin;
+  while (last != limit && (static_cast<uint8_t>(*last) & 0x80) != 0) ++last;
+  if (last == limit) return false;  // out of bytes, or longer than ten
+  // Ten bytes hold 70 bits: the tenth may only carry bit 63.
+  if (static_cast<size_t>(last - begin) == kMaxVarintBytes - 1 && static_cast<uint8_t>(*last) > 1)
+    return false;
   uint64_t result = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*p == end) return false;
-    const uint8_t byte = static_cast<uint8_t>(*(*p)++);
-    // The tenth byte holds bit 63 only.
-    if (shift == 63 && byte > 1) return false;
-    result |= uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
+  for (const char* q = last + 1; q != begin;) {
+    result = (result << 7) | (static_cast<uint8_t>(*--q) & 0x7fu);
   }
-  return false;
+  *v = result;
+  *p = last + 1;
+  return true;
 }
 
 // A length-prefixed string of untrusted [*p, end), viewed in place.
@@ -185,10 +191,19 @@ void HashValue::Serialize(std::string* out) const {
     out->append(ListpackBegin(), ListpackEnd());
     return;
   }
-  table_->ForEach([out](const HashEntry* e) {
+  // By field: a table's bucket order depends on this process's hash seed,
+  // and every node must give the same bytes for the same hash (replicas
+  // compare states, and a replica's copy keeps this order).
+  std::vector<const HashEntry*> entries;
+  entries.reserve(table_->size());
+  table_->ForEach([&](const HashEntry* e) { entries.push_back(e); });
+  std::sort(entries.begin(), entries.end(), [](const HashEntry* a, const HashEntry* b) {
+    return FieldAt(a->entry()) < FieldAt(b->entry());
+  });
+  for (const HashEntry* e : entries) {
     std::string_view field, value;
     out->append(e->entry(), DecodeEntry(e->entry(), &field, &value));
-  });
+  }
 }
 
 HashValue* HashValue::Deserialize(std::string_view bytes, const CollectionLimits& limits) {
