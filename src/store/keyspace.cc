@@ -371,7 +371,7 @@ OpStatus Keyspace::Rename(std::string_view src, std::string_view dst, bool nx) {
   OpStatus status;
   SiblingSet* moved = CopyWithFreshVersions(*src_link, dst, &status);
   if (moved == nullptr) return status;
-  SiblingSet::DisownTypedValues(*src_link);  // `moved` holds them now
+  DisownTypedValues(*src_link);  // `moved` holds them now
   Remove(src_link);
   if (dst_exists) Remove(table_.FindLink(dst));
   if (moved->has_expire()) IndexTtl(moved);
@@ -387,7 +387,7 @@ OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
   OpStatus status;
   SiblingSet* moved = target->CopyWithFreshVersions(*link, key, &status);
   if (moved == nullptr) return status;
-  SiblingSet::DisownTypedValues(*link);  // `moved` holds them now
+  DisownTypedValues(*link);  // `moved` holds them now
   Remove(link);
   if (moved->has_expire()) target->IndexTtl(moved);
   target->Adopt(moved);

@@ -416,6 +416,12 @@ class Keyspace {
     data_bytes_ += BlockBytes(set);
     return set;
   }
+  // Hands the block's typed values over to another block (which accounts
+  // them when it is adopted).
+  void DisownTypedValues(SiblingSet* set) {
+    data_bytes_ -= set->TypedBytes();
+    SiblingSet::DisownTypedValues(set);
+  }
   // The bytes a key takes: its block and its typed values.
   static size_t BlockBytes(const SiblingSet* set) {
     return malloc_usable_size(const_cast<SiblingSet*>(set)) + set->TypedBytes();
