@@ -85,6 +85,12 @@ void Dispatcher::ApplyStoreSettings() {
   store::CollectionLimits limits;
   limits.hash_max_listpack_entries = clamp(cfg.hash_max_listpack_entries);
   limits.hash_max_listpack_value = clamp(cfg.hash_max_listpack_value);
+  limits.set_max_intset_entries = clamp(cfg.set_max_intset_entries);
+  limits.set_max_listpack_entries = clamp(cfg.set_max_listpack_entries);
+  limits.set_max_listpack_value = clamp(cfg.set_max_listpack_value);
+  limits.zset_max_listpack_entries = clamp(cfg.zset_max_listpack_entries);
+  limits.zset_max_listpack_value = clamp(cfg.zset_max_listpack_value);
+  limits.list_max_listpack_size = static_cast<int32_t>(cfg.list_max_listpack_size);
   store_->set_collection_limits(limits);
 }
 

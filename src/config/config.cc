@@ -408,6 +408,15 @@ bool SetHashMaxEntries(const Values& v, Config* cfg, std::string* reason) {
 bool SetHashMaxValue(const Values& v, Config* cfg, std::string* reason) {
   return ParseIntValue(v, 0, INT64_MAX, &cfg->hash_max_listpack_value, reason);
 }
+bool SetZsetMaxEntries(const Values& v, Config* cfg, std::string* reason) {
+  return ParseIntValue(v, 0, INT64_MAX, &cfg->zset_max_listpack_entries, reason);
+}
+bool SetZsetMaxValue(const Values& v, Config* cfg, std::string* reason) {
+  return ParseIntValue(v, 0, INT64_MAX, &cfg->zset_max_listpack_value, reason);
+}
+bool SetListMaxSize(const Values& v, Config* cfg, std::string* reason) {
+  return ParseIntValue(v, INT_MIN, INT_MAX, &cfg->list_max_listpack_size, reason);
+}
 
 const Option kOptions[] = {
     {"port", false,
@@ -863,6 +872,38 @@ const Option kOptions[] = {
      [](const Config& cfg) { return std::to_string(cfg.hash_max_listpack_entries); }},
     {"hash-max-ziplist-value", true, SetHashMaxValue,
      [](const Config& cfg) { return std::to_string(cfg.hash_max_listpack_value); }},
+    {"set-max-intset-entries", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, INT64_MAX, &cfg->set_max_intset_entries, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.set_max_intset_entries); }},
+    {"set-max-listpack-entries", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, INT64_MAX, &cfg->set_max_listpack_entries, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.set_max_listpack_entries); }},
+    {"set-max-listpack-value", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, INT64_MAX, &cfg->set_max_listpack_value, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.set_max_listpack_value); }},
+    {"zset-max-listpack-entries", true, SetZsetMaxEntries,
+     [](const Config& cfg) { return std::to_string(cfg.zset_max_listpack_entries); }},
+    {"zset-max-listpack-value", true, SetZsetMaxValue,
+     [](const Config& cfg) { return std::to_string(cfg.zset_max_listpack_value); }},
+    {"zset-max-ziplist-entries", true, SetZsetMaxEntries,
+     [](const Config& cfg) { return std::to_string(cfg.zset_max_listpack_entries); }},
+    {"zset-max-ziplist-value", true, SetZsetMaxValue,
+     [](const Config& cfg) { return std::to_string(cfg.zset_max_listpack_value); }},
+    {"list-max-listpack-size", true, SetListMaxSize,
+     [](const Config& cfg) { return std::to_string(cfg.list_max_listpack_size); }},
+    {"list-max-ziplist-size", true, SetListMaxSize,
+     [](const Config& cfg) { return std::to_string(cfg.list_max_listpack_size); }},
+    {"list-compress-depth", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, INT_MAX, &cfg->list_compress_depth, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.list_compress_depth); }},
 
     {"max-siblings", true,
      [](const Values& v, Config* cfg, std::string* reason) {

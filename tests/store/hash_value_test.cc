@@ -261,7 +261,9 @@ TEST(HashValueTest, ConvertsOnAFieldOrValueLongerThanTheValueLimit) {
 }
 
 TEST(HashValueTest, CustomLimits) {
-  const CollectionLimits small{3, 5};
+  CollectionLimits small;
+  small.hash_max_listpack_entries = 3;
+  small.hash_max_listpack_value = 5;
   HashPtr h = HashOf(0, small);
   EXPECT_TRUE(h->Set("a", "12345", small));
   EXPECT_TRUE(h->Set("bbbbb", "1", small));

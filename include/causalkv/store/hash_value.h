@@ -47,16 +47,11 @@
 #include <string_view>
 #include <utility>
 
+#include "causalkv/store/collection_limits.h"
 #include "causalkv/store/hash_table.h"
 
 namespace causalkv::store {
 
-// Redis's encoding thresholds (hash-max-listpack-entries / -value), owned by
-// the Store, shared by pointer.
-struct CollectionLimits {
-  uint32_t hash_max_listpack_entries = 128;
-  uint32_t hash_max_listpack_value = 64;
-};
 
 class HashValue {
  public:
