@@ -79,6 +79,65 @@ void Move(Context& ctx) {
   }
 }
 
+// COPY source destination [DB destination-db] [REPLACE]
+void Copy(Context& ctx) {
+  int64_t db = ctx.client.db;
+  bool replace = false;
+  for (size_t j = 3; j < ctx.args.size(); ++j) {
+    if (EqualsIgnoreCase(ctx.args[j], "replace")) {
+      replace = true;
+    } else if (EqualsIgnoreCase(ctx.args[j], "db") && j + 1 < ctx.args.size()) {
+      if (!ParseInt64(ctx.args[j + 1], &db)) {
+        ctx.w.Error(err::kNotInteger);
+        return;
+      }
+      if (db < 0 || db >= ctx.store.database_count()) {
+        ctx.w.Error(err::kDbRange);
+        return;
+      }
+      ++j;
+    } else {
+      ctx.w.Error(err::kSyntax);
+      return;
+    }
+  }
+  if (db == ctx.client.db && ctx.args[1] == ctx.args[2]) {
+    ctx.w.Error("source and destination objects are the same");
+    return;
+  }
+  const OpStatus status =
+      ctx.db().Copy(ctx.args[1], &ctx.store.db(static_cast<int>(db)), ctx.args[2], replace);
+  if (status == OpStatus::kOk) {
+    ctx.w.Integer(1);
+  } else if (status == OpStatus::kNotFound || status == OpStatus::kExists) {
+    ctx.w.Integer(0);
+  } else {
+    WriteStoreError(ctx.w, status);
+  }
+}
+
+void SwapDb(Context& ctx) {
+  int64_t dbs[2];
+  for (int i = 0; i < 2; ++i) {
+    if (!ParseInt64(ctx.args[1 + i], &dbs[i]) || dbs[i] < INT32_MIN || dbs[i] > INT32_MAX) {
+      ctx.w.Error(i == 0 ? "invalid first DB index" : "invalid second DB index");
+      return;
+    }
+  }
+  if (dbs[0] < 0 || dbs[0] >= ctx.store.database_count() || dbs[1] < 0 ||
+      dbs[1] >= ctx.store.database_count()) {
+    ctx.w.Error(err::kDbRange);
+    return;
+  }
+  if (ctx.store.causal()) {
+    ctx.w.Error("SWAPDB is not allowed in a cluster: the other nodes' databases would not "
+                "be swapped");
+    return;
+  }
+  ctx.store.SwapDatabases(static_cast<int>(dbs[0]), static_cast<int>(dbs[1]));
+  ctx.w.Ok();
+}
+
 void Keys(Context& ctx) {
   const std::string_view pattern = ctx.args[1];
   const bool all = pattern == "*";
@@ -380,6 +439,13 @@ void RegisterKeyspaceCommands(std::vector<CommandSpec>* out) {
   add("renamenx", 3, kWrite | kFast, 1, 2, 1, RenameNx, "1.0.0",
       "Renames a key only when the target key name doesn't exist.", "O(1)",
       "key:key newkey:key");
+  add("copy", -3, kWrite | kDenyOom, 1, 2, 1, Copy, "6.2.0", "Copies the value of a key to a new key.",
+      "O(N) worst case for collections, where N is the number of nested items. O(1) for string "
+      "values.",
+      "source:key destination:key [DB=destination-db:integer] [REPLACE]");
+  add("swapdb", 3, kWrite | kFast, 0, 0, 0, SwapDb, "4.0.0", "Swaps two Redis databases.",
+      "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+      "index1:integer index2:integer");
   add("move", 3, kWrite | kFast, 1, 1, 1, Move, "1.0.0", "Moves a key to another database.",
       "O(1)", "key:key db:integer");
   add("keys", 2, kReadOnly, 0, 0, 0, Keys, "1.0.0", "Returns all key names that match a "

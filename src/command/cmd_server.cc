@@ -14,6 +14,7 @@
 #include "args.h"
 #include "causalkv/command/dispatch.h"
 #include "causalkv/command/persistence.h"
+#include "causalkv/store/lazy_free.h"
 #include "causalkv/util/glob.h"
 #include "cmd_common.h"
 #include "errors.h"
@@ -216,6 +217,8 @@ void InfoMemory(Context& ctx, std::string* s) {
                 used == 0 ? 0.0 : static_cast<double>(rss) / static_cast<double>(used));
   Line(s, "mem_fragmentation_ratio", std::string(ratio));
   Line(s, "mem_allocator", std::string("libc"));
+  Line(s, "lazyfree_pending_objects", static_cast<uint64_t>(store::LazyFreePending()));
+  Line(s, "lazyfreed_objects", static_cast<uint64_t>(store::LazyFreed()));
   s->append("\r\n");
 }
 

@@ -25,6 +25,25 @@ CommandTable::CommandTable() {
   }
 }
 
+bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view> args,
+                      int client_db, int databases, int* db, std::string_view* key) {
+  int64_t target = -1;
+  if (spec.name == "move" && args.size() >= 3) {
+    if (!ParseInt64(args[2], &target)) return false;
+    *key = args[1];
+  } else if (spec.name == "copy") {
+    for (size_t j = 3; j + 1 < args.size(); ++j) {
+      if (EqualsIgnoreCase(args[j], "db") && ParseInt64(args[j + 1], &target)) break;
+    }
+    *key = args.size() > 2 ? args[2] : std::string_view();
+  } else {
+    return false;
+  }
+  if (target < 0 || target >= databases || target == client_db) return false;
+  *db = static_cast<int>(target);
+  return true;
+}
+
 void CommandTable::Add(CommandSpec spec) {
   index_.emplace(spec.name, specs_.size());
   specs_.push_back(std::move(spec));

@@ -73,6 +73,12 @@ struct CommandSpec {
   size_t id = 0;
 };
 
+// The key a command changes in another database than the client's (MOVE's
+// key in its target database, COPY ... DB n's destination), which its key
+// positions do not name: false when there is none. `args` ran without error.
+bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view> args,
+                      int client_db, int databases, int* db, std::string_view* key);
+
 // Calls fn(key) for each key argument of a command, by its first_key,
 // last_key (negative: from the end) and key_step; none when it has none.
 template <typename Fn>

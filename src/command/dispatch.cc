@@ -310,12 +310,10 @@ void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& 
   // The same key positions the append-only log records.
   ForEachKeyArg(spec, args,
                 [&](std::string_view key) { written_keys_.emplace_back(client.db, key); });
-  if (spec.name == "move" && args.size() >= 3) {
-    int64_t target = -1;
-    if (ParseInt64(args[2], &target) && target >= 0 && target < store_->database_count() &&
-        target != client.db) {
-      written_keys_.emplace_back(static_cast<int>(target), std::string(args[1]));
-    }
+  int target;
+  std::string_view key;
+  if (CrossDatabaseKey(spec, args, client.db, store_->database_count(), &target, &key)) {
+    written_keys_.emplace_back(target, std::string(key));
   }
 }
 

@@ -209,15 +209,23 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
     aof_->AppendClear(counter, persist::kAofAllDatabases);
     return;
   }
+  if (spec.name == "swapdb") {
+    // Both databases as they are now: rare enough to log whole.
+    for (std::string_view arg : args.subspan(1)) {
+      int64_t db;
+      if (!ParseInt64(arg, &db)) return;
+      aof_->AppendClear(counter, static_cast<uint32_t>(db));
+      store_->db(static_cast<int>(db)).ForEachLive(
+          [&](const store::SiblingSet* set) { LogKey(static_cast<int>(db), set->key()); });
+    }
+    return;
+  }
   if (spec.first_key <= 0 || spec.key_step <= 0) return;
   ForEachKeyArg(spec, args, [&](std::string_view key) { LogKey(client.db, key); });
-  if (spec.name == "move" && args.size() >= 3) {
-    // The key also changed in the target database.
-    int64_t target = -1;
-    if (ParseInt64(args[2], &target) && target >= 0 && target < store_->database_count() &&
-        target != client.db) {
-      LogKey(static_cast<int>(target), args[1]);
-    }
+  int target;
+  std::string_view key;
+  if (CrossDatabaseKey(spec, args, client.db, store_->database_count(), &target, &key)) {
+    LogKey(target, key);
   }
 }
 

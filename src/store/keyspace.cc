@@ -343,7 +343,7 @@ bool Keyspace::Persist(std::string_view key) {
 }
 
 SiblingSet* Keyspace::CopyWithFreshVersions(const SiblingSet* src, std::string_view key,
-                                            OpStatus* status) {
+                                            OpStatus* status, bool clone) {
   // Fresh versions in the same order: a client holding an old version of the
   // destination must not be able to remove values it never read.
   Version first;
@@ -354,7 +354,14 @@ SiblingSet* Keyspace::CopyWithFreshVersions(const SiblingSet* src, std::string_v
   std::vector<Sibling> moved;
   moved.reserve(src->size());
   uint64_t next = first.counter();
-  for (Sibling s : *src) moved.push_back(Sibling{Version(next++), s.value, s.type});
+  std::vector<Sibling::ObjectBytes> clones;
+  clones.reserve(src->size());
+  for (Sibling s : *src) {
+    if (clone && s.typed()) {
+      s.value = clones.emplace_back(Sibling::BytesOf(CloneTypedValue(s.type, s.object()))).view();
+    }
+    moved.push_back(Sibling{Version(next++), s.value, s.type});
+  }
   *status = OpStatus::kOk;
   return SiblingSet::Create(key, src->expire_at_ms(), moved);
 }
@@ -391,6 +398,22 @@ OpStatus Keyspace::MoveTo(std::string_view key, Keyspace* target) {
   Remove(link);
   if (moved->has_expire()) target->IndexTtl(moved);
   target->Adopt(moved);
+  return OpStatus::kOk;
+}
+
+OpStatus Keyspace::Copy(std::string_view src, Keyspace* target, std::string_view dst,
+                        bool replace) {
+  if (FindLive(src) == nullptr) return OpStatus::kNotFound;
+  const bool dst_exists = target->FindLive(dst) != nullptr;
+  if (dst_exists && !replace) return OpStatus::kExists;
+  if (causal()) return CausalMove(src, target, dst, /*keep_source=*/true);
+  OpStatus status;
+  SiblingSet* copy =
+      target->CopyWithFreshVersions(*table_.FindLink(src), dst, &status, /*clone=*/true);
+  if (copy == nullptr) return status;
+  if (dst_exists) target->Remove(target->table_.FindLink(dst));
+  if (copy->has_expire()) target->IndexTtl(copy);
+  target->Adopt(copy);
   return OpStatus::kOk;
 }
 

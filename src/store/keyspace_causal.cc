@@ -909,7 +909,8 @@ OpStatus Keyspace::CausalSetExpire(std::string_view key, int64_t at_ms, bool* ex
   return SaveState(key, table_.FindLink(key), std::move(state));
 }
 
-OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::string_view dst) {
+OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::string_view dst,
+                              bool keep_source) {
   SiblingSet** src_link = FindLive(src);
   if (src_link == nullptr) return OpStatus::kNotFound;
   KeyState moving = Unpack(*src_link);
@@ -934,7 +935,7 @@ OpStatus Keyspace::CausalMove(std::string_view src, Keyspace* target, std::strin
   // Store the destination first: if it cannot be stored, the source stays.
   const OpStatus status =
       target->SaveState(dst, target->table_.FindLink(dst), std::move(dst_state));
-  if (status != OpStatus::kOk) return status;
+  if (status != OpStatus::kOk || keep_source) return status;
   moving.siblings.clear();
   return SaveState(src, table_.FindLink(src), std::move(moving));
 }

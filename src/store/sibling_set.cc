@@ -1,5 +1,7 @@
 #include "causalkv/store/sibling_set.h"
 
+#include "causalkv/store/lazy_free.h"
+
 #include <malloc.h>
 
 #include <cstdlib>
@@ -53,7 +55,7 @@ bool SiblingSet::MaterializeTyped(std::span<Sibling> siblings, const CollectionL
 void SiblingSet::ReleaseTyped(const char* p, uint32_t n) {
   for (Iterator it(p, n); it != Iterator(nullptr, 0); ++it) {
     const Sibling s = *it;
-    if (s.typed() && s.object() != nullptr) DestroyTypedValue(s.type, s.object());
+    if (s.typed() && s.object() != nullptr) FreeTypedValue(s.type, s.object());
   }
 }
 

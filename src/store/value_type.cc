@@ -27,6 +27,16 @@ void DestroyTypedValue(ValueType type, void* value) {
   std::abort();  // a string is never a typed value
 }
 
+size_t TypedValueSize(ValueType type, const void* value) {
+  switch (type) {
+    case ValueType::kHash:
+      return static_cast<const HashValue*>(value)->size();
+    case ValueType::kString:
+      break;
+  }
+  std::abort();
+}
+
 size_t TypedValueBytes(ValueType type, const void* value) {
   switch (type) {
     case ValueType::kHash:

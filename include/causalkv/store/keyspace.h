@@ -184,6 +184,11 @@ class Keyspace {
   OpStatus Rename(std::string_view src, std::string_view dst, bool nx);
   // Moves `key` to another keyspace (MOVE); the siblings get fresh versions.
   OpStatus MoveTo(std::string_view key, Keyspace* target);
+  // COPY: `dst` in `target` (this keyspace or another) gets a copy of
+  // every sibling of `src` (typed values deep-copied) with its TTL, at
+  // fresh versions. kNotFound if src is missing; kExists if dst exists and
+  // not `replace`. REQUIRES: not the same key of the same keyspace.
+  OpStatus Copy(std::string_view src, Keyspace* target, std::string_view dst, bool replace);
 
   void Clear();
 
@@ -437,7 +442,11 @@ class Keyspace {
   void ReplaceAll(SiblingSet** link, Version v, std::string_view value);
   // Stores `value` as the only sibling of the key in *link (nullptr: a new key).
   OpStatus StoreOnly(SiblingSet** link, std::string_view key, std::string_view value);
-  SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status);
+  // A new block for `key` with src's siblings at fresh versions of this
+  // keyspace's counter; typed values are shared with src (a move: the
+  // caller disowns them there) or, with `clone`, deep-copied.
+  SiblingSet* CopyWithFreshVersions(const SiblingSet* src, std::string_view key, OpStatus* status,
+                                    bool clone = false);
 
   // --- causal mode ---
   // A state no read sees: a tombstone (no siblings) or an expired state.
@@ -530,7 +539,8 @@ class Keyspace {
   OpStatus CausalSetExpire(std::string_view key, int64_t at_ms, bool* existed);
   // RENAME and MOVE: `dst` in `target` gets src's values at fresh dots, over
   // whatever target held; `src` leaves a tombstone. REQUIRES: src is live.
-  OpStatus CausalMove(std::string_view src, Keyspace* target, std::string_view dst);
+  OpStatus CausalMove(std::string_view src, Keyspace* target, std::string_view dst,
+                      bool keep_source = false);
   // Digest upkeep: the hash a key state adds to its slot's digest.
   static uint64_t StateHash(std::string_view key, const KeyState& state);
   void DigestToggle(std::string_view key, const KeyState& state);

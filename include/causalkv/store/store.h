@@ -23,6 +23,9 @@ class Store {
   int database_count() const { return static_cast<int>(dbs_.size()); }
   // REQUIRES: 0 <= index < database_count().
   Keyspace& db(int index) { return *dbs_[index]; }
+  // SWAPDB: the two databases trade contents. A single node only: in
+  // causal mode the peers' databases would not follow. REQUIRES: valid indexes.
+  void SwapDatabases(int a, int b) { std::swap(dbs_[a], dbs_[b]); }
 
   VersionCounter& counter() { return counter_; }
 

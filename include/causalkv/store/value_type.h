@@ -36,6 +36,8 @@ std::string_view TypeName(ValueType type);
 
 // What follows REQUIRES a typed value (type != kString) of that type.
 void DestroyTypedValue(ValueType type, void* value);
+// Its number of elements (fields, members ...).
+size_t TypedValueSize(ValueType type, const void* value);
 // Heap bytes the value holds (the allocator's usable sizes).
 size_t TypedValueBytes(ValueType type, const void* value);
 // Appends the value's plain-data form.
