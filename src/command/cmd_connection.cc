@@ -396,6 +396,29 @@ void ClientPauseCmd(Context& ctx) {
   ctx.w.Ok();
 }
 
+// CLIENT UNBLOCK id [TIMEOUT|ERROR]
+void ClientUnblock(Context& ctx) {
+  if (ctx.args.size() > 4) {
+    ctx.w.Error("unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.");
+    return;
+  }
+  bool error = false;
+  if (ctx.args.size() == 4) {
+    if (EqualsIgnoreCase(ctx.args[3], "error")) {
+      error = true;
+    } else if (!EqualsIgnoreCase(ctx.args[3], "timeout")) {
+      ctx.w.Error("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      return;
+    }
+  }
+  int64_t id;
+  if (!ParseInt64(ctx.args[2], &id)) {
+    ctx.w.Error(err::kNotInteger);
+    return;
+  }
+  ctx.w.Integer(ctx.dispatcher.UnblockClient(static_cast<uint64_t>(id), error) ? 1 : 0);
+}
+
 void ClientUnpause(Context& ctx) {
   ctx.server.pause = ClientPause{};
   ctx.w.Ok();
@@ -478,6 +501,8 @@ void ClientHelp(Context& ctx) {
       "    Stop the current client pause, resuming traffic.",
       "PAUSE <timeout> [WRITE|ALL]",
       "    Suspend all, or just write, clients for <timeout> milliseconds.",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
       "REPLY (ON|OFF|SKIP)",
       "    Control the replies sent to the current connection.",
       "SETINFO <option> <value>",
@@ -497,7 +522,7 @@ std::string DescribeClient(const ClientState& c, int64_t now_ms) {
   const ClientIo io = c.io != nullptr ? c.io->Io() : ClientIo{};
   std::string flags;
   if (c.in_multi) flags += 'x';
-  if (c.blocked) flags += 'b';
+  if (c.blocked || c.blocked_on_keys) flags += 'b';
   if (c.close_after_reply) flags += 'c';
   if (c.close_asap) flags += 'A';
   if (c.unix_socket) flags += 'U';
@@ -605,6 +630,9 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
       "Suspends commands processing.", "timeout:integer [WRITE|ALL]");
   sub("client|unpause", 2, kConn | kAdmin, ClientUnpause, "6.2.0",
       "Resumes processing commands from paused clients.", "");
+  sub("client|unblock", -3, kConn | kAdmin, ClientUnblock, "5.0.0",
+      "Unblocks a client blocked by a blocking command from a different connection.",
+      "client-id:integer [TIMEOUT|ERROR]");
   sub("client|help", 2, kConn, ClientHelp, "5.0.0", "Returns helpful text about the different "
       "subcommands.", "");
   out->push_back(std::move(client));

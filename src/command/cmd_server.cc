@@ -191,7 +191,7 @@ void InfoClients(Context& ctx, std::string* s) {
   Line(s, "maxclients", static_cast<uint64_t>(st.config.maxclients));
   Line(s, "client_recent_max_input_buffer", st.recent_max_input_buffer);
   Line(s, "client_recent_max_output_buffer", st.recent_max_output_buffer);
-  Line(s, "blocked_clients", st.blocked_clients);
+  Line(s, "blocked_clients", st.blocked_clients + ctx.dispatcher.blocked_on_keys());
   Line(s, "tracking_clients", 0);
   Line(s, "clients_in_timeout_table", 0);
   s->append("\r\n");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cmath>
 
 #include "args.h"
 
@@ -23,6 +25,30 @@ CommandTable::CommandTable() {
     spec.id = id_count_++;
     for (CommandSpec& sub : spec.subcommands) sub.id = id_count_++;
   }
+}
+
+bool ParseBlockingTimeout(std::string_view arg, int64_t now_ms, int64_t* timeout_ms,
+                          const char** error) {
+  long double v;
+  if (!ParseLongDouble(arg, &v) || std::isnan(v)) {
+    *error = "timeout is not a float or out of range";
+    return false;
+  }
+  const long double ms = std::ceil(v * 1000);
+  if (ms > static_cast<long double>(INT64_MAX)) {
+    *error = "timeout is out of range";
+    return false;
+  }
+  if (ms < 0) {
+    *error = "timeout is negative";
+    return false;
+  }
+  *timeout_ms = static_cast<int64_t>(ms);
+  if (*timeout_ms > INT64_MAX - now_ms) {
+    *error = "timeout is out of range";
+    return false;
+  }
+  return true;
 }
 
 bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view> args,

@@ -71,7 +71,19 @@ struct CommandSpec {
   // Index of this command or subcommand among all of them, set by the
   // table: where the dispatcher keeps its statistics.
   size_t id = 0;
+  // Blocking commands (BLPOP ...): finds the keys the command waits for and
+  // its timeout argument; false when the arguments are malformed (the
+  // command then runs and replies with the error). nullptr: never blocks.
+  bool (*blocking_args)(std::span<const std::string_view> args,
+                        std::vector<std::string_view>* keys,
+                        std::string_view* timeout) = nullptr;
 };
+
+// A blocking command's timeout, as Redis reads it: seconds, fractions
+// allowed, rounded up to milliseconds (0: forever). False with the error
+// text Redis gives otherwise (a deadline past INT64_MAX from `now_ms` too).
+bool ParseBlockingTimeout(std::string_view arg, int64_t now_ms, int64_t* timeout_ms,
+                          const char** error);
 
 // The key a command changes in another database than the client's (MOVE's
 // key in its target database, COPY ... DB n's destination), which its key

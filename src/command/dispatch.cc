@@ -7,6 +7,7 @@
 #include <string>
 
 #include "args.h"
+#include "blocking.h"
 #include "causalkv/command/persistence.h"
 #include "causalkv/command/replicator.h"
 #include "causalkv/store/causal.h"
@@ -69,6 +70,7 @@ Dispatcher::Dispatcher(ServerState* server, uint64_t seed)
   command_stats_.resize(table_->id_count());
   slowlog_ = std::make_unique<SlowLog>();
   survey_ = std::make_unique<KeyspaceSurvey>();
+  blocked_ = std::make_unique<BlockedClients>();
   ApplyStoreSettings();
 }
 
@@ -123,6 +125,100 @@ bool Dispatcher::EnforceMaxmemory() {
 }
 
 Dispatcher::~Dispatcher() = default;
+
+bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view> args) {
+  if (client.in_multi) return false;  // queued, and EXEC never blocks
+  const CommandSpec* spec = table_->Find(ToLower(args[0]));
+  if (spec == nullptr || spec->blocking_args == nullptr) return false;
+  if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
+      static_cast<int>(args.size()) < -spec->arity) {
+    return false;
+  }
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  std::string_view timeout_arg;
+  int64_t timeout_ms;
+  const char* error;
+  const int64_t now = store_->now_ms();
+  if (!spec->blocking_args(args, &keys, &timeout_arg) ||
+      !ParseBlockingTimeout(timeout_arg, now, &timeout_ms, &error)) {
+    return false;  // the command reports it
+  }
+  store::Keyspace& ks = store_->db(client.db);
+  for (std::string_view key : keys) {
+    if (ks.FindWithoutTouch(key) != nullptr) {
+      blocked_->Forget(client.id);
+      client.blocked_on_keys = false;
+      return false;
+    }
+  }
+  blocked_->Wait(client.id, client.db, keys, timeout_ms == 0 ? 0 : now + timeout_ms,
+                 client.protocol);
+  client.blocked_on_keys = true;
+  client.cluster_wait = true;
+  client.wait_seq = 0;
+  return true;
+}
+
+void Dispatcher::SignalKeysChanged(const CommandSpec& spec, const ClientState& client,
+                                   std::span<const std::string_view> args) {
+  if (blocked_->empty()) return;
+  ForEachKeyArg(spec, args, [&](std::string_view key) { blocked_->KeyChanged(client.db, key); });
+  int db;
+  std::string_view key;
+  if (CrossDatabaseKey(spec, args, client.db, store_->database_count(), &db, &key)) {
+    blocked_->KeyChanged(db, key);
+  }
+}
+
+void Dispatcher::ServeBlocked() {
+  // A served command may make more keys ready (BLMOVE's destination):
+  // bounded rounds, the rest waits for the next turn of the loop.
+  for (int round = 0; round < 16 && !blocked_->empty(); ++round) {
+    std::vector<BlockedClients::KeyRef> ready = blocked_->TakeReady();
+    if (ready.empty()) return;
+    for (const auto& [db, key] : ready) {
+      for (uint64_t id : blocked_->WaitersOf({db, key})) {
+        if (store_->db(db).FindWithoutTouch(key) == nullptr) break;
+        if (server_->resume_client) server_->resume_client(id, 0, "", true);
+      }
+    }
+  }
+}
+
+int64_t Dispatcher::NextBlockedDeadline() const { return blocked_->NextDeadline(); }
+
+void Dispatcher::ExpireBlocked(int64_t now_ms) {
+  for (const BlockedClients::Expired& e : blocked_->TakeExpired(now_ms)) {
+    auto it = server_->clients.find(e.client);
+    if (it != server_->clients.end()) it->second->blocked_on_keys = false;
+    if (server_->resume_client) {
+      server_->resume_client(e.client, 0, e.protocol >= 3 ? "_\r\n" : "*-1\r\n", false);
+    }
+  }
+}
+
+bool Dispatcher::UnblockClient(uint64_t id, bool error) {
+  if (!blocked_->IsWaiting(id)) return false;
+  int protocol = 2;
+  auto it = server_->clients.find(id);
+  if (it != server_->clients.end()) {
+    protocol = it->second->protocol;
+    it->second->blocked_on_keys = false;
+  }
+  blocked_->Forget(id);
+  if (server_->resume_client) {
+    server_->resume_client(id, 0,
+                           error ? "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+                                 : (protocol >= 3 ? "_\r\n" : "*-1\r\n"),
+                           false);
+  }
+  return true;
+}
+
+void Dispatcher::ClientGone(uint64_t id) { blocked_->Forget(id); }
+
+size_t Dispatcher::blocked_on_keys() const { return blocked_->size(); }
 
 void Dispatcher::InitVersionCounter(uint64_t last_issued, uint64_t limit, uint64_t reserve,
                                     std::function<bool(uint64_t mark)> save,
@@ -426,7 +522,10 @@ bool Dispatcher::MergePeerState(int db, std::string_view key, std::string_view e
   if (store_->db(db).MergeState(key, state, changed, take_evicted) != store::OpStatus::kOk) {
     return false;
   }
-  if (*changed) persistence_->LogKey(db, key);
+  if (*changed) {
+    persistence_->LogKey(db, key);
+    blocked_->KeyChanged(db, key);  // a push through another node wakes waiters here
+  }
   return true;
 }
 
@@ -618,6 +717,7 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     persistence_->NoteWrite();
     if (!failed) persistence_->LogWrite(*spec, client, args);
     if (!failed && collecting_) CollectWrittenKeys(*spec, client, args);
+    if (!failed) SignalKeysChanged(*spec, client, args);
   }
 }
 

@@ -212,7 +212,7 @@ void Connection::ProcessInput() {
       UpdateReading();
       break;
     }
-    if (dispatcher.MustWaitForFetch(client_, args_)) {
+    if (dispatcher.MustWaitForFetch(client_, args_) || dispatcher.MustBlock(client_, args_)) {
       // The command stays parsed (its arguments still in the input buffer)
       // until the replicas answer.
       cluster_waiting_ = true;
@@ -364,8 +364,8 @@ void Connection::ResumeFromCluster(std::string_view reply, bool run_command) {
 
 void Connection::Cron(int64_t wall_ms, int64_t loop_ms) {
   const int timeout_s = server_->state().config.timeout;
-  // As in Redis, a client waiting for a pause is not idle.
-  if (timeout_s > 0 && !blocked_ &&
+  // As in Redis, a client waiting for a pause or in a blocking command is not idle.
+  if (timeout_s > 0 && !blocked_ && !client_.blocked_on_keys &&
       wall_ms - client_.last_interaction_ms > static_cast<int64_t>(timeout_s) * 1000) {
     spdlog::debug("Closing idle client {}", Describe());
     Close();

@@ -138,6 +138,8 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
   idle_.data = this;
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
+  uv_timer_init(&loop_, &block_timer_);
+  block_timer_.data = this;
   const uint64_t period_ms = 1000 / std::max(1, state_.config.hz);
   uv_timer_start(&timer_, OnTimer, period_ms, period_ms);
   uv_signal_init(&loop_, &sigint_);
@@ -562,6 +564,7 @@ void Server::Refuse(Connection* conn, std::string_view reply) {
 }
 
 void Server::OnConnectionClosed(Connection* conn) {
+  dispatcher_->ClientGone(conn->client().id);
   state_.clients.erase(conn->client().id);
   connections_.erase(conn->client().id);
   // Every copy: a listed connection must never outlive its entry.
@@ -624,12 +627,35 @@ void Server::OnPrepare(uv_prepare_t* handle) {
   // CLIENT UNPAUSE (or the end of a pause) takes effect before the loop
   // sleeps, and the replies of the resumed commands go out now.
   self->ResumeBlocked();
+  // Clients in BLPOP & co. whose keys the commands just run made ready.
+  self->dispatcher_->ServeBlocked();
+  self->ArmBlockTimer();
   self->FlushPending();
   if (self->pending_writes_.empty()) {
     uv_idle_stop(&self->idle_);
   } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->idle_))) {
     uv_idle_start(&self->idle_, [](uv_idle_t*) {});
   }
+}
+
+void Server::ArmBlockTimer() {
+  const int64_t next = dispatcher_->NextBlockedDeadline();
+  if (next == block_timer_at_ms_) return;
+  block_timer_at_ms_ = next;
+  if (next == 0) {
+    uv_timer_stop(&block_timer_);
+    return;
+  }
+  const int64_t now = command::WallClockMs();
+  uv_timer_start(
+      &block_timer_,
+      [](uv_timer_t* handle) {
+        auto* self = static_cast<Server*>(handle->data);
+        self->block_timer_at_ms_ = 0;
+        self->dispatcher_->ExpireBlocked(command::WallClockMs());
+        self->ArmBlockTimer();
+      },
+      static_cast<uint64_t>(std::max<int64_t>(0, next - now)), 0);
 }
 
 void Server::Cron() {
@@ -769,6 +795,7 @@ void Server::MaybeFinishShutdown() {
   if (coordinator_ != nullptr) coordinator_->Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&block_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
 }

@@ -118,6 +118,10 @@ class Server {
   // prepare phase (a client resumed there) still wait to be flushed.
   uv_idle_t idle_;
   uv_timer_t timer_;
+  // Fires at the earliest deadline of a client in a blocking command.
+  uv_timer_t block_timer_;
+  int64_t block_timer_at_ms_ = 0;  // when it is due (0: not armed)
+  void ArmBlockTimer();
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   uv_signal_t sighup_;

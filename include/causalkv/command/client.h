@@ -102,6 +102,9 @@ struct ClientState {
   const ClientIoSource* io = nullptr;
   // Waiting for CLIENT PAUSE to end (flag "b"); set by the server.
   bool blocked = false;
+  // Waiting in a blocking command (BLPOP ...) for a key (flag "b"); set by
+  // the dispatcher (command/blocking.h).
+  bool blocked_on_keys = false;
   // CLIENT KILL: the server closes it once the current command is done.
   bool close_asap = false;
   // MULTI: commands queued for EXEC (owned copies of their arguments), and

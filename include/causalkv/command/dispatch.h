@@ -29,6 +29,7 @@ class Persistence;
 class Replicator;
 struct CommandSpec;
 class KeyspaceSurvey;
+class BlockedClients;
 class SlowLog;
 
 // INFO commandstats, per command and subcommand, as Redis counts them:
@@ -99,6 +100,25 @@ class Dispatcher {
   // used_memory as eviction sees it: the store's exact bytes plus the rest of
   // the process's allocations, sampled at most once a second.
   size_t UsedMemory();
+
+  // --- Blocking commands (BLPOP ...; command/blocking.h) ---
+  // True when `args` is a blocking command whose keys are all missing: the
+  // client is registered as waiting, client.cluster_wait is set, and the
+  // caller must hold the command until resume_client runs it (a key became
+  // ready) or drops it (timeout, CLIENT UNBLOCK) with the reply given.
+  bool MustBlock(ClientState& client, std::span<const std::string_view> args);
+  // Before the loop sleeps: wakes the waiters of the keys made ready since.
+  void ServeBlocked();
+  // The earliest deadline of a waiting client (0: none), and resumes the
+  // clients whose deadline has passed with their timeout reply.
+  int64_t NextBlockedDeadline() const;
+  void ExpireBlocked(int64_t now_ms);
+  // CLIENT UNBLOCK: true if `id` was waiting (it gets a null reply, or the
+  // UNBLOCKED error with `error`).
+  bool UnblockClient(uint64_t id, bool error);
+  // A client left (disconnect): it waits no more.
+  void ClientGone(uint64_t id);
+  size_t blocked_on_keys() const;
 
   // True when CLIENT PAUSE holds this command back: the caller must keep it,
   // unexecuted, until the pause ends. Clears a pause that has run out.
@@ -198,6 +218,10 @@ class Dispatcher {
   std::unique_ptr<SlowLog> slowlog_;
   std::shared_ptr<WatchRegistry> watch_registry_ = std::make_shared<WatchRegistry>();
   std::unique_ptr<KeyspaceSurvey> survey_;
+  std::unique_ptr<BlockedClients> blocked_;
+  // After a write: its keys may wake clients blocked on them.
+  void SignalKeysChanged(const CommandSpec& spec, const ClientState& client,
+                         std::span<const std::string_view> args);
   int reap_scan_db_ = 0;            // where OldTombstones goes on
   uint64_t reap_scan_cursor_ = 0;
   std::unique_ptr<Persistence> persistence_;
