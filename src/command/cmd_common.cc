@@ -148,6 +148,11 @@ const store::SiblingSet* LookupRead(Context& ctx, std::string_view key) {
 
 namespace causalkv::command {
 
+std::mt19937_64& CommandRandom() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return random;
+}
+
 bool ParseScanCursor(Context& ctx, std::string_view arg, uint64_t* cursor) {
   // Redis reads the cursor with strtoul and its leniency ("+5", "-1" wraps,
   // "" is 0), refusing only a leading space, trailing garbage and overflow.

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <span>
 #include <string_view>
 
 #include "causalkv/store/keyspace.h"
 #include "command_table.h"
+#include "errors.h"
 
 namespace causalkv::command {
 
@@ -47,6 +49,40 @@ const store::SiblingSet* LookupRead(Context& ctx, std::string_view key);
 // LookupRead for a command that reads strings only: true with *set the key
 // (nullptr if missing), or false, with WRONGTYPE written, for another type.
 bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** set);
+
+// The value of type T (store::HashValue ...) of `key` for a read, counting
+// a keyspace hit or miss: true with *value (nullptr when the key is
+// missing), false with WRONGTYPE written.
+template <typename T>
+bool LookupTyped(Context& ctx, std::string_view key, const T** value) {
+  *value = nullptr;
+  switch (ctx.db().FindTyped(key, value)) {
+    case store::OpStatus::kOk:
+      ++ctx.server.stats.keyspace_hits;
+      return true;
+    case store::OpStatus::kWrongType:
+      ++ctx.server.stats.keyspace_hits;
+      ctx.w.Error(err::kWrongType);
+      return false;
+    default:
+      ++ctx.server.stats.keyspace_misses;
+      return true;
+  }
+}
+
+// Runs a change of the value of type T of `key` (store::Keyspace::
+// UpdateTyped): false, with the error written, when it could not run or
+// could not be stored. A missing key without `create` is not an error.
+template <typename T, typename Fn>
+bool UpdateTypedValue(Context& ctx, std::string_view key, bool create, Fn&& fn) {
+  const store::OpStatus status = ctx.db().UpdateTyped<T>(key, create, fn);
+  if (status == store::OpStatus::kOk || status == store::OpStatus::kNotFound) return true;
+  WriteStoreError(ctx.w, status);
+  return false;
+}
+
+// The random source of the commands that pick elements (HRANDFIELD, SPOP ...).
+std::mt19937_64& CommandRandom();
 
 // SCAN-family arguments, as Redis parses them: the cursor (false, with the
 // error written, if malformed), then MATCH/COUNT[/TYPE] pairs from `first`.

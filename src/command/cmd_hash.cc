@@ -25,32 +25,13 @@ using store::OpStatus;
 constexpr const char* kHashNotInteger = "hash value is not an integer";
 constexpr const char* kHashNotFloat = "hash value is not a float";
 
-// The hash of `key` for a read, counting a hit or a miss: true with *hash
-// (nullptr when the key is missing), false with WRONGTYPE written.
 bool LookupHash(Context& ctx, std::string_view key, const HashValue** hash) {
-  *hash = nullptr;
-  switch (ctx.db().FindTyped(key, hash)) {
-    case OpStatus::kOk:
-      ++ctx.server.stats.keyspace_hits;
-      return true;
-    case OpStatus::kWrongType:
-      ++ctx.server.stats.keyspace_hits;
-      ctx.w.Error(err::kWrongType);
-      return false;
-    default:
-      ++ctx.server.stats.keyspace_misses;
-      return true;
-  }
+  return LookupTyped(ctx, key, hash);
 }
 
-// Runs a change of the hash of `key`; false (with the error written) when
-// it could not run or could not be stored.
 template <typename Fn>
 bool UpdateHash(Context& ctx, bool create, Fn&& fn) {
-  const OpStatus status = ctx.db().UpdateTyped<HashValue>(ctx.args[1], create, fn);
-  if (status == OpStatus::kOk || status == OpStatus::kNotFound) return true;
-  WriteStoreError(ctx.w, status);
-  return false;
+  return UpdateTypedValue<HashValue>(ctx, ctx.args[1], create, fn);
 }
 
 bool CheckFieldValuePairs(Context& ctx) {
@@ -239,11 +220,6 @@ void HIncrByFloat(Context& ctx) {
   if (stored && !text.empty()) ctx.w.Bulk(text);
 }
 
-std::mt19937_64& Random() {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  return random;
-}
-
 void WriteRandomEntry(Context& ctx, std::string_view field, std::string_view value,
                       bool with_values) {
   if (with_values && ctx.client.protocol >= 3) ctx.w.ArrayHeader(2);
@@ -260,7 +236,7 @@ void HRandField(Context& ctx) {
       ctx.w.Null();
       return;
     }
-    ctx.w.Bulk(h->Random(Random()).first);
+    ctx.w.Bulk(h->Random(CommandRandom()).first);
     return;
   }
   int64_t count;
@@ -295,7 +271,7 @@ void HRandField(Context& ctx) {
     const int64_t n = count < 0 ? -count : 1;
     ctx.w.ArrayHeader(resp2_pairs ? n * 2 : n);
     for (int64_t i = 0; i < n; ++i) {
-      const auto [field, value] = h->Random(Random());
+      const auto [field, value] = h->Random(CommandRandom());
       WriteRandomEntry(ctx, field, value, with_values);
     }
     return;
@@ -314,7 +290,7 @@ void HRandField(Context& ctx) {
   const bool pick_kept = count * 3 <= size;
   const int64_t draws = pick_kept ? count : size - count;
   std::unordered_set<std::string_view> picked;
-  while (static_cast<int64_t>(picked.size()) < draws) picked.insert(h->Random(Random()).first);
+  while (static_cast<int64_t>(picked.size()) < draws) picked.insert(h->Random(CommandRandom()).first);
   ctx.w.ArrayHeader(resp2_pairs ? count * 2 : count);
   h->ForEach([&](std::string_view field, std::string_view value) {
     if ((picked.count(field) != 0) == pick_kept) WriteRandomEntry(ctx, field, value, with_values);

@@ -14,6 +14,7 @@ CommandTable::CommandTable() {
   RegisterVersionCommands(&specs);
   RegisterStringCommands(&specs);
   RegisterHashCommands(&specs);
+  RegisterSetCommands(&specs);
   RegisterKeyspaceCommands(&specs);
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);

@@ -146,6 +146,7 @@ class CommandTable {
 void RegisterVersionCommands(std::vector<CommandSpec>* out);
 void RegisterStringCommands(std::vector<CommandSpec>* out);
 void RegisterHashCommands(std::vector<CommandSpec>* out);
+void RegisterSetCommands(std::vector<CommandSpec>* out);
 void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
 void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);

@@ -1,10 +1,30 @@
 #include "causalkv/store/value_type.h"
 
 #include <cstdlib>
+#include <type_traits>
 
-#include "causalkv/store/hash_value.h"
+#include "causalkv/store/collections.h"
 
 namespace causalkv::store {
+namespace {
+
+// Calls fn(value as its class) for a typed value; a string is never one.
+template <typename Fn>
+decltype(auto) Visit(ValueType type, const void* value, Fn&& fn) {
+  switch (type) {
+    case ValueType::kHash:
+      return fn(static_cast<const HashValue*>(value));
+    case ValueType::kSet:
+      return fn(static_cast<const SetValue*>(value));
+    case ValueType::kString:
+    case ValueType::kList:
+    case ValueType::kZset:
+      break;
+  }
+  std::abort();
+}
+
+}  // namespace
 
 std::string_view TypeName(ValueType type) {
   switch (type) {
@@ -12,50 +32,33 @@ std::string_view TypeName(ValueType type) {
       return "string";
     case ValueType::kHash:
       return "hash";
+    case ValueType::kList:
+      return "list";
+    case ValueType::kSet:
+      return "set";
+    case ValueType::kZset:
+      return "zset";
   }
   return "none";
 }
 
 void DestroyTypedValue(ValueType type, void* value) {
-  switch (type) {
-    case ValueType::kHash:
-      HashValue::Destroy(static_cast<HashValue*>(value));
-      return;
-    case ValueType::kString:
-      break;
-  }
-  std::abort();  // a string is never a typed value
+  Visit(type, value, [](const auto* v) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+    T::Destroy(const_cast<T*>(v));
+  });
 }
 
 size_t TypedValueSize(ValueType type, const void* value) {
-  switch (type) {
-    case ValueType::kHash:
-      return static_cast<const HashValue*>(value)->size();
-    case ValueType::kString:
-      break;
-  }
-  std::abort();
+  return Visit(type, value, [](const auto* v) -> size_t { return v->size(); });
 }
 
 size_t TypedValueBytes(ValueType type, const void* value) {
-  switch (type) {
-    case ValueType::kHash:
-      return static_cast<const HashValue*>(value)->memory_bytes();
-    case ValueType::kString:
-      break;
-  }
-  std::abort();
+  return Visit(type, value, [](const auto* v) -> size_t { return v->memory_bytes(); });
 }
 
 void SerializeTypedValue(ValueType type, const void* value, std::string* out) {
-  switch (type) {
-    case ValueType::kHash:
-      static_cast<const HashValue*>(value)->Serialize(out);
-      return;
-    case ValueType::kString:
-      break;
-  }
-  std::abort();
+  Visit(type, value, [out](const auto* v) { v->Serialize(out); });
 }
 
 void* DeserializeTypedValue(ValueType type, std::string_view bytes,
@@ -63,20 +66,21 @@ void* DeserializeTypedValue(ValueType type, std::string_view bytes,
   switch (type) {
     case ValueType::kHash:
       return HashValue::Deserialize(bytes, limits);
+    case ValueType::kSet:
+      return SetValue::Deserialize(bytes, limits);
     case ValueType::kString:
+    case ValueType::kList:
+    case ValueType::kZset:
       break;
   }
   return nullptr;
 }
 
 void* CloneTypedValue(ValueType type, const void* value) {
-  switch (type) {
-    case ValueType::kHash:
-      return HashValue::Clone(*static_cast<const HashValue*>(value));
-    case ValueType::kString:
-      break;
-  }
-  std::abort();
+  return Visit(type, value, [](const auto* v) -> void* {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+    return T::Clone(*v);
+  });
 }
 
 std::string_view TypedValueEncoding(ValueType type, const void* value) {
@@ -85,7 +89,19 @@ std::string_view TypedValueEncoding(ValueType type, const void* value) {
       return static_cast<const HashValue*>(value)->encoding() == HashValue::Encoding::kListpack
                  ? "listpack"
                  : "hashtable";
+    case ValueType::kSet:
+      switch (static_cast<const SetValue*>(value)->encoding()) {
+        case SetValue::Encoding::kIntset:
+          return "intset";
+        case SetValue::Encoding::kListpack:
+          return "listpack";
+        case SetValue::Encoding::kHashtable:
+          return "hashtable";
+      }
+      break;
     case ValueType::kString:
+    case ValueType::kList:
+    case ValueType::kZset:
       break;
   }
   std::abort();

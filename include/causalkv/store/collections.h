@@ -3,6 +3,7 @@
 #pragma once
 
 #include "causalkv/store/hash_value.h"
+#include "causalkv/store/set_value.h"
 #include "causalkv/store/value_type.h"
 
 namespace causalkv::store {
@@ -12,6 +13,10 @@ struct ValueTypeOf;
 template <>
 struct ValueTypeOf<HashValue> {
   static constexpr ValueType kType = ValueType::kHash;
+};
+template <>
+struct ValueTypeOf<SetValue> {
+  static constexpr ValueType kType = ValueType::kSet;
 };
 
 }  // namespace causalkv::store

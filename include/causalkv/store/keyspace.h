@@ -233,7 +233,9 @@ class Keyspace {
   // Changes the value of type T of `key` in place: fn(T*) returns whether it
   // changed anything. A missing key starts as an empty value when `create`
   // (and nothing is stored unless fn leaves it non-empty); otherwise fn is
-  // not called and the result is kNotFound. A change takes a fresh version
+  // not called and the result is kNotFound. A type whose empty value needs
+  // arguments (a set's encoding depends on its first member) is never
+  // created here: its callers create it with StoreTyped. A change takes a fresh version
   // (dot) and keeps the key's TTL; in a cluster it replaces every other
   // sibling of the key (they were seen: the collection's one-value rule). A
   // value left empty deletes the key, as Redis does.
@@ -608,13 +610,17 @@ template <typename T, typename Fn>
 OpStatus Keyspace::UpdateTyped(std::string_view key, bool create, Fn&& fn) {
   SiblingSet** link = FindLive(key);
   if (link == nullptr) {
-    if (!create) return OpStatus::kNotFound;
-    T* fresh = T::Create();
-    if (!fn(fresh) || fresh->size() == 0) {
-      T::Destroy(fresh);
-      return OpStatus::kOk;
+    if constexpr (requires { T::Create(); }) {
+      if (!create) return OpStatus::kNotFound;
+      T* fresh = T::Create();
+      if (!fn(fresh) || fresh->size() == 0) {
+        T::Destroy(fresh);
+        return OpStatus::kOk;
+      }
+      return StoreTyped(key, ValueTypeOf<T>::kType, fresh, TtlUpdate::Clear());
+    } else {
+      return OpStatus::kNotFound;  // made by the caller (StoreTyped): it needs arguments
     }
-    return StoreTyped(key, ValueTypeOf<T>::kType, fresh, TtlUpdate::Clear());
   }
   const Sibling newest = (*link)->newest();
   if (newest.type != ValueTypeOf<T>::kType) return OpStatus::kWrongType;

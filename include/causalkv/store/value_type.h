@@ -28,8 +28,13 @@ struct CollectionLimits;
 enum class ValueType : uint8_t {
   kString = 0,
   kHash = 1,
+  kList = 2,
+  kSet = 3,
+  kZset = 4,
 };
-constexpr uint8_t kMaxValueType = 1;
+// The highest type stored data may name (a type not implemented yet is not
+// accepted from files or peers).
+constexpr uint8_t kMaxValueType = 3;
 
 // Redis's TYPE name ("string", "hash", ...).
 std::string_view TypeName(ValueType type);
