@@ -207,8 +207,8 @@ SetValue* SetValue::Clone(const SetValue& from) {
   s->memory_bytes_ = Usable(s);
   s->encoding_ = from.encoding_;
   if (from.encoding_ != Encoding::kHashtable) {
-    const size_t bytes = from.encoding_ == Encoding::kIntset ? from.IntsetBytes()
-                                                             : from.listpack_header()->bytes;
+    const size_t bytes =
+        from.encoding_ == Encoding::kIntset ? from.IntsetBytes() : from.listpack_header()->bytes;
     s->block_ = static_cast<char*>(Allocate(bytes));
     std::memcpy(s->block_, from.block_, bytes);
     s->memory_bytes_ += Usable(s->block_);
@@ -386,7 +386,7 @@ bool SetValue::IntsetFind(int64_t v, size_t* index) const {
   return false;
 }
 
-bool SetValue::IntsetInsert(int64_t v) {
+void SetValue::IntsetInsert(int64_t v, size_t index) {
   const uint32_t width = intset_header()->width;
   const size_t n = intset_header()->count;
   const uint32_t needed = WidthOf(v);
@@ -403,14 +403,11 @@ bool SetValue::IntsetInsert(int64_t v) {
     }
     WriteInteger(values + (shift == 1 ? 0 : n) * needed, needed, v);
     *intset_header() = IntsetHeader{needed, static_cast<uint32_t>(n + 1)};
-    return true;
+    return;
   }
-  size_t index;
-  if (IntsetFind(v, &index)) return false;
   char* at = ResizeBlockRange(IntsetBytes(), sizeof(IntsetHeader) + index * width, 0, width);
   WriteInteger(at, width, v);
   ++intset_header()->count;
-  return true;
 }
 
 bool SetValue::IntsetErase(int64_t v) {
@@ -433,7 +430,8 @@ bool SetValue::AddToIntset(std::string_view member, const CollectionLimits& limi
       ConvertToTable(size() + 1);
       return AddToTable(member);
     }
-    return IntsetInsert(v);
+    IntsetInsert(v, index);
+    return true;
   }
   // The listpack would hold every integer's text: each must fit the value
   // limit too, and all of them the byte cap (Redis bounds them by the

@@ -84,8 +84,8 @@ class SetValue {
   // set_max_listpack_value; else a hashtable sized for size_hint members.
   // `first` is not added: the caller Adds it (and the rest) next.
   static SetValue* Create(std::string_view first, size_t size_hint, const CollectionLimits& limits);
-  static void Destroy(SetValue* s);            // nullptr allowed
-  static SetValue* Clone(const SetValue& s);   // deep copy, same encoding and order
+  static void Destroy(SetValue* s);           // nullptr allowed
+  static SetValue* Clone(const SetValue& s);  // deep copy, same encoding and order
   SetValue(const SetValue&) = delete;
   SetValue& operator=(const SetValue&) = delete;
 
@@ -263,7 +263,8 @@ class SetValue {
   }
   // True if `v` is stored; *index is where it is or would be inserted.
   bool IntsetFind(int64_t v, size_t* index) const;
-  bool IntsetInsert(int64_t v);
+  // REQUIRES: `v` absent, `index` from IntsetFind(v).
+  void IntsetInsert(int64_t v, size_t index);
   bool IntsetErase(int64_t v);
   bool AddToIntset(std::string_view member, const CollectionLimits& limits);
   void ConvertIntsetToListpack(std::string_view extra);
