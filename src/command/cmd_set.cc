@@ -72,6 +72,9 @@ void SAdd(Context& ctx) {
     return;
   }
   const bool stored = UpdateTypedValue<SetValue>(ctx, ctx.args[1], false, [&](SetValue* s) {
+    // As Redis: the argument count alone may convert a small set first
+    // (a change of encoding only: no new version when nothing is added).
+    s->PrepareToAdd(ctx.args.size() - 2, limits);
     for (size_t i = 2; i < ctx.args.size(); ++i) added += s->Add(ctx.args[i], limits) ? 1 : 0;
     return added > 0;
   });

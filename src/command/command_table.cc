@@ -15,6 +15,7 @@ CommandTable::CommandTable() {
   RegisterStringCommands(&specs);
   RegisterHashCommands(&specs);
   RegisterSetCommands(&specs);
+  RegisterListCommands(&specs);
   RegisterKeyspaceCommands(&specs);
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);

@@ -147,6 +147,7 @@ void RegisterVersionCommands(std::vector<CommandSpec>* out);
 void RegisterStringCommands(std::vector<CommandSpec>* out);
 void RegisterHashCommands(std::vector<CommandSpec>* out);
 void RegisterSetCommands(std::vector<CommandSpec>* out);
+void RegisterListCommands(std::vector<CommandSpec>* out);
 void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
 void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);

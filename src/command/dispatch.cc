@@ -154,6 +154,7 @@ bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view
   }
   blocked_->Wait(client.id, client.db, keys, timeout_ms == 0 ? 0 : now + timeout_ms,
                  client.protocol);
+  client.last_command = spec->name;  // CLIENT LIST shows what it waits in (cmd=)
   client.blocked_on_keys = true;
   client.cluster_wait = true;
   client.wait_seq = 0;

@@ -14,10 +14,11 @@ decltype(auto) Visit(ValueType type, const void* value, Fn&& fn) {
   switch (type) {
     case ValueType::kHash:
       return fn(static_cast<const HashValue*>(value));
+    case ValueType::kList:
+      return fn(static_cast<const ListValue*>(value));
     case ValueType::kSet:
       return fn(static_cast<const SetValue*>(value));
     case ValueType::kString:
-    case ValueType::kList:
     case ValueType::kZset:
       break;
   }
@@ -66,10 +67,11 @@ void* DeserializeTypedValue(ValueType type, std::string_view bytes,
   switch (type) {
     case ValueType::kHash:
       return HashValue::Deserialize(bytes, limits);
+    case ValueType::kList:
+      return ListValue::Deserialize(bytes, limits);
     case ValueType::kSet:
       return SetValue::Deserialize(bytes, limits);
     case ValueType::kString:
-    case ValueType::kList:
     case ValueType::kZset:
       break;
   }
@@ -99,8 +101,11 @@ std::string_view TypedValueEncoding(ValueType type, const void* value) {
           return "hashtable";
       }
       break;
-    case ValueType::kString:
     case ValueType::kList:
+      return static_cast<const ListValue*>(value)->encoding() == ListValue::Encoding::kListpack
+                 ? "listpack"
+                 : "quicklist";
+    case ValueType::kString:
     case ValueType::kZset:
       break;
   }

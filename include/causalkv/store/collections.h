@@ -3,6 +3,7 @@
 #pragma once
 
 #include "causalkv/store/hash_value.h"
+#include "causalkv/store/list_value.h"
 #include "causalkv/store/set_value.h"
 #include "causalkv/store/value_type.h"
 
@@ -13,6 +14,10 @@ struct ValueTypeOf;
 template <>
 struct ValueTypeOf<HashValue> {
   static constexpr ValueType kType = ValueType::kHash;
+};
+template <>
+struct ValueTypeOf<ListValue> {
+  static constexpr ValueType kType = ValueType::kList;
 };
 template <>
 struct ValueTypeOf<SetValue> {
