@@ -16,6 +16,10 @@ CommandTable::CommandTable() {
   RegisterHashCommands(&specs);
   RegisterSetCommands(&specs);
   RegisterListCommands(&specs);
+  RegisterZsetCommands(&specs);
+  RegisterGeoCommands(&specs);
+  RegisterBitmapCommands(&specs);
+  RegisterHyperLogLogCommands(&specs);
   RegisterKeyspaceCommands(&specs);
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);
