@@ -110,7 +110,8 @@ size_t RedisEntryBytes(std::string_view v) {
       encoded = 3;
     } else if (i >= -8388608 && i <= 8388607) {
       encoded = 4;
-    } else if (i >= std::numeric_limits<int32_t>::min() && i <= std::numeric_limits<int32_t>::max()) {
+    } else if (i >= std::numeric_limits<int32_t>::min() &&
+               i <= std::numeric_limits<int32_t>::max()) {
       encoded = 5;
     } else {
       encoded = 9;
@@ -190,6 +191,7 @@ void ListValue::Destroy(ListValue* l) {
 ListValue* ListValue::Clone(const ListValue& from) {
   ListValue* l = Create();
   l->encoding_ = from.encoding_;
+  l->fill_ = from.fill_;
   for (const Node* n = from.head_; n != nullptr; n = n->next) {
     Node* copy = l->NewNode(n->used());
     copy->count = n->count;
@@ -287,10 +289,11 @@ ListValue* ListValue::Deserialize(std::string_view bytes, const CollectionLimits
 
 // --- Limits and conversions --------------------------------------------------
 
-ListValue::NodeLimit ListValue::LimitOf(const CollectionLimits& limits) {
-  const int64_t fill = limits.list_max_listpack_size;
+ListValue::NodeLimit ListValue::LimitOf(int32_t list_max_listpack_size) {
+  const int64_t fill = list_max_listpack_size;
   if (fill >= 0) return {kSizeMax, fill == 0 ? size_t{1} : static_cast<size_t>(fill)};
-  const size_t level = std::min<size_t>(static_cast<size_t>(-fill) - 1, std::size(kNodeBytesLevels) - 1);
+  const size_t level =
+      std::min<size_t>(static_cast<size_t>(-fill) - 1, std::size(kNodeBytesLevels) - 1);
   return {kNodeBytesLevels[level], kSizeMax};
 }
 
@@ -316,17 +319,18 @@ size_t ListValue::ListpackRedisBytes() const {
 void ListValue::MaybeConvertBeforeGrowth(size_t added_bytes, size_t added_count,
                                          const CollectionLimits& limits) {
   if (encoding_ != Encoding::kListpack) return;
-  const NodeLimit limit = LimitOf(limits);
+  const NodeLimit limit = LimitOf(limits.list_max_listpack_size);
   if (Exceeds(limit.bytes, limit.count, SaturatingAdd(ListpackRedisBytes(), added_bytes),
               SaturatingAdd(size_, added_count))) {
     // The listpack's node, if any, becomes the quicklist's first.
     encoding_ = Encoding::kQuicklist;
+    fill_ = limits.list_max_listpack_size;
   }
 }
 
 void ListValue::MaybeConvertAfterShrink(const CollectionLimits& limits) {
   if (encoding_ != Encoding::kQuicklist || nodes_ != 1) return;
-  const NodeLimit limit = LimitOf(limits);
+  const NodeLimit limit = LimitOf(limits.list_max_listpack_size);
   // Half the limit, as Redis when shrinking: a list at the boundary does not
   // flip back and forth. In count mode the bytes are not checked (Redis
   // halves SIZE_MAX).
@@ -343,12 +347,12 @@ void ListValue::MaybeConvertAfterShrink(const CollectionLimits& limits) {
 
 void ListValue::PushFront(std::string_view v, const CollectionLimits& limits) {
   MaybeConvertBeforeGrowth(v.size(), 1, limits);
-  PushUnchecked(v, true, LimitOf(limits));
+  PushUnchecked(v, true, LimitOf(fill_));
 }
 
 void ListValue::PushBack(std::string_view v, const CollectionLimits& limits) {
   MaybeConvertBeforeGrowth(v.size(), 1, limits);
-  PushUnchecked(v, false, LimitOf(limits));
+  PushUnchecked(v, false, LimitOf(fill_));
 }
 
 void ListValue::PushFrontAll(std::span<const std::string_view> values,
@@ -356,7 +360,7 @@ void ListValue::PushFrontAll(std::span<const std::string_view> values,
   size_t bytes = 0;
   for (std::string_view v : values) bytes = SaturatingAdd(bytes, v.size());
   MaybeConvertBeforeGrowth(bytes, values.size(), limits);
-  const NodeLimit limit = LimitOf(limits);
+  const NodeLimit limit = LimitOf(fill_);
   for (std::string_view v : values) PushUnchecked(v, true, limit);
 }
 
@@ -365,7 +369,7 @@ void ListValue::PushBackAll(std::span<const std::string_view> values,
   size_t bytes = 0;
   for (std::string_view v : values) bytes = SaturatingAdd(bytes, v.size());
   MaybeConvertBeforeGrowth(bytes, values.size(), limits);
-  const NodeLimit limit = LimitOf(limits);
+  const NodeLimit limit = LimitOf(fill_);
   for (std::string_view v : values) PushUnchecked(v, false, limit);
 }
 
@@ -420,7 +424,7 @@ std::string ListValue::Pop(bool front, const CollectionLimits& limits) {
 
 void ListValue::Set(size_t index, std::string_view v, const CollectionLimits& limits) {
   MaybeConvertBeforeGrowth(v.size(), 1, limits);
-  const NodeLimit limit = LimitOf(limits);
+  const NodeLimit limit = LimitOf(fill_);
   size_t offset;
   Node* n = FindNode(index, &offset);
   const size_t at = EntryOffset(n, offset);
@@ -470,7 +474,7 @@ void ListValue::InsertAfter(size_t index, std::string_view v, const CollectionLi
 void ListValue::InsertNear(size_t index, bool after, std::string_view v,
                            const CollectionLimits& limits) {
   MaybeConvertBeforeGrowth(v.size(), 1, limits);
-  const NodeLimit limit = LimitOf(limits);
+  const NodeLimit limit = LimitOf(fill_);
   if (size_ == 0) {
     PushUnchecked(v, false, limit);
     return;
@@ -501,14 +505,21 @@ void ListValue::InsertNear(size_t index, bool after, std::string_view v,
       LinkBefore(n, fresh);
     }
     NodeInsert(fresh, 0, v);
-  } else if (after) {
-    Node* right = Split(n, offset + 1);
-    NodeInsert(right, 0, v);
-    MergeAround(n, limit);
   } else {
-    Node* right = Split(n, offset);
-    NodeInsert(n, n->used(), v);
-    MergeAround(right, limit);
+    // Split at the position; the element goes to the part on its side.
+    Node* right = Split(n, after ? offset + 1 : offset);
+    Node* side = after ? right : n;
+    if (AllowInsert(side, v.size(), limit)) {
+      NodeInsert(side, after ? 0 : side->used(), v);
+      MergeAround(after ? n : right, limit);
+    } else {
+      // Redis 7.2 adds it regardless, past the node's limit; here it gets a
+      // node of its own between the two parts, merged where it fits.
+      Node* fresh = NewNode(EntryBytes(v.size()));
+      LinkAfter(n, fresh);
+      NodeInsert(fresh, 0, v);
+      MergeAround(fresh, limit);
+    }
   }
   ++size_;
 }

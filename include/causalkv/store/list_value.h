@@ -22,10 +22,14 @@
 // and end, each element with its Redis encoding and backlen, a string such
 // as "123" as an integer). Every decision below uses that reckoning, so that
 // nodes fill, split, merge and the encoding flips exactly where Redis 7.2's
-// would, and OBJECT ENCODING matches. The limit of a node is
+// would, and OBJECT ENCODING matches (but for the two writes below where
+// Redis 7.2 lets a node grow past its limit and this list does not). The limit of a node is
 // limits.list_max_listpack_size ("fill"): positive, that many elements and
 // at most 8 KB (Redis's SIZE_SAFETY_LIMIT); 0 counts as 1; -1..-5, 4, 8, 16,
-// 32 or 64 KB (below -5 counts as -5). Following Redis 7.2 (t_list.c
+// 32 or 64 KB (below -5 counts as -5). As in Redis, the conversions check
+// the limits passed to each write, while a quicklist's nodes keep the fill
+// in force when it was converted (a later CONFIG SET changes only new
+// quicklists' nodes). Following Redis 7.2 (t_list.c
 // listTypeTryConvertListpack / listTypeTryConvertQuicklist, quicklist.c):
 //
 //   - listpack -> quicklist, before a write that adds elements (every push,
@@ -46,23 +50,27 @@
 //   - Insert/InsertAfter follow Redis's _quicklistInsert: into the node when
 //     it has room; at a node's edge into the neighbour with room, else into
 //     a new node; otherwise the node is split at the position, the element
-//     goes into the new part, and the nodes around are merged pairwise when
-//     the merge fits the limit (Redis's _quicklistMergeNodes).
+//     goes into the part on its side, and the nodes around are merged
+//     pairwise when the merge fits the limit (Redis's _quicklistMergeNodes).
+//     Where that part has no room for the element, Redis 7.2 adds it anyway,
+//     past the limit; here it gets a node of its own, merged where it fits.
 //   - Erase (Redis's quicklistDelRange) frees the nodes it empties and merges
 //     nothing: merging would change when a shrinking quicklist is down to one
 //     node, and so OBJECT ENCODING.
-//   - Set replaces in place. Where the node would then exceed its limit (and
-//     holds other elements) the element is moved to a node of its own and
-//     merged as Insert does, as Redis 7.4 does; Redis 7.2 lets the node grow
-//     past its limit instead (fixed later: redis/redis#12659, #12955).
+//   - Set replaces in place. Where a larger element would take the node past
+//     its limit (and the node holds others) the element is moved to a node
+//     of its own, merged where it fits as Insert's. Redis 7.2 replaces in
+//     place whatever the size (later versions isolate only an element larger
+//     than a node: redis/redis#12659), so its nodes can grow without bound.
 //
 // Invariants:
 //   - no node is empty; a listpack has at most one node; size() is the sum
 //     of the node counts; each node's redis_bytes is 7 plus its elements';
-//   - a node of two or more elements is within its limit, give or take the
-//     last element added to a listpack (the check counts raw lengths, as
-//     Redis's); a listpack converted whole by PushFrontAll/PushBackAll may
-//     be larger, as in Redis, and only shrinks from then on;
+//   - a node of two or more elements is within its limit (under the fill
+//     it was made with), give or take the last element added to a listpack
+//     (the check counts raw lengths, as Redis's); a listpack converted whole
+//     by PushFrontAll/PushBackAll may be larger, as in Redis, and only
+//     shrinks from then on;
 //   - memory_bytes_ is the usable size of this object and of every node.
 //
 // Views returned (At, ForRange) point into this list and stay valid until
@@ -247,7 +255,7 @@ class ListValue {
   // walks from the nearer end of the node.
   static size_t EntryOffset(const Node* n, size_t k);
 
-  static NodeLimit LimitOf(const CollectionLimits& limits);
+  static NodeLimit LimitOf(int32_t list_max_listpack_size);
   static bool AllowInsert(const Node* n, size_t len, const NodeLimit& limit);
   static bool AllowMerge(const Node* a, const Node* b, const NodeLimit& limit);
   size_t ListpackRedisBytes() const;
@@ -294,6 +302,9 @@ class ListValue {
   size_t nodes_ = 0;
   size_t memory_bytes_ = 0;
   Encoding encoding_ = Encoding::kListpack;
+  // The node limit of the quicklist, taken from the limits in force when it
+  // was converted (Redis sets quicklist->fill then).
+  int32_t fill_ = 0;
 };
 
 template <typename Fn>
