@@ -164,6 +164,7 @@ void PeerMerge(Context& ctx) {
     if (changed) {
       statuses[i] = '1';
       ctx.dispatcher.persistence().LogKey(dbs[i], key);
+      ctx.dispatcher.KeyChangedByPeer(dbs[i], key);
     }
   }
   ctx.w.Bulk(statuses);

@@ -334,17 +334,15 @@ void DecrBy(Context& ctx) {
 }
 
 void IncrByFloat(Context& ctx) {
-  long double delta;
-  if (!ParseLongDouble(ctx.args[2], &delta)) {
-    ctx.w.Error(err::kNotFloat);
-    return;
-  }
   std::string text;
   bool computed = false;
+  // As Redis: the key's type first, then its value, then the increment.
   const OpStatus status = ctx.db().Rewrite(
       ctx.args[1], [&](const SiblingSet* existing, std::string_view* value) {
         long double current = 0;
-        if (existing != nullptr && !ParseLongDouble(existing->newest().value, &current)) {
+        long double delta;
+        if ((existing != nullptr && !ParseLongDouble(existing->newest().value, &current)) ||
+            !ParseLongDouble(ctx.args[2], &delta)) {
           ctx.w.Error(err::kNotFloat);
           return false;
         }

@@ -219,6 +219,10 @@ bool Dispatcher::UnblockClient(uint64_t id, bool error) {
 
 void Dispatcher::ClientGone(uint64_t id) { blocked_->Forget(id); }
 
+void Dispatcher::KeyChangedByPeer(int db, std::string_view key) {
+  blocked_->KeyChanged(db, key);  // a push through another node wakes waiters here
+}
+
 size_t Dispatcher::blocked_on_keys() const { return blocked_->size(); }
 
 void Dispatcher::InitVersionCounter(uint64_t last_issued, uint64_t limit, uint64_t reserve,
@@ -525,7 +529,7 @@ bool Dispatcher::MergePeerState(int db, std::string_view key, std::string_view e
   }
   if (*changed) {
     persistence_->LogKey(db, key);
-    blocked_->KeyChanged(db, key);  // a push through another node wakes waiters here
+    KeyChangedByPeer(db, key);
   }
   return true;
 }

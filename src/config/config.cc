@@ -405,14 +405,21 @@ std::string QuorumTooLarge(std::string_view name, int quorum, int nodes) {
 bool SetHashMaxEntries(const Values& v, Config* cfg, std::string* reason) {
   return ParseIntValue(v, 0, INT64_MAX, &cfg->hash_max_listpack_entries, reason);
 }
+// The *-max-listpack-value options are memory values in Redis ("1kb").
+bool ParseListpackValueLimit(const Values& v, int64_t* out, std::string* reason) {
+  uint64_t bytes;
+  if (!ParseMemoryValue(v, 0, INT64_MAX, &bytes, reason)) return false;
+  *out = static_cast<int64_t>(bytes);
+  return true;
+}
 bool SetHashMaxValue(const Values& v, Config* cfg, std::string* reason) {
-  return ParseIntValue(v, 0, INT64_MAX, &cfg->hash_max_listpack_value, reason);
+  return ParseListpackValueLimit(v, &cfg->hash_max_listpack_value, reason);
 }
 bool SetZsetMaxEntries(const Values& v, Config* cfg, std::string* reason) {
   return ParseIntValue(v, 0, INT64_MAX, &cfg->zset_max_listpack_entries, reason);
 }
 bool SetZsetMaxValue(const Values& v, Config* cfg, std::string* reason) {
-  return ParseIntValue(v, 0, INT64_MAX, &cfg->zset_max_listpack_value, reason);
+  return ParseListpackValueLimit(v, &cfg->zset_max_listpack_value, reason);
 }
 bool SetListMaxSize(const Values& v, Config* cfg, std::string* reason) {
   return ParseIntValue(v, INT_MIN, INT_MAX, &cfg->list_max_listpack_size, reason);
@@ -884,7 +891,7 @@ const Option kOptions[] = {
      [](const Config& cfg) { return std::to_string(cfg.set_max_listpack_entries); }},
     {"set-max-listpack-value", true,
      [](const Values& v, Config* cfg, std::string* reason) {
-       return ParseIntValue(v, 0, INT64_MAX, &cfg->set_max_listpack_value, reason);
+       return ParseListpackValueLimit(v, &cfg->set_max_listpack_value, reason);
      },
      [](const Config& cfg) { return std::to_string(cfg.set_max_listpack_value); }},
     {"zset-max-listpack-entries", true, SetZsetMaxEntries,
@@ -904,6 +911,13 @@ const Option kOptions[] = {
        return ParseIntValue(v, 0, INT_MAX, &cfg->list_compress_depth, reason);
      },
      [](const Config& cfg) { return std::to_string(cfg.list_compress_depth); }},
+    {"hll-sparse-max-bytes", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       // Bounds as in Redis (a size: units allowed); 0 keeps every HLL dense.
+       return ParseMemoryValue(v, 0, std::numeric_limits<int64_t>::max(),
+                               &cfg->hll_sparse_max_bytes, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.hll_sparse_max_bytes); }},
 
     {"max-siblings", true,
      [](const Values& v, Config* cfg, std::string* reason) {
@@ -1313,7 +1327,7 @@ bool IsListOption(std::string_view name) {
 // Sizes the file shows with units, as Redis's rewrite does.
 bool IsMemoryOption(std::string_view name) {
   return name == "proto-max-bulk-len" || name == "client-query-buffer-limit" ||
-         name == "maxmemory" || name == "hints-max-memory";
+         name == "maxmemory" || name == "hints-max-memory" || name == "hll-sparse-max-bytes";
 }
 
 // The value as the file gets it: CONFIG GET's, except that the quorums are

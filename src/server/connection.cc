@@ -101,9 +101,10 @@ bool Connection::Start() {
 
 void Connection::UpdateReading() {
   // A command waiting unexecuted (pause, fetch) keeps its arguments in the
-  // input buffer, which reading could move: no reading meanwhile.
-  const bool want =
-      !closing_ && !close_after_flush_ && !output_paused_ && !blocked_ && !cluster_waiting_;
+  // input buffer, which reading could move: no reading meanwhile. One waiting
+  // in a blocking command owns copies of them, and reading goes on.
+  const bool want = !closing_ && !close_after_flush_ && !output_paused_ && !blocked_ &&
+                    (!cluster_waiting_ || !owned_args_.empty());
   if (want == reading_) return;
   if (want) {
     const int rc = uv_read_start(stream(), OnAlloc, OnRead);
@@ -212,7 +213,19 @@ void Connection::ProcessInput() {
       UpdateReading();
       break;
     }
-    if (dispatcher.MustWaitForFetch(client_, args_) || dispatcher.MustBlock(client_, args_)) {
+    if (dispatcher.MustBlock(client_, args_)) {
+      // A blocking command may wait for long: its arguments move out of the
+      // input buffer, so that reading goes on (a disconnect is noticed, and
+      // the client's next commands queue up behind it).
+      if (owned_args_.empty()) {
+        owned_args_.assign(args_.begin(), args_.end());
+        args_.assign(owned_args_.begin(), owned_args_.end());
+      }
+      cluster_waiting_ = true;
+      UpdateReading();
+      break;
+    }
+    if (dispatcher.MustWaitForFetch(client_, args_)) {
       // The command stays parsed (its arguments still in the input buffer)
       // until the replicas answer.
       cluster_waiting_ = true;
@@ -259,6 +272,7 @@ void Connection::ProcessInput() {
 void Connection::RunCommand() {
   has_command_ = false;
   server_->dispatcher().Dispatch(client_, args_, writer_);
+  owned_args_.clear();
   in_start_ += command_bytes_;
   argv_bytes_ = 0;
   reply_peak_ = std::max(reply_peak_, out_.size());
@@ -353,8 +367,10 @@ void Connection::ResumeFromCluster(std::string_view reply, bool run_command) {
     if (run_command) {
       client_.fetched = true;
     } else {
-      // The read could not reach its quorum: its reply is the error.
+      // The read could not reach its quorum (or a blocking command timed
+      // out): its reply is given, and the command goes.
       has_command_ = false;
+      owned_args_.clear();
       in_start_ += command_bytes_;
       argv_bytes_ = 0;
     }

@@ -107,6 +107,9 @@ class Connection final : public command::ClientIoSource {
   command::ClientState client_;
   resp::Parser parser_;
   std::vector<std::string_view> args_;
+  // The held command's arguments, copied out of the input buffer while it
+  // waits in a blocking command (args_ then views these): reading goes on.
+  std::vector<std::string> owned_args_;
 
   // Input: bytes [in_start_, in_end_) of in_ are received but not consumed.
   std::string in_;

@@ -294,6 +294,8 @@ bool HashValue::SetInListpack(std::string_view field, std::string_view value,
     char* p = ResizeListpackRange(old_start - listpack_, old_len, value_len);
     p = WriteVarint(p, value.size());
     std::memcpy(p, value.data(), value.size());
+    // As Redis: a listpack already past a lowered limit converts on any write.
+    if (header()->count > limits.hash_max_listpack_entries) ConvertToTable();
     return false;
   }
   const size_t entry_len = VarintLength(field.size()) + field.size() + value_len;

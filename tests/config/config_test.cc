@@ -180,9 +180,9 @@ TEST(ConfigTest, Defaults) {
       {"lfu-log-factor", "10"},
       {"lfu-decay-time", "1"},
       {"max-siblings", "64"},
-      {"hash-max-listpack-entries", "128"},
+      {"hash-max-listpack-entries", "512"},
       {"hash-max-listpack-value", "64"},
-      {"hash-max-ziplist-entries", "128"},
+      {"hash-max-ziplist-entries", "512"},
       {"hash-max-ziplist-value", "64"},
       {"set-max-intset-entries", "512"},
       {"set-max-listpack-entries", "128"},
@@ -194,6 +194,7 @@ TEST(ConfigTest, Defaults) {
       {"list-max-listpack-size", "-2"},
       {"list-max-ziplist-size", "-2"},
       {"list-compress-depth", "0"},
+      {"hll-sparse-max-bytes", "3000"},
       {"save", ""},
       {"dbfilename", "dump.ckv"},
       {"start-empty-on-corrupt-snapshot", "no"},
@@ -237,7 +238,7 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "set-max-listpack-value", "zset-max-listpack-entries",
                                       "zset-max-listpack-value", "zset-max-ziplist-entries",
                                       "zset-max-ziplist-value", "list-max-listpack-size",
-                                      "list-max-ziplist-size", "list-compress-depth", "max-siblings", "peers",
+                                      "list-max-ziplist-size", "list-compress-depth", "hll-sparse-max-bytes", "max-siblings", "peers",
                                       "peer-secret", "write-quorum", "read-quorum",
                                       "peer-timeout", "anti-entropy-interval",
                                       "tombstone-grace", "expired-grace",
@@ -1031,6 +1032,22 @@ TEST(SetOptionTest, BadValuesAtRuntime) {
     std::string error;
     EXPECT_FALSE(SetOption(&cfg, name, {value}, /*runtime=*/true, &error)) << name << " " << value;
     EXPECT_EQ(error, SetError(name, reason));
+  }
+  EXPECT_EQ(Snapshot(cfg), before);
+}
+
+TEST(SetOptionTest, HllSparseMaxBytesIsASize) {
+  Config cfg;
+  std::string error;
+  EXPECT_EQ(cfg.hll_sparse_max_bytes, 3000u);
+  ASSERT_TRUE(SetOption(&cfg, "hll-sparse-max-bytes", {"0"}, /*runtime=*/true, &error)) << error;
+  EXPECT_EQ(Get(cfg, "hll-sparse-max-bytes"), "0");
+  ASSERT_TRUE(SetOption(&cfg, "hll-sparse-max-bytes", {"4kb"}, true, &error)) << error;
+  EXPECT_EQ(cfg.hll_sparse_max_bytes, 4096u);
+  const auto before = Snapshot(cfg);
+  for (const char* bad : {"-1", "abc", "1.5kb"}) {
+    EXPECT_FALSE(SetOption(&cfg, "hll-sparse-max-bytes", {bad}, true, &error)) << bad;
+    EXPECT_EQ(error, SetError("hll-sparse-max-bytes", kNotMemory)) << bad;
   }
   EXPECT_EQ(Snapshot(cfg), before);
 }

@@ -119,10 +119,10 @@ TEST(HashValueTest, EmptyHashIsAListpack) {
 }
 
 TEST(HashValueTest, SetGetEraseInBothEncodings) {
-  for (int n : {3, 300}) {
+  for (int n : {3, 600}) {
     SCOPED_TRACE("n=" + std::to_string(n));
     HashPtr h = HashOf(n);
-    EXPECT_EQ(h->encoding(), n <= 128 ? Encoding::kListpack : Encoding::kHashtable);
+    EXPECT_EQ(h->encoding(), n <= 512 ? Encoding::kListpack : Encoding::kHashtable);
     std::string_view value;
     ASSERT_TRUE(h->Get(Field(1), &value));
     EXPECT_EQ(value, Value(1));
@@ -204,7 +204,8 @@ TEST(HashValueTest, RandomOperationsMatchAModel) {
 }
 
 TEST(HashValueTest, ConvertsOnTheEntryAfterTheEntryLimit) {
-  const CollectionLimits limits;  // 128 entries, 64 bytes
+  CollectionLimits limits;  // 128 entries (redis.conf's), 64 bytes
+  limits.hash_max_listpack_entries = 128;
   HashPtr h = HashOf(128, limits);
   EXPECT_EQ(h->encoding(), Encoding::kListpack);
   // Overwriting and erasing at the limit do not convert; re-adding does not either.

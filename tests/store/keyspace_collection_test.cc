@@ -95,19 +95,19 @@ TEST_F(SingleNodeCollectionTest, TypesRefuseEachOther) {
 
 TEST_F(SingleNodeCollectionTest, MemoryFollowsTheValueThroughEveryPath) {
   const size_t empty = db().memory_bytes();
-  ASSERT_EQ(HSet(db(), "h", Many(500)), OpStatus::kOk);  // a table
+  ASSERT_EQ(HSet(db(), "h", Many(600)), OpStatus::kOk);  // a table
   const SiblingSet* set = db().FindReadOnly("h");
   const size_t hash_bytes =
       static_cast<const HashValue*>(set->newest().object())->memory_bytes();
-  EXPECT_GT(hash_bytes, 500u * 20);
+  EXPECT_GT(hash_bytes, 600u * 20);
   EXPECT_EQ(db().memory_bytes() - empty,
             malloc_usable_size(const_cast<SiblingSet*>(set)) + hash_bytes);
   // Moved, renamed, expired, overwritten, deleted: always the same sum.
   ASSERT_EQ(db().Rename("h", "h2", false), OpStatus::kOk);
-  EXPECT_EQ(HGetAll(db(), "h2"), Many(500));
+  EXPECT_EQ(HGetAll(db(), "h2"), Many(600));
   ASSERT_EQ(db().MoveTo("h2", &store_.db(1)), OpStatus::kOk);
   EXPECT_EQ(db().memory_bytes(), empty);
-  EXPECT_EQ(HGetAll(store_.db(1), "h2"), Many(500));
+  EXPECT_EQ(HGetAll(store_.db(1), "h2"), Many(600));
   ASSERT_EQ(store_.db(1).Set("h2", "plain", TtlUpdate::Clear()), OpStatus::kOk);
   const SiblingSet* plain = store_.db(1).FindReadOnly("h2");
   EXPECT_EQ(store_.db(1).memory_bytes() - empty,

@@ -118,6 +118,8 @@ class Dispatcher {
   bool UnblockClient(uint64_t id, bool error);
   // A client left (disconnect): it waits no more.
   void ClientGone(uint64_t id);
+  // A state merged from a peer changed `key` (clients may wait for it).
+  void KeyChangedByPeer(int db, std::string_view key);
   size_t blocked_on_keys() const;
 
   // True when CLIENT PAUSE holds this command back: the caller must keep it,

@@ -75,7 +75,7 @@ struct Config {
   int max_siblings = 64;
   // Collections: the sizes up to which a value keeps its compact encoding
   // (Redis's names and defaults; the older *-ziplist-* names are aliases).
-  int64_t hash_max_listpack_entries = 128;
+  int64_t hash_max_listpack_entries = 512;
   int64_t hash_max_listpack_value = 64;
   int64_t set_max_intset_entries = 512;
   int64_t set_max_listpack_entries = 128;
@@ -84,6 +84,9 @@ struct Config {
   int64_t zset_max_listpack_value = 64;
   int64_t list_max_listpack_size = -2;
   int64_t list_compress_depth = 0;  // accepted; lists are not compressed
+  // A HyperLogLog's sparse form is promoted to dense when it would grow
+  // past this many bytes, header included (Redis's name and default).
+  uint64_t hll_sparse_max_bytes = 3000;
   // Snapshots: automatic save points (after `seconds` if at least `changes`
   // writes happened; none by default, as a cache), the file name in `dir`,
   // and whether a corrupt snapshot is set aside (true) or stops the start.

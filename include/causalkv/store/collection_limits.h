@@ -10,7 +10,7 @@
 namespace causalkv::store {
 
 struct CollectionLimits {
-  uint32_t hash_max_listpack_entries = 128;
+  uint32_t hash_max_listpack_entries = 512;
   uint32_t hash_max_listpack_value = 64;
   uint32_t set_max_intset_entries = 512;
   uint32_t set_max_listpack_entries = 128;
