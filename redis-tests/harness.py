@@ -280,6 +280,32 @@ def assert_versions_resume_above(test, r, highest):
     r.delete("__fresh_version_probe__")
 
 
+def redis_as_subject():
+    """True when CAUSALKV_TEST_SUBJECT=redis-server: the comparison tests that
+    support it (test_hashes.py, test_differential.py) then start a second
+    redis-server in causalkv's place, to check the tests' own logic against
+    Redis itself (every comparison must pass with Redis on both sides)."""
+    return os.environ.get("CAUSALKV_TEST_SUBJECT", "") == "redis-server"
+
+
+def start_redis_subject(*extra_args, data_dir=None):
+    """A redis-server in causalkv's place (see redis_as_subject), with
+    causalkv's defaults: no save points, no AOF unless `extra_args` ask.
+    `data_dir` restarts it on existing data, as with start_server."""
+    def argv(port, d):
+        return [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", d] + list(extra_args)
+    return _start("redis-server(subject)", argv, data_dir)
+
+
+def start_subject(*extra_args, data_dir=None):
+    """The server under test: causalkv, or a redis-server when
+    redis_as_subject(). Options must then mean the same to both."""
+    if redis_as_subject():
+        return start_redis_subject(*extra_args, data_dir=data_dir)
+    return start_server(None, *extra_args, data_dir=data_dir)
+
+
 def start_redis_oracle(*extra_args):
     """Start a real redis-server (no persistence) to compare replies against."""
     def argv(port, d):

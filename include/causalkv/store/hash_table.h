@@ -253,7 +253,9 @@ void IntrusiveTable<Entry, Traits>::Insert(Entry* entry) {
   *Traits::NextSlot(entry) = *bucket;
   *bucket = entry;
   ++size_;
-  MaybeResize();
+  // Grow only: a table sized ahead for a bulk fill must not start shrinking
+  // at its first insert (RehashStep shrinks a table that emptied).
+  if (!IsRehashing() && size_ >= table_[0].mask + 1) StartResize(std::bit_ceil(size_ + 1));
 }
 
 template <typename Entry, typename Traits>
