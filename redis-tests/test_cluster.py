@@ -865,9 +865,9 @@ class Collections(ClusterTest):
         with self.assertRaises(redis.ResponseError) as wrong:
             b.execute_command("VGET", "h")
         self.assertIn("WRONGTYPE", str(wrong.exception))
-        a.hset("big", mapping={"f%d" % i: "v" for i in range(200)})
+        a.hset("big", mapping={"f%d" % i: "v" for i in range(600)})
         self.assertEqual(c.object("encoding", "big"), b"hashtable")
-        self.assertEqual(b.hlen("big"), 200)
+        self.assertEqual(b.hlen("big"), 600)
         b.expire("big", 100)
         self.assertGreater(c.ttl("big"), 90)
         c.rename("h", "h2")

@@ -378,7 +378,7 @@ void RegisterHashCommands(std::vector<CommandSpec>* out) {
       "O(1)", "key:key field:string increment:double");
   add("hrandfield", -2, kReadOnly | kRandom, HRandField, "6.2.0",
       "Returns one or more random fields from a hash.",
-      "O(N) where N is the number of fields returned", "key:key [count:integer [WITHVALUES]]");
+      "O(N) where N is the number of fields returned", "key:key [count:integer] [WITHVALUES]");
   add("hscan", -3, kReadOnly | kRandom, HScan, "2.8.0",
       "Iterates over fields and values of a hash.",
       "O(1) for every call. O(N) for a complete iteration, including enough command calls "

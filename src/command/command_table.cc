@@ -126,6 +126,7 @@ struct ArgDoc {
   std::string token;
   bool optional = false;
   bool multiple = false;
+  std::vector<std::string> alternatives;  // a "oneof" of pure tokens (A|B|C)
 };
 
 std::vector<ArgDoc> ParseArgsDoc(std::string_view doc) {
@@ -154,7 +155,19 @@ std::vector<ArgDoc> ParseArgsDoc(std::string_view doc) {
     }
     // The type follows the last colon, so a name may contain one ("ip:port").
     const size_t colon = word.rfind(':');
-    if (colon == std::string_view::npos) {
+    const std::string_view choices = colon == std::string_view::npos ? word : word.substr(0, colon);
+    if (choices.find('|') != std::string_view::npos &&
+        (colon == std::string_view::npos || word.substr(colon + 1) == "oneof")) {
+      // LEFT|RIGHT: one of these tokens (redis-cli's hints need each of them).
+      for (size_t from = 0; from <= choices.size();) {
+        size_t bar = choices.find('|', from);
+        if (bar == std::string_view::npos) bar = choices.size();
+        arg.alternatives.emplace_back(choices.substr(from, bar - from));
+        from = bar + 1;
+      }
+      arg.name = ToLower(arg.token.empty() ? choices : std::string_view(arg.token));
+      arg.type = "oneof";
+    } else if (colon == std::string_view::npos) {
       arg.token = std::string(word);
       arg.name = ToLower(word);
       arg.type = "pure-token";
@@ -168,14 +181,25 @@ std::vector<ArgDoc> ParseArgsDoc(std::string_view doc) {
 }
 
 void WriteArgDoc(resp::Writer& w, const ArgDoc& arg) {
-  int fields = 2 + (arg.type != "pure-token" ? 1 : 0) + (arg.token.empty() ? 0 : 1) +
-               ((arg.optional || arg.multiple) ? 1 : 0);
+  const bool oneof = !arg.alternatives.empty();
+  int fields = 2 + (arg.type != "pure-token" && !oneof ? 1 : 0) + (arg.token.empty() ? 0 : 1) +
+               ((arg.optional || arg.multiple) ? 1 : 0) + (oneof ? 1 : 0);
   w.MapHeader(fields);
   w.Bulk("name");
   w.Bulk(arg.name);
   w.Bulk("type");
   w.Bulk(arg.type);
-  if (arg.type != "pure-token") {
+  if (oneof) {
+    w.Bulk("arguments");
+    w.ArrayHeader(static_cast<int64_t>(arg.alternatives.size()));
+    for (const std::string& alt : arg.alternatives) {
+      ArgDoc token;
+      token.name = ToLower(alt);
+      token.type = "pure-token";
+      token.token = alt;
+      WriteArgDoc(w, token);
+    }
+  } else if (arg.type != "pure-token") {
     w.Bulk("display_text");
     w.Bulk(arg.name);
   }

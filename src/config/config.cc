@@ -407,6 +407,10 @@ bool SetHashMaxEntries(const Values& v, Config* cfg, std::string* reason) {
 }
 // The *-max-listpack-value options are memory values in Redis ("1kb").
 bool ParseListpackValueLimit(const Values& v, int64_t* out, std::string* reason) {
+  if (v.size() == 1 && v[0].empty()) {  // Redis reads an empty memory value as 0
+    *out = 0;
+    return true;
+  }
   uint64_t bytes;
   if (!ParseMemoryValue(v, 0, INT64_MAX, &bytes, reason)) return false;
   *out = static_cast<int64_t>(bytes);
