@@ -20,6 +20,7 @@ CommandTable::CommandTable() {
   RegisterGeoCommands(&specs);
   RegisterBitmapCommands(&specs);
   RegisterHyperLogLogCommands(&specs);
+  RegisterSortCommands(&specs);
   RegisterKeyspaceCommands(&specs);
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);
@@ -68,6 +69,18 @@ bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view>
       if (EqualsIgnoreCase(args[j], "db") && ParseInt64(args[j + 1], &target)) break;
     }
     *key = args.size() > 2 ? args[2] : std::string_view();
+  } else if (spec.name == "sort") {
+    for (size_t j = 2; j + 1 < args.size(); ++j) {
+      if (EqualsIgnoreCase(args[j], "store")) {
+        *db = client_db;
+        *key = args[j + 1];
+        return true;
+      }
+      // Skip option values (SORT k BY store is a pattern, not STORE).
+      if (EqualsIgnoreCase(args[j], "by") || EqualsIgnoreCase(args[j], "get")) ++j;
+      if (EqualsIgnoreCase(args[j], "limit")) j += 2;
+    }
+    return false;
   } else {
     return false;
   }

@@ -85,9 +85,9 @@ struct CommandSpec {
 bool ParseBlockingTimeout(std::string_view arg, int64_t now_ms, int64_t* timeout_ms,
                           const char** error);
 
-// The key a command changes in another database than the client's (MOVE's
-// key in its target database, COPY ... DB n's destination), which its key
-// positions do not name: false when there is none. `args` ran without error.
+// A key a command changes that its key positions do not name: MOVE's key
+// in its target database, COPY ... DB n's destination, SORT ... STORE's
+// destination. False when there is none. `args` ran without error.
 bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view> args,
                       int client_db, int databases, int* db, std::string_view* key);
 
@@ -152,6 +152,7 @@ void RegisterZsetCommands(std::vector<CommandSpec>* out);
 void RegisterGeoCommands(std::vector<CommandSpec>* out);
 void RegisterBitmapCommands(std::vector<CommandSpec>* out);
 void RegisterHyperLogLogCommands(std::vector<CommandSpec>* out);
+void RegisterSortCommands(std::vector<CommandSpec>* out);
 void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
 void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);
