@@ -57,9 +57,9 @@ size_t EntryLength(std::string_view field, std::string_view value) {
 // Writes the entry (the layout at the top of hash_value.h); returns its end.
 char* WriteEntry(char* p, std::string_view field, std::string_view value) {
   p = WriteVarint(p, field.size());
-  std::memcpy(p, field.data(), field.size());
+  if (!field.empty()) std::memcpy(p, field.data(), field.size());
   p = WriteVarint(p + field.size(), value.size());
-  std::memcpy(p, value.data(), value.size());
+  if (!value.empty()) std::memcpy(p, value.data(), value.size());
   return p + value.size();
 }
 
@@ -293,7 +293,7 @@ bool HashValue::SetInListpack(std::string_view field, std::string_view value,
     }
     char* p = ResizeListpackRange(old_start - listpack_, old_len, value_len);
     p = WriteVarint(p, value.size());
-    std::memcpy(p, value.data(), value.size());
+    if (!value.empty()) std::memcpy(p, value.data(), value.size());
     // As Redis: a listpack already past a lowered limit converts on any write.
     if (header()->count > limits.hash_max_listpack_entries) ConvertToTable();
     return false;
@@ -350,7 +350,7 @@ bool HashValue::SetInTable(std::string_view field, std::string_view value) {
   const size_t value_at = stored_field.data() + stored_field.size() - block;
   if (!reads_this_block && value_at + VarintLength(value.size()) + value.size() <= usable) {
     char* p = WriteVarint(reinterpret_cast<char*>(old) + value_at, value.size());
-    std::memcpy(p, value.data(), value.size());
+    if (!value.empty()) std::memcpy(p, value.data(), value.size());
     return false;
   }
   // NewEntry copies `field` and `value` before `old` is freed, so either may

@@ -58,7 +58,7 @@ void WriteEntry(char* p, std::string_view v) {
   char* const length_end = WriteVarint(length, v.size());
   const size_t n = length_end - length;
   std::memcpy(p, length, n);
-  std::memcpy(p + n, v.data(), v.size());
+  if (!v.empty()) std::memcpy(p + n, v.data(), v.size());  // an empty view may be null
   p += n + v.size();
   for (size_t i = n; i > 0; --i) *p++ = length[i - 1];
 }

@@ -56,7 +56,7 @@ size_t EntryLength(std::string_view member) { return VarintLength(member.size())
 // Writes the member with its length; returns its end.
 char* WriteEntry(char* p, std::string_view member) {
   p = WriteVarint(p, member.size());
-  std::memcpy(p, member.data(), member.size());
+  if (!member.empty()) std::memcpy(p, member.data(), member.size());
   return p + member.size();
 }
 

@@ -71,7 +71,7 @@ size_t EntryLength(std::string_view member) {
 // Writes a listpack (and serialized) entry; returns its end.
 char* WriteEntry(char* p, std::string_view member, double score) {
   p = WriteVarint(p, member.size());
-  std::memcpy(p, member.data(), member.size());
+  if (!member.empty()) std::memcpy(p, member.data(), member.size());
   return StoreScore(p + member.size(), score);
 }
 
@@ -693,7 +693,7 @@ ZsetValue::ZsetEntry* ZsetValue::NewEntry(std::string_view member, double score)
   e->next = nullptr;
   e->score = score;
   char* p = WriteVarint(reinterpret_cast<char*>(e) + sizeof(ZsetEntry), member.size());
-  std::memcpy(p, member.data(), member.size());
+  if (!member.empty()) std::memcpy(p, member.data(), member.size());
   memory_bytes_ += Usable(e);
   return e;
 }
