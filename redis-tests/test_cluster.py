@@ -878,6 +878,24 @@ class Collections(ClusterTest):
         self.cluster.wait_converged()
         self.assertEqual(self.assert_same_everywhere("big")[0], b"hash")
 
+    def test_list_and_set_commands_replicate(self):
+        a, b, c = (n.client() for n in self.cluster.nodes)
+        self.assertEqual(a.rpush("l", "3", "1", "2"), 3)
+        self.assertEqual(b.lrange("l", 0, -1), [b"3", b"1", b"2"])
+        self.assertEqual(c.lpop("l"), b"3")
+        self.assertEqual(a.llen("l"), 2)
+        self.assertEqual(b.sadd("s", "x", "y", "1"), 3)
+        self.assertEqual(sorted(c.smembers("s")), [b"1", b"x", b"y"])
+        self.assertEqual(a.execute_command("SORT", "l", "STORE", "sorted"), 2)
+        self.assertEqual(c.lrange("sorted", 0, -1), [b"1", b"2"])
+        self.assertEqual(b.copy("s", "s2"), True)
+        self.assertEqual(sorted(a.smembers("s2")), [b"1", b"x", b"y"])
+        self.assertEqual(c.execute_command("SINTERSTORE", "inter", "s", "s2"), 3)
+        self.assertEqual(a.scard("inter"), 3)
+        self.assertEqual(b.ltrim("l", 5, 10), True)
+        self.assertEqual(c.exists("l"), 0)
+        self.cluster.wait_converged()
+
     def test_concurrent_hash_writes_converge_to_one_whole_value(self):
         a = self.a.client()
         a.hset("k", "base", "0")
