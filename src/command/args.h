@@ -12,6 +12,10 @@ bool ParseInt64(std::string_view s, int64_t* out);
 // A finite or infinite long double as strtold reads it, with no leading
 // space, no trailing garbage and not NaN.
 bool ParseLongDouble(std::string_view s, long double* out);
+// A double as Redis's string2d reads it (ZADD scores, WEIGHTS, GEO
+// coordinates): strtod over the whole argument, no leading space, not NaN,
+// no overflow and no underflow to zero ("inf" and "-inf" are accepted).
+bool ParseDouble(std::string_view s, double* out);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 std::string ToLower(std::string_view s);
 // Formats like Redis's INCRBYFLOAT reply: "%.17Lf" with trailing zeros (and

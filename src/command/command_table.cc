@@ -58,7 +58,7 @@ bool ParseBlockingTimeout(std::string_view arg, int64_t now_ms, int64_t* timeout
   return true;
 }
 
-bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view> args,
+bool ExtraWrittenKey(const CommandSpec& spec, std::span<const std::string_view> args,
                       int client_db, int databases, int* db, std::string_view* key) {
   int64_t target = -1;
   if (spec.name == "move" && args.size() >= 3) {
@@ -81,6 +81,20 @@ bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view>
       if (EqualsIgnoreCase(args[j], "limit")) j += 2;
     }
     return false;
+  } else if (spec.name == "georadius" || spec.name == "georadiusbymember") {
+    // STORE/STOREDIST key among the options (the last one counts), which
+    // start after "key lon lat radius unit" or "key member radius unit".
+    bool found = false;
+    for (size_t j = spec.name == "georadius" ? 6 : 5; j + 1 < args.size(); ++j) {
+      if (EqualsIgnoreCase(args[j], "store") || EqualsIgnoreCase(args[j], "storedist")) {
+        *key = args[++j];
+        found = true;
+      } else if (EqualsIgnoreCase(args[j], "count")) {
+        ++j;
+      }
+    }
+    *db = client_db;
+    return found;
   } else {
     return false;
   }

@@ -87,8 +87,9 @@ bool ParseBlockingTimeout(std::string_view arg, int64_t now_ms, int64_t* timeout
 
 // A key a command changes that its key positions do not name: MOVE's key
 // in its target database, COPY ... DB n's destination, SORT ... STORE's
-// destination. False when there is none. `args` ran without error.
-bool CrossDatabaseKey(const CommandSpec& spec, std::span<const std::string_view> args,
+// and GEORADIUS[BYMEMBER] ... STORE|STOREDIST's destinations. False when
+// there is none. `args` ran without error.
+bool ExtraWrittenKey(const CommandSpec& spec, std::span<const std::string_view> args,
                       int client_db, int databases, int* db, std::string_view* key);
 
 // Calls fn(key) for each key argument of a command, by its first_key,

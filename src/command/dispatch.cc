@@ -167,7 +167,7 @@ void Dispatcher::SignalKeysChanged(const CommandSpec& spec, const ClientState& c
   ForEachKeyArg(spec, args, [&](std::string_view key) { blocked_->KeyChanged(client.db, key); });
   int db;
   std::string_view key;
-  if (CrossDatabaseKey(spec, args, client.db, store_->database_count(), &db, &key)) {
+  if (ExtraWrittenKey(spec, args, client.db, store_->database_count(), &db, &key)) {
     blocked_->KeyChanged(db, key);
   }
 }
@@ -413,7 +413,7 @@ void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& 
                 [&](std::string_view key) { written_keys_.emplace_back(client.db, key); });
   int target;
   std::string_view key;
-  if (CrossDatabaseKey(spec, args, client.db, store_->database_count(), &target, &key)) {
+  if (ExtraWrittenKey(spec, args, client.db, store_->database_count(), &target, &key)) {
     written_keys_.emplace_back(target, std::string(key));
   }
 }

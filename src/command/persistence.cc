@@ -224,7 +224,7 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
   ForEachKeyArg(spec, args, [&](std::string_view key) { LogKey(client.db, key); });
   int target;
   std::string_view key;
-  if (CrossDatabaseKey(spec, args, client.db, store_->database_count(), &target, &key)) {
+  if (ExtraWrittenKey(spec, args, client.db, store_->database_count(), &target, &key)) {
     LogKey(target, key);
   }
 }

@@ -185,6 +185,21 @@ void Writer::Double(double v) {
   }
 }
 
+void Writer::DoubleText(std::string_view text) {
+  if (protocol_ >= 3) {
+    out_->push_back(',');
+    out_->append(text);
+    out_->append(kCrlf);
+  } else {
+    Bulk(text);
+  }
+}
+
+std::string DoubleToString(double v) {
+  char buf[kDoubleBufSize];
+  return std::string(buf, FormatDouble(v, buf));
+}
+
 void Writer::Bool(bool v) {
   if (protocol_ >= 3) {
     out_->append(v ? "#t\r\n" : "#f\r\n");

@@ -18,8 +18,9 @@ decltype(auto) Visit(ValueType type, const void* value, Fn&& fn) {
       return fn(static_cast<const ListValue*>(value));
     case ValueType::kSet:
       return fn(static_cast<const SetValue*>(value));
-    case ValueType::kString:
     case ValueType::kZset:
+      return fn(static_cast<const ZsetValue*>(value));
+    case ValueType::kString:
       break;
   }
   std::abort();
@@ -71,8 +72,9 @@ void* DeserializeTypedValue(ValueType type, std::string_view bytes,
       return ListValue::Deserialize(bytes, limits);
     case ValueType::kSet:
       return SetValue::Deserialize(bytes, limits);
-    case ValueType::kString:
     case ValueType::kZset:
+      return ZsetValue::Deserialize(bytes, limits);
+    case ValueType::kString:
       break;
   }
   return nullptr;
@@ -105,8 +107,11 @@ std::string_view TypedValueEncoding(ValueType type, const void* value) {
       return static_cast<const ListValue*>(value)->encoding() == ListValue::Encoding::kListpack
                  ? "listpack"
                  : "quicklist";
-    case ValueType::kString:
     case ValueType::kZset:
+      return static_cast<const ZsetValue*>(value)->encoding() == ZsetValue::Encoding::kListpack
+                 ? "listpack"
+                 : "skiplist";
+    case ValueType::kString:
       break;
   }
   std::abort();

@@ -12,6 +12,10 @@
 
 namespace causalkv::resp {
 
+// The text Writer::Double() writes for v: Redis 7.2's d2string(), which is
+// also how Redis spells a score inside a plain string reply (ZSCAN).
+std::string DoubleToString(double v);
+
 class Writer {
  public:
   explicit Writer(std::string* out, int protocol = 2) : out_(out), protocol_(protocol) {}
@@ -35,6 +39,9 @@ class Writer {
   void SetHeader(int64_t n);
   void PushHeader(int64_t n);  // RESP3 only ">"; RESP2 "*"
   void Double(double v);       // RESP3 ",<v>"; RESP2 bulk; inf/-inf/nan spelled as Redis does
+  // A double already spelled out (Redis's addReplyHumanLongDouble: GEOPOS
+  // coordinates): RESP3 ",<text>", RESP2 a bulk string of the text.
+  void DoubleText(std::string_view text);
   void Bool(bool v);
   void Verbatim(std::string_view format, std::string_view text);  // format is 3 chars, e.g. "txt"
 

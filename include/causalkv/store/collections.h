@@ -6,6 +6,7 @@
 #include "causalkv/store/list_value.h"
 #include "causalkv/store/set_value.h"
 #include "causalkv/store/value_type.h"
+#include "causalkv/store/zset_value.h"
 
 namespace causalkv::store {
 
@@ -22,6 +23,10 @@ struct ValueTypeOf<ListValue> {
 template <>
 struct ValueTypeOf<SetValue> {
   static constexpr ValueType kType = ValueType::kSet;
+};
+template <>
+struct ValueTypeOf<ZsetValue> {
+  static constexpr ValueType kType = ValueType::kZset;
 };
 
 }  // namespace causalkv::store

@@ -34,7 +34,7 @@ enum class ValueType : uint8_t {
 };
 // The highest type stored data may name (a type not implemented yet is not
 // accepted from files or peers).
-constexpr uint8_t kMaxValueType = 3;
+constexpr uint8_t kMaxValueType = 4;
 
 // Redis's TYPE name ("string", "hash", ...).
 std::string_view TypeName(ValueType type);
