@@ -468,7 +468,6 @@ void BRPop(Context& ctx) { BPopGeneric(ctx, End::kRight); }
 // [LMPOP|BLMPOP timeout] numkeys key [key ...] LEFT|RIGHT [COUNT count],
 // from args[first] (the numkeys).
 void MPopGeneric(Context& ctx, size_t first) {
-  if (first == 2 && !CheckTimeout(ctx, ctx.args[1])) return;
   int64_t numkeys;
   if (!ParseInt64(ctx.args[first], &numkeys) || numkeys <= 0) {
     ctx.w.Error("numkeys should be greater than 0");
@@ -499,6 +498,8 @@ void MPopGeneric(Context& ctx, size_t first) {
       return;
     }
   }
+  // As Redis: BLMPOP's timeout is read after the other arguments.
+  if (first == 2 && !CheckTimeout(ctx, ctx.args[1])) return;
   for (size_t i = first + 1; i < first + 1 + static_cast<size_t>(numkeys); ++i) {
     const ListValue* l;
     if (!LookupTyped(ctx, ctx.args[i], &l)) return;
@@ -534,13 +535,24 @@ bool SourceKey(std::span<const std::string_view> args, std::vector<std::string_v
   return true;
 }
 
-// BLMPOP timeout numkeys key [key ...] ...
+// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: false
+// for anything malformed, which then runs and replies its error at once.
 bool NumKeysAfterTimeout(std::span<const std::string_view> args,
                          std::vector<std::string_view>* keys, std::string_view* timeout) {
   int64_t numkeys;
   if (args.size() < 4 || !ParseInt64(args[2], &numkeys) || numkeys <= 0 ||
-      numkeys > static_cast<int64_t>(args.size()) - 3) {
+      numkeys > static_cast<int64_t>(args.size()) - 4) {
     return false;
+  }
+  const size_t where = 3 + static_cast<size_t>(numkeys);
+  End end;
+  if (!ParseEnd(args[where], &end)) return false;
+  if (args.size() > where + 1) {
+    int64_t count;
+    if (args.size() != where + 3 || !EqualsIgnoreCase(args[where + 1], "count") ||
+        !ParseInt64(args[where + 2], &count) || count <= 0) {
+      return false;
+    }
   }
   keys->assign(args.begin() + 3, args.begin() + 3 + numkeys);
   *timeout = args[1];
