@@ -51,6 +51,12 @@ class BlockedClients {
       ready_.emplace_back(db, std::string(key));
     }
   }
+  // Every key waited for in `db` is ready (SWAPDB replaced its contents).
+  void DatabaseChanged(int db) {
+    for (const auto& [key, queue] : by_key_) {
+      if (key.first == db) ready_.push_back(key);
+    }
+  }
   // Takes the ready keys (in the order they became ready).
   std::vector<KeyRef> TakeReady() { return std::exchange(ready_, {}); }
   // The clients waiting for a key, first come first.

@@ -399,7 +399,8 @@ void ClientPauseCmd(Context& ctx) {
 // CLIENT UNBLOCK id [TIMEOUT|ERROR]
 void ClientUnblock(Context& ctx) {
   if (ctx.args.size() > 4) {
-    ctx.w.Error("unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.");
+    ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
+                std::string(ctx.args[1]) + "'. Try CLIENT HELP.");
     return;
   }
   bool error = false;

@@ -55,12 +55,23 @@ void RenameGeneric(Context& ctx, bool nx) {
 void Rename(Context& ctx) { RenameGeneric(ctx, false); }
 void RenameNx(Context& ctx) { RenameGeneric(ctx, true); }
 
+// A database number as Redis reads it (getIntFromObjectOrReply): false
+// with the error written for a non-integer or one outside int's range.
+bool ParseIntArg(Context& ctx, std::string_view arg, int64_t* out) {
+  if (!ParseInt64(arg, out)) {
+    ctx.w.Error(err::kNotInteger);
+    return false;
+  }
+  if (*out < INT32_MIN || *out > INT32_MAX) {
+    ctx.w.Error("value is out of range, value must between -2147483648 and 2147483647");
+    return false;
+  }
+  return true;
+}
+
 void Move(Context& ctx) {
   int64_t db;
-  if (!ParseInt64(ctx.args[2], &db) || db < INT32_MIN || db > INT32_MAX) {
-    ctx.w.Error(err::kNotInteger);
-    return;
-  }
+  if (!ParseIntArg(ctx, ctx.args[2], &db)) return;
   if (db < 0 || db >= ctx.store.database_count()) {
     ctx.w.Error(err::kDbRange);
     return;
@@ -87,10 +98,7 @@ void Copy(Context& ctx) {
     if (EqualsIgnoreCase(ctx.args[j], "replace")) {
       replace = true;
     } else if (EqualsIgnoreCase(ctx.args[j], "db") && j + 1 < ctx.args.size()) {
-      if (!ParseInt64(ctx.args[j + 1], &db)) {
-        ctx.w.Error(err::kNotInteger);
-        return;
-      }
+      if (!ParseIntArg(ctx, ctx.args[j + 1], &db)) return;
       if (db < 0 || db >= ctx.store.database_count()) {
         ctx.w.Error(err::kDbRange);
         return;
@@ -135,6 +143,8 @@ void SwapDb(Context& ctx) {
     return;
   }
   ctx.store.SwapDatabases(static_cast<int>(dbs[0]), static_cast<int>(dbs[1]));
+  ctx.dispatcher.DatabaseReplaced(static_cast<int>(dbs[0]));
+  ctx.dispatcher.DatabaseReplaced(static_cast<int>(dbs[1]));
   ctx.w.Ok();
 }
 

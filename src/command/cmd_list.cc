@@ -102,15 +102,9 @@ void PopGeneric(Context& ctx, End end) {
   }
   const bool with_count = ctx.args.size() == 3;
   int64_t count = 1;
-  if (with_count) {
-    if (!ParseInt64(ctx.args[2], &count)) {
-      ctx.w.Error(err::kNotInteger);
-      return;
-    }
-    if (count < 0) {
-      ctx.w.Error(kOutOfRangePositive);
-      return;
-    }
+  if (with_count && (!ParseInt64(ctx.args[2], &count) || count < 0)) {
+    ctx.w.Error(kOutOfRangePositive);  // Redis's text for any bad count
+    return;
   }
   const ListValue* l;
   if (!LookupTyped(ctx, ctx.args[1], &l)) return;
@@ -144,15 +138,20 @@ void LLen(Context& ctx) {
 }
 
 void LIndex(Context& ctx) {
+  // As Redis: the key (missing, or of another type) before the index.
+  const ListValue* l;
+  if (!LookupTyped(ctx, ctx.args[1], &l)) return;
+  if (l == nullptr) {
+    ctx.w.Null();
+    return;
+  }
   int64_t index;
   if (!ParseInt64(ctx.args[2], &index)) {
     ctx.w.Error(err::kNotInteger);
     return;
   }
-  const ListValue* l;
-  if (!LookupTyped(ctx, ctx.args[1], &l)) return;
   size_t at;
-  if (l == nullptr || !ResolveIndex(index, l->size(), &at)) {
+  if (!ResolveIndex(index, l->size(), &at)) {
     ctx.w.Null();
     return;
   }
@@ -160,15 +159,15 @@ void LIndex(Context& ctx) {
 }
 
 void LSet(Context& ctx) {
-  int64_t index;
-  if (!ParseInt64(ctx.args[2], &index)) {
-    ctx.w.Error(err::kNotInteger);
-    return;
-  }
   const ListValue* existing;
   if (!LookupTyped(ctx, ctx.args[1], &existing)) return;
   if (existing == nullptr) {
     ctx.w.Error(err::kNoSuchKey);
+    return;
+  }
+  int64_t index;
+  if (!ParseInt64(ctx.args[2], &index)) {
+    ctx.w.Error(err::kNotInteger);
     return;
   }
   size_t at;
@@ -236,7 +235,7 @@ void LTrim(Context& ctx) {
         }
         if (last + 1 < size) l->Erase(last + 1, size - last - 1, limits);
         if (first > 0) l->Erase(0, first, limits);
-        return first > 0 || last + 1 < size;
+        return true;  // as Redis: a write even when it trims nothing (WATCH sees it)
       })) {
     ctx.w.Ok();
   }
@@ -390,10 +389,18 @@ bool MoveElement(Context& ctx, std::string_view src, std::string_view dst, End f
   if (source == nullptr) return false;
   const ListValue* destination;
   if (!LookupTyped(ctx, dst, &destination)) return false;
+  const store::CollectionLimits& limits = ctx.db().collection_limits();
+  if (src == dst) {
+    // A rotation, in one change: the list never empties, so it keeps its TTL.
+    return UpdateTypedValue<ListValue>(ctx, src, false, [&](ListValue* l) {
+      *moved = Pop(l, from, limits);
+      Push(l, to, *moved, limits);
+      return true;
+    });
+  }
   std::vector<std::string> popped;
   if (!PopElements(ctx, src, from, 1, &popped)) return false;
   *moved = std::move(popped.front());
-  const store::CollectionLimits& limits = ctx.db().collection_limits();
   return UpdateTypedValue<ListValue>(ctx, dst, true, [&](ListValue* l) {
     Push(l, to, *moved, limits);
     return true;
@@ -473,8 +480,9 @@ void MPopGeneric(Context& ctx, size_t first) {
     ctx.w.Error("numkeys should be greater than 0");
     return;
   }
-  if (numkeys > static_cast<int64_t>(ctx.args.size() - first - 1)) {
-    ctx.w.Error("Number of keys can't be greater than number of args");
+  // No room for LEFT|RIGHT after the keys: a syntax error, as Redis says.
+  if (numkeys >= static_cast<int64_t>(ctx.args.size() - first - 1)) {
+    ctx.w.Error(err::kSyntax);
     return;
   }
   size_t j = first + 1 + static_cast<size_t>(numkeys);
@@ -526,10 +534,13 @@ bool KeysThenTimeout(std::span<const std::string_view> args, std::vector<std::st
   return true;
 }
 
-// BLMOVE src dst from to timeout / BRPOPLPUSH src dst timeout.
+// BLMOVE src dst from to timeout / BRPOPLPUSH src dst timeout: false for a
+// malformed LEFT|RIGHT, which then runs and replies its error at once.
 bool SourceKey(std::span<const std::string_view> args, std::vector<std::string_view>* keys,
                std::string_view* timeout) {
   if (args.size() < 4) return false;
+  End end;
+  if (args.size() == 6 && (!ParseEnd(args[3], &end) || !ParseEnd(args[4], &end))) return false;
   keys->assign(1, args[1]);
   *timeout = args.back();
   return true;

@@ -149,15 +149,9 @@ void SPop(Context& ctx) {
   }
   const bool with_count = ctx.args.size() == 3;
   int64_t count = 1;
-  if (with_count) {
-    if (!ParseInt64(ctx.args[2], &count)) {
-      ctx.w.Error(err::kNotInteger);
-      return;
-    }
-    if (count < 0) {
-      ctx.w.Error(kOutOfRangePositive);
-      return;
-    }
+  if (with_count && (!ParseInt64(ctx.args[2], &count) || count < 0)) {
+    ctx.w.Error(kOutOfRangePositive);  // Redis's text for any bad count
+    return;
   }
   const SetValue* existing;
   if (!LookupTyped(ctx, ctx.args[1], &existing)) return;
@@ -231,10 +225,16 @@ void SRandMember(Context& ctx) {
 
 // SMOVE source destination member
 void SMove(Context& ctx) {
+  // As Redis: a missing source replies 0 before the destination's type is checked.
   const SetValue* src;
+  if (!LookupTyped(ctx, ctx.args[1], &src)) return;
+  if (src == nullptr) {
+    ctx.w.Integer(0);
+    return;
+  }
   const SetValue* dst;
-  if (!LookupTyped(ctx, ctx.args[1], &src) || !LookupTyped(ctx, ctx.args[2], &dst)) return;
-  if (src == nullptr || !src->Contains(ctx.args[3])) {
+  if (!LookupTyped(ctx, ctx.args[2], &dst)) return;
+  if (!src->Contains(ctx.args[3])) {
     ctx.w.Integer(0);
     return;
   }

@@ -196,7 +196,7 @@ void SortGeneric(Context& ctx, bool read_only) {
   if (start >= n) {
     start = 0;
     count = 0;
-  } else if (start + count > n || count > n) {
+  } else if (count > n - start) {  // no overflow: start < n here
     count = n - start;
   }
   std::vector<std::optional<std::string>> out;

@@ -189,13 +189,24 @@ void Dispatcher::ServeBlocked() {
 
 int64_t Dispatcher::NextBlockedDeadline() const { return blocked_->NextDeadline(); }
 
+std::string Dispatcher::ReplyInsteadOfRunning(uint64_t id, std::string reply) {
+  auto it = server_->clients.find(id);
+  if (it == server_->clients.end()) return reply;
+  ClientState& client = *it->second;
+  client.blocked_on_keys = false;
+  // The command never reaches Dispatch, which would apply CLIENT REPLY
+  // OFF/SKIP to its reply: applied here (the SKIP was this command's).
+  if (client.skip_next_reply) {
+    client.skip_next_reply = false;
+    return {};
+  }
+  return client.reply_off ? std::string() : reply;
+}
+
 void Dispatcher::ExpireBlocked(int64_t now_ms) {
   for (const BlockedClients::Expired& e : blocked_->TakeExpired(now_ms)) {
-    auto it = server_->clients.find(e.client);
-    if (it != server_->clients.end()) it->second->blocked_on_keys = false;
-    if (server_->resume_client) {
-      server_->resume_client(e.client, 0, e.protocol >= 3 ? "_\r\n" : "*-1\r\n", false);
-    }
+    std::string reply = ReplyInsteadOfRunning(e.client, e.protocol >= 3 ? "_\r\n" : "*-1\r\n");
+    if (server_->resume_client) server_->resume_client(e.client, 0, std::move(reply), false);
   }
 }
 
@@ -203,21 +214,18 @@ bool Dispatcher::UnblockClient(uint64_t id, bool error) {
   if (!blocked_->IsWaiting(id)) return false;
   int protocol = 2;
   auto it = server_->clients.find(id);
-  if (it != server_->clients.end()) {
-    protocol = it->second->protocol;
-    it->second->blocked_on_keys = false;
-  }
+  if (it != server_->clients.end()) protocol = it->second->protocol;
   blocked_->Forget(id);
-  if (server_->resume_client) {
-    server_->resume_client(id, 0,
-                           error ? "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
-                                 : (protocol >= 3 ? "_\r\n" : "*-1\r\n"),
-                           false);
-  }
+  std::string reply = ReplyInsteadOfRunning(
+      id, error ? "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+                : (protocol >= 3 ? "_\r\n" : "*-1\r\n"));
+  if (server_->resume_client) server_->resume_client(id, 0, std::move(reply), false);
   return true;
 }
 
 void Dispatcher::ClientGone(uint64_t id) { blocked_->Forget(id); }
+
+void Dispatcher::DatabaseReplaced(int db) { blocked_->DatabaseChanged(db); }
 
 void Dispatcher::KeyChangedByPeer(int db, std::string_view key) {
   blocked_->KeyChanged(db, key);  // a push through another node wakes waiters here

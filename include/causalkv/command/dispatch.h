@@ -120,6 +120,8 @@ class Dispatcher {
   void ClientGone(uint64_t id);
   // A state merged from a peer changed `key` (clients may wait for it).
   void KeyChangedByPeer(int db, std::string_view key);
+  // SWAPDB gave database `db` other contents: any key waited for may be ready.
+  void DatabaseReplaced(int db);
   size_t blocked_on_keys() const;
 
   // True when CLIENT PAUSE holds this command back: the caller must keep it,
@@ -221,6 +223,9 @@ class Dispatcher {
   std::shared_ptr<WatchRegistry> watch_registry_ = std::make_shared<WatchRegistry>();
   std::unique_ptr<KeyspaceSurvey> survey_;
   std::unique_ptr<BlockedClients> blocked_;
+  // The reply of a blocked command that ends without running (timeout,
+  // CLIENT UNBLOCK), as the client's CLIENT REPLY OFF/SKIP leave it.
+  std::string ReplyInsteadOfRunning(uint64_t id, std::string reply);
   // After a write: its keys may wake clients blocked on them.
   void SignalKeysChanged(const CommandSpec& spec, const ClientState& client,
                          std::span<const std::string_view> args);
