@@ -96,6 +96,22 @@ struct ScanOptions {
 };
 bool ParseScanOptions(Context& ctx, size_t first, bool allow_type, ScanOptions* opts);
 
+// The start of HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count],
+// in Redis's order: the cursor, the key (an empty page for a missing one),
+// then the options. False when the reply is already written.
+template <typename T>
+bool BeginCollectionScan(Context& ctx, const T** value, uint64_t* cursor, ScanOptions* opts) {
+  if (!ParseScanCursor(ctx, ctx.args[2], cursor)) return false;
+  if (!LookupTyped(ctx, ctx.args[1], value)) return false;
+  if (*value == nullptr) {
+    ctx.w.ArrayHeader(2);
+    ctx.w.Bulk("0");
+    ctx.w.ArrayHeader(0);
+    return false;
+  }
+  return ParseScanOptions(ctx, 3, /*allow_type=*/false, opts);
+}
+
 // A container command's HELP reply: one status line each.
 void WriteHelp(Context& ctx, std::span<const char* const> lines);
 

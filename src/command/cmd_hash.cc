@@ -300,17 +300,9 @@ void HRandField(Context& ctx) {
 // HSCAN key cursor [MATCH pattern] [COUNT count]
 void HScan(Context& ctx) {
   uint64_t cursor;
-  if (!ParseScanCursor(ctx, ctx.args[2], &cursor)) return;
   const HashValue* h;
-  if (!LookupHash(ctx, ctx.args[1], &h)) return;
   ScanOptions opts;
-  if (h == nullptr) {
-    ctx.w.ArrayHeader(2);
-    ctx.w.Bulk("0");
-    ctx.w.ArrayHeader(0);
-    return;
-  }
-  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &opts)) return;
+  if (!BeginCollectionScan(ctx, &h, &cursor, &opts)) return;
   // Views into the hash stay valid: scanning changes nothing.
   std::vector<std::pair<std::string_view, std::string_view>> found;
   auto visit = [&](std::string_view field, std::string_view value) {

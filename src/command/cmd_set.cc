@@ -394,17 +394,9 @@ void SInterCard(Context& ctx) {
 // SSCAN key cursor [MATCH pattern] [COUNT count]
 void SScan(Context& ctx) {
   uint64_t cursor;
-  if (!ParseScanCursor(ctx, ctx.args[2], &cursor)) return;
   const SetValue* s;
-  if (!LookupTyped(ctx, ctx.args[1], &s)) return;
-  if (s == nullptr) {
-    ctx.w.ArrayHeader(2);
-    ctx.w.Bulk("0");
-    ctx.w.ArrayHeader(0);
-    return;
-  }
   ScanOptions opts;
-  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &opts)) return;
+  if (!BeginCollectionScan(ctx, &s, &cursor, &opts)) return;
   std::vector<std::string> found;
   cursor = s->Scan(cursor, static_cast<size_t>(opts.count), [&](std::string_view m) {
     if (!opts.has_pattern || util::GlobMatch(opts.pattern, m)) found.emplace_back(m);

@@ -872,17 +872,9 @@ void ZRandMember(Context& ctx) {
 // ZSCAN key cursor [MATCH pattern] [COUNT count]
 void ZScan(Context& ctx) {
   uint64_t cursor;
-  if (!ParseScanCursor(ctx, ctx.args[2], &cursor)) return;
   const ZsetValue* z;
-  if (!LookupTyped(ctx, ctx.args[1], &z)) return;
-  if (z == nullptr) {
-    ctx.w.ArrayHeader(2);
-    ctx.w.Bulk("0");
-    ctx.w.ArrayHeader(0);
-    return;
-  }
   ScanOptions opts;
-  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &opts)) return;
+  if (!BeginCollectionScan(ctx, &z, &cursor, &opts)) return;
   ScoredItems found;
   // COUNT counts members before MATCH filters them, as in Redis.
   cursor = z->Scan(cursor, static_cast<size_t>(opts.count), [&](std::string_view m, double s) {

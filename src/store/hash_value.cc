@@ -10,45 +10,20 @@
 #include <random>
 #include <vector>
 
+#include "value_codec.h"
+
 namespace causalkv::store {
 namespace {
+
+using namespace codec;  // value_codec.h
 
 // glibc's realloc frees the tail of a shrinking block only when that tail is
 // at least its minimum chunk; a smaller slack stays, and realloc is not worth
 // calling for it.
 constexpr size_t kShrinkSlack = 32;
-constexpr size_t kMaxVarintBytes = 10;
 
-void* Allocate(size_t bytes) {
-  void* p = std::malloc(bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
 
-size_t Usable(const void* p) { return malloc_usable_size(const_cast<void*>(p)); }
 
-// Random once per process, so that clients cannot choose fields that all
-// land in one bucket. Every hash shares it, which keeps Clone's copy of a
-// table in the same bucket order.
-uint64_t FieldHashSeed() {
-  static const uint64_t seed = [] {
-    std::random_device device;
-    return (uint64_t{device()} << 32) ^ device();
-  }();
-  return seed;
-}
-
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
-char* WriteVarint(char* p, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) *p++ = static_cast<char>(v | 0x80);
-  *p++ = static_cast<char>(v);
-  return p;
-}
 
 size_t EntryLength(std::string_view field, std::string_view value) {
   return VarintLength(field.size()) + field.size() + VarintLength(value.size()) + value.size();
@@ -63,36 +38,7 @@ char* WriteEntry(char* p, std::string_view field, std::string_view value) {
   return p + value.size();
 }
 
-// Reads a varint from untrusted [*p, end) and advances *p. False if it runs
-// past `end` or does not fit in 64 bits. Finds the last byte (high bit
-// clear) first, so that the value is folded from the top down.
-bool ReadVarint(const char** p, const char* end, uint64_t* v) {
-  const char* const begin = *p;
-  const char* const limit =
-      static_cast<size_t>(end - begin) > kMaxVarintBytes ? begin + kMaxVarintBytes : end;
-  const char* last = begin;
-  while (last != limit && (static_cast<uint8_t>(*last) & 0x80) != 0) ++last;
-  if (last == limit) return false;  // out of bytes, or longer than ten
-  // Ten bytes hold 70 bits: the tenth may only carry bit 63.
-  if (static_cast<size_t>(last - begin) == kMaxVarintBytes - 1 && static_cast<uint8_t>(*last) > 1)
-    return false;
-  uint64_t result = 0;
-  for (const char* q = last + 1; q != begin;) {
-    result = (result << 7) | (static_cast<uint8_t>(*--q) & 0x7fu);
-  }
-  *v = result;
-  *p = last + 1;
-  return true;
-}
 
-// A length-prefixed string of untrusted [*p, end), viewed in place.
-bool ReadString(const char** p, const char* end, std::string_view* s) {
-  uint64_t len;
-  if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - *p)) return false;
-  *s = std::string_view(*p, len);
-  *p += len;
-  return true;
-}
 
 }  // namespace
 
@@ -127,7 +73,7 @@ HashValue* HashValue::Clone(const HashValue& from) {
     return h;
   }
   h->encoding_ = Encoding::kHashtable;
-  h->table_ = new (Allocate(sizeof(FieldTable))) FieldTable(FieldHashSeed());
+  h->table_ = new (Allocate(sizeof(FieldTable))) FieldTable(TableHashSeed());
   h->memory_bytes_ += Usable(h->table_);
   h->table_->CopyFrom(*from.table_, [h](const HashEntry* e) {
     std::string_view field, value;
@@ -252,25 +198,10 @@ bool HashValue::PointsIntoListpack(std::string_view s) const {
 }
 
 char* HashValue::ResizeListpackRange(size_t offset, size_t old_len, size_t new_len) {
-  if (old_len == new_len) return listpack_ + offset;
   const size_t used = header()->bytes;
-  const size_t tail = used - offset - old_len;
-  const size_t new_used = used - old_len + new_len;
-  auto reallocate = [this](size_t bytes) {
-    const size_t old_usable = Usable(listpack_);
-    void* p = std::realloc(listpack_, bytes);
-    if (p == nullptr) throw std::bad_alloc();
-    listpack_ = static_cast<char*>(p);
-    memory_bytes_ = memory_bytes_ - old_usable + Usable(p);
-  };
-  // Grow before moving the tail right; shrink after moving it left. The
-  // growth is exact, as Redis's listpack: small hashes stay small.
-  const size_t usable = Usable(listpack_);
-  if (new_used > usable) reallocate(new_used);
-  std::memmove(listpack_ + offset + new_len, listpack_ + offset + old_len, tail);
-  header()->bytes = static_cast<uint32_t>(new_used);
-  if (new_used <= usable && usable - new_used >= kShrinkSlack) reallocate(new_used);
-  return listpack_ + offset;
+  char* at = ResizeRange(&listpack_, used, offset, old_len, new_len, kShrinkSlack, &memory_bytes_);
+  header()->bytes = static_cast<uint32_t>(used - old_len + new_len);
+  return at;
 }
 
 bool HashValue::SetInListpack(std::string_view field, std::string_view value,
@@ -312,7 +243,7 @@ bool HashValue::SetInListpack(std::string_view field, std::string_view value,
 void HashValue::ConvertToTable() {
   // Sized for the entries plus the one being added: filling it never resizes.
   FieldTable* table =
-      new (Allocate(sizeof(FieldTable))) FieldTable(FieldHashSeed(), size_t{header()->count} + 2);
+      new (Allocate(sizeof(FieldTable))) FieldTable(TableHashSeed(), size_t{header()->count} + 2);
   memory_bytes_ += Usable(table);
   ForEach([&](std::string_view field, std::string_view value) {
     table->Insert(NewEntry(field, value));

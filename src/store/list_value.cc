@@ -9,14 +9,17 @@
 #include <limits>
 #include <new>
 
+#include "value_codec.h"
+
 namespace causalkv::store {
 namespace {
+
+using namespace codec;  // value_codec.h
 
 // glibc's realloc frees the tail of a shrinking block only when that tail is
 // at least its minimum chunk; a smaller slack stays, and realloc is not worth
 // calling for it.
 constexpr size_t kShrinkSlack = 32;
-constexpr size_t kMaxVarintBytes = 10;
 constexpr size_t kSizeMax = std::numeric_limits<size_t>::max();
 // Data bytes one node block may hold: its offsets are 32-bit.
 constexpr size_t kMaxNodeCapacity = 0xffffffffu;
@@ -29,25 +32,7 @@ constexpr size_t kSizeEstimateOverhead = 8;    // added to a push's length
 constexpr size_t kEmptyListpackBytes = 7;      // header and end byte
 constexpr size_t kPackedThreshold = size_t{1} << 30;  // a larger element is a plain node
 
-void* Allocate(size_t bytes) {
-  void* p = std::malloc(bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
 
-size_t Usable(const void* p) { return malloc_usable_size(const_cast<void*>(p)); }
-
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
-char* WriteVarint(char* p, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) *p++ = static_cast<char>(v | 0x80);
-  *p++ = static_cast<char>(v);
-  return p;
-}
 
 // Bytes an element of `len` bytes takes in a node.
 size_t EntryBytes(size_t len) { return len + 2 * VarintLength(len); }
@@ -146,26 +131,6 @@ bool Exceeds(size_t bytes_limit, size_t count_limit, size_t bytes, size_t count)
   return bytes > kSizeSafetyLimit || count > count_limit;
 }
 
-// Reads a varint from untrusted [*p, end) and advances *p. False if it runs
-// past `end` or does not fit in 64 bits.
-bool ReadVarint(const char** p, const char* end, uint64_t* v) {
-  const char* const begin = *p;
-  const char* const limit =
-      static_cast<size_t>(end - begin) > kMaxVarintBytes ? begin + kMaxVarintBytes : end;
-  const char* last = begin;
-  while (last != limit && (static_cast<uint8_t>(*last) & 0x80) != 0) ++last;
-  if (last == limit) return false;  // out of bytes, or longer than ten
-  // Ten bytes hold 70 bits: the tenth may only carry bit 63.
-  if (static_cast<size_t>(last - begin) == kMaxVarintBytes - 1 && static_cast<uint8_t>(*last) > 1)
-    return false;
-  uint64_t result = 0;
-  for (const char* q = last + 1; q != begin;) {
-    result = (result << 7) | (static_cast<uint8_t>(*--q) & 0x7fu);
-  }
-  *v = result;
-  *p = last + 1;
-  return true;
-}
 
 }  // namespace
 

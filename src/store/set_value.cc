@@ -9,47 +9,23 @@
 #include <random>
 #include <vector>
 
+#include "value_codec.h"
+
 namespace causalkv::store {
 namespace {
+
+using namespace codec;  // value_codec.h
 
 // glibc's realloc frees the tail of a shrinking block only when that tail is
 // at least its minimum chunk; a smaller slack stays, and realloc is not worth
 // calling for it.
 constexpr size_t kShrinkSlack = 32;
-constexpr size_t kMaxVarintBytes = 10;
 // A size hint beyond this presizes no further (128 MB of buckets); the table
 // still grows as members arrive. Keeps a wild hint from costing memory up front.
 constexpr size_t kMaxPresize = size_t{1} << 24;
 
-void* Allocate(size_t bytes) {
-  void* p = std::malloc(bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
 
-size_t Usable(const void* p) { return malloc_usable_size(const_cast<void*>(p)); }
 
-// Random once per process, so that clients cannot choose members that all
-// land in one bucket. Every set shares it.
-uint64_t MemberHashSeed() {
-  static const uint64_t seed = [] {
-    std::random_device device;
-    return (uint64_t{device()} << 32) ^ device();
-  }();
-  return seed;
-}
-
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
-char* WriteVarint(char* p, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) *p++ = static_cast<char>(v | 0x80);
-  *p++ = static_cast<char>(v);
-  return p;
-}
 
 size_t EntryLength(std::string_view member) { return VarintLength(member.size()) + member.size(); }
 
@@ -60,35 +36,7 @@ char* WriteEntry(char* p, std::string_view member) {
   return p + member.size();
 }
 
-// Reads a varint from untrusted [*p, end) and advances *p. False if it runs
-// past `end` or does not fit in 64 bits.
-bool ReadVarint(const char** p, const char* end, uint64_t* v) {
-  const char* const begin = *p;
-  const char* const limit =
-      static_cast<size_t>(end - begin) > kMaxVarintBytes ? begin + kMaxVarintBytes : end;
-  const char* last = begin;
-  while (last != limit && (static_cast<uint8_t>(*last) & 0x80) != 0) ++last;
-  if (last == limit) return false;  // out of bytes, or longer than ten
-  // Ten bytes hold 70 bits: the tenth may only carry bit 63.
-  if (static_cast<size_t>(last - begin) == kMaxVarintBytes - 1 && static_cast<uint8_t>(*last) > 1)
-    return false;
-  uint64_t result = 0;
-  for (const char* q = last + 1; q != begin;) {
-    result = (result << 7) | (static_cast<uint8_t>(*--q) & 0x7fu);
-  }
-  *v = result;
-  *p = last + 1;
-  return true;
-}
 
-// A length-prefixed string of untrusted [*p, end), viewed in place.
-bool ReadString(const char** p, const char* end, std::string_view* s) {
-  uint64_t len;
-  if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - *p)) return false;
-  *s = std::string_view(*p, len);
-  *p += len;
-  return true;
-}
 
 // The smallest intset width that holds `v`.
 uint32_t WidthOf(int64_t v) {
@@ -530,7 +478,7 @@ SetValue::MemberTable* SetValue::NewTable(size_t members) {
   void* p = Allocate(sizeof(MemberTable));
   MemberTable* table;
   try {
-    table = new (p) MemberTable(MemberHashSeed(), PresizeFor(members));
+    table = new (p) MemberTable(TableHashSeed(), PresizeFor(members));
   } catch (...) {
     std::free(p);
     throw;

@@ -11,14 +11,17 @@
 #include <random>
 #include <vector>
 
+#include "value_codec.h"
+
 namespace causalkv::store {
 namespace {
+
+using namespace codec;  // value_codec.h
 
 // glibc's realloc frees the tail of a shrinking block only when that tail is
 // at least its minimum chunk; a smaller slack stays, and realloc is not worth
 // calling for it.
 constexpr size_t kShrinkSlack = 32;
-constexpr size_t kMaxVarintBytes = 10;
 constexpr size_t kScoreBytes = 8;
 // A node below this many entries (children) is merged or refilled when it
 // has a sibling. A quarter rather than a half, so that a member added and
@@ -26,36 +29,8 @@ constexpr size_t kScoreBytes = 8;
 constexpr size_t kLeafMin = ZsetValue::kLeafCapacity / 4;
 constexpr size_t kInnerMin = ZsetValue::kInnerCapacity / 4;
 
-void* Allocate(size_t bytes) {
-  void* p = std::malloc(bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
 
-size_t Usable(const void* p) { return malloc_usable_size(const_cast<void*>(p)); }
 
-// Random once per process (as HashValue's), so that clients cannot choose
-// members that all land in one bucket; shared by every set, which keeps a
-// Clone's table in the same bucket order.
-uint64_t MemberHashSeed() {
-  static const uint64_t seed = [] {
-    std::random_device device;
-    return (uint64_t{device()} << 32) ^ device();
-  }();
-  return seed;
-}
-
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
-char* WriteVarint(char* p, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) *p++ = static_cast<char>(v | 0x80);
-  *p++ = static_cast<char>(v);
-  return p;
-}
 
 char* StoreScore(char* p, double score) {
   uint64_t bits = std::bit_cast<uint64_t>(score);
@@ -75,26 +50,6 @@ char* WriteEntry(char* p, std::string_view member, double score) {
   return StoreScore(p + member.size(), score);
 }
 
-// Reads a varint from untrusted [*p, end) and advances *p. False if it runs
-// past `end` or does not fit in 64 bits.
-bool ReadVarint(const char** p, const char* end, uint64_t* v) {
-  const char* const begin = *p;
-  const char* const limit =
-      static_cast<size_t>(end - begin) > kMaxVarintBytes ? begin + kMaxVarintBytes : end;
-  const char* last = begin;
-  while (last != limit && (static_cast<uint8_t>(*last) & 0x80) != 0) ++last;
-  if (last == limit) return false;  // out of bytes, or longer than ten
-  // Ten bytes hold 70 bits: the tenth may only carry bit 63.
-  if (static_cast<size_t>(last - begin) == kMaxVarintBytes - 1 && static_cast<uint8_t>(*last) > 1)
-    return false;
-  uint64_t result = 0;
-  for (const char* q = last + 1; q != begin;) {
-    result = (result << 7) | (static_cast<uint8_t>(*--q) & 0x7fu);
-  }
-  *v = result;
-  *p = last + 1;
-  return true;
-}
 
 // (a_score, a_member) < (b_score, b_member) in the set's order.
 bool KeyLess(double a_score, std::string_view a_member, double b_score,
@@ -529,25 +484,10 @@ bool ZsetValue::PointsIntoListpack(std::string_view s) const {
 }
 
 char* ZsetValue::ResizeListpackRange(size_t offset, size_t old_len, size_t new_len) {
-  if (old_len == new_len) return listpack_ + offset;
   const size_t used = header()->bytes;
-  const size_t tail = used - offset - old_len;
-  const size_t new_used = used - old_len + new_len;
-  auto reallocate = [this](size_t bytes) {
-    const size_t old_usable = Usable(listpack_);
-    void* p = std::realloc(listpack_, bytes);
-    if (p == nullptr) throw std::bad_alloc();
-    listpack_ = static_cast<char*>(p);
-    memory_bytes_ = memory_bytes_ - old_usable + Usable(p);
-  };
-  // Grow before moving the tail right; shrink after moving it left. The
-  // growth is exact, as Redis's listpack: small sets stay small.
-  const size_t usable = Usable(listpack_);
-  if (new_used > usable) reallocate(new_used);
-  std::memmove(listpack_ + offset + new_len, listpack_ + offset + old_len, tail);
-  header()->bytes = static_cast<uint32_t>(new_used);
-  if (new_used <= usable && usable - new_used >= kShrinkSlack) reallocate(new_used);
-  return listpack_ + offset;
+  char* at = ResizeRange(&listpack_, used, offset, old_len, new_len, kShrinkSlack, &memory_bytes_);
+  header()->bytes = static_cast<uint32_t>(used - old_len + new_len);
+  return at;
 }
 
 bool ZsetValue::SetInListpack(std::string_view member, double score,
@@ -615,7 +555,7 @@ ZsetValue::Large* ZsetValue::NewLarge() {
   void* block = Allocate(sizeof(Large));
   Large* large;
   try {
-    large = new (block) Large(MemberHashSeed());
+    large = new (block) Large(TableHashSeed());
   } catch (...) {
     std::free(block);
     throw;

@@ -5,6 +5,7 @@
 // hostile variants of it), Clone, memory accounting exact to the
 // allocator's usable sizes, and the bytes per element of a long list.
 #include "causalkv/store/list_value.h"
+#include "value_test_support.h"
 
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -797,28 +798,7 @@ TEST(ListValueTest, DeserializeSurvivesFlipsAndTruncations) {
           << len;
     }
     for (int trial = 0; trial < 2000; ++trial) {
-      std::string bytes = original;
-      const int mutations = 1 + static_cast<int>(rng() % 3);
-      for (int m = 0; m < mutations && !bytes.empty(); ++m) {
-        const size_t at = rng() % bytes.size();
-        switch (rng() % 5) {
-          case 0:  // flip one bit
-            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8)));
-            break;
-          case 1:  // any byte
-            bytes[at] = static_cast<char>(rng());
-            break;
-          case 2:  // a byte more
-            bytes.insert(at, 1, static_cast<char>(rng()));
-            break;
-          case 3:  // a byte less
-            bytes.erase(at, 1);
-            break;
-          default:  // cut
-            bytes.resize(at);
-            break;
-        }
-      }
+      const std::string bytes = value_testing::Damaged(original, rng);
       const CollectionLimits limits = Fill(trial % 2 == 0 ? -2 : 3);
       ListPtr decoded(ListValue::Deserialize(bytes, limits));
       if (decoded == nullptr) continue;

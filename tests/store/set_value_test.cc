@@ -5,6 +5,7 @@
 // hostile variants of it), Clone, and memory accounting exact to the
 // allocator's usable sizes.
 #include "causalkv/store/set_value.h"
+#include "value_test_support.h"
 
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -1084,28 +1085,7 @@ TEST(SetValueTest, DeserializeSurvivesFlipsAndTruncations) {
           << len;
     }
     for (int trial = 0; trial < 3000; ++trial) {
-      std::string bytes = original;
-      const int mutations = 1 + static_cast<int>(rng() % 3);
-      for (int m = 0; m < mutations && !bytes.empty(); ++m) {
-        const size_t at = rng() % bytes.size();
-        switch (rng() % 5) {
-          case 0:  // flip one bit
-            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8)));
-            break;
-          case 1:  // any byte
-            bytes[at] = static_cast<char>(rng());
-            break;
-          case 2:  // a byte more
-            bytes.insert(at, 1, static_cast<char>(rng()));
-            break;
-          case 3:  // a byte less
-            bytes.erase(at, 1);
-            break;
-          default:  // cut
-            bytes.resize(at);
-            break;
-        }
-      }
+      const std::string bytes = value_testing::Damaged(original, rng);
       SetPtr decoded(SetValue::Deserialize(bytes, {}));
       if (decoded != nullptr) {
         ++accepted;

@@ -48,6 +48,7 @@
 #include <utility>
 
 #include "causalkv/store/collection_limits.h"
+#include "causalkv/store/trusted_varint.h"
 #include "causalkv/store/hash_table.h"
 
 namespace causalkv::store {
@@ -144,19 +145,6 @@ class HashValue {
   HashValue() = default;
   ~HashValue() = default;
 
-  // Reads a varint that this value wrote (so it is well formed) at `p`.
-  static const char* ReadTrustedVarint(const char* p, size_t* v) {
-    size_t result = 0;
-    int shift = 0;
-    uint8_t byte;
-    do {
-      byte = static_cast<uint8_t>(*p++);
-      result |= static_cast<size_t>(byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    *v = result;
-    return p;
-  }
   static std::string_view FieldAt(const char* entry) {
     size_t len;
     const char* p = ReadTrustedVarint(entry, &len);

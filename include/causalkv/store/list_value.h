@@ -88,6 +88,7 @@
 #include <type_traits>
 
 #include "causalkv/store/collection_limits.h"
+#include "causalkv/store/trusted_varint.h"
 
 namespace causalkv::store {
 
@@ -212,19 +213,6 @@ class ListValue {
   ListValue() = default;
   ~ListValue() = default;
 
-  // Reads a varint that this value wrote (so it is well formed) at `p`.
-  static const char* ReadTrustedVarint(const char* p, size_t* v) {
-    size_t result = 0;
-    int shift = 0;
-    uint8_t byte;
-    do {
-      byte = static_cast<uint8_t>(*p++);
-      result |= static_cast<size_t>(byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    *v = result;
-    return p;
-  }
   // The element starting at `p`; returns where the next one starts.
   static const char* DecodeEntry(const char* p, std::string_view* v) {
     size_t len;

@@ -62,6 +62,7 @@
 #include <string_view>
 
 #include "causalkv/store/collection_limits.h"
+#include "causalkv/store/trusted_varint.h"
 #include "causalkv/store/hash_table.h"
 
 namespace causalkv::store {
@@ -201,19 +202,6 @@ class SetValue {
   SetValue() = default;
   ~SetValue() = default;
 
-  // Reads a varint that this value wrote (so it is well formed) at `p`.
-  static const char* ReadTrustedVarint(const char* p, size_t* v) {
-    size_t result = 0;
-    int shift = 0;
-    uint8_t byte;
-    do {
-      byte = static_cast<uint8_t>(*p++);
-      result |= static_cast<size_t>(byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    *v = result;
-    return p;
-  }
   // The length-prefixed member at `p`.
   static std::string_view MemberAt(const char* p) {
     size_t len;
