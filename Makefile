@@ -106,7 +106,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= $(JOBS)
 FUZZ_TARGETS ?= resp_parser split_args config snapshot aof high_water_mark context_token \
-                key_state glob
+                key_state glob collections
 .PHONY: fuzz fuzz-build
 fuzz-build: deps
 	cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

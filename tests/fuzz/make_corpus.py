@@ -489,6 +489,34 @@ def glob_seeds():
     return {"case%02d" % i: glob_seed(*c) for i, c in enumerate(cases)}
 
 
+def collection(kind, *items):
+    """The fuzz_collections input: a byte choosing the type (0 hash, 1 set,
+    2 sorted set, 3 list; +4 for tiny encoding limits), then the plain-data
+    form (varint count, then each item's length-prefixed bytes; a sorted
+    set's member is followed by its 8-byte little-endian score)."""
+    out = bytes([kind]) + bytes([len(items)])
+    for item in items:
+        if isinstance(item, tuple):
+            out += bytes([len(item[0])]) + item[0] + struct.pack("<d", item[1])
+        elif isinstance(item, list):  # a hash's field and value
+            out += b"".join(bytes([len(x)]) + x for x in item)
+        else:
+            out += bytes([len(item)]) + item
+    return out
+
+
+def collections_seeds():
+    return {
+        "hash": collection(0, [b"f1", b"v1"], [b"f2", b""]),
+        "hash_tiny_limits": collection(4, [b"a", b"1"], [b"bb", b"22"], [b"ccc", b"333"]),
+        "set_ints": collection(1, b"1", b"-2", b"300"),
+        "set_strings_tiny_limits": collection(5, b"x", b"yy", b"zzzzz"),
+        "zset": collection(2, (b"a", 1.5), (b"b", 2.0)),
+        "list": collection(3, b"a", b"", b"ccc"),
+        "list_tiny_limits": collection(7, b"a", b"b", b"c", b"d"),
+    }
+
+
 TARGETS = {
     "resp_parser": (resp_parser_seeds, resp_parser_dict),
     "split_args": (split_args_seeds, None),
@@ -499,6 +527,7 @@ TARGETS = {
     "context_token": (context_token_seeds, None),
     "key_state": (key_state_seeds, None),
     "glob": (glob_seeds, None),
+    "collections": (collections_seeds, None),
 }
 
 
