@@ -407,7 +407,7 @@ bool MoveElement(Context& ctx, std::string_view src, std::string_view dst, End f
   });
 }
 
-void LMoveGeneric(Context& ctx, End from, End to, bool blocking) {
+void LMoveGeneric(Context& ctx, End from, End to) {
   std::string moved;
   const size_t reply_mark = ctx.w.buffer()->size();
   if (MoveElement(ctx, ctx.args[1], ctx.args[2], from, to, &moved)) {
@@ -415,9 +415,8 @@ void LMoveGeneric(Context& ctx, End from, End to, bool blocking) {
     return;
   }
   if (ctx.w.buffer()->size() != reply_mark) return;  // an error was written
-  // Nothing to move. A blocking form gets here only where it cannot block
-  // (MULTI), and replies as Redis does there.
-  (void)blocking;
+  // Nothing to move (a blocking form gets here only where it cannot block,
+  // inside MULTI, and replies the same, as Redis does there).
   ctx.w.Null();
 }
 
@@ -427,9 +426,9 @@ void LMove(Context& ctx) {
     ctx.w.Error(err::kSyntax);
     return;
   }
-  LMoveGeneric(ctx, from, to, false);
+  LMoveGeneric(ctx, from, to);
 }
-void RPopLPush(Context& ctx) { LMoveGeneric(ctx, End::kRight, End::kLeft, false); }
+void RPopLPush(Context& ctx) { LMoveGeneric(ctx, End::kRight, End::kLeft); }
 
 bool CheckTimeout(Context& ctx, std::string_view arg) {
   int64_t ms;
@@ -446,11 +445,11 @@ void BLMove(Context& ctx) {
     return;
   }
   if (!CheckTimeout(ctx, ctx.args[5])) return;
-  LMoveGeneric(ctx, from, to, true);
+  LMoveGeneric(ctx, from, to);
 }
 void BRPopLPush(Context& ctx) {
   if (!CheckTimeout(ctx, ctx.args[3])) return;
-  LMoveGeneric(ctx, End::kRight, End::kLeft, true);
+  LMoveGeneric(ctx, End::kRight, End::kLeft);
 }
 
 // BLPOP/BRPOP key [key ...] timeout: the first key holding a list.
