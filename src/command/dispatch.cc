@@ -128,7 +128,7 @@ Dispatcher::~Dispatcher() = default;
 
 bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view> args) {
   if (client.in_multi) return false;  // queued, and EXEC never blocks
-  const CommandSpec* spec = table_->Find(ToLower(args[0]));
+  const CommandSpec* spec = table_->Find(args[0]);
   if (spec == nullptr || spec->blocking_args == nullptr) return false;
   if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
       static_cast<int>(args.size()) < -spec->arity) {

@@ -2,8 +2,12 @@
 // to a valid plain-data form, for the Deserialize-never-crashes tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace causalkv::store::value_testing {
 
@@ -33,6 +37,31 @@ inline std::string Damaged(const std::string& original, std::mt19937_64& rng) {
     }
   }
   return bytes;
+}
+
+// The damage test of a value type's decoder, under the default limits:
+// every strict prefix of each valid form is refused, and 3000 damaged copies
+// of each never crash; `check` runs on each copy that decodes. Returns how
+// many decoded (the caller checks that some did, so `check` really ran).
+template <typename T, typename Check>
+int DecodeDamagedForms(const std::vector<std::string>& valid, Check&& check) {
+  std::mt19937_64 rng(42);
+  int accepted = 0;
+  for (const std::string& original : valid) {
+    for (size_t len = 0; len < original.size(); ++len) {
+      T* prefix = T::Deserialize(std::string_view(original).substr(0, len), {});
+      EXPECT_EQ(prefix, nullptr) << len;
+      T::Destroy(prefix);
+    }
+    for (int trial = 0; trial < 3000; ++trial) {
+      T* decoded = T::Deserialize(Damaged(original, rng), {});
+      if (decoded == nullptr) continue;
+      ++accepted;
+      check(*decoded);
+      T::Destroy(decoded);
+    }
+  }
+  return accepted;
 }
 
 }  // namespace causalkv::store::value_testing
