@@ -436,10 +436,10 @@ class RawConnection:
     """A plain TCP connection that sends raw bytes and reads raw replies, so
     tests can compare exact bytes and send malformed requests."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT):
+    def __init__(self, port, timeout=IO_TIMEOUT, host="127.0.0.1"):
         self.port = port
         self.timeout = timeout
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.closed_by_peer = False

@@ -398,6 +398,31 @@ void Coordinator::ResolveMerges(size_t peer, const std::vector<Outgoing>& batch,
   }
 }
 
+void Coordinator::Publish(std::string channel, std::string message, bool shard) {
+  const size_t bytes = channel.size() + message.size();
+  std::vector<std::string_view> argv{"PEER.PUBLISH", channel, message};
+  if (shard) argv.push_back("SHARD");
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    Peer& peer = peers_[p];
+    // A subscriber elsewhere only hears what is published while its node
+    // is reachable: nothing is queued for a peer that is down, and a peer
+    // this far behind drops messages rather than grow this node's memory.
+    if (!peer.link->is_up() ||
+        peer.bytes_in_flight + peer.bytes_queued + bytes > kMaxBytesInFlight) {
+      ++stats_.messages_dropped;
+      continue;
+    }
+    if (peer.link->Send(argv, [this, p, bytes](const redisReply*) {
+          peers_[p].bytes_in_flight -= bytes;
+        })) {
+      peer.bytes_in_flight += bytes;
+      ++stats_.messages_forwarded;
+    } else {
+      ++stats_.messages_dropped;
+    }
+  }
+}
+
 void Coordinator::Fetch(std::vector<command::KeyRef> keys, int needed,
                         std::function<void(int answered, bool changed)> done) {
   auto op = std::make_shared<Op>();
@@ -865,6 +890,8 @@ void Coordinator::WriteInfo(std::string* out) const {
   line("tombstones", std::to_string(local_->Tombstones()));
   line("expired_states", std::to_string(local_->ExpiredStates()));
   line("tombstones_reaped", std::to_string(stats_.tombstones_reaped));
+  line("pubsub_messages_forwarded", std::to_string(stats_.messages_forwarded));
+  line("pubsub_messages_dropped", std::to_string(stats_.messages_dropped));
 }
 
 }  // namespace causalkv::cluster

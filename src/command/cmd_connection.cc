@@ -8,6 +8,7 @@
 #include "causalkv/command/dispatch.h"
 #include "cmd_common.h"
 #include "errors.h"
+#include "pubsub.h"
 
 namespace causalkv::command {
 
@@ -16,6 +17,13 @@ namespace {
 void Ping(Context& ctx) {
   if (ctx.args.size() > 2) {
     ctx.w.Error("wrong number of arguments for 'ping' command");
+    return;
+  }
+  if (ctx.client.protocol == 2 && ctx.client.subscribed()) {
+    // Subscribed, a RESP2 client reads messages: the reply looks like one.
+    ctx.w.ArrayHeader(2);
+    ctx.w.Bulk("pong");
+    ctx.w.Bulk(ctx.args.size() == 2 ? ctx.args[1] : std::string_view());
     return;
   }
   if (ctx.args.size() == 2) {
@@ -206,20 +214,48 @@ void ClientSetInfo(Context& ctx) {
   ctx.w.Ok();
 }
 
+// The client classes of CLIENT LIST/KILL TYPE: a client subscribed to
+// anything is of the pubsub class (as Redis's getClientType); causalkv has
+// no master or replica clients.
+enum class ClientType { kAny, kNormal, kPubsub, kNone };
+
+bool ParseClientType(std::string_view name, ClientType* type) {
+  if (EqualsIgnoreCase(name, "normal")) {
+    *type = ClientType::kNormal;
+  } else if (EqualsIgnoreCase(name, "pubsub")) {
+    *type = ClientType::kPubsub;
+  } else if (EqualsIgnoreCase(name, "master") || EqualsIgnoreCase(name, "replica") ||
+             EqualsIgnoreCase(name, "slave")) {
+    *type = ClientType::kNone;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool ClientTypeMatches(ClientType type, const ClientState& c) {
+  switch (type) {
+    case ClientType::kAny:
+      return true;
+    case ClientType::kNormal:
+      return !c.subscribed();
+    case ClientType::kPubsub:
+      return c.subscribed();
+    case ClientType::kNone:
+      break;
+  }
+  return false;
+}
+
 void ClientList(Context& ctx) {
   // CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
   bool only_ids = false;
   std::vector<uint64_t> ids;
-  bool none = false;
+  ClientType type = ClientType::kAny;
   for (size_t j = 2; j < ctx.args.size(); ++j) {
     if (EqualsIgnoreCase(ctx.args[j], "type") && j + 1 < ctx.args.size()) {
       const std::string_view t = ctx.args[++j];
-      if (EqualsIgnoreCase(t, "normal")) continue;
-      if (EqualsIgnoreCase(t, "master") || EqualsIgnoreCase(t, "replica") ||
-          EqualsIgnoreCase(t, "slave") || EqualsIgnoreCase(t, "pubsub")) {
-        none = true;
-        continue;
-      }
+      if (ParseClientType(t, &type)) continue;
       ctx.w.Error("Unknown client type '" + std::string(t) + "'");
       return;
     } else if (EqualsIgnoreCase(ctx.args[j], "id") && j + 1 < ctx.args.size()) {
@@ -239,11 +275,10 @@ void ClientList(Context& ctx) {
   }
   std::string text;
   const int64_t now = ctx.store.now_ms();
-  if (!none) {
-    for (const auto& [id, client] : ctx.server.clients) {
-      if (only_ids && std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
-      text += DescribeClient(*client, now);
-    }
+  for (const auto& [id, client] : ctx.server.clients) {
+    if (only_ids && std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
+    if (!ClientTypeMatches(type, *client)) continue;
+    text += DescribeClient(*client, now);
   }
   WriteText(ctx, text);
 }
@@ -268,7 +303,7 @@ struct KillFilter {
   uint64_t id = 0;
   const std::string_view* addr = nullptr;
   const std::string_view* laddr = nullptr;
-  bool no_type_matches = false;  // TYPE master/replica/pubsub: none of ours
+  ClientType type = ClientType::kAny;
   bool skip_me = true;
 };
 
@@ -294,10 +329,7 @@ bool ParseKillFilter(Context& ctx, KillFilter* f) {
       f->by_id = true;
       f->id = static_cast<uint64_t>(id);
     } else if (EqualsIgnoreCase(option, "type")) {
-      if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "replica") ||
-          EqualsIgnoreCase(value, "slave") || EqualsIgnoreCase(value, "pubsub")) {
-        f->no_type_matches = true;
-      } else if (!EqualsIgnoreCase(value, "normal")) {
+      if (!ParseClientType(value, &f->type)) {
         ctx.w.Error("Unknown client type '" + std::string(value) + "'");
         return false;
       }
@@ -328,7 +360,7 @@ bool ParseKillFilter(Context& ctx, KillFilter* f) {
 }
 
 bool KillFilterMatches(const KillFilter& f, const ClientState& c, const ClientState& me) {
-  if (f.no_type_matches) return false;
+  if (!ClientTypeMatches(f.type, c)) return false;
   if (f.by_id && c.id != f.id) return false;
   if (f.addr != nullptr && c.addr != *f.addr) return false;
   if (f.laddr != nullptr && c.laddr != *f.laddr) return false;
@@ -458,6 +490,7 @@ void ClientOnOffFlag(Context& ctx) {
 void Reset(Context& ctx) {
   ClientState& c = ctx.client;
   Dispatcher::DiscardTransaction(c);
+  ctx.dispatcher.pubsub().UnsubscribeAll(c);
   c.db = 0;
   c.protocol = 2;
   ctx.w.set_protocol(2);
@@ -522,6 +555,7 @@ void ClientHelp(Context& ctx) {
 std::string DescribeClient(const ClientState& c, int64_t now_ms) {
   const ClientIo io = c.io != nullptr ? c.io->Io() : ClientIo{};
   std::string flags;
+  if (c.subscribed()) flags += 'P';
   if (c.in_multi) flags += 'x';
   if (c.blocked || c.blocked_on_keys) flags += 'b';
   if (c.close_after_reply) flags += 'c';
@@ -543,7 +577,9 @@ std::string DescribeClient(const ClientState& c, int64_t now_ms) {
   s += " idle=" + n((now_ms - c.last_interaction_ms) / 1000);
   s += " flags=" + flags;
   s += " db=" + n(c.db);
-  s += " sub=0 psub=0 ssub=0";
+  s += " sub=" + n(c.channels.size());
+  s += " psub=" + n(c.patterns.size());
+  s += " ssub=" + n(c.shard_channels.size());
   s += " multi=" + (c.in_multi ? n(c.queued.size()) : std::string("-1"));
   s += " qbuf=" + n(io.qbuf);
   s += " qbuf-free=" + n(io.qbuf_free);

@@ -42,6 +42,7 @@
 #include "causalkv/util/key_slot.h"
 #include "cmd_common.h"
 #include "errors.h"
+#include "pubsub.h"
 
 namespace causalkv::command {
 namespace {
@@ -301,6 +302,20 @@ void PeerDump(Context& ctx) {
   }
 }
 
+// PEER.PUBLISH channel message [SHARD]: a message published on another
+// node, for this node's subscribers only (never forwarded again).
+void PeerPublish(Context& ctx) {
+  bool shard = false;
+  if (ctx.args.size() >= 4) {
+    if (ctx.args.size() > 4 || !EqualsIgnoreCase(ctx.args[3], "shard")) {
+      ctx.w.Error(err::kSyntax);
+      return;
+    }
+    shard = true;
+  }
+  ctx.w.Integer(ctx.dispatcher.pubsub().Publish(ctx.args[1], ctx.args[2], shard));
+}
+
 void PeerReap(Context& ctx) {
   std::vector<int> dbs;
   if (!ParseTripleDbs(ctx, &dbs)) return;
@@ -338,6 +353,9 @@ void RegisterPeerCommands(std::vector<CommandSpec>* out) {
                   "Drops tombstones that every replica holds.",
                   "O(N) where N is the number of keys",
                   "db:integer key:key state:string [db:integer key:key state:string ...]", {}});
+  out->push_back({"peer.publish", -3, kPeerOnly | kFast, 0, 0, 0, PeerPublish, g, "0.3.0",
+                  "Delivers a message published on another node to this node's subscribers.",
+                  "O(N+M) as PUBLISH", "channel:string message:string [SHARD]", {}});
   out->push_back({"peer.dump", -4, kReadOnly | kPeerOnly, 0, 0, 0, PeerDump, g, "0.2.0",
                   "Returns a page of the states of the keys in the given hash slots.",
                   "O(N) where N is the number of keys in the page's buckets",

@@ -19,6 +19,7 @@
 #include "cmd_common.h"
 #include "errors.h"
 #include "keyspace_survey.h"
+#include "pubsub.h"
 #include "slowlog.h"
 
 #ifndef CAUSALKV_VERSION
@@ -270,6 +271,10 @@ void InfoStats(Context& ctx, std::string* s) {
   Line(s, "evicted_keys", ctx.store.stats().evicted_keys);
   Line(s, "keyspace_hits", st.keyspace_hits);
   Line(s, "keyspace_misses", st.keyspace_misses);
+  const PubSub& pubsub = ctx.dispatcher.pubsub();
+  Line(s, "pubsub_channels", pubsub.ChannelCount(false));
+  Line(s, "pubsub_patterns", pubsub.PatternCount());
+  Line(s, "pubsubshard_channels", pubsub.ChannelCount(true));
   Line(s, "total_error_replies", st.total_error_replies);
   Line(s, "total_reads_processed", st.total_reads_processed);
   Line(s, "total_writes_processed", st.total_writes_processed);

@@ -25,6 +25,7 @@ CommandTable::CommandTable() {
   RegisterConnectionCommands(&specs);
   RegisterServerCommands(&specs);
   RegisterTransactionCommands(&specs);
+  RegisterPubSubCommands(&specs);
   RegisterPersistenceCommands(&specs);
   RegisterPeerCommands(&specs);
   for (CommandSpec& spec : specs) Add(std::move(spec));

@@ -158,6 +158,7 @@ void RegisterKeyspaceCommands(std::vector<CommandSpec>* out);
 void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);
 void RegisterTransactionCommands(std::vector<CommandSpec>* out);
+void RegisterPubSubCommands(std::vector<CommandSpec>* out);
 void RegisterPersistenceCommands(std::vector<CommandSpec>* out);
 void RegisterPeerCommands(std::vector<CommandSpec>* out);
 

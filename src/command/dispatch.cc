@@ -16,6 +16,7 @@
 #include "command_table.h"
 #include "errors.h"
 #include "keyspace_survey.h"
+#include "pubsub.h"
 #include "slowlog.h"
 
 namespace causalkv::command {
@@ -71,6 +72,7 @@ Dispatcher::Dispatcher(ServerState* server, uint64_t seed)
   slowlog_ = std::make_unique<SlowLog>();
   survey_ = std::make_unique<KeyspaceSurvey>();
   blocked_ = std::make_unique<BlockedClients>();
+  pubsub_ = std::make_unique<PubSub>(server);
   ApplyStoreSettings();
 }
 
@@ -93,6 +95,8 @@ void Dispatcher::ApplyStoreSettings() {
   limits.zset_max_listpack_entries = clamp(cfg.zset_max_listpack_entries);
   limits.zset_max_listpack_value = clamp(cfg.zset_max_listpack_value);
   limits.list_max_listpack_size = static_cast<int32_t>(cfg.list_max_listpack_size);
+  limits.stream_node_max_bytes = cfg.stream_node_max_bytes;
+  limits.stream_node_max_entries = static_cast<uint64_t>(cfg.stream_node_max_entries);
   store_->set_collection_limits(limits);
 }
 
@@ -223,7 +227,11 @@ bool Dispatcher::UnblockClient(uint64_t id, bool error) {
   return true;
 }
 
-void Dispatcher::ClientGone(uint64_t id) { blocked_->Forget(id); }
+void Dispatcher::ClientGone(uint64_t id) {
+  blocked_->Forget(id);
+  auto client = server_->clients.find(id);
+  if (client != server_->clients.end()) pubsub_->UnsubscribeAll(*client->second);
+}
 
 void Dispatcher::DatabaseReplaced(int db) { blocked_->DatabaseChanged(db); }
 
@@ -634,6 +642,18 @@ bool Dispatcher::StateDigest(int db, std::string_view key, uint64_t* digest) {
   return store_->db(db).StateDigest(key, digest);
 }
 
+namespace {
+
+// A RESP2 client subscribed to anything receives messages in place of
+// replies, so only the commands whose replies look like messages may run.
+bool AllowedWhileSubscribed(std::string_view name) {
+  return name == "ping" || name == "subscribe" || name == "unsubscribe" ||
+         name == "psubscribe" || name == "punsubscribe" || name == "ssubscribe" ||
+         name == "sunsubscribe" || name == "quit" || name == "reset";
+}
+
+}  // namespace
+
 void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::string_view> args,
                                  resp::Writer& w) {
   client.last_interaction_ms = NowMs();
@@ -688,6 +708,12 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   }
   if (client.in_multi && (spec->flags & kNoMulti)) {
     reject("Command not allowed inside a transaction");
+    return;
+  }
+  if (client.protocol == 2 && client.subscribed() && !AllowedWhileSubscribed(spec->name)) {
+    reject("Can't execute '" + spec->name +
+           "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+           "context");
     return;
   }
   if ((spec->flags & kPeerOnly) && !client.peer) {

@@ -411,9 +411,29 @@ void Connection::ReleaseIdleBuffers() {
   }
 }
 
+void Connection::Push(std::string_view bytes) {
+  if (closing_ || client_.close_asap) return;
+  AppendInOrder(bytes);
+  MarkPending();
+  if (OutputLimitReached(OutputLimit(), pending_output(), uv_now(server_->loop()),
+                         &soft_limit_since_ms_)) {
+    spdlog::warn("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                 Describe());
+    ++server_->state().stats.client_output_buffer_limit_disconnections;
+    client_.close_asap = true;
+    server_->state().clients_to_close.push_back(client_.id);
+  }
+}
+
+const config::OutputBufferLimit& Connection::OutputLimit() const {
+  // A subscribed client is of Redis's pubsub class, whatever its protocol.
+  return server_->state().config.client_output_buffer_limit[client_.subscribed()
+                                                                ? config::kClientPubsub
+                                                                : config::kClientNormal];
+}
+
 bool Connection::CheckOutputLimit(int64_t loop_ms) {
-  const config::OutputBufferLimit& limit =
-      server_->state().config.client_output_buffer_limit[config::kClientNormal];
+  const config::OutputBufferLimit& limit = OutputLimit();
   if (!OutputLimitReached(limit, pending_output(), loop_ms, &soft_limit_since_ms_)) return false;
   spdlog::warn("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                Describe());

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "causalkv/command/client.h"
+#include "causalkv/config/config.h"
 #include "causalkv/resp/parser.h"
 #include "causalkv/resp/writer.h"
 
@@ -62,6 +63,11 @@ class Connection final : public command::ClientIoSource {
   // takes its place, and every reply queued behind it that is now first in
   // line goes out.
   void ReleaseHeldReply(uint64_t seq, std::string reply);
+  // Pub/sub: a message for this client, after the replies queued so far.
+  // Past the output limit the client is closed once the current command is
+  // done (ServerState::clients_to_close), never inside this call: the
+  // publisher is walking the subscriber lists.
+  void Push(std::string_view bytes);
   // A held read must run again (see command::ServerState::rerun_read).
   void RerunRead(uint64_t seq, std::vector<std::string> args, int db);
   // From the server's timer: the idle timeout and the soft output limit.
@@ -94,6 +100,8 @@ class Connection final : public command::ClientIoSource {
   void UpdateReading();
   // Close the connection (and return true) when a limit is passed.
   bool CheckOutputLimit(int64_t loop_ms);
+  // The client-output-buffer-limit of this client's class.
+  const config::OutputBufferLimit& OutputLimit() const;
   bool CheckQueryLimit();
   // The client as CLIENT LIST shows it, for log lines.
   std::string Describe() const;

@@ -127,6 +127,10 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
       it->second->ReleaseHeldReply(seq, std::move(reply));
     }
   };
+  state_.push_to_client = [this](uint64_t id, std::string_view bytes) {
+    auto it = connections_.find(id);
+    if (it != connections_.end()) it->second->Push(bytes);
+  };
   state_.rerun_read = [this](uint64_t id, uint64_t seq, std::vector<std::string> args, int db) {
     auto it = connections_.find(id);
     if (it != connections_.end()) it->second->RerunRead(seq, std::move(args), db);

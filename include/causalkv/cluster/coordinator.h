@@ -154,6 +154,7 @@ class Coordinator final : public command::Replicator {
                  std::function<void(int holders)> done) override;
   void Fetch(std::vector<command::KeyRef> keys, int needed,
              std::function<void(int answered, bool changed)> done) override;
+  void Publish(std::string channel, std::string message, bool shard) override;
 
   // The config changed (CONFIG SET): peer-timeout applies to the links now;
   // the quorums, intervals and limits are read from the config as needed.
@@ -208,6 +209,8 @@ class Coordinator final : public command::Replicator {
     uint64_t keys_exchanged = 0;
     uint64_t hints_delivered = 0;
     uint64_t tombstones_reaped = 0;
+    uint64_t messages_forwarded = 0;  // pub/sub, per peer
+    uint64_t messages_dropped = 0;    // pub/sub: peer down or too far behind
   };
 
   void Tick();

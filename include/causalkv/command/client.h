@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,6 +139,18 @@ struct ClientState {
   uint64_t next_wait_seq = 1;
   bool fetched = false;
   int quorum_override = 0;
+  // Pub/sub (command/pubsub.h): what this client is subscribed to. Kept by
+  // the dispatcher's PubSub, which registers each name under the client's
+  // id; sorted, so UNSUBSCRIBE without arguments answers in a stable order.
+  std::set<std::string, std::less<>> channels;
+  std::set<std::string, std::less<>> patterns;
+  std::set<std::string, std::less<>> shard_channels;
+  // Subscribed to anything (Redis's CLIENT_PUBSUB): in RESP2 only the
+  // subscription commands, PING, QUIT and RESET run, and the pubsub class
+  // of client-output-buffer-limit applies.
+  bool subscribed() const {
+    return !channels.empty() || !patterns.empty() || !shard_channels.empty();
+  }
 };
 
 // One CLIENT LIST line, with Redis's fields and their order (ends in "\n").

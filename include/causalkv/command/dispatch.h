@@ -30,6 +30,7 @@ class Replicator;
 struct CommandSpec;
 class KeyspaceSurvey;
 class BlockedClients;
+class PubSub;
 class SlowLog;
 
 // INFO commandstats, per command and subcommand, as Redis counts them:
@@ -116,8 +117,11 @@ class Dispatcher {
   // CLIENT UNBLOCK: true if `id` was waiting (it gets a null reply, or the
   // UNBLOCKED error with `error`).
   bool UnblockClient(uint64_t id, bool error);
-  // A client left (disconnect): it waits no more.
+  // A client left (disconnect): it waits no more and is subscribed to nothing.
   void ClientGone(uint64_t id);
+
+  // Pub/sub subscriptions and delivery (command/pubsub.h).
+  PubSub& pubsub() { return *pubsub_; }
   // A state merged from a peer changed `key` (clients may wait for it).
   void KeyChangedByPeer(int db, std::string_view key);
   // SWAPDB gave database `db` other contents: any key waited for may be ready.
@@ -223,6 +227,7 @@ class Dispatcher {
   std::shared_ptr<WatchRegistry> watch_registry_ = std::make_shared<WatchRegistry>();
   std::unique_ptr<KeyspaceSurvey> survey_;
   std::unique_ptr<BlockedClients> blocked_;
+  std::unique_ptr<PubSub> pubsub_;
   // The reply of a blocked command that ends without running (timeout,
   // CLIENT UNBLOCK), as the client's CLIENT REPLY OFF/SKIP leave it.
   std::string ReplyInsteadOfRunning(uint64_t id, std::string reply);

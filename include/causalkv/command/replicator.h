@@ -54,6 +54,12 @@ class Replicator {
   // reflects every answer.
   virtual void Fetch(std::vector<KeyRef> keys, int needed,
                      std::function<void(int answered, bool changed)> done) = 0;
+
+  // Pub/sub: delivers a message published on this node to the subscribers
+  // of every other node (PUBLISH, or SPUBLISH when `shard`). At most once,
+  // as in Redis Cluster: a peer that is down or too far behind misses it;
+  // messages from this node reach each peer in the order published.
+  virtual void Publish(std::string channel, std::string message, bool shard) = 0;
 };
 
 }  // namespace causalkv::command

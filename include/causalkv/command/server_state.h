@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "causalkv/command/client.h"
@@ -82,6 +83,11 @@ struct ServerState {
   // the new reply take the held one's place.
   std::function<void(uint64_t client_id, uint64_t seq, std::vector<std::string> args, int db)>
       rerun_read;
+  // Pub/sub: appends `bytes` (a message, in the client's protocol) to client
+  // `client_id`'s output, after the replies queued so far. A client whose
+  // output passes its limit is closed once the current command is done,
+  // never during the call. May be empty (tests without a server).
+  std::function<void(uint64_t client_id, std::string_view bytes)> push_to_client;
   // Cluster: this node's id (16 hex digits) for INFO; empty on a single node
   // before the identity is loaded.
   std::string node_id;
