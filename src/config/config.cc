@@ -915,6 +915,18 @@ const Option kOptions[] = {
        return ParseIntValue(v, 0, INT_MAX, &cfg->list_compress_depth, reason);
      },
      [](const Config& cfg) { return std::to_string(cfg.list_compress_depth); }},
+    {"stream-node-max-bytes", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseMemoryValue(v, 0, std::numeric_limits<int64_t>::max(),
+                               &cfg->stream_node_max_bytes, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.stream_node_max_bytes); }},
+    {"stream-node-max-entries", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, std::numeric_limits<int64_t>::max(),
+                            &cfg->stream_node_max_entries, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.stream_node_max_entries); }},
     {"hll-sparse-max-bytes", true,
      [](const Values& v, Config* cfg, std::string* reason) {
        // Bounds as in Redis (a size: units allowed); 0 keeps every HLL dense.

@@ -20,6 +20,8 @@ decltype(auto) Visit(ValueType type, const void* value, Fn&& fn) {
       return fn(static_cast<const SetValue*>(value));
     case ValueType::kZset:
       return fn(static_cast<const ZsetValue*>(value));
+    case ValueType::kStream:
+      return fn(static_cast<const StreamValue*>(value));
     case ValueType::kString:
       break;
   }
@@ -40,6 +42,8 @@ std::string_view TypeName(ValueType type) {
       return "set";
     case ValueType::kZset:
       return "zset";
+    case ValueType::kStream:
+      return "stream";
   }
   return "none";
 }
@@ -74,6 +78,8 @@ void* DeserializeTypedValue(ValueType type, std::string_view bytes,
       return SetValue::Deserialize(bytes, limits);
     case ValueType::kZset:
       return ZsetValue::Deserialize(bytes, limits);
+    case ValueType::kStream:
+      return StreamValue::Deserialize(bytes, limits);
     case ValueType::kString:
       break;
   }
@@ -111,6 +117,8 @@ std::string_view TypedValueEncoding(ValueType type, const void* value) {
       return static_cast<const ZsetValue*>(value)->encoding() == ZsetValue::Encoding::kListpack
                  ? "listpack"
                  : "skiplist";
+    case ValueType::kStream:
+      return "stream";
     case ValueType::kString:
       break;
   }

@@ -84,6 +84,9 @@ struct Config {
   int64_t zset_max_listpack_value = 64;
   int64_t list_max_listpack_size = -2;
   int64_t list_compress_depth = 0;  // accepted; lists are not compressed
+  // A stream node's limits (0: none), as Redis's stream-node-max-*.
+  uint64_t stream_node_max_bytes = 4096;
+  int64_t stream_node_max_entries = 100;
   // A HyperLogLog's sparse form is promoted to dense when it would grow
   // past this many bytes, header included (Redis's name and default).
   uint64_t hll_sparse_max_bytes = 3000;

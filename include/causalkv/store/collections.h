@@ -5,6 +5,7 @@
 #include "causalkv/store/hash_value.h"
 #include "causalkv/store/list_value.h"
 #include "causalkv/store/set_value.h"
+#include "causalkv/store/stream_value.h"
 #include "causalkv/store/value_type.h"
 #include "causalkv/store/zset_value.h"
 
@@ -27,6 +28,10 @@ struct ValueTypeOf<SetValue> {
 template <>
 struct ValueTypeOf<ZsetValue> {
   static constexpr ValueType kType = ValueType::kZset;
+};
+template <>
+struct ValueTypeOf<StreamValue> {
+  static constexpr ValueType kType = ValueType::kStream;
 };
 
 }  // namespace causalkv::store

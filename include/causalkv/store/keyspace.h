@@ -238,7 +238,9 @@ class Keyspace {
   // created here: its callers create it with StoreTyped. A change takes a fresh version
   // (dot) and keeps the key's TTL; in a cluster it replaces every other
   // sibling of the key (they were seen: the collection's one-value rule). A
-  // value left empty deletes the key, as Redis does.
+  // value left empty deletes the key, as Redis does, unless its type says
+  // T::kKeepsEmptyKey (a stream: XDEL of its last entry keeps it, and
+  // XGROUP CREATE ... MKSTREAM makes an empty one).
   template <typename T, typename Fn>
   OpStatus UpdateTyped(std::string_view key, bool create, Fn&& fn);
   // Stores `value` (owned from now on, non-empty) as the key's only value,
@@ -597,6 +599,15 @@ class Keyspace {
 };
 
 template <typename T>
+constexpr bool KeepsEmptyKey() {
+  if constexpr (requires { T::kKeepsEmptyKey; }) {
+    return T::kKeepsEmptyKey;
+  } else {
+    return false;
+  }
+}
+
+template <typename T>
 OpStatus Keyspace::FindTyped(std::string_view key, const T** value) {
   SiblingSet** link = FindLive(key);
   if (link == nullptr) return OpStatus::kNotFound;
@@ -613,7 +624,7 @@ OpStatus Keyspace::UpdateTyped(std::string_view key, bool create, Fn&& fn) {
     if constexpr (requires { T::Create(); }) {
       if (!create) return OpStatus::kNotFound;
       T* fresh = T::Create();
-      if (!fn(fresh) || fresh->size() == 0) {
+      if (!fn(fresh) || (fresh->size() == 0 && !KeepsEmptyKey<T>())) {
         T::Destroy(fresh);
         return OpStatus::kOk;
       }
@@ -630,7 +641,7 @@ OpStatus Keyspace::UpdateTyped(std::string_view key, bool create, Fn&& fn) {
   data_bytes_ += value->memory_bytes();
   data_bytes_ -= bytes_before;
   if (!changed) return OpStatus::kOk;
-  if (value->size() == 0) return DeleteLive(link);
+  if (value->size() == 0 && !KeepsEmptyKey<T>()) return DeleteLive(link);
   return CommitTyped(link, newest);
 }
 

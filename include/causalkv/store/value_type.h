@@ -11,7 +11,8 @@
 // Concurrent writes of one collection key (a cluster) are not merged per
 // element: a collection key has one visible value, its newest sibling's
 // (the order GET uses), and the next write of the key replaces the others.
-// The merge keeps every concurrent sibling meanwhile (store/causal.h), so
+// Streams follow the same rule: a write ships the whole stream, consumer
+// groups included. The merge keeps every concurrent sibling meanwhile (store/causal.h), so
 // that it stays associative. Per-element merges (add-wins sets, per-field
 // hashes) will change only what a write keeps and what a read shows, here.
 #pragma once
@@ -31,10 +32,11 @@ enum class ValueType : uint8_t {
   kList = 2,
   kSet = 3,
   kZset = 4,
+  kStream = 5,
 };
 // The highest type stored data may name (a type not implemented yet is not
 // accepted from files or peers).
-constexpr uint8_t kMaxValueType = 4;
+constexpr uint8_t kMaxValueType = 5;
 
 // Redis's TYPE name ("string", "hash", ...).
 std::string_view TypeName(ValueType type);
