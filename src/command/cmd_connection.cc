@@ -9,6 +9,7 @@
 #include "cmd_common.h"
 #include "errors.h"
 #include "pubsub.h"
+#include "tracking.h"
 
 namespace causalkv::command {
 
@@ -491,6 +492,7 @@ void Reset(Context& ctx) {
   ClientState& c = ctx.client;
   Dispatcher::DiscardTransaction(c);
   ctx.dispatcher.pubsub().UnsubscribeAll(c);
+  ctx.dispatcher.tracking().Disable(c);
   c.db = 0;
   c.protocol = 2;
   ctx.w.set_protocol(2);
@@ -507,6 +509,10 @@ void ClusterOnly(Context& ctx) { ctx.w.Error("This instance has cluster support 
 void ClientHelp(Context& ctx) {
   static const char* const kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CACHING (YES|NO)",
+      "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+      "GETREDIR",
+      "    Return the client ID we are redirecting to when tracking is enabled.",
       "GETNAME",
       "    Return the name of the current connection.",
       "ID",
@@ -543,6 +549,11 @@ void ClientHelp(Context& ctx) {
       "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Control server assisted client side caching.",
+      "TRACKINGINFO",
+      "    Report tracking status for the current connection.",
       "NO-EVICT (ON|OFF)",
       "    Protect current client connection from eviction.",
       "HELP",
@@ -558,6 +569,9 @@ std::string DescribeClient(const ClientState& c, int64_t now_ms) {
   if (c.subscribed()) flags += 'P';
   if (c.in_multi) flags += 'x';
   if (c.blocked || c.blocked_on_keys) flags += 'b';
+  if (c.tracking.on) flags += 't';
+  if (c.tracking.redirect_broken) flags += 'R';
+  if (c.tracking.bcast) flags += 'B';
   if (c.close_after_reply) flags += 'c';
   if (c.close_asap) flags += 'A';
   if (c.unix_socket) flags += 'U';
@@ -593,7 +607,9 @@ std::string DescribeClient(const ClientState& c, int64_t now_ms) {
   s += " tot-mem=" + n(io.tot_mem + c.queued_bytes);
   s += " events=" + events;
   s += " cmd=" + c.last_command;
-  s += " user=default redir=-1 resp=" + n(c.protocol);
+  s += " user=default redir=" +
+       (c.tracking.on ? n(static_cast<int64_t>(c.tracking.redirect)) : std::string("-1"));
+  s += " resp=" + n(c.protocol);
   s += " lib-name=" + c.lib_name;
   s += " lib-ver=" + c.lib_ver;
   s += "\n";
@@ -629,7 +645,8 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
   out->push_back(spec("readwrite", 1, kConn | kFast, ClusterOnly, "3.0.0",
                       "Enables read-write queries for a connection to a Redis Cluster replica "
                       "node.", "O(1)", ""));
-  out->push_back(spec("select", 2, kConn | kFast, Select, "1.0.0",
+  // Not noscript (as Redis): inside a script it selects the script's own database.
+  out->push_back(spec("select", 2, (kConn & ~kNoScript) | kFast, Select, "1.0.0",
                       "Changes the selected database.", "O(1)", "index:integer"));
   CommandSpec client = spec("client", -2, 0, nullptr, "2.4.0",
                             "A container for client connection commands.",
@@ -672,6 +689,7 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out) {
       "client-id:integer [TIMEOUT|ERROR]");
   sub("client|help", 2, kConn, ClientHelp, "5.0.0", "Returns helpful text about the different "
       "subcommands.", "");
+  RegisterTrackingSubcommands(&client);
   out->push_back(std::move(client));
 }
 

@@ -20,6 +20,8 @@
 #include "errors.h"
 #include "keyspace_survey.h"
 #include "pubsub.h"
+#include "tracking.h"
+#include "scripting.h"
 #include "slowlog.h"
 
 #ifndef CAUSALKV_VERSION
@@ -193,7 +195,7 @@ void InfoClients(Context& ctx, std::string* s) {
   Line(s, "client_recent_max_input_buffer", st.recent_max_input_buffer);
   Line(s, "client_recent_max_output_buffer", st.recent_max_output_buffer);
   Line(s, "blocked_clients", st.blocked_clients + ctx.dispatcher.blocked_on_keys());
-  Line(s, "tracking_clients", 0);
+  Line(s, "tracking_clients", ctx.dispatcher.tracking().tracking_clients());
   Line(s, "clients_in_timeout_table", 0);
   s->append("\r\n");
 }
@@ -210,6 +212,18 @@ void InfoMemory(Context& ctx, std::string* s) {
   Line(s, "used_memory_rss", rss);
   Line(s, "used_memory_rss_human", HumanBytes(rss));
   Line(s, "used_memory_dataset", ctx.store.MemoryBytes());
+  {
+    Scripting& scripting = ctx.dispatcher.scripting();
+    const uint64_t lua = scripting.engine().lua_memory();
+    Line(s, "used_memory_lua", lua);
+    Line(s, "used_memory_vm_eval", lua);
+    Line(s, "used_memory_lua_human", HumanBytes(lua));
+    Line(s, "used_memory_scripts_eval", static_cast<uint64_t>(scripting.engine().scripts_memory()));
+    Line(s, "number_of_cached_scripts", static_cast<uint64_t>(scripting.engine().script_count()));
+    Line(s, "number_of_functions", static_cast<uint64_t>(scripting.engine().function_count()));
+    Line(s, "number_of_libraries", static_cast<uint64_t>(scripting.engine().libraries().size()));
+    Line(s, "used_memory_scripts", static_cast<uint64_t>(scripting.engine().scripts_memory()));
+  }
   Line(s, "maxmemory", ctx.server.config.maxmemory);
   Line(s, "maxmemory_human", HumanBytes(ctx.server.config.maxmemory));
   Line(s, "maxmemory_policy", ctx.server.config.maxmemory_policy);
@@ -275,6 +289,10 @@ void InfoStats(Context& ctx, std::string* s) {
   Line(s, "pubsub_channels", pubsub.ChannelCount(false));
   Line(s, "pubsub_patterns", pubsub.PatternCount());
   Line(s, "pubsubshard_channels", pubsub.ChannelCount(true));
+  const Tracking& tracking = ctx.dispatcher.tracking();
+  Line(s, "tracking_total_keys", tracking.tracked_keys());
+  Line(s, "tracking_total_items", tracking.tracked_items());
+  Line(s, "tracking_total_prefixes", tracking.prefixes());
   Line(s, "total_error_replies", st.total_error_replies);
   Line(s, "total_reads_processed", st.total_reads_processed);
   Line(s, "total_writes_processed", st.total_writes_processed);

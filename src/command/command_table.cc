@@ -17,6 +17,7 @@ CommandTable::CommandTable() {
   RegisterSetCommands(&specs);
   RegisterListCommands(&specs);
   RegisterZsetCommands(&specs);
+  RegisterStreamCommands(&specs);
   RegisterGeoCommands(&specs);
   RegisterBitmapCommands(&specs);
   RegisterHyperLogLogCommands(&specs);
@@ -28,6 +29,8 @@ CommandTable::CommandTable() {
   RegisterPubSubCommands(&specs);
   RegisterPersistenceCommands(&specs);
   RegisterPeerCommands(&specs);
+  RegisterScriptCommands(&specs);
+  RegisterFunctionCommands(&specs);
   for (CommandSpec& spec : specs) Add(std::move(spec));
   for (CommandSpec& spec : specs_) {
     spec.id = id_count_++;

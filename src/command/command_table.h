@@ -77,6 +77,19 @@ struct CommandSpec {
   bool (*blocking_args)(std::span<const std::string_view> args,
                         std::vector<std::string_view>* keys,
                         std::string_view* timeout) = nullptr;
+  // The timeout is an integer of milliseconds (XREAD's BLOCK), not seconds.
+  bool blocking_timeout_ms = false;
+  // When set, replaces "all keys missing" as the rule for blocking (XREAD,
+  // XREADGROUP): true when the command would find nothing to serve now. It
+  // may fill *rewritten with the arguments to keep while waiting (XREAD's
+  // `$` resolved to the stream's last ID when the client starts waiting).
+  // Its waiters are woken by any write of a key, existing or not.
+  bool (*would_block)(store::Keyspace& ks, std::span<const std::string_view> args,
+                      std::vector<std::string>* rewritten) = nullptr;
+  // Key arguments that first_key/last_key/key_step cannot describe (XREAD's
+  // keys after STREAMS); used instead of them when set.
+  void (*find_keys)(std::span<const std::string_view> args,
+                    std::vector<std::string_view>* keys) = nullptr;
 };
 
 // A blocking command's timeout, as Redis reads it: seconds, fractions
@@ -96,6 +109,12 @@ bool ExtraWrittenKey(const CommandSpec& spec, std::span<const std::string_view> 
 // last_key (negative: from the end) and key_step; none when it has none.
 template <typename Fn>
 void ForEachKeyArg(const CommandSpec& spec, std::span<const std::string_view> args, Fn&& fn) {
+  if (spec.find_keys != nullptr) {
+    std::vector<std::string_view> keys;
+    spec.find_keys(args, &keys);
+    for (std::string_view key : keys) fn(key);
+    return;
+  }
   if (spec.first_key <= 0 || spec.key_step <= 0) return;
   const int argc = static_cast<int>(args.size());
   const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
@@ -150,6 +169,7 @@ void RegisterHashCommands(std::vector<CommandSpec>* out);
 void RegisterSetCommands(std::vector<CommandSpec>* out);
 void RegisterListCommands(std::vector<CommandSpec>* out);
 void RegisterZsetCommands(std::vector<CommandSpec>* out);
+void RegisterStreamCommands(std::vector<CommandSpec>* out);
 void RegisterGeoCommands(std::vector<CommandSpec>* out);
 void RegisterBitmapCommands(std::vector<CommandSpec>* out);
 void RegisterHyperLogLogCommands(std::vector<CommandSpec>* out);
@@ -159,8 +179,12 @@ void RegisterConnectionCommands(std::vector<CommandSpec>* out);
 void RegisterServerCommands(std::vector<CommandSpec>* out);
 void RegisterTransactionCommands(std::vector<CommandSpec>* out);
 void RegisterPubSubCommands(std::vector<CommandSpec>* out);
+// CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO, added to CLIENT's subcommands.
+void RegisterTrackingSubcommands(CommandSpec* client);
 void RegisterPersistenceCommands(std::vector<CommandSpec>* out);
 void RegisterPeerCommands(std::vector<CommandSpec>* out);
+void RegisterScriptCommands(std::vector<CommandSpec>* out);
+void RegisterFunctionCommands(std::vector<CommandSpec>* out);
 
 // Writes the COMMAND INFO entry / COMMAND DOCS entry for one spec.
 void WriteCommandInfo(resp::Writer& w, const CommandSpec& spec);

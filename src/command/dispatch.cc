@@ -1,6 +1,7 @@
 #include "causalkv/command/dispatch.h"
 
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,7 +17,10 @@
 #include "command_table.h"
 #include "errors.h"
 #include "keyspace_survey.h"
+#include "notify.h"
+#include "scripting.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "slowlog.h"
 
 namespace causalkv::command {
@@ -73,6 +77,7 @@ Dispatcher::Dispatcher(ServerState* server, uint64_t seed)
   survey_ = std::make_unique<KeyspaceSurvey>();
   blocked_ = std::make_unique<BlockedClients>();
   pubsub_ = std::make_unique<PubSub>(server);
+  tracking_ = std::make_unique<Tracking>(server);
   ApplyStoreSettings();
 }
 
@@ -98,6 +103,34 @@ void Dispatcher::ApplyStoreSettings() {
   limits.stream_node_max_bytes = cfg.stream_node_max_bytes;
   limits.stream_node_max_entries = static_cast<uint64_t>(cfg.stream_node_max_entries);
   store_->set_collection_limits(limits);
+  // Keyspace notifications of what the store does by itself: new keys,
+  // expiry, eviction. Wanted only when some channel would carry them.
+  const uint32_t notify = cfg.notify_keyspace_events;
+  uint32_t wanted = 0;
+  if (notify & (config::kNotifyKeyspace | config::kNotifyKeyevent)) {
+    if (notify & config::kNotifyNew) wanted |= store::kKeyAdded;
+    if (notify & config::kNotifyExpired) wanted |= store::kKeyExpired;
+    if (notify & config::kNotifyEvicted) wanted |= store::kKeyEvicted;
+  }
+  if (wanted == 0) {
+    store_->set_key_event_listener(0, nullptr);
+  } else {
+    store_->set_key_event_listener(
+        wanted, [this](store::KeyEvent event, int db, std::string_view key) {
+          const uint32_t flags = server_->config.notify_keyspace_events;
+          switch (event) {
+            case store::kKeyAdded:
+              NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyNew, "new", key, db);
+              break;
+            case store::kKeyExpired:
+              NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyExpired, "expired", key, db);
+              break;
+            case store::kKeyEvicted:
+              NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyEvicted, "evicted", key, db);
+              break;
+          }
+        });
+  }
 }
 
 size_t Dispatcher::UsedMemory() {
@@ -130,7 +163,8 @@ bool Dispatcher::EnforceMaxmemory() {
 
 Dispatcher::~Dispatcher() = default;
 
-bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view> args) {
+bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view> args,
+                           std::vector<std::string>* rewritten) {
   if (client.in_multi) return false;  // queued, and EXEC never blocks
   const CommandSpec* spec = table_->Find(args[0]);
   if (spec == nullptr || spec->blocking_args == nullptr) return false;
@@ -144,20 +178,30 @@ bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view
   int64_t timeout_ms;
   const char* error;
   const int64_t now = store_->now_ms();
-  if (!spec->blocking_args(args, &keys, &timeout_arg) ||
-      !ParseBlockingTimeout(timeout_arg, now, &timeout_ms, &error)) {
-    return false;  // the command reports it
+  if (!spec->blocking_args(args, &keys, &timeout_arg)) return false;  // the command reports it
+  if (spec->blocking_timeout_ms) {
+    if (!ParseInt64(timeout_arg, &timeout_ms) || timeout_ms < 0 ||
+        timeout_ms > INT64_MAX - now) {
+      return false;
+    }
+  } else if (!ParseBlockingTimeout(timeout_arg, now, &timeout_ms, &error)) {
+    return false;
   }
   store::Keyspace& ks = store_->db(client.db);
-  for (std::string_view key : keys) {
-    if (ks.FindWithoutTouch(key) != nullptr) {
-      blocked_->Forget(client.id);
-      client.blocked_on_keys = false;
-      return false;
+  auto run_now = [&] {
+    blocked_->Forget(client.id);
+    client.blocked_on_keys = false;
+    return false;
+  };
+  if (spec->would_block != nullptr) {
+    if (!spec->would_block(ks, args, rewritten)) return run_now();
+  } else {
+    for (std::string_view key : keys) {
+      if (ks.FindWithoutTouch(key) != nullptr) return run_now();
     }
   }
   blocked_->Wait(client.id, client.db, keys, timeout_ms == 0 ? 0 : now + timeout_ms,
-                 client.protocol);
+                 client.protocol, /*wake_when_missing=*/spec->would_block != nullptr);
   client.last_command = spec->name;  // CLIENT LIST shows what it waits in (cmd=)
   client.blocked_on_keys = true;
   client.cluster_wait = true;
@@ -184,7 +228,11 @@ void Dispatcher::ServeBlocked() {
     if (ready.empty()) return;
     for (const auto& [db, key] : ready) {
       for (uint64_t id : blocked_->WaitersOf({db, key})) {
-        if (store_->db(db).FindWithoutTouch(key) == nullptr) break;
+        // A stream reader runs again even for a deleted key (it then
+        // reports NOGROUP, as Redis 7.2); a pop waits for the key.
+        if (store_->db(db).FindWithoutTouch(key) == nullptr && !blocked_->WakesWhenMissing(id)) {
+          continue;
+        }
         if (server_->resume_client) server_->resume_client(id, 0, "", true);
       }
     }
@@ -230,13 +278,18 @@ bool Dispatcher::UnblockClient(uint64_t id, bool error) {
 void Dispatcher::ClientGone(uint64_t id) {
   blocked_->Forget(id);
   auto client = server_->clients.find(id);
-  if (client != server_->clients.end()) pubsub_->UnsubscribeAll(*client->second);
+  if (client == server_->clients.end()) return;
+  pubsub_->UnsubscribeAll(*client->second);
+  tracking_->Disable(*client->second);
 }
+
+void Dispatcher::FlushInvalidations() { tracking_->Flush(); }
 
 void Dispatcher::DatabaseReplaced(int db) { blocked_->DatabaseChanged(db); }
 
 void Dispatcher::KeyChangedByPeer(int db, std::string_view key) {
   blocked_->KeyChanged(db, key);  // a push through another node wakes waiters here
+  if (tracking_->active()) tracking_->KeyChanged(key, 0);
 }
 
 size_t Dispatcher::blocked_on_keys() const { return blocked_->size(); }
@@ -283,8 +336,56 @@ int64_t Dispatcher::NowMs() {
   return store_->now_ms();
 }
 
+Scripting& Dispatcher::scripting() {
+  if (scripting_ == nullptr) scripting_ = std::make_unique<Scripting>(this, server_, table_.get());
+  return *scripting_;
+}
+
+bool Dispatcher::LoadFunctions() {
+  std::string error;
+  if (scripting().LoadFunctions(&error)) return true;
+  spdlog::critical("cannot load the function libraries: {}", error);
+  return false;
+}
+
+void Dispatcher::DispatchFromScript(ClientState& client, std::span<const std::string_view> args,
+                                    resp::Writer& w) {
+  DispatchCommand(client, args, w);
+}
+
+namespace {
+
+// While a script runs past busy-reply-threshold, as Redis: only what can
+// end it (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE) or watch it
+// (FUNCTION STATS) runs.
+bool AllowedWhileBusy(std::span<const std::string_view> args) {
+  if (args.size() >= 2 && EqualsIgnoreCase(args[0], "script")) {
+    return EqualsIgnoreCase(args[1], "kill");
+  }
+  if (args.size() >= 2 && EqualsIgnoreCase(args[0], "function")) {
+    return EqualsIgnoreCase(args[1], "kill") || EqualsIgnoreCase(args[1], "stats");
+  }
+  if (EqualsIgnoreCase(args[0], "shutdown")) {
+    for (std::string_view arg : args.subspan(1)) {
+      if (EqualsIgnoreCase(arg, "nosave")) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view> args,
                           resp::Writer& w) {
+  if (server_->script_timed_out && !AllowedWhileBusy(args)) {
+    ++server_->stats.total_error_replies;
+    w.Error(scripting_ != nullptr && scripting_->running_function()
+                ? "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                  "SHUTDOWN NOSAVE."
+                : "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                  "SHUTDOWN NOSAVE.");
+    return;
+  }
   const size_t reply_start = w.buffer()->size();
   const bool skip_this = client.skip_next_reply;
   client.skip_next_reply = false;
@@ -310,6 +411,13 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   }
   client.fetched = false;
   client.quorum_override = 0;
+  // CLIENT CACHING covers the next command only (inside MULTI, up to EXEC;
+  // the other CLIENT subcommands leave it).
+  if (client.tracking.caching && !client.in_multi && !EqualsIgnoreCase(args[0], "client")) {
+    client.tracking.caching = false;
+  }
+  // Invalidations raised by this command go out after its reply.
+  tracking_->Flush();
 }
 
 bool Dispatcher::IsReadOnly(std::string_view name) const {
@@ -747,6 +855,11 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   ++server_->stats.total_commands_processed;
   Context ctx{*this, *server_, *store_, *table_, client, w, args};
   const size_t reply_start = w.buffer()->size();
+  // CLIENT TRACKING: which keys a write really changed (their fingerprints
+  // before and after), so that a write that changed nothing (SET NX on an
+  // existing key, DEL of a missing one) invalidates nothing, as in Redis.
+  std::vector<TrackedKey> tracked;
+  if ((spec->flags & kWrite) && tracking_->active()) TrackedKeysBefore(*spec, client, args, &tracked);
   const uint64_t started = util::CycleClock::Now();
   spec->handler(ctx);
   const int64_t elapsed_ns = util::CycleClock::ToNanos(util::CycleClock::Now() - started);
@@ -757,6 +870,26 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     if (!failed) persistence_->LogWrite(*spec, client, args);
     if (!failed && collecting_) CollectWrittenKeys(*spec, client, args);
     if (!failed) SignalKeysChanged(*spec, client, args);
+    for (const TrackedKey& k : tracked) {
+      if (Fingerprint(k.db, k.key) != k.before) tracking_->KeyChanged(k.key, client.id);
+    }
+  } else if ((spec->flags & kReadOnly) && client.tracking.on) {
+    std::vector<std::string_view> keys;
+    ForEachKeyArg(*spec, args, [&](std::string_view key) { keys.push_back(key); });
+    tracking_->RememberKeys(client, keys);
+  }
+}
+
+void Dispatcher::TrackedKeysBefore(const CommandSpec& spec, const ClientState& client,
+                                   std::span<const std::string_view> args,
+                                   std::vector<TrackedKey>* out) {
+  ForEachKeyArg(spec, args, [&](std::string_view key) {
+    out->push_back({client.db, key, Fingerprint(client.db, key)});
+  });
+  int db;
+  std::string_view key;
+  if (ExtraWrittenKey(spec, args, client.db, store_->database_count(), &db, &key)) {
+    out->push_back({db, key, Fingerprint(db, key)});
   }
 }
 

@@ -688,6 +688,19 @@ const Option kOptions[] = {
      },
      [](const Config& cfg) { return std::to_string(cfg.slowlog_max_len); }},
 
+    {"busy-reply-threshold", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, std::numeric_limits<int64_t>::max(),
+                            &cfg->busy_reply_threshold, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.busy_reply_threshold); }},
+    {"lua-time-limit", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       return ParseIntValue(v, 0, std::numeric_limits<int64_t>::max(),
+                            &cfg->busy_reply_threshold, reason);
+     },
+     [](const Config& cfg) { return std::to_string(cfg.busy_reply_threshold); }},
+
     {"version-reserve", false,
      [](const Values& v, Config* cfg, std::string* reason) {
        int64_t reserve = 0;
@@ -750,6 +763,15 @@ const Option kOptions[] = {
        return true;
      },
      [](const Config& cfg) { return std::to_string(cfg.lfu_decay_time); }},
+
+    {"tracking-table-max-keys", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       int64_t n = 0;
+       if (!ParseIntValue(v, 0, std::numeric_limits<int64_t>::max(), &n, reason)) return false;
+       cfg->tracking_table_max_keys = static_cast<uint64_t>(n);
+       return true;
+     },
+     [](const Config& cfg) { return std::to_string(cfg.tracking_table_max_keys); }},
 
     {"save", true,
      [](const Values& v, Config* cfg, std::string* reason) {
@@ -935,6 +957,21 @@ const Option kOptions[] = {
      },
      [](const Config& cfg) { return std::to_string(cfg.hll_sparse_max_bytes); }},
 
+    {"notify-keyspace-events", true,
+     [](const Values& v, Config* cfg, std::string* reason) {
+       if (!ExpectOneValue(v, reason)) return false;
+       uint32_t flags = 0;
+       if (!ParseNotifyKeyspaceEvents(v[0], &flags)) {
+         // Redis's wording, letters included, so that a Redis client sees
+         // the same error; conf/causalkv.conf documents v and c.
+         *reason = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+         return false;
+       }
+       cfg->notify_keyspace_events = flags;
+       return true;
+     },
+     [](const Config& cfg) { return NotifyKeyspaceEventsString(cfg.notify_keyspace_events); }},
+
     {"max-siblings", true,
      [](const Values& v, Config* cfg, std::string* reason) {
        int64_t n = 0;
@@ -1102,6 +1139,62 @@ std::string_view LogLevelName(LogLevel level) {
     if (entry.level == level) return entry.name;
   }
   return "unknown";
+}
+
+namespace {
+
+// One letter per class, in the order Redis prints them (after A).
+struct NotifyLetter {
+  char letter;
+  uint32_t bit;
+};
+constexpr NotifyLetter kNotifyClassLetters[] = {
+    {'g', kNotifyGeneric}, {'$', kNotifyString},  {'l', kNotifyList},     {'s', kNotifySet},
+    {'h', kNotifyHash},    {'z', kNotifyZset},    {'x', kNotifyExpired},  {'e', kNotifyEvicted},
+    {'t', kNotifyStream},  {'d', kNotifyModule},  {'n', kNotifyNew}};
+
+}  // namespace
+
+bool ParseNotifyKeyspaceEvents(std::string_view text, uint32_t* flags) {
+  uint32_t out = 0;
+  for (const char c : text) {
+    switch (c) {
+      case 'A': out |= kNotifyAll; continue;
+      case 'K': out |= kNotifyKeyspace; continue;
+      case 'E': out |= kNotifyKeyevent; continue;
+      case 'm': out |= kNotifyKeyMiss; continue;
+      case 'v': out |= kNotifyVersioned; continue;
+      case 'c': out |= kNotifyConflict; continue;
+      default: break;
+    }
+    bool known = false;
+    for (const NotifyLetter& l : kNotifyClassLetters) {
+      if (l.letter == c) {
+        out |= l.bit;
+        known = true;
+      }
+    }
+    if (!known) return false;
+  }
+  *flags = out;
+  return true;
+}
+
+std::string NotifyKeyspaceEventsString(uint32_t flags) {
+  std::string out;
+  if ((flags & kNotifyAll) == kNotifyAll) {
+    out += 'A';
+  } else {
+    for (const NotifyLetter& l : kNotifyClassLetters) {
+      if (flags & l.bit) out += l.letter;
+    }
+  }
+  if (flags & kNotifyVersioned) out += 'v';
+  if (flags & kNotifyConflict) out += 'c';
+  if (flags & kNotifyKeyspace) out += 'K';
+  if (flags & kNotifyKeyevent) out += 'E';
+  if (flags & kNotifyKeyMiss) out += 'm';
+  return out;
 }
 
 bool ParseMemory(std::string_view text, uint64_t* bytes) {

@@ -314,6 +314,7 @@ bool Server::SetupVersionCounter() {
   // directory without its mark file must still never see its versions reused.
   uint64_t snapshot_counter = 0;
   if (!dispatcher_->persistence().LoadAtStartup(&snapshot_counter)) return false;
+  if (!dispatcher_->LoadFunctions()) return false;
   mark = std::max(mark, snapshot_counter);
   const uint64_t reserve = state_.config.version_reserve;
   // Everything up to the saved mark may have been issued before a crash:
@@ -633,6 +634,11 @@ void Server::OnPrepare(uv_prepare_t* handle) {
   self->ResumeBlocked();
   // Clients in BLPOP & co. whose keys the commands just run made ready.
   self->dispatcher_->ServeBlocked();
+  // CLIENT TRACKING's BCAST batches, and the invalidations that no client's
+  // command raised (a peer's state, expiry).
+  self->dispatcher_->FlushInvalidations();
+  // A subscriber those messages pushed past its output limit closes now.
+  self->AfterCommand();
   self->ArmBlockTimer();
   self->FlushPending();
   if (self->pending_writes_.empty()) {

@@ -173,12 +173,15 @@ TEST(ConfigTest, Defaults) {
       {"supervised", "no"},
       {"slowlog-log-slower-than", "10000"},
       {"slowlog-max-len", "128"},
+      {"busy-reply-threshold", "5000"},
+      {"lua-time-limit", "5000"},
       {"version-reserve", "1000000"},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"maxmemory-samples", "5"},
       {"lfu-log-factor", "10"},
       {"lfu-decay-time", "1"},
+      {"tracking-table-max-keys", "1000000"},
       {"max-siblings", "64"},
       {"hash-max-listpack-entries", "512"},
       {"hash-max-listpack-value", "64"},
@@ -197,6 +200,7 @@ TEST(ConfigTest, Defaults) {
       {"stream-node-max-bytes", "4096"},
       {"stream-node-max-entries", "100"},
       {"hll-sparse-max-bytes", "3000"},
+      {"notify-keyspace-events", ""},
       {"save", ""},
       {"dbfilename", "dump.ckv"},
       {"start-empty-on-corrupt-snapshot", "no"},
@@ -229,8 +233,10 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "client-output-buffer-limit", "client-query-buffer-limit",
                                       "daemonize", "pidfile", "supervised",
                                       "slowlog-log-slower-than", "slowlog-max-len",
+                                      "busy-reply-threshold", "lua-time-limit",
                                       "version-reserve", "maxmemory", "maxmemory-policy",
                                       "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
+                                      "tracking-table-max-keys",
                                       "save", "dbfilename", "start-empty-on-corrupt-snapshot",
                                       "appendonly", "appendfilename", "appendfsync",
                                       "aof-load-truncated", "auto-aof-rewrite-percentage",
@@ -242,7 +248,8 @@ TEST(ConfigTest, OptionNamesAreStableAndComplete) {
                                       "zset-max-ziplist-value", "list-max-listpack-size",
                                       "list-max-ziplist-size", "list-compress-depth",
                                       "stream-node-max-bytes", "stream-node-max-entries",
-                                      "hll-sparse-max-bytes", "max-siblings", "peers",
+                                      "hll-sparse-max-bytes", "notify-keyspace-events",
+                                      "max-siblings", "peers",
                                       "peer-secret", "write-quorum", "read-quorum",
                                       "peer-timeout", "anti-entropy-interval",
                                       "tombstone-grace", "expired-grace",
@@ -1757,6 +1764,45 @@ TEST(ConfigClusterTest, RewriteRoundTripKeepsAMajorityQuorumAsZero) {
   single.tombstone_grace_ms = 3600000;
   single.hints_max_memory = 64ull << 20;
   EXPECT_EQ(RewriteConfigText(single, "peers a:1 b:2\n"), "peers \"\"\n");
+}
+
+// notify-keyspace-events: Redis's letters and normal form (read back from
+// redis-server 7.0.15), and causalkv's v and c, which A leaves out.
+TEST(ConfigTest, NotifyKeyspaceEventsParseAndNormalForm) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"", ""},           {"KEA", "AKE"},     {"Ex", "xE"},          {"gK$", "g$K"},
+      {"A", "A"},         {"KA", "AK"},       {"KEAmn", "AKEm"},     {"KEn", "nKE"},
+      {"KEtn", "tnKE"},   {"mn", "nm"},       {"g$lshzxetd", "A"},   {"g$lshzxet", "g$lshzxet"},
+      {"KKEE", "KE"},     {"Ed", "dE"},       {"KEe", "eKE"},        {"Kl", "lK"},
+      {"KEAvc", "AvcKE"}, {"cvK", "vcK"},     {"Ev", "vE"},          {"KEAm", "AKEm"}};
+  for (const auto& [text, normal] : cases) {
+    uint32_t flags = 0;
+    ASSERT_TRUE(ParseNotifyKeyspaceEvents(text, &flags)) << text;
+    EXPECT_EQ(NotifyKeyspaceEventsString(flags), normal) << text;
+    // The normal form parses back to the same classes, except n under A
+    // (Redis hides it there too).
+    uint32_t again = 0;
+    ASSERT_TRUE(ParseNotifyKeyspaceEvents(normal, &again)) << normal;
+    EXPECT_EQ(again, flags & ~((flags & kNotifyAll) == kNotifyAll ? kNotifyNew : 0u)) << text;
+  }
+  uint32_t flags = 0;
+  ASSERT_TRUE(ParseNotifyKeyspaceEvents("KEA", &flags));
+  EXPECT_EQ(flags & (kNotifyVersioned | kNotifyConflict | kNotifyKeyMiss | kNotifyNew), 0u);
+  EXPECT_TRUE(flags & kNotifyStream);
+  for (const char* bad : {"Kq", "K E", "kea", "KEA ", "V", "C", "a"}) {
+    EXPECT_FALSE(ParseNotifyKeyspaceEvents(bad, &flags)) << bad;
+  }
+
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(SetOption(&cfg, "notify-keyspace-events", {"KEA"}, /*runtime=*/true, &error));
+  EXPECT_EQ(Get(cfg, "notify-keyspace-events"), "AKE");
+  EXPECT_FALSE(SetOption(&cfg, "notify-keyspace-events", {"Kq"}, true, &error));
+  EXPECT_EQ(error, SetError("notify-keyspace-events",
+                            "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."));
+  EXPECT_EQ(Get(cfg, "notify-keyspace-events"), "AKE");  // unchanged on error
+  ASSERT_TRUE(SetOption(&cfg, "notify-keyspace-events", {""}, true, &error));
+  EXPECT_EQ(cfg.notify_keyspace_events, 0u);
 }
 
 }  // namespace

@@ -31,7 +31,9 @@ struct CommandSpec;
 class KeyspaceSurvey;
 class BlockedClients;
 class PubSub;
+class Tracking;
 class SlowLog;
+class Scripting;
 
 // INFO commandstats, per command and subcommand, as Redis counts them:
 // calls ran, time spent, rejected before running (arity, NOAUTH, OOM ...)
@@ -79,6 +81,16 @@ class Dispatcher {
 
   Persistence& persistence() { return *persistence_; }
 
+  // EVAL and FCALL (command/scripting.h), created on first use.
+  Scripting& scripting();
+  // Loads the function libraries saved in `dir` (at startup, after the
+  // data). False if they cannot be read (logged): the server must not start.
+  bool LoadFunctions();
+  // Runs a command for a running script (its redis.call): as a command of
+  // EXEC, with the script's own client state and reply writer.
+  void DispatchFromScript(ClientState& client, std::span<const std::string_view> args,
+                          resp::Writer& writer);
+
   // The command clock: milliseconds since the Unix epoch, as the store sees
   // them (Store::now_ms). Reading the wall clock for every command and socket
   // event cost several percent of the server's time, so it is read once per
@@ -107,7 +119,11 @@ class Dispatcher {
   // client is registered as waiting, client.cluster_wait is set, and the
   // caller must hold the command until resume_client runs it (a key became
   // ready) or drops it (timeout, CLIENT UNBLOCK) with the reply given.
-  bool MustBlock(ClientState& client, std::span<const std::string_view> args);
+  // A command with CommandSpec::would_block (XREAD, XREADGROUP) blocks by
+  // that rule instead, and may fill *rewritten (nullable) with the arguments
+  // the caller must hold instead of `args` while it waits.
+  bool MustBlock(ClientState& client, std::span<const std::string_view> args,
+                 std::vector<std::string>* rewritten = nullptr);
   // Before the loop sleeps: wakes the waiters of the keys made ready since.
   void ServeBlocked();
   // The earliest deadline of a waiting client (0: none), and resumes the
@@ -122,6 +138,11 @@ class Dispatcher {
 
   // Pub/sub subscriptions and delivery (command/pubsub.h).
   PubSub& pubsub() { return *pubsub_; }
+  // Client-side caching (command/tracking.h). The server calls
+  // FlushInvalidations before the loop sleeps: BCAST batches, and the
+  // invalidations raised outside any client's command (peers, expiry).
+  Tracking& tracking() { return *tracking_; }
+  void FlushInvalidations();
   // A state merged from a peer changed `key` (clients may wait for it).
   void KeyChangedByPeer(int db, std::string_view key);
   // SWAPDB gave database `db` other contents: any key waited for may be ready.
@@ -228,15 +249,25 @@ class Dispatcher {
   std::unique_ptr<KeyspaceSurvey> survey_;
   std::unique_ptr<BlockedClients> blocked_;
   std::unique_ptr<PubSub> pubsub_;
+  std::unique_ptr<Tracking> tracking_;
   // The reply of a blocked command that ends without running (timeout,
   // CLIENT UNBLOCK), as the client's CLIENT REPLY OFF/SKIP leave it.
   std::string ReplyInsteadOfRunning(uint64_t id, std::string reply);
   // After a write: its keys may wake clients blocked on them.
   void SignalKeysChanged(const CommandSpec& spec, const ClientState& client,
                          std::span<const std::string_view> args);
+  // A key a write may change, and its fingerprint before the write ran.
+  struct TrackedKey {
+    int db;
+    std::string_view key;
+    KeyFingerprint before;
+  };
+  void TrackedKeysBefore(const CommandSpec& spec, const ClientState& client,
+                         std::span<const std::string_view> args, std::vector<TrackedKey>* out);
   int reap_scan_db_ = 0;            // where OldTombstones goes on
   uint64_t reap_scan_cursor_ = 0;
   std::unique_ptr<Persistence> persistence_;
+  std::unique_ptr<Scripting> scripting_;
   Replicator* replicator_ = nullptr;
   bool collecting_ = false;
   std::vector<std::pair<int, std::string>> written_keys_;

@@ -66,6 +66,13 @@ struct ServerState {
   size_t recent_max_input_buffer = 0;
   size_t recent_max_output_buffer = 0;
   InstantaneousMetrics instantaneous;
+  // A script (EVAL, FCALL) is running; it has run past busy-reply-threshold
+  // (other clients then get -BUSY).
+  bool script_running = false;
+  bool script_timed_out = false;
+  // Called by a script past busy-reply-threshold, every few thousand Lua
+  // instructions: the server serves other clients meanwhile (may be empty).
+  std::function<void()> serve_during_script;
   // Set by SHUTDOWN; the server stops after the current replies.
   bool shutdown_requested = false;
   // Called after CONFIG SET changed an option, so the server can apply it

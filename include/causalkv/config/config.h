@@ -60,6 +60,9 @@ struct Config {
   std::string pidfile;  // empty: none, unless daemonized (then kDefaultPidFile)
   Supervised supervised = Supervised::kNo;
   int64_t slowlog_log_slower_than = 10000;  // microseconds; -1: off; 0: every command
+  // A script running longer (ms) makes other clients get -BUSY and can be
+  // killed (SCRIPT KILL, FUNCTION KILL). Alias lua-time-limit.
+  int64_t busy_reply_threshold = 5000;
   uint64_t slowlog_max_len = 128;
   // How far ahead of the last issued version the saved high-water mark is
   // pushed; larger means fewer disk syncs and bigger gaps after a restart.
@@ -71,6 +74,8 @@ struct Config {
   int maxmemory_samples = 5;
   int lfu_log_factor = 10;
   int lfu_decay_time = 1;
+  // CLIENT TRACKING: keys remembered for invalidation at most (0: no limit).
+  uint64_t tracking_table_max_keys = 1'000'000;
   // A VPUT that would leave a key with more siblings than this is refused.
   int max_siblings = 64;
   // Collections: the sizes up to which a value keeps its compact encoding
@@ -90,6 +95,8 @@ struct Config {
   // A HyperLogLog's sparse form is promoted to dense when it would grow
   // past this many bytes, header included (Redis's name and default).
   uint64_t hll_sparse_max_bytes = 3000;
+  // notify-keyspace-events as a set of NotifyClass bits (0: off).
+  uint32_t notify_keyspace_events = 0;
   // Snapshots: automatic save points (after `seconds` if at least `changes`
   // writes happened; none by default, as a cache), the file name in `dir`,
   // and whether a corrupt snapshot is set aside (true) or stops the start.
@@ -199,5 +206,40 @@ bool ValidateCluster(const Config& cfg, std::string* error);
 
 // Parses "100", "1k", "1kb", "5mb", "2gb" (Redis units: k=1000, kb=1024 ...).
 bool ParseMemory(std::string_view text, uint64_t* bytes);
+
+// notify-keyspace-events: which keyspace notifications are published. The
+// letters and bits of Redis (K E g $ l s h z x e t m d n, A for g$lshzxetd),
+// plus causalkv's own: v (VPUT/VDEL events) and c (the `sibling` conflict
+// event), which A leaves out so that Redis's "KEA" means Redis's events.
+// The bits are internal (never stored); only the letters are an interface.
+enum NotifyClass : uint32_t {
+  kNotifyKeyspace = 1u << 0,   // K: __keyspace@<db>__:<key> channels
+  kNotifyKeyevent = 1u << 1,   // E: __keyevent@<db>__:<event> channels
+  kNotifyGeneric = 1u << 2,    // g
+  kNotifyString = 1u << 3,     // $
+  kNotifyList = 1u << 4,       // l
+  kNotifySet = 1u << 5,        // s
+  kNotifyHash = 1u << 6,       // h
+  kNotifyZset = 1u << 7,       // z
+  kNotifyExpired = 1u << 8,    // x
+  kNotifyEvicted = 1u << 9,    // e
+  kNotifyStream = 1u << 10,    // t
+  kNotifyKeyMiss = 1u << 11,   // m
+  kNotifyModule = 1u << 12,    // d (accepted; nothing emits it)
+  kNotifyNew = 1u << 13,       // n
+  kNotifyVersioned = 1u << 14, // v (causalkv)
+  kNotifyConflict = 1u << 15,  // c (causalkv)
+  kNotifyAll = kNotifyGeneric | kNotifyString | kNotifyList | kNotifySet | kNotifyHash |
+               kNotifyZset | kNotifyExpired | kNotifyEvicted | kNotifyStream | kNotifyModule,
+};
+
+// The letters in any order and repeated; false on any other character (the
+// empty string is valid: no notifications).
+bool ParseNotifyKeyspaceEvents(std::string_view text, uint32_t* flags);
+// The normal form CONFIG GET shows, as Redis writes it: "A" for all of
+// g$lshzxetd (then n is not shown, as in Redis) or else the class letters in
+// the order g$lshzxetdn, then causalkv's v and c, then K, E and m. So "KEA"
+// reads back "AKE" and "Ex" as "xE".
+std::string NotifyKeyspaceEventsString(uint32_t flags);
 
 }  // namespace causalkv::config

@@ -1,0 +1,425 @@
+#!/usr/bin/python3
+"""Lua scripting and functions (EVAL EVALSHA EVAL_RO EVALSHA_RO, SCRIPT,
+FUNCTION, FCALL FCALL_RO) against a real redis-server (the Debian 7.0.15
+package) as the spec, byte for byte in RESP2 and RESP3 (HELLO 3).
+
+Where Redis 7.0 and 7.2 differ, causalkv follows 7.2 and the comparison is
+left out:
+  * redis.REDIS_VERSION / REDIS_VERSION_NUM (ours are INFO's 7.2.4);
+  * an invalid function name in redis.register_function: 7.0 reports it
+    with the library-name message (a 7.0 bug), 7.2 with "Function names
+    can only contain ...";
+  * FUNCTION DUMP's payload is our own format (Redis's is an RDB blob):
+    only the round trip and the error on garbage are checked.
+Libraries come back from FUNCTION LIST in an order Redis leaves to chance:
+compared sorted by name.
+
+CAUSALKV_TEST_SUBJECT=redis-server runs the comparisons with a second
+redis-server in causalkv's place, to validate the tests themselves.
+"""
+
+import os
+import threading
+import time
+import unittest
+
+import redis
+
+import harness
+from harness import RawConnection, decode
+
+
+# Scripts whose replies are compared as they are, in RESP2 and RESP3.
+CONVERSIONS = [
+    "return 1",
+    "return -7",
+    "return 3.99",
+    "return -3.99",
+    "return 'hello'",
+    "return true",
+    "return false",
+    "return nil",
+    "return {1, 2, 3, 'x'}",
+    "return {1, 2, nil, 4}",
+    "return {}",
+    "return {{1, {2}}, 'a'}",
+    "return {ok='FINE'}",
+    "return {err='MY own error'}",
+    "return {err='no code'}",
+    "return redis.status_reply('PONGISH')",
+    "return redis.error_reply('CODE message')",
+    "return redis.error_reply('-X y')",
+    "return {double=3.5}",
+    "return {double=0.25}",
+    "return redis.call('set', 'k', 'v')",
+    "return redis.call('get', 'k')",
+    "return redis.call('get', 'nokey')",
+    "return type(redis.call('get', 'nokey'))",
+    "return redis.call('ping')",
+    "return redis.call('ping').ok",
+    "return redis.pcall('incr', 'k')",
+    "return redis.pcall('incr', 'k').err",
+    "redis.call('del', 'l') redis.call('rpush', 'l', 'a', 'b') return redis.call('lrange', 'l', 0, -1)",
+    "return redis.call('hgetall', 'nohash')",
+    "return redis.call('incrbyfloat', 'f', '1.5')",
+    "return redis.call('exists', 'k', 'nokey')",
+    "return {redis.call('set', 'n', 0.1), redis.call('get', 'n')}",
+    "return redis.call('set', 'big', 1e20) and redis.call('get', 'big')",
+    "return redis.sha1hex('abc')",
+    "return #KEYS + #ARGV",
+    "return cjson.encode({1, 2, 'a'})",
+    "return cjson.decode('[1, 2, {\"a\": 3}]')[3].a",
+    "return bit.band(0xff, 0x0f)",
+    "return bit.tohex(65535)",
+    "return bit.bnot(0)",
+    "return struct.pack('>I2i4', 258, -2)",
+    "return {struct.unpack('>I2i4', struct.pack('>I2i4', 258, -2))}",
+    "return struct.size('>iHd')",
+    "return struct.size('!>iHd')",
+    "return {struct.unpack('s', struct.pack('s', 'hi'))}",
+    "return cmsgpack.pack({1, 2, 3}, 'abc', -1, 200, 70000, 1.5, 0.1, true)",
+    "return cmsgpack.pack({a=1})",
+    "return cmsgpack.pack(string.rep('x', 40))",
+    "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3}))}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2))}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2), 1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+    "return tostring(loadstring('return 1')())",
+    "return type(unpack)",
+    "return redis.replicate_commands()",
+    "return redis.set_repl(redis.REPL_ALL)",
+    "return redis.LOG_WARNING",
+    "return redis.log(redis.LOG_NOTICE, 'from a test')",
+]
+
+RESP3_CONVERSIONS = [
+    "redis.setresp(3) return true",
+    "redis.setresp(3) return false",
+    "redis.setresp(3) return {map={a=1}}",
+    "redis.setresp(3) return {set={a=true}}",
+    "redis.setresp(3) return {double=2.5}",
+    "redis.setresp(3) return {big_number='123456789012345678901234567890'}",
+    "redis.setresp(3) return {verbatim_string={format='txt', string='hi'}}",
+    "redis.setresp(3) redis.call('hset', 'h3', 'f', 'v') return redis.call('hgetall', 'h3')",
+    "redis.setresp(3) return redis.call('hgetall', 'h3').map.f",
+    "redis.setresp(3) return type(redis.call('get', 'nokey'))",
+    "redis.setresp(3) return redis.call('zscore', 'z3', 'm')",
+    "redis.setresp(3) redis.call('zadd', 'z3', 1.5, 'm') return redis.call('zscore', 'z3', 'm')",
+    "redis.setresp(3) return redis.call('zscore', 'z3', 'm').double",
+    "redis.setresp(3) return redis.call('sismember', 'nokey', 'x')",
+    "return {map={a=1}}",
+    "return {set={a=true}}",
+]
+
+ERRORS = [
+    "return redis.call('nosuch')",
+    "return redis.call('incr', 'str')",
+    "return redis.call()",
+    "return redis.call('get')",
+    "return redis.call({})",
+    "return redis.call('multi')",
+    "return redis.call('eval', 'return 1', 0)",
+    "x = 1",
+    "return undefined_global",
+    "return os",
+    "return io",
+    "return require",
+    "return loadfile",
+    "return dofile",
+    "error('boom')",
+    "error({err='CUSTOM failure'})",
+    "local a = nil return a.b",
+    "return 1 +",
+    "string.x = 1",
+    "return redis.setresp(4)",
+    "return redis.sha1hex()",
+    "return redis.log()",
+    "return redis.call('set', 'k')",
+    "local ok, e = pcall(redis.call, 'incr', 'str') return e",
+    "return cmsgpack.unpack('\\147\\1')",
+    "return cjson.decode('{')",
+    "return struct.pack('z')",
+    "#!lua flags=bogus\nreturn 1",
+    "#!python\nreturn 1",
+    "#!lua name=x\nreturn 1",
+    "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')",
+    "\nerror('on line two')",
+]
+
+LIB = ("#!lua name=mylib\n"
+       "redis.register_function('echo', function(keys, args) return args[1] end)\n"
+       "redis.register_function('setit', function(keys, args) "
+       "return redis.call('set', keys[1], args[1]) end)\n"
+       "redis.register_function{function_name='getit', callback=function(keys) "
+       "return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}\n"
+       "redis.register_function{function_name='badwrite', callback=function(keys) "
+       "return redis.call('set', keys[1], 'x') end, flags={'no-writes', 'allow-oom'}}\n")
+
+FUNCTION_ERRORS = [
+    "return 1",
+    "#!lua\nreturn 1",
+    "#!lua name=a-b\nreturn 1",
+    "#!lua name=lib1\nreturn 1",
+    "#!lua name=lib1 foo=bar\nreturn 1",
+    "#!python name=x\nreturn 1",
+    "#!lua name=x\nreturn 1 +",
+    "#!lua name=x\nredis.call('get', 'x')",
+    "#!lua name=x\nredis.register_function('f4', 5)",
+    "#!lua name=x\nredis.register_function()",
+    "#!lua name=x\nredis.register_function{callback=function() end}",
+    "#!lua name=x\nredis.register_function{function_name='f', callback=function() end, flags={'bad'}}",
+    "#!lua name=x\nredis.register_function{function_name='f', callback=function() end, foo=1}",
+    "#!lua name=x\nx = 1",
+    "#!lua name=x\nredis.register_function('a', function() end) "
+    "redis.register_function('a', function() end)",
+    "#!lua name=x\nredis.register_function('echo', function() end)",
+]
+
+
+def sorted_libraries(reply):
+    """FUNCTION LIST's libraries, and each one's functions, sorted (Redis
+    lists both in its dictionaries' order)."""
+    def norm(lib):
+        items = list(lib.items()) if isinstance(lib, dict) else list(zip(lib[::2], lib[1::2]))
+        return [(k, sorted(map(repr, v)) if k == b"functions" else repr(v)) for k, v in items]
+    return sorted((norm(lib) for lib in decode(reply)), key=repr)
+
+
+class ScriptingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.oracle = harness.start_redis_oracle()
+        cls.server = harness.start_subject()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.oracle.stop()
+
+    def setUp(self):
+        self.o = RawConnection(self.oracle.port)
+        self.s = RawConnection(self.server.port)
+        for c in (self.o, self.s):
+            c.call("FLUSHALL")
+            c.call("SCRIPT", "FLUSH")
+            c.call("FUNCTION", "FLUSH")
+            c.call("SET", "str", "abc")
+
+    def tearDown(self):
+        self.o.close()
+        self.s.close()
+
+    def same(self, *args):
+        expected = self.o.call(*args)
+        got = self.s.call(*args)
+        self.assertEqual(got, expected, "command %r" % (args,))
+        return got
+
+    def both(self, *args):
+        for c in (self.o, self.s):
+            c.call(*args)
+
+    def test_conversions_resp2_and_resp3(self):
+        for protocol in ("2", "3"):
+            self.both("HELLO", protocol)
+            for body in CONVERSIONS + RESP3_CONVERSIONS:
+                self.same("EVAL", body, "2", "k1", "k2", "a1")
+
+    def test_errors(self):
+        for protocol in ("2", "3"):
+            self.both("HELLO", protocol)
+            for body in ERRORS:
+                self.same("EVAL", body, "0")
+        self.same("EVAL", "return 1")
+        self.same("EVAL", "return 1", "x")
+        self.same("EVAL", "return 1", "-1")
+        self.same("EVAL", "return 1", "2", "a")
+
+    def test_script_commands(self):
+        sha = self.same("SCRIPT", "LOAD", "return ARGV[1]")
+        sha = decode(sha)
+        self.same("EVALSHA", sha, "0", "x")
+        self.same("EVALSHA", sha.upper(), "0", "x")
+        self.same("EVALSHA_RO", sha, "0", "x")
+        self.same("SCRIPT", "EXISTS", sha, "ffffffffffffffffffffffffffffffffffffffff")
+        self.same("SCRIPT", "FLUSH")
+        self.same("SCRIPT", "EXISTS", sha)
+        self.same("EVALSHA", sha, "0", "x")
+        self.same("EVALSHA", "nosuch", "0")
+        self.same("SCRIPT", "LOAD", "return 1 +")
+        self.same("SCRIPT", "FLUSH", "ASYNC")
+        self.same("SCRIPT", "FLUSH", "SYNC")
+        self.same("SCRIPT", "FLUSH", "BOGUS")
+        self.same("SCRIPT", "KILL")
+        self.same("SCRIPT", "HELP")
+        self.same("SCRIPT", "NOSUCH")
+        self.same("EVAL_RO", "return redis.call('get', 'str')", "0")
+        self.same("EVAL_RO", "return redis.call('set', 'a', 'b')", "0")
+        self.same("EVAL_RO", "#!lua\nreturn 1", "0")
+        self.same("EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get', 'str')", "0")
+        self.same("EVAL", "#!lua flags=no-writes,allow-oom\nreturn 1", "0")
+        self.same("EVAL", "redis.call('select', 1) redis.call('set', 'db1', 'x') return 1", "0")
+        self.same("GET", "db1")
+        self.same("SELECT", "1")
+        self.same("GET", "db1")
+
+    def test_globals_do_not_leak(self):
+        self.same("EVAL", "rawset(_G, 'leaked', 1) return 1", "0")
+        self.same("EVAL", "return leaked", "0")
+        self.same("EVAL", "return KEYS[1]", "1", "first")
+        self.same("EVAL", "return KEYS[1]", "0")
+
+    def test_functions(self):
+        for protocol in ("2", "3"):
+            self.both("HELLO", protocol)
+            self.both("FUNCTION", "FLUSH")
+            self.same("FUNCTION", "LOAD", LIB)
+            self.same("FUNCTION", "LOAD", LIB)
+            self.same("FUNCTION", "LOAD", "REPLACE", LIB)
+            self.same("FCALL", "echo", "0", "hello")
+            self.same("FCALL", "setit", "1", "fk", "v1")
+            self.same("FCALL", "getit", "1", "fk")
+            self.same("FCALL_RO", "getit", "1", "fk")
+            self.same("FCALL_RO", "setit", "1", "fk", "v2")
+            self.same("FCALL", "badwrite", "1", "fk")
+            self.same("FCALL", "nosuch", "0")
+            self.same("FCALL", "echo", "-1")
+            self.same("FCALL", "echo", "3", "a")
+            self.same("FCALL", "echo", "x")
+            self.same("FUNCTION", "STATS")
+            for body in FUNCTION_ERRORS:
+                self.same("FUNCTION", "LOAD", body)
+            self.same("FUNCTION", "LOAD", "#!lua name=lib2\n"
+                      "redis.register_function('f5', function() error('boom') end)")
+            self.same("FCALL", "f5", "0")
+            self.assertEqual(sorted_libraries(self.s.call("FUNCTION", "LIST")),
+                             sorted_libraries(self.o.call("FUNCTION", "LIST")))
+            self.assertEqual(
+                sorted_libraries(self.s.call("FUNCTION", "LIST", "WITHCODE")),
+                sorted_libraries(self.o.call("FUNCTION", "LIST", "WITHCODE")))
+            self.assertEqual(
+                sorted_libraries(self.s.call("FUNCTION", "LIST", "LIBRARYNAME", "my*")),
+                sorted_libraries(self.o.call("FUNCTION", "LIST", "LIBRARYNAME", "my*")))
+            self.same("FUNCTION", "LIST", "LIBRARYNAME")
+            self.same("FUNCTION", "LIST", "BOGUS")
+            self.same("FUNCTION", "DELETE", "lib2")
+            self.same("FUNCTION", "DELETE", "lib2")
+            self.same("FCALL", "f5", "0")
+            self.same("FUNCTION", "FLUSH", "BOGUS")
+            self.same("FUNCTION", "RESTORE", "garbage")
+            self.same("FUNCTION", "RESTORE", "garbage", "BOGUS")
+            self.same("FUNCTION", "KILL")
+            self.same("FUNCTION", "HELP")
+
+    def test_function_dump_restore_round_trip(self):
+        self.same("FUNCTION", "LOAD", LIB)
+        payload = decode(self.s.call("FUNCTION", "DUMP"))
+        self.assertIsInstance(payload, bytes)
+        self.assertEqual(self.s.call("FUNCTION", "RESTORE", payload),
+                         b"-ERR Library 'mylib' already exists\r\n")
+        self.assertEqual(self.s.call("FUNCTION", "FLUSH"), b"+OK\r\n")
+        self.assertEqual(self.s.call("FUNCTION", "RESTORE", payload), b"+OK\r\n")
+        self.assertEqual(self.s.call("FCALL", "echo", "0", "back"), b"$4\r\nback\r\n")
+        self.assertEqual(self.s.call("FUNCTION", "RESTORE", payload, "REPLACE"), b"+OK\r\n")
+        self.assertEqual(self.s.call("FUNCTION", "RESTORE", payload, "FLUSH"), b"+OK\r\n")
+        self.assertEqual(self.s.call("FUNCTION", "RESTORE", payload[:-1]),
+                         b"-ERR DUMP payload version or checksum are wrong\r\n")
+
+    def test_info_counts_scripts_and_functions(self):
+        self.s.call("SCRIPT", "LOAD", "return 1")
+        self.s.call("FUNCTION", "LOAD", LIB)
+        info = decode(self.s.call("INFO", "memory")).decode()
+        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        self.assertEqual(fields["number_of_cached_scripts"], "1")
+        self.assertEqual(fields["number_of_functions"], "4")
+        self.assertEqual(fields["number_of_libraries"], "1")
+        self.assertGreater(int(fields["used_memory_lua"]), 0)
+
+
+class RedisPyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.start_subject()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_register_script_falls_back_to_eval(self):
+        r = redis.Redis(port=self.server.port)
+        incr = r.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
+        self.assertEqual(incr(keys=["c"], args=[5]), 5)
+        r.script_flush()
+        # EVALSHA gets NOSCRIPT, redis-py loads the script and retries.
+        self.assertEqual(incr(keys=["c"], args=[2]), 7)
+        self.assertEqual(r.script_exists(incr.sha), [True])
+
+    def test_lock_acquire_extend_release_and_wait(self):
+        r = redis.Redis(port=self.server.port)
+        lock = r.lock("resource", timeout=5)
+        self.assertTrue(lock.acquire(blocking=False))
+        self.assertTrue(lock.extend(5))
+        self.assertGreater(r.pttl("resource"), 5000)
+        got = []
+
+        def waiter():
+            r2 = redis.Redis(port=self.server.port)
+            other = r2.lock("resource", timeout=5, blocking_timeout=10)
+            got.append(other.acquire())
+            other.release()
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.3)
+        self.assertEqual(got, [])
+        lock.release()
+        t.join(15)
+        self.assertEqual(got, [True])
+        self.assertFalse(r.exists("resource"))
+
+
+class PersistenceTest(unittest.TestCase):
+    def test_functions_survive_restart_and_script_cache_does_not(self):
+        srv = harness.start_subject()
+        with RawConnection(srv.port) as c:
+            self.assertEqual(c.call("FUNCTION", "LOAD", LIB), b"$5\r\nmylib\r\n")
+            sha = decode(c.call("SCRIPT", "LOAD", "return 1"))
+        srv.stop(remove_dir=False)
+        srv = harness.start_subject(data_dir=srv.dir)
+        try:
+            with RawConnection(srv.port) as c:
+                self.assertEqual(c.call("FCALL", "echo", "0", "again"), b"$5\r\nagain\r\n")
+                self.assertEqual(c.call("SCRIPT", "EXISTS", sha), b"*1\r\n:0\r\n")
+                self.assertEqual(c.call("FUNCTION", "DELETE", "mylib"), b"+OK\r\n")
+        finally:
+            srv.stop(remove_dir=False)
+        srv = harness.start_subject(data_dir=srv.dir)
+        try:
+            with RawConnection(srv.port) as c:
+                self.assertEqual(c.call("FCALL", "echo", "0", "x"),
+                                 b"-ERR Function not found\r\n")
+        finally:
+            srv.stop()
+
+    def test_kill9_keeps_a_script_whole(self):
+        if harness.redis_as_subject():
+            self.skipTest("causalkv's log")
+        srv = harness.start_subject("--appendonly", "yes", "--appendfsync", "always")
+        body = "for i = 1, 200 do redis.call('set', 'k' .. i, ARGV[1]) end return 1"
+        with RawConnection(srv.port) as c:
+            for round_ in range(5):
+                self.assertEqual(c.call("EVAL", body, "0", "v%d" % round_), b":1\r\n")
+        srv.kill9()
+        srv = harness.start_subject("--appendonly", "yes", data_dir=srv.dir)
+        try:
+            with RawConnection(srv.port) as c:
+                values = [decode(c.call("GET", "k%d" % i)) for i in range(1, 201)]
+                self.assertEqual(set(values), {b"v4"})
+                self.assertNotIn(b"EVAL", open(os.path.join(srv.dir, "appendonly.ckv"),
+                                               "rb").read())
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,260 @@
+#include "scripting.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "args.h"
+#include "causalkv/command/dispatch.h"
+#include "causalkv/persist/durable_rename.h"
+#include "causalkv/util/errno_message.h"
+
+namespace causalkv::command {
+namespace {
+
+constexpr const char* kFunctionsFile = "functions.lua-libraries";
+
+bool ArityOk(int arity, size_t argc) {
+  return arity > 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+
+}  // namespace
+
+Scripting::Scripting(Dispatcher* dispatcher, ServerState* server, const CommandTable* table)
+    : dispatcher_(dispatcher), server_(server), table_(table) {}
+
+int64_t Scripting::running_ms() const {
+  return running_ ? WallClockMs() - started_ms_ : 0;
+}
+
+bool Scripting::SplitKeys(Context& ctx, std::vector<std::string>* keys,
+                          std::vector<std::string>* argv) {
+  int64_t numkeys;
+  if (!ParseInt64(ctx.args[2], &numkeys)) {
+    ctx.w.Error(ctx.args[0].size() >= 5 && EqualsIgnoreCase(ctx.args[0].substr(0, 5), "fcall")
+                    ? "Bad number of keys provided"
+                    : "value is not an integer or out of range");
+    return false;
+  }
+  if (numkeys < 0) {
+    ctx.w.Error("Number of keys can't be negative");
+    return false;
+  }
+  if (static_cast<uint64_t>(numkeys) > ctx.args.size() - 3) {
+    ctx.w.Error("Number of keys can't be greater than number of args");
+    return false;
+  }
+  const size_t first_arg = 3 + static_cast<size_t>(numkeys);
+  keys->assign(ctx.args.begin() + 3, ctx.args.begin() + static_cast<std::ptrdiff_t>(first_arg));
+  argv->assign(ctx.args.begin() + static_cast<std::ptrdiff_t>(first_arg), ctx.args.end());
+  return true;
+}
+
+void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t flags,
+                      std::string name) {
+  ClientState& c = script_client_;
+  c.id = ctx.client.id;
+  c.db = ctx.client.db;
+  c.protocol = 2;
+  c.authenticated = true;
+  c.name = ctx.client.name;
+  c.addr = ctx.client.addr;
+  c.laddr = ctx.client.laddr;
+  c.peer = false;
+  c.in_multi = false;
+  c.reply_off = false;
+  c.skip_next_reply = false;
+  c.quorum_override = ctx.client.quorum_override;
+  running_ = true;
+  is_function_ = is_function;
+  read_only_ = read_only;
+  flags_ = flags;
+  wrote_ = false;
+  kill_requested_ = false;
+  started_ms_ = WallClockMs();
+  running_name_ = std::move(name);
+  running_command_.assign(ctx.args.begin(), ctx.args.end());
+  engine_.set_kill_source(is_function ? script::KillSource::kFunction
+                                      : script::KillSource::kScript);
+  server_->script_running = true;
+}
+
+void Scripting::End() {
+  running_ = false;
+  server_->script_running = false;
+  server_->script_timed_out = false;
+  running_command_.clear();
+}
+
+void Scripting::Eval(Context& ctx, bool by_sha, bool read_only) {
+  std::vector<std::string> keys, argv;
+  if (!SplitKeys(ctx, &keys, &argv)) return;
+  std::string sha;
+  uint32_t flags = 0;
+  if (by_sha) {
+    if (!engine_.FindScript(ctx.args[1], &flags)) {
+      ctx.w.Error("-NOSCRIPT No matching script. Please use EVAL.");
+      return;
+    }
+    sha = ToLower(ctx.args[1]);
+  } else {
+    std::string error;
+    if (!engine_.LoadScript(ctx.args[1], &sha, &error)) {
+      ctx.w.Error("-" + error);
+      return;
+    }
+    engine_.FindScript(sha, &flags);
+  }
+  if (read_only && (flags & script::kHasShebang) && !(flags & script::kNoWrites)) {
+    ctx.w.Error("Can not execute a script with write flag using *_ro command.");
+    return;
+  }
+  const bool no_writes = read_only || (flags & script::kNoWrites);
+  std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  std::vector<std::string_view> arg_views(argv.begin(), argv.end());
+  Begin(ctx, false, no_writes, flags, sha);
+  engine_.RunScript(sha, key_views, arg_views, *this, ctx.w);
+  End();
+}
+
+void Scripting::FCall(Context& ctx, bool read_only) {
+  const script::Function* fn = engine_.FindFunction(ctx.args[1]);
+  if (fn == nullptr) {
+    ctx.w.Error("Function not found");
+    return;
+  }
+  std::vector<std::string> keys, argv;
+  if (!SplitKeys(ctx, &keys, &argv)) return;
+  if (read_only && !(fn->flags & script::kNoWrites)) {
+    ctx.w.Error("Can not execute a script with write flag using *_ro command.");
+    return;
+  }
+  const bool no_writes = read_only || (fn->flags & script::kNoWrites);
+  std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  std::vector<std::string_view> arg_views(argv.begin(), argv.end());
+  Begin(ctx, true, no_writes, fn->flags, fn->name);
+  engine_.RunFunction(*fn, key_views, arg_views, *this, ctx.w);
+  End();
+}
+
+void Scripting::Call(std::span<const std::string_view> args, int resp, std::string* reply) {
+  resp::Writer w(reply, resp);
+  const CommandSpec* spec = table_->Find(args[0]);
+  if (spec == nullptr) {
+    w.Error("Unknown Redis command called from script");
+    return;
+  }
+  if (!spec->subcommands.empty() && args.size() >= 2) {
+    if (const CommandSpec* sub = CommandTable::FindSub(*spec, args[1])) spec = sub;
+  }
+  if (!ArityOk(spec->arity, args.size())) {
+    w.Error("Wrong number of args calling Redis command from script");
+    return;
+  }
+  if (spec->flags & kNoScript) {
+    w.Error("This Redis command is not allowed from script");
+    return;
+  }
+  if ((spec->flags & kWrite) && read_only_) {
+    w.Error("Write commands are not allowed from read-only scripts.");
+    return;
+  }
+  script_client_.protocol = resp;
+  dispatcher_->DispatchFromScript(script_client_, args, w);
+  if (spec->flags & kWrite) wrote_ = true;
+}
+
+bool Scripting::Tick() {
+  if (!server_->script_timed_out &&
+      WallClockMs() - started_ms_ >= server_->config.busy_reply_threshold) {
+    server_->script_timed_out = true;
+    spdlog::warn("slow script detected: still in execution after {} milliseconds",
+                 WallClockMs() - started_ms_);
+  }
+  if (server_->script_timed_out && server_->serve_during_script) {
+    server_->serve_during_script();
+  }
+  return kill_requested_;
+}
+
+std::string Scripting::Kill(bool function) {
+  if (!running_) return "-NOTBUSY No scripts in execution right now.";
+  if (wrote_) {
+    return "-UNKILLABLE Sorry the script already executed write commands against the dataset. "
+           "You can either wait the script termination or kill the server in a hard way using "
+           "the SHUTDOWN NOSAVE command.";
+  }
+  if (!function && is_function_) {
+    return "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN "
+           "NOSAVE.";
+  }
+  if (function && !is_function_) {
+    return "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
+           "NOSAVE.";
+  }
+  kill_requested_ = true;
+  return "";
+}
+
+bool Scripting::LoadFunctions(std::string* error) {
+  const std::string path = server_->config.dir + "/" + kFunctionsFile;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return true;
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string data;
+  char chunk[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = "cannot read " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    data.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  std::string restore_error;
+  if (!engine_.RestoreLibraries(data, "FLUSH", &restore_error)) {
+    *error = path + ": " + restore_error;
+    return false;
+  }
+  spdlog::info("{} function libraries loaded from {}", engine_.libraries().size(), path);
+  return true;
+}
+
+void Scripting::SaveFunctions() {
+  const std::string& dir = server_->config.dir;
+  const std::string path = dir + "/" + kFunctionsFile;
+  const std::string tmp = path + ".tmp";
+  const std::string data = engine_.DumpLibraries();
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0;
+  size_t done = 0;
+  while (ok && done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  std::string error;
+  if (!ok) {
+    spdlog::warn("cannot write {}: {}", tmp, std::strerror(errno));
+    return;
+  }
+  if (!persist::RenameDurably(tmp, path, dir, &error)) {
+    spdlog::warn("cannot save the function libraries: {}", error);
+  }
+}
+
+}  // namespace causalkv::command

@@ -1,0 +1,89 @@
+// Scripting: EVAL and FCALL on top of script::Engine. Runs a script's
+// redis.call through the dispatcher, as a separate client state (its own
+// database, RESP version and no transaction), with Redis's checks first
+// (unknown command, arity, noscript, writes from read-only scripts).
+//
+// Effects, not scripts, are logged and replicated: EVAL and FCALL are not
+// write commands, so neither the append-only log nor the peers ever see
+// them; each write a script runs is logged and collected like a command
+// of EXEC, and the log is written only once the script has ended (the
+// server flushes it before replying, never during the script), so a crash
+// never keeps half of a script. In a cluster, the EVAL's reply waits for
+// the write quorum of every key the script wrote, as EXEC's does.
+//
+// Functions are persisted in `dir`/functions.lua-libraries (the payload of
+// FUNCTION DUMP, written to a temporary file and renamed durably after
+// every change); the script cache is not persisted, as in Redis.
+//
+// Thread-compatibility: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "causalkv/command/client.h"
+#include "causalkv/command/server_state.h"
+#include "causalkv/script/engine.h"
+#include "command_table.h"
+
+namespace causalkv::command {
+
+class Dispatcher;
+
+class Scripting : public script::CallHandler {
+ public:
+  Scripting(Dispatcher* dispatcher, ServerState* server, const CommandTable* table);
+
+  script::Engine& engine() { return engine_; }
+
+  // EVAL/EVALSHA[_RO]: ctx.args are `cmd script|sha numkeys key... arg...`.
+  void Eval(Context& ctx, bool by_sha, bool read_only);
+  // FCALL[_RO]: `cmd function numkeys key... arg...`.
+  void FCall(Context& ctx, bool read_only);
+
+  bool running() const { return running_; }
+  bool running_function() const { return running_ && is_function_; }
+  // The name and command line of the running function (FUNCTION STATS).
+  const std::string& running_name() const { return running_name_; }
+  const std::vector<std::string>& running_command() const { return running_command_; }
+  int64_t running_ms() const;
+  // SCRIPT KILL / FUNCTION KILL: the error reply, or "" when the kill is
+  // under way.
+  std::string Kill(bool function);
+
+  // Functions on disk (see the top of this file). Load: at startup, false
+  // with *error when the file is unreadable or a library fails to load.
+  bool LoadFunctions(std::string* error);
+  void SaveFunctions();
+
+  // script::CallHandler
+  void Call(std::span<const std::string_view> args, int resp, std::string* reply) override;
+  bool Tick() override;
+
+ private:
+  // Parses numkeys: false with the error written.
+  bool SplitKeys(Context& ctx, std::vector<std::string>* keys, std::vector<std::string>* argv);
+  void Begin(Context& ctx, bool is_function, bool read_only, uint32_t flags, std::string name);
+  void End();
+
+  Dispatcher* dispatcher_;
+  ServerState* server_;
+  const CommandTable* table_;
+  script::Engine engine_;
+  ClientState script_client_;
+  bool running_ = false;
+  bool is_function_ = false;
+  bool read_only_ = false;
+  bool wrote_ = false;
+  bool kill_requested_ = false;
+  uint32_t flags_ = 0;
+  int64_t started_ms_ = 0;
+  std::string running_name_;
+  std::vector<std::string> running_command_;
+};
+
+}  // namespace causalkv::command
