@@ -6,6 +6,7 @@
 #include <string>
 
 #include "args.h"
+#include "causalkv/command/dispatch.h"
 #include "errors.h"
 
 namespace causalkv::command {
@@ -127,6 +128,11 @@ void WriteHelp(Context& ctx, std::span<const char* const> lines) {
   for (const char* line : lines) ctx.w.SimpleString(line);
 }
 
+void PublishEvent(Context& ctx, uint32_t flags, uint32_t type, std::string_view event,
+                  std::string_view key, int db) {
+  PublishKeyspaceEvent(ctx.dispatcher.pubsub(), flags, type, event, key, db);
+}
+
 bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** set) {
   *set = LookupRead(ctx, key);
   if (*set == nullptr || (*set)->holds_string()) return true;
@@ -137,7 +143,7 @@ bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** 
 const store::SiblingSet* LookupRead(Context& ctx, std::string_view key) {
   const store::SiblingSet* set = ctx.db().FindReadOnly(key);
   if (set == nullptr) {
-    ++ctx.server.stats.keyspace_misses;
+    CountMiss(ctx, key);
   } else {
     ++ctx.server.stats.keyspace_hits;
   }

@@ -9,6 +9,7 @@
 #include "causalkv/store/keyspace.h"
 #include "command_table.h"
 #include "errors.h"
+#include "notify.h"
 
 namespace causalkv::command {
 
@@ -44,6 +45,29 @@ store::TtlUpdate TtlFor(const SetOptions& opts, int64_t at_ms);
 // Writes the error reply for a failed store operation.
 void WriteStoreError(resp::Writer& w, store::OpStatus status);
 
+// A keyspace notification (notify.h) of `event` on `key` in the client's
+// database, or in database `db`; `type` is its config::NotifyClass. One
+// branch when the class is off.
+void PublishEvent(Context& ctx, uint32_t flags, uint32_t type, std::string_view event,
+                  std::string_view key, int db);
+inline void Notify(Context& ctx, uint32_t type, std::string_view event, std::string_view key) {
+  const uint32_t flags = ctx.server.config.notify_keyspace_events;
+  if ((flags & type) == 0) return;
+  PublishEvent(ctx, flags, type, event, key, ctx.client.db);
+}
+inline void NotifyIn(Context& ctx, int db, uint32_t type, std::string_view event,
+                     std::string_view key) {
+  const uint32_t flags = ctx.server.config.notify_keyspace_events;
+  if ((flags & type) == 0) return;
+  PublishEvent(ctx, flags, type, event, key, db);
+}
+// Counts a read that found no key (INFO keyspace_misses) and notifies
+// `keymiss` (m), where Redis's read lookups do both.
+inline void CountMiss(Context& ctx, std::string_view key) {
+  ++ctx.server.stats.keyspace_misses;
+  Notify(ctx, config::kNotifyKeyMiss, "keymiss", key);
+}
+
 // Read lookup that counts keyspace hits and misses.
 const store::SiblingSet* LookupRead(Context& ctx, std::string_view key);
 // LookupRead for a command that reads strings only: true with *set the key
@@ -65,7 +89,7 @@ bool LookupTyped(Context& ctx, std::string_view key, const T** value) {
       ctx.w.Error(err::kWrongType);
       return false;
     default:
-      ++ctx.server.stats.keyspace_misses;
+      CountMiss(ctx, key);
       return true;
   }
 }

@@ -9,6 +9,7 @@
 #include "causalkv/command/dispatch.h"
 #include "causalkv/util/glob.h"
 #include "cmd_common.h"
+#include "tracking.h"
 #include "errors.h"
 
 namespace causalkv::command {
@@ -19,19 +20,24 @@ using store::SiblingSet;
 
 void Del(Context& ctx) {
   int64_t deleted = 0;
-  for (size_t i = 1; i < ctx.args.size(); ++i) deleted += ctx.db().Delete(ctx.args[i]) ? 1 : 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    if (!ctx.db().Delete(ctx.args[i])) continue;
+    ++deleted;
+    Notify(ctx, config::kNotifyGeneric, "del", ctx.args[i]);
+  }
   ctx.w.Integer(deleted);
 }
 
+// EXISTS and TOUCH: reads, counted (and notified: keymiss) as Redis does.
 void Exists(Context& ctx) {
   int64_t found = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i)
-    found += ctx.db().FindReadOnly(ctx.args[i]) != nullptr ? 1 : 0;
+    found += LookupRead(ctx, ctx.args[i]) != nullptr ? 1 : 0;
   ctx.w.Integer(found);
 }
 
 void Type(Context& ctx) {
-  const SiblingSet* set = ctx.db().FindReadOnly(ctx.args[1]);
+  const SiblingSet* set = LookupRead(ctx, ctx.args[1]);
   ctx.w.SimpleString(set == nullptr ? "none" : store::TypeName(set->newest().type));
 }
 
@@ -39,6 +45,10 @@ void RenameGeneric(Context& ctx, bool nx) {
   const OpStatus status = ctx.db().Rename(ctx.args[1], ctx.args[2], nx);
   switch (status) {
     case OpStatus::kOk:
+      if (ctx.args[1] != ctx.args[2]) {  // a key renamed to itself: no event, as Redis
+        Notify(ctx, config::kNotifyGeneric, "rename_from", ctx.args[1]);
+        Notify(ctx, config::kNotifyGeneric, "rename_to", ctx.args[2]);
+      }
       if (nx) {
         ctx.w.Integer(1);
       } else {
@@ -82,6 +92,8 @@ void Move(Context& ctx) {
   }
   const OpStatus status = ctx.db().MoveTo(ctx.args[1], &ctx.store.db(static_cast<int>(db)));
   if (status == OpStatus::kOk) {
+    Notify(ctx, config::kNotifyGeneric, "move_from", ctx.args[1]);
+    NotifyIn(ctx, static_cast<int>(db), config::kNotifyGeneric, "move_to", ctx.args[1]);
     ctx.w.Integer(1);
   } else if (status == OpStatus::kNotFound || status == OpStatus::kExists) {
     ctx.w.Integer(0);
@@ -116,8 +128,10 @@ void Copy(Context& ctx) {
   const OpStatus status =
       ctx.db().Copy(ctx.args[1], &ctx.store.db(static_cast<int>(db)), ctx.args[2], replace);
   if (status == OpStatus::kOk) {
+    NotifyIn(ctx, static_cast<int>(db), config::kNotifyGeneric, "copy_to", ctx.args[2]);
     ctx.w.Integer(1);
   } else if (status == OpStatus::kNotFound || status == OpStatus::kExists) {
+    if (status == OpStatus::kNotFound) CountMiss(ctx, ctx.args[1]);  // Redis reads the source
     ctx.w.Integer(0);
   } else {
     WriteStoreError(ctx.w, status);
@@ -259,11 +273,14 @@ void ExpireGeneric(Context& ctx, bool seconds, bool relative) {
   }
   if (when <= ctx.store.now_ms()) {
     ctx.db().Delete(ctx.args[1]);
+    Notify(ctx, config::kNotifyGeneric, "del", ctx.args[1]);
+    ctx.w.Integer(1);
   } else {
     ctx.db().SetExpire(ctx.args[1], when);
     ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
+    ctx.w.Integer(1);  // as Redis: the reply, then the event
+    Notify(ctx, config::kNotifyGeneric, "expire", ctx.args[1]);
   }
-  ctx.w.Integer(1);
 }
 void Expire(Context& ctx) { ExpireGeneric(ctx, true, true); }
 void PExpire(Context& ctx) { ExpireGeneric(ctx, false, true); }
@@ -297,6 +314,7 @@ void PExpireTime(Context& ctx) { TtlGeneric(ctx, false, true); }
 void Persist(Context& ctx) {
   const bool removed = ctx.db().Persist(ctx.args[1]);
   if (removed) ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
+  if (removed) Notify(ctx, config::kNotifyGeneric, "persist", ctx.args[1]);
   ctx.w.Integer(removed ? 1 : 0);
 }
 
@@ -322,12 +340,14 @@ bool ParseFlushMode(Context& ctx) {
 void FlushDb(Context& ctx) {
   if (!ParseFlushMode(ctx)) return;
   ctx.db().Clear();
+  ctx.dispatcher.tracking().Flushed();
   ctx.w.Ok();
 }
 
 void FlushAll(Context& ctx) {
   if (!ParseFlushMode(ctx)) return;
   ctx.store.FlushAll();
+  ctx.dispatcher.tracking().Flushed();
   ctx.w.Ok();
 }
 

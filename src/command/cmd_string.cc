@@ -13,6 +13,8 @@
 namespace causalkv::command {
 namespace {
 
+using config::kNotifyGeneric;
+using config::kNotifyString;
 using store::OpStatus;
 using store::SiblingSet;
 using store::TtlUpdate;
@@ -21,6 +23,12 @@ bool Stored(Context& ctx, OpStatus status) {
   if (status == OpStatus::kOk) return true;
   WriteStoreError(ctx.w, status);
   return false;
+}
+
+// SET's events: "set", then "expire" when it gave the key a TTL.
+void NotifySet(Context& ctx, bool expire) {
+  Notify(ctx, kNotifyString, "set", ctx.args[1]);
+  if (expire) Notify(ctx, kNotifyGeneric, "expire", ctx.args[1]);
 }
 
 void WriteNewest(Context& ctx, const SiblingSet* set) {
@@ -44,7 +52,10 @@ void Set(Context& ctx) {
   if (!ResolveExpire(ctx, opts, &at_ms)) return;
   if (!opts.get && !opts.nx && !opts.xx) {
     // The common case needs no lookup of its own: Set() finds the key once.
-    if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) ctx.w.Ok();
+    if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) {
+      NotifySet(ctx, opts.unit != SetOptions::Unit::kNone);
+      ctx.w.Ok();
+    }
     return;
   }
   const SiblingSet* existing = nullptr;
@@ -62,18 +73,23 @@ void Set(Context& ctx) {
     return;
   }
   if (!opts.get) {
-    if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) ctx.w.Ok();
+    if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) {
+      NotifySet(ctx, opts.unit != SetOptions::Unit::kNone);
+      ctx.w.Ok();
+    }
     return;
   }
   // The write replaces the block the old value lives in: keep a copy for the reply.
   const bool had_value = existing != nullptr;
   const std::string old = had_value ? std::string(existing->newest().value) : std::string();
   if (!Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlFor(opts, at_ms)))) return;
+  // As Redis: the old value is the reply, written before the events.
   if (had_value) {
     ctx.w.Bulk(old);
   } else {
     ctx.w.Null();
   }
+  NotifySet(ctx, opts.unit != SetOptions::Unit::kNone);
 }
 
 void SetNx(Context& ctx) {
@@ -81,7 +97,10 @@ void SetNx(Context& ctx) {
     ctx.w.Integer(0);
     return;
   }
-  if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlUpdate::Clear()))) ctx.w.Integer(1);
+  if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[2], TtlUpdate::Clear()))) {
+    NotifySet(ctx, false);
+    ctx.w.Integer(1);
+  }
 }
 
 // SETEX key seconds value / PSETEX key milliseconds value
@@ -91,7 +110,10 @@ void SetExGeneric(Context& ctx, SetOptions::Unit unit) {
   opts.expire_arg = ctx.args[2];
   int64_t at_ms;
   if (!ResolveExpire(ctx, opts, &at_ms)) return;
-  if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[3], TtlUpdate::At(at_ms)))) ctx.w.Ok();
+  if (Stored(ctx, ctx.db().Set(ctx.args[1], ctx.args[3], TtlUpdate::At(at_ms)))) {
+    NotifySet(ctx, true);
+    ctx.w.Ok();
+  }
 }
 void SetEx(Context& ctx) { SetExGeneric(ctx, SetOptions::Unit::kEx); }
 void PSetEx(Context& ctx) { SetExGeneric(ctx, SetOptions::Unit::kPx); }
@@ -107,13 +129,16 @@ void GetSet(Context& ctx) {
   } else {
     ctx.w.Null();
   }
+  NotifySet(ctx, false);
 }
 
 void GetDel(Context& ctx) {
   const SiblingSet* existing;
   if (!LookupString(ctx, ctx.args[1], &existing)) return;
   WriteNewest(ctx, existing);
-  if (existing != nullptr) ctx.db().Delete(ctx.args[1]);
+  if (existing != nullptr && ctx.db().Delete(ctx.args[1])) {
+    Notify(ctx, kNotifyGeneric, "del", ctx.args[1]);
+  }
 }
 
 // GETEX key [EX|PX|EXAT|PXAT t | PERSIST]
@@ -130,13 +155,16 @@ void GetEx(Context& ctx) {
   if (opts.persist) {
     if (ctx.db().Persist(ctx.args[1])) {
       ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
+      Notify(ctx, kNotifyGeneric, "persist", ctx.args[1]);
     }
   } else if (opts.unit != SetOptions::Unit::kNone) {
     if (at_ms <= ctx.store.now_ms()) {
       ctx.db().Delete(ctx.args[1]);
+      Notify(ctx, kNotifyGeneric, "del", ctx.args[1]);
     } else {
       ctx.db().SetExpire(ctx.args[1], at_ms);
       ctx.dispatcher.watch_registry()->TtlChanged(ctx.client.db, ctx.args[1]);
+      Notify(ctx, kNotifyGeneric, "expire", ctx.args[1]);
     }
   }
 }
@@ -163,6 +191,7 @@ void MSet(Context& ctx) {
   for (size_t i = 1; i < ctx.args.size(); i += 2) {
     const OpStatus status = ctx.db().Set(ctx.args[i], ctx.args[i + 1], TtlUpdate::Clear());
     if (!Stored(ctx, status)) return;
+    Notify(ctx, kNotifyString, "set", ctx.args[i]);
   }
   ctx.w.Ok();
 }
@@ -178,6 +207,7 @@ void MSetNx(Context& ctx) {
   for (size_t i = 1; i < ctx.args.size(); i += 2) {
     const OpStatus status = ctx.db().Set(ctx.args[i], ctx.args[i + 1], TtlUpdate::Clear());
     if (!Stored(ctx, status)) return;
+    Notify(ctx, kNotifyString, "set", ctx.args[i]);
   }
   ctx.w.Integer(1);
 }
@@ -211,7 +241,10 @@ void Append(Context& ctx) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Integer(static_cast<int64_t>(length));
+  if (Stored(ctx, status)) {
+    Notify(ctx, kNotifyString, "append", ctx.args[1]);
+    ctx.w.Integer(static_cast<int64_t>(length));
+  }
 }
 
 void StrLen(Context& ctx) {
@@ -278,7 +311,10 @@ void SetRange(Context& ctx) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Integer(static_cast<int64_t>(patched.size()));
+  if (Stored(ctx, status)) {
+    Notify(ctx, kNotifyString, "setrange", ctx.args[1]);
+    ctx.w.Integer(static_cast<int64_t>(patched.size()));
+  }
 }
 
 void IncrByGeneric(Context& ctx, int64_t delta) {
@@ -306,7 +342,11 @@ void IncrByGeneric(Context& ctx, int64_t delta) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Integer(result);
+  if (Stored(ctx, status)) {
+    // DECR and DECRBY too, as in Redis.
+    Notify(ctx, kNotifyString, "incrby", ctx.args[1]);
+    ctx.w.Integer(result);
+  }
 }
 
 bool ParseDelta(Context& ctx, int64_t* delta) {
@@ -357,7 +397,10 @@ void IncrByFloat(Context& ctx) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Bulk(text);
+  if (Stored(ctx, status)) {
+    Notify(ctx, kNotifyString, "incrbyfloat", ctx.args[1]);
+    ctx.w.Bulk(text);
+  }
 }
 
 }  // namespace

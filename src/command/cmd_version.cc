@@ -139,7 +139,11 @@ void VGet(Context& ctx) {
       ctx.w.Error(err::kWrongType);
       return;
     }
-    ++(live ? ctx.server.stats.keyspace_hits : ctx.server.stats.keyspace_misses);
+    if (live) {
+      ++ctx.server.stats.keyspace_hits;
+    } else {
+      CountMiss(ctx, ctx.args[1]);
+    }
     WriteState(ctx.w, found ? &state : nullptr, with_versions);
     return;
   }

@@ -933,7 +933,7 @@ bool LoadSource(Context& ctx, std::string_view key, Source* out) {
     case OpStatus::kWrongType:
       break;
     default:
-      ++ctx.server.stats.keyspace_misses;
+      CountMiss(ctx, key);
       return true;
   }
   ++ctx.server.stats.keyspace_hits;

@@ -9,6 +9,7 @@
 namespace causalkv::store {
 
 const EvictionSettings Keyspace::kDefaultEvictionSettings{};
+const KeyEventSink Keyspace::kNoEvents{};
 
 void EvictionPool::Offer(uint64_t score, int db, std::string_view key) {
   if (candidates_.size() == kSize && score <= candidates_.front().score) return;
@@ -73,11 +74,17 @@ void Keyspace::Remove(SiblingSet** link) {
 
 void Keyspace::ExpireKey(SiblingSet** link) {
   ++stats_->expired_keys;
+  // The event follows the deletion, as in Redis; the name is copied first,
+  // since it lives in the block deleted.
+  thread_local std::string expired;
+  const bool report = (events_->wanted & kKeyExpired) != 0;
+  if (report) expired.assign((*link)->key());
   if (causal()) {
     HoldExpired(link);  // keyspace.h: why a cluster keeps the expired state
-    return;
+  } else {
+    Remove(link);
   }
-  Remove(link);
+  if (report) events_->fn(kKeyExpired, index_, expired);
 }
 
 void Keyspace::Adopt(SiblingSet* set) {
@@ -92,6 +99,7 @@ void Keyspace::Adopt(SiblingSet* set) {
     ForgetEvicted(set->key());
     DigestToggleBlock(set);
   }
+  if (events_->wanted & kKeyAdded) events_->fn(kKeyAdded, index_, set->key());
 }
 
 void Keyspace::Touch(const SiblingSet* set) {

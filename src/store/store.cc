@@ -22,7 +22,13 @@ Store::Store(int databases, uint64_t hash_seed) {
     dbs_.back()->set_eviction_settings(&eviction_);
     dbs_.back()->set_max_siblings(&max_siblings_);
     dbs_.back()->set_collection_limits(&collection_limits_);
+    dbs_.back()->set_event_sink(&key_events_, i);
   }
+}
+
+void Store::Evicted(int db, std::string_view key) {
+  if (eviction_listener_) eviction_listener_(db, key);
+  if (key_events_.wanted & kKeyEvicted) key_events_.fn(kKeyEvicted, db, key);
 }
 
 void Store::EnableCausal(ActorId self) {
@@ -63,6 +69,8 @@ bool Store::EvictOne() {
       const bool protect = static_cast<int>(index) == evict_protected_db_;
       if (dbs_[index]->DropExpiredState(
               &key, protect ? evict_protected_ : std::span<const std::string_view>())) {
+        // An expired state, not a live key: nothing a client saw leaves, so
+        // it is logged but not notified as an eviction.
         if (eviction_listener_) eviction_listener_(static_cast<int>(index), key);
         return true;
       }
@@ -76,7 +84,7 @@ bool Store::EvictOne() {
       random_evict_cursor_ = (random_evict_cursor_ + 1) % dbs_.size();
       std::string key;
       if (dbs_[index]->EvictRandom(&key)) {
-        if (eviction_listener_) eviction_listener_(index, key);
+        Evicted(index, key);
         return true;
       }
     }
@@ -94,7 +102,7 @@ bool Store::EvictOne() {
   EvictionPool::Candidate best;
   while (pool_.PopBest(&best)) {
     if (dbs_[best.db]->Evict(best.key)) {
-      if (eviction_listener_) eviction_listener_(best.db, best.key);
+      Evicted(best.db, best.key);
       return true;
     }
   }

@@ -38,6 +38,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <span>
 #include <string>
@@ -82,6 +83,19 @@ struct TtlUpdate {
 struct Clock {
   int64_t now_ms = 0;  // wall-clock milliseconds, fixed for the duration of one command
 };
+// What the keyspaces report about their keys, for keyspace notifications
+// (command/notify.h): a key added (one that did not exist: a write, a
+// RESTORE, a state merged from a peer), deleted by expiry (lazily or by
+// active expiry), or evicted (Store::EvictOne). Shared by every keyspace of
+// a Store. `wanted` is checked before anything else, so a sink that wants
+// nothing costs a load and a branch; `fn` runs while the store is in the
+// middle of an operation and must not touch the store.
+enum KeyEvent : uint32_t { kKeyAdded = 1u << 0, kKeyExpired = 1u << 1, kKeyEvicted = 1u << 2 };
+struct KeyEventSink {
+  uint32_t wanted = 0;
+  std::function<void(KeyEvent event, int db, std::string_view key)> fn;
+};
+
 struct KeyspaceStats {
   uint64_t expired_keys = 0;
   uint64_t evicted_keys = 0;
@@ -220,6 +234,12 @@ class Keyspace {
   void set_max_siblings(const uint32_t* max) { max_siblings_ = max; }
   // The collections' encoding thresholds; shared with the Store.
   void set_collection_limits(const CollectionLimits* limits) { limits_ = limits; }
+  // Where key events go (shared with the Store), and this keyspace's
+  // database number as the events name it (SWAPDB changes it).
+  void set_event_sink(const KeyEventSink* sink, int index) {
+    events_ = sink;
+    index_ = index;
+  }
   const CollectionLimits& collection_limits() const { return *limits_; }
 
   // --- Typed values (collections: store/value_type.h) ---
@@ -593,6 +613,9 @@ class Keyspace {
   const EvictionSettings* settings_ = &kDefaultEvictionSettings;
   const uint32_t* max_siblings_ = &kNoSiblingLimit;
   const CollectionLimits* limits_ = &kDefaultCollectionLimits;
+  const KeyEventSink* events_ = &kNoEvents;
+  int index_ = 0;
+  static const KeyEventSink kNoEvents;
   static const CollectionLimits kDefaultCollectionLimits;
   static constexpr uint32_t kNoSiblingLimit = 0;
   static const EvictionSettings kDefaultEvictionSettings;

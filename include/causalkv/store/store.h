@@ -25,7 +25,11 @@ class Store {
   Keyspace& db(int index) { return *dbs_[index]; }
   // SWAPDB: the two databases trade contents. A single node only: in
   // causal mode the peers' databases would not follow. REQUIRES: valid indexes.
-  void SwapDatabases(int a, int b) { std::swap(dbs_[a], dbs_[b]); }
+  void SwapDatabases(int a, int b) {
+    std::swap(dbs_[a], dbs_[b]);
+    dbs_[a]->set_event_sink(&key_events_, a);
+    dbs_[b]->set_event_sink(&key_events_, b);
+  }
 
   VersionCounter& counter() { return counter_; }
 
@@ -75,6 +79,14 @@ class Store {
   void set_eviction_listener(EvictionListener listener) {
     eviction_listener_ = std::move(listener);
   }
+  // Keyspace notifications: the key events (keyspace.h KeyEvent) in
+  // `wanted` go to `fn`, from every database. A second listener beside the
+  // eviction listener: evictions reach both (the log first).
+  void set_key_event_listener(uint32_t wanted,
+                              std::function<void(KeyEvent, int db, std::string_view key)> fn) {
+    key_events_.wanted = fn ? wanted : 0;
+    key_events_.fn = std::move(fn);
+  }
   // Bytes held by every keyspace (see Keyspace::memory_bytes).
   size_t MemoryBytes() const;
 
@@ -94,6 +106,9 @@ class Store {
   int evict_protected_db_ = 0;
   std::span<const std::string_view> evict_protected_;
   EvictionListener eviction_listener_;
+  KeyEventSink key_events_;
+  // Tells the listeners that EvictOne deleted `key` from database `db`.
+  void Evicted(int db, std::string_view key);
 };
 
 }  // namespace causalkv::store

