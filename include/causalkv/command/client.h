@@ -84,6 +84,20 @@ class ClientIoSource {
   ~ClientIoSource() = default;
 };
 
+// CLIENT TRACKING's state of one client (command/tracking.h).
+struct ClientTracking {
+  bool on = false;
+  bool bcast = false;
+  bool optin = false;
+  bool optout = false;
+  bool noloop = false;
+  // CLIENT CACHING YES (OPTIN) or NO (OPTOUT), for the next command only.
+  bool caching = false;
+  bool redirect_broken = false;  // its redirect client went away
+  uint64_t redirect = 0;         // 0: none
+  std::vector<std::string> prefixes;  // BCAST
+};
+
 struct ClientState {
   uint64_t id = 0;
   int db = 0;
@@ -151,6 +165,7 @@ struct ClientState {
   bool subscribed() const {
     return !channels.empty() || !patterns.empty() || !shard_channels.empty();
   }
+  ClientTracking tracking;
 };
 
 // One CLIENT LIST line, with Redis's fields and their order (ends in "\n").
