@@ -5,9 +5,9 @@
 namespace causalkv::command {
 
 void BlockedClients::Wait(uint64_t client, int db, const std::vector<std::string_view>& keys,
-                          int64_t deadline_ms, int protocol) {
+                          int64_t deadline_ms, int protocol, bool wake_when_missing) {
   if (waiters_.count(client) != 0) return;
-  Waiter w{db, {}, deadline_ms, protocol};
+  Waiter w{db, {}, deadline_ms, protocol, wake_when_missing};
   for (std::string_view key : keys) {
     // BLPOP k k: one place in k's queue.
     if (std::find(w.keys.begin(), w.keys.end(), key) != w.keys.end()) continue;

@@ -40,8 +40,14 @@ class BlockedClients {
 
   // Registers `client` as waiting for any of `keys` in `db` until
   // `deadline_ms` (0: forever). A client already waiting keeps its place.
+  // wake_when_missing: woken by a write of a key even when it leaves the
+  // key missing (stream readers, which then report the missing group).
   void Wait(uint64_t client, int db, const std::vector<std::string_view>& keys,
-            int64_t deadline_ms, int protocol);
+            int64_t deadline_ms, int protocol, bool wake_when_missing = false);
+  bool WakesWhenMissing(uint64_t client) const {
+    auto it = waiters_.find(client);
+    return it != waiters_.end() && it->second.wake_when_missing;
+  }
   // Forgets a client (it ran, or disconnected); nothing if it was not waiting.
   void Forget(uint64_t client);
 
@@ -77,6 +83,7 @@ class BlockedClients {
     std::vector<std::string> keys;
     int64_t deadline_ms;
     int protocol;
+    bool wake_when_missing;
   };
   std::unordered_map<uint64_t, Waiter> waiters_;
   std::map<KeyRef, std::deque<uint64_t>> by_key_;

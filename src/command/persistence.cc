@@ -220,7 +220,7 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
     }
     return;
   }
-  if (spec.first_key <= 0 || spec.key_step <= 0) return;
+  if (spec.find_keys == nullptr && (spec.first_key <= 0 || spec.key_step <= 0)) return;
   ForEachKeyArg(spec, args, [&](std::string_view key) { LogKey(client.db, key); });
   int target;
   std::string_view key;

@@ -213,11 +213,16 @@ void Connection::ProcessInput() {
       UpdateReading();
       break;
     }
-    if (dispatcher.MustBlock(client_, args_)) {
+    rewritten_args_.clear();
+    if (dispatcher.MustBlock(client_, args_, &rewritten_args_)) {
       // A blocking command may wait for long: its arguments move out of the
       // input buffer, so that reading goes on (a disconnect is noticed, and
-      // the client's next commands queue up behind it).
-      if (owned_args_.empty()) {
+      // the client's next commands queue up behind it). XREAD's `$` comes
+      // back resolved (rewritten_args_): the command runs with that.
+      if (!rewritten_args_.empty()) {
+        owned_args_ = std::move(rewritten_args_);
+        args_.assign(owned_args_.begin(), owned_args_.end());
+      } else if (owned_args_.empty()) {
         owned_args_.assign(args_.begin(), args_.end());
         args_.assign(owned_args_.begin(), owned_args_.end());
       }

@@ -118,6 +118,7 @@ class Connection final : public command::ClientIoSource {
   // The held command's arguments, copied out of the input buffer while it
   // waits in a blocking command (args_ then views these): reading goes on.
   std::vector<std::string> owned_args_;
+  std::vector<std::string> rewritten_args_;  // MustBlock's (XREAD's resolved `$`)
 
   // Input: bytes [in_start_, in_end_) of in_ are received but not consumed.
   std::string in_;
