@@ -1044,5 +1044,24 @@ class PubSub(ClusterTest):
         on_b.close()
 
 
+
+class ClientTracking(ClusterTest):
+    def test_tracking_invalidated_by_a_peer_state(self):
+        """CLIENT TRACKING on node B learns of a write made through node A (the
+        state merged in from A) and of the sibling a concurrent write adds."""
+        self.cluster.wait_links_up()
+        with harness.RawConnection(self.b.port, host=self.b.addr) as cache:
+            cache.call("HELLO", "3")
+            self.assertEqual(cache.call("CLIENT", "TRACKING", "on"), b"+OK\r\n")
+            cache.call("GET", "profile")
+            self.a.client().set("profile", "v1")
+            self.assertEqual(cache.read_reply(),
+                             b">2\r\n$10\r\ninvalidate\r\n*1\r\n$7\r\nprofile\r\n")
+            cache.call("VGET", "cart")
+            self.c.client().execute_command("VPUT", "cart", "0", "eggs")
+            self.assertEqual(cache.read_reply(),
+                             b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\ncart\r\n")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -105,32 +105,30 @@ void Dispatcher::ApplyStoreSettings() {
   store_->set_collection_limits(limits);
   // Keyspace notifications of what the store does by itself: new keys,
   // expiry, eviction. Wanted only when some channel would carry them.
+  // Expiry and eviction always: CLIENT TRACKING invalidates those keys too,
+  // and a tracking client may come at any time.
   const uint32_t notify = cfg.notify_keyspace_events;
-  uint32_t wanted = 0;
-  if (notify & (config::kNotifyKeyspace | config::kNotifyKeyevent)) {
-    if (notify & config::kNotifyNew) wanted |= store::kKeyAdded;
-    if (notify & config::kNotifyExpired) wanted |= store::kKeyExpired;
-    if (notify & config::kNotifyEvicted) wanted |= store::kKeyEvicted;
+  uint32_t wanted = store::kKeyExpired | store::kKeyEvicted;
+  if ((notify & (config::kNotifyKeyspace | config::kNotifyKeyevent)) &&
+      (notify & config::kNotifyNew)) {
+    wanted |= store::kKeyAdded;
   }
-  if (wanted == 0) {
-    store_->set_key_event_listener(0, nullptr);
-  } else {
-    store_->set_key_event_listener(
-        wanted, [this](store::KeyEvent event, int db, std::string_view key) {
-          const uint32_t flags = server_->config.notify_keyspace_events;
-          switch (event) {
-            case store::kKeyAdded:
-              NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyNew, "new", key, db);
-              break;
-            case store::kKeyExpired:
-              NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyExpired, "expired", key, db);
-              break;
-            case store::kKeyEvicted:
-              NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyEvicted, "evicted", key, db);
-              break;
-          }
-        });
-  }
+  store_->set_key_event_listener(
+      wanted, [this](store::KeyEvent event, int db, std::string_view key) {
+        const uint32_t flags = server_->config.notify_keyspace_events;
+        switch (event) {
+          case store::kKeyAdded:
+            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyNew, "new", key, db);
+            return;
+          case store::kKeyExpired:
+            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyExpired, "expired", key, db);
+            break;
+          case store::kKeyEvicted:
+            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyEvicted, "evicted", key, db);
+            break;
+        }
+        if (tracking_->active()) tracking_->KeyChanged(key, 0);
+      });
 }
 
 size_t Dispatcher::UsedMemory() {
@@ -351,6 +349,10 @@ bool Dispatcher::LoadFunctions() {
 void Dispatcher::DispatchFromScript(ClientState& client, std::span<const std::string_view> args,
                                     resp::Writer& w) {
   DispatchCommand(client, args, w);
+}
+
+void Dispatcher::ContinueScript() {
+  if (scripting_ != nullptr) scripting_->Continue();
 }
 
 namespace {

@@ -141,13 +141,12 @@ void Tracking::Send(ClientState& client, const std::vector<std::string_view>* ke
   if (redirect != 0) {
     auto it = server_->clients.find(redirect);
     if (it == server_->clients.end()) {
-      // Told once; the client may then turn tracking off and on again.
-      if (!client.tracking.redirect_broken) {
-        client.tracking.redirect_broken = true;
-        if (client.protocol >= 3) {
-          Deliver(client.id,
-                  ">2\r\n$21\r\ntracking-redir-broken\r\n:" + std::to_string(redirect) + "\r\n");
-        }
+      // Told at each invalidation it misses, as Redis does, so that it
+      // knows its cache can no longer be trusted.
+      client.tracking.redirect_broken = true;
+      if (client.protocol >= 3) {
+        Deliver(client.id,
+                ">2\r\n$21\r\ntracking-redir-broken\r\n:" + std::to_string(redirect) + "\r\n");
       }
       return;
     }

@@ -14,7 +14,7 @@
 // REDIRECT client: a push in RESP3, a message on __redis__:invalidate in
 // RESP2 when that client is subscribed to it. A RESP2 client without a
 // redirect receives nothing, as in Redis. A redirect client that is gone is
-// reported once (tracking-redir-broken, RESP3).
+// reported in place of each invalidation (tracking-redir-broken, RESP3).
 //
 // Invalidations raised while a command runs are sent after the command's
 // reply (EXEC's and scripts' included): Flush(), called by the dispatcher.
