@@ -4,10 +4,9 @@ built on Redis lists, hashes, sorted sets, pub/sub and streams. A job is
 enqueued, run by a real `rq worker --burst` process, and its result read back;
 a failing job ends in the failed registry.
 
-RQ's worker subscribes to a pub/sub channel and RQ stores results in a stream
-(XADD) when the server reports Redis >= 5: both belong to the messaging issue
-(14), so this test is marked as an expected failure until they land, and the
-first missing command is checked so that the failure stays the known one."""
+RQ's worker subscribes to a pub/sub channel (its command channel), and RQ
+stores each result in a stream (XADD ... MAXLEN 10) when the server reports
+Redis >= 5: the result read back comes from that stream."""
 
 import os
 import subprocess
@@ -46,12 +45,6 @@ class RqEndToEnd(unittest.TestCase):
                                "--name", "w%d" % time.monotonic_ns(), "default"],
                               env=env, cwd=HERE, capture_output=True, text=True, timeout=120)
 
-    def missing_commands(self):
-        with harness.RawConnection(self.srv.port) as raw:
-            listed = {c.decode() for c in raw.call_decoded("COMMAND", "LIST")}
-        return sorted({"subscribe", "xadd"} - listed)
-
-    @unittest.expectedFailure
     def test_job_runs_and_its_result_is_read(self):
         from rq import Queue
         import rq_jobs
@@ -64,14 +57,14 @@ class RqEndToEnd(unittest.TestCase):
         self.assertEqual(worker.returncode, 0, worker.stdout + worker.stderr)
         job.refresh()
         self.assertEqual(job.get_status(), "finished")
-        self.assertEqual(job.result, 5)
+        self.assertEqual(job.return_value(), 5)
         failing.refresh()
         self.assertEqual(failing.get_status(), "failed")
         self.assertIn(failing.id, q.failed_job_registry.get_job_ids())
-
-    def test_what_is_missing_is_the_messaging_issue(self):
-        # Turns red once pub/sub and streams exist: then drop expectedFailure above.
-        self.assertEqual(self.missing_commands(), ["subscribe", "xadd"])
+        # The results live in streams, one per job.
+        self.assertEqual(r.type("rq:results:%s" % job.id), b"stream")
+        self.assertEqual(r.xlen("rq:results:%s" % job.id), 1)
+        self.assertEqual(job.latest_result().return_value, 5)
 
 
 if __name__ == "__main__":
