@@ -336,6 +336,74 @@ class ScriptingTest(unittest.TestCase):
         self.assertGreater(int(fields["used_memory_lua"]), 0)
 
 
+class BusyTest(unittest.TestCase):
+    """A script past busy-reply-threshold: others get -BUSY, SCRIPT KILL
+    (FUNCTION KILL) ends it, a script that wrote is UNKILLABLE and SHUTDOWN
+    NOSAVE still stops the server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oracle = harness.start_redis_oracle()
+        cls.server = harness.start_subject()
+        for srv in (cls.oracle, cls.server):
+            with RawConnection(srv.port) as c:
+                c.call("CONFIG", "SET", "busy-reply-threshold", "100")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.oracle.stop()
+
+    def run_busy(self, port, start, probes):
+        """Sends `start` on one connection, then each probe on another once
+        the script is busy; returns the probes' replies and `start`'s."""
+        runner = RawConnection(port, timeout=30)
+        other = RawConnection(port, timeout=30)
+        runner.send(harness.encode_command(*start))
+        time.sleep(0.4)
+        replies = [other.call(*probe) for probe in probes]
+        replies.append(runner.read_reply())
+        replies.append(runner.call("PING"))
+        runner.close()
+        other.close()
+        return replies
+
+    def compare(self, start, probes):
+        expected = self.run_busy(self.oracle.port, start, probes)
+        got = self.run_busy(self.server.port, start, probes)
+        self.assertEqual(got, expected)
+
+    def test_script_kill(self):
+        self.compare(("EVAL", "while true do end", "0"),
+                     [("GET", "x"), ("FUNCTION", "KILL"), ("SHUTDOWN",), ("SCRIPT", "KILL")])
+
+    def test_function_kill(self):
+        for srv in (self.oracle, self.server):
+            with RawConnection(srv.port) as c:
+                c.call("FUNCTION", "LOAD", "REPLACE", "#!lua name=busy\n"
+                       "redis.register_function('spin', function() while true do end end)")
+        self.compare(("FCALL", "spin", "0"),
+                     [("SET", "a", "b"), ("SCRIPT", "KILL"), ("FUNCTION", "KILL")])
+
+    def test_unkillable_then_shutdown_nosave(self):
+        srv = harness.start_subject("--busy-reply-threshold", "100")
+        runner = RawConnection(srv.port, timeout=30)
+        runner.send(harness.encode_command(
+            "EVAL", "redis.call('set', 'w', 1) while true do end", "0"))
+        time.sleep(0.4)
+        with RawConnection(srv.port) as other:
+            self.assertTrue(other.call("SCRIPT", "KILL").startswith(b"-UNKILLABLE Sorry"))
+            self.assertEqual(other.call("GET", "w")[:5], b"-BUSY")
+            other.send(harness.encode_command("SHUTDOWN", "NOSAVE"))
+            self.assertTrue(other.is_closed_by_peer(10))
+        deadline = time.monotonic() + 10
+        while srv.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIsNotNone(srv.proc.poll())
+        runner.close()
+        srv.remove_dir()
+
+
 class RedisPyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -21,6 +21,7 @@
 #include "scripting.h"
 #include "pubsub.h"
 #include "tracking.h"
+#include "monitor.h"
 #include "slowlog.h"
 
 namespace causalkv::command {
@@ -78,6 +79,7 @@ Dispatcher::Dispatcher(ServerState* server, uint64_t seed)
   blocked_ = std::make_unique<BlockedClients>();
   pubsub_ = std::make_unique<PubSub>(server);
   tracking_ = std::make_unique<Tracking>(server);
+  monitors_ = std::make_unique<Monitors>(server);
   ApplyStoreSettings();
 }
 
@@ -118,13 +120,16 @@ void Dispatcher::ApplyStoreSettings() {
         const uint32_t flags = server_->config.notify_keyspace_events;
         switch (event) {
           case store::kKeyAdded:
-            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyNew, "new", key, db);
+            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyNew, "new", key, db,
+                                executing_client_);
             return;
           case store::kKeyExpired:
-            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyExpired, "expired", key, db);
+            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyExpired, "expired", key, db,
+                                executing_client_);
             break;
           case store::kKeyEvicted:
-            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyEvicted, "evicted", key, db);
+            NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyEvicted, "evicted", key, db,
+                                executing_client_);
             break;
         }
         if (tracking_->active()) tracking_->KeyChanged(key, 0);
@@ -279,6 +284,7 @@ void Dispatcher::ClientGone(uint64_t id) {
   if (client == server_->clients.end()) return;
   pubsub_->UnsubscribeAll(*client->second);
   tracking_->Disable(*client->second);
+  monitors_->Remove(*client->second);
 }
 
 void Dispatcher::FlushInvalidations() { tracking_->Flush(); }
@@ -391,6 +397,8 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   const size_t reply_start = w.buffer()->size();
   const bool skip_this = client.skip_next_reply;
   client.skip_next_reply = false;
+  const uint64_t outer_client = executing_client_;
+  executing_client_ = client.id;
   // With peers, the keys a client's write changed are collected (EXEC's
   // commands included) and replicated once the whole command has run.
   collecting_ = replicator_ != nullptr && !client.peer;
@@ -418,8 +426,11 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   if (client.tracking.caching && !client.in_multi && !EqualsIgnoreCase(args[0], "client")) {
     client.tracking.caching = false;
   }
-  // Invalidations raised by this command go out after its reply.
+  // Invalidations raised by this command go out after its reply, then the
+  // keyspace notifications it sent its own client (Redis 7.2's order).
   tracking_->Flush();
+  executing_client_ = outer_client;
+  pubsub_->FlushDeferred();
 }
 
 bool Dispatcher::IsReadOnly(std::string_view name) const {
@@ -756,6 +767,11 @@ namespace {
 
 // A RESP2 client subscribed to anything receives messages in place of
 // replies, so only the commands whose replies look like messages may run.
+bool IsScriptCall(std::string_view name) {
+  return name == "eval" || name == "evalsha" || name == "eval_ro" || name == "evalsha_ro" ||
+         name == "fcall" || name == "fcall_ro";
+}
+
 bool AllowedWhileSubscribed(std::string_view name) {
   return name == "ping" || name == "subscribe" || name == "unsubscribe" ||
          name == "psubscribe" || name == "punsubscribe" || name == "ssubscribe" ||
@@ -826,6 +842,10 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
            "context");
     return;
   }
+  if (client.monitor && (spec->flags & (kReadOnly | kWrite))) {
+    reject("Replica can't interact with the keyspace");  // Redis's words: a monitor is one
+    return;
+  }
   if ((spec->flags & kPeerOnly) && !client.peer) {
     reject("-NOPERM this command is only for the nodes of a cluster (PEER.HELLO first)");
     return;
@@ -862,8 +882,14 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   // existing key, DEL of a missing one) invalidates nothing, as in Redis.
   std::vector<TrackedKey> tracked;
   if ((spec->flags & kWrite) && tracking_->active()) TrackedKeysBefore(*spec, client, args, &tracked);
+  // MONITOR shows a command once it ran, but a script's command before the
+  // commands its script runs (as Redis orders them).
+  const bool monitored = !monitors_->empty() && !(spec->flags & kAdmin);
+  const bool runs_script = monitored && IsScriptCall(spec->name);
+  if (runs_script) monitors_->Feed(client, spec->name, args);
   const uint64_t started = util::CycleClock::Now();
   spec->handler(ctx);
+  if (monitored && !runs_script && !monitors_->empty()) monitors_->Feed(client, spec->name, args);
   const int64_t elapsed_ns = util::CycleClock::ToNanos(util::CycleClock::Now() - started);
   const bool failed = w.buffer()->size() > reply_start && (*w.buffer())[reply_start] == '-';
   RecordCall(*spec, client, args, elapsed_ns, failed);

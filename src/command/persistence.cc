@@ -231,6 +231,9 @@ void Persistence::LogWrite(const CommandSpec& spec, const ClientState& client,
 
 void Persistence::FlushLog() {
   if (aof_ == nullptr || !aof_->has_pending()) return;
+  // A script's records go out together, once it has ended: a crash never
+  // keeps half of one (it may be suspended, the loop turning, meanwhile).
+  if (server_->script_running) return;
   const std::string& mode = server_->config.appendfsync;
   const persist::AofFsync fsync = mode == "always"     ? persist::AofFsync::kAlways
                                   : mode == "everysec" ? persist::AofFsync::kEverysec

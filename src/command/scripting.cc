@@ -57,6 +57,7 @@ bool Scripting::SplitKeys(Context& ctx, std::vector<std::string>* keys,
 void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t flags,
                       std::string name) {
   ClientState& c = script_client_;
+  c.in_script = true;
   c.id = ctx.client.id;
   c.db = ctx.client.db;
   c.protocol = 2;
@@ -81,6 +82,37 @@ void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t f
   engine_.set_kill_source(is_function ? script::KillSource::kFunction
                                       : script::KillSource::kScript);
   server_->script_running = true;
+}
+
+void Scripting::AfterRun(Context& ctx, script::Engine::RunStatus status) {
+  if (status == script::Engine::RunStatus::kDone) {
+    End();
+    return;
+  }
+  // The reply waits, as a held reply of the connection (its later
+  // commands wait behind it); the loop serves others meanwhile.
+  ClientState& client = ctx.client;
+  client.cluster_wait = true;
+  client.wait_is_read = false;
+  client.wait_seq = client.next_wait_seq++;
+  caller_id_ = client.id;
+  caller_seq_ = client.wait_seq;
+  caller_protocol_ = client.protocol;
+  suspended_ = true;
+  if (server_->script_suspended) server_->script_suspended(true);
+}
+
+void Scripting::Continue() {
+  if (!suspended_) return;
+  std::string reply;
+  resp::Writer w(&reply, caller_protocol_);
+  last_slice_ms_ = WallClockMs();
+  if (engine_.Resume(w) == script::Engine::RunStatus::kSuspended) return;
+  suspended_ = false;
+  if (server_->script_suspended) server_->script_suspended(false);
+  End();
+  if (!reply.empty() && reply[0] == '-') ++server_->stats.total_error_replies;
+  if (server_->resume_client) server_->resume_client(caller_id_, caller_seq_, reply, false);
 }
 
 void Scripting::End() {
@@ -117,8 +149,7 @@ void Scripting::Eval(Context& ctx, bool by_sha, bool read_only) {
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
   std::vector<std::string_view> arg_views(argv.begin(), argv.end());
   Begin(ctx, false, no_writes, flags, sha);
-  engine_.RunScript(sha, key_views, arg_views, *this, ctx.w);
-  End();
+  AfterRun(ctx, engine_.RunScript(sha, key_views, arg_views, *this, ctx.w));
 }
 
 void Scripting::FCall(Context& ctx, bool read_only) {
@@ -137,8 +168,7 @@ void Scripting::FCall(Context& ctx, bool read_only) {
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
   std::vector<std::string_view> arg_views(argv.begin(), argv.end());
   Begin(ctx, true, no_writes, fn->flags, fn->name);
-  engine_.RunFunction(*fn, key_views, arg_views, *this, ctx.w);
-  End();
+  AfterRun(ctx, engine_.RunFunction(*fn, key_views, arg_views, *this, ctx.w));
 }
 
 void Scripting::Call(std::span<const std::string_view> args, int resp, std::string* reply) {
@@ -168,17 +198,23 @@ void Scripting::Call(std::span<const std::string_view> args, int resp, std::stri
   if (spec->flags & kWrite) wrote_ = true;
 }
 
-bool Scripting::Tick() {
-  if (!server_->script_timed_out &&
-      WallClockMs() - started_ms_ >= server_->config.busy_reply_threshold) {
+script::CallHandler::TickAction Scripting::Tick() {
+  if (kill_requested_) return TickAction::kKill;
+  const int64_t now = WallClockMs();
+  if (!server_->script_timed_out && now - started_ms_ >= server_->config.busy_reply_threshold) {
     server_->script_timed_out = true;
     spdlog::warn("slow script detected: still in execution after {} milliseconds",
-                 WallClockMs() - started_ms_);
+                 now - started_ms_);
   }
-  if (server_->script_timed_out && server_->serve_during_script) {
-    server_->serve_during_script();
+  // Past the threshold the script runs in slices of about 50 ms, the
+  // server serving others (BUSY, SCRIPT KILL) between them. Not with peers:
+  // the keys it wrote are collected for replication by the command that
+  // started it.
+  if (server_->script_timed_out && server_->script_suspended &&
+      dispatcher_->replicator() == nullptr && now - last_slice_ms_ >= 50) {
+    return TickAction::kYield;
   }
-  return kill_requested_;
+  return TickAction::kContinue;
 }
 
 std::string Scripting::Kill(bool function) {

@@ -11,6 +11,17 @@
 // never keeps half of a script. In a cluster, the EVAL's reply waits for
 // the write quorum of every key the script wrote, as EXEC's does.
 //
+// Busy scripts: scripts run in a Lua coroutine. Past busy-reply-threshold
+// the count hook yields every ~50 ms (libuv's loop cannot be re-entered from
+// a callback, so the script is suspended instead of the loop being polled
+// from inside it): the caller's reply is held like a quorum wait, the
+// server's idle handle resumes the script on every turn of the loop, and
+// meanwhile other clients get -BUSY (dispatch.cc), timers and the log
+// flush wait. A script cannot yield inside a C call (pcall, a gsub
+// callback), a metamethod or an iterator: a loop there is not served
+// until it leaves them. Nor in a cluster (the written keys are collected
+// by the command that started the script).
+//
 // Functions are persisted in `dir`/functions.lua-libraries (the payload of
 // FUNCTION DUMP, written to a temporary file and renamed durably after
 // every change); the script cache is not persisted, as in Redis.
@@ -62,13 +73,19 @@ class Scripting : public script::CallHandler {
 
   // script::CallHandler
   void Call(std::span<const std::string_view> args, int resp, std::string* reply) override;
-  bool Tick() override;
+  TickAction Tick() override;
+  // A run suspended past busy-reply-threshold goes on for a slice (the
+  // server calls it on every turn of its loop while script_suspended).
+  void Continue();
 
  private:
   // Parses numkeys: false with the error written.
   bool SplitKeys(Context& ctx, std::vector<std::string>* keys, std::vector<std::string>* argv);
   void Begin(Context& ctx, bool is_function, bool read_only, uint32_t flags, std::string name);
   void End();
+  // After Run*: a suspended run holds the caller's reply (like a quorum
+  // wait) until Continue finishes it.
+  void AfterRun(Context& ctx, script::Engine::RunStatus status);
 
   Dispatcher* dispatcher_;
   ServerState* server_;
@@ -80,6 +97,11 @@ class Scripting : public script::CallHandler {
   bool read_only_ = false;
   bool wrote_ = false;
   bool kill_requested_ = false;
+  bool suspended_ = false;
+  uint64_t caller_id_ = 0;
+  uint64_t caller_seq_ = 0;
+  int caller_protocol_ = 2;
+  int64_t last_slice_ms_ = 0;
   uint32_t flags_ = 0;
   int64_t started_ms_ = 0;
   std::string running_name_;

@@ -20,6 +20,17 @@ int luaopen_bit(lua_State* L);
 #include "resp_lua.h"
 
 namespace causalkv::script {
+
+// The run in progress (one at a time, on one thread).
+struct RunState {
+  CallHandler* handler = nullptr;
+  int resp = 2;
+  bool killed = false;
+  KillSource kill_source = KillSource::kScript;
+  // FUNCTION LOAD in progress: where register_function puts what it gets.
+  std::vector<Function>* registering = nullptr;
+};
+
 namespace {
 
 // Redis 7.2's version as scripts see it (redis.REDIS_VERSION): the version
@@ -32,15 +43,7 @@ constexpr const char* kGlobalsKey = "causalkv.globals";          // the real glo
 constexpr const char* kLoadRedisKey = "causalkv.load_redis";     // redis during FUNCTION LOAD
 constexpr const char* kRunProxyKey = "causalkv.run_globals";     // what scripts see as globals
 
-// The run in progress (one at a time, on one thread).
-struct RunContext {
-  CallHandler* handler = nullptr;
-  int resp = 2;
-  bool killed = false;
-  KillSource kill_source = KillSource::kScript;
-  // FUNCTION LOAD in progress: where register_function puts what it gets.
-  std::vector<Function>* registering = nullptr;
-};
+using RunContext = RunState;
 RunContext* current = nullptr;
 
 // Raises `msg` from a C function with the position of the Lua code that
@@ -380,16 +383,39 @@ std::string ErrorReplyText(lua_State* L, std::string_view name) {
   return msg;
 }
 
+// A yield from a hook unwinds only Lua frames: none may be a C function
+// (pcall, gsub's callback ...), a metamethod or an iterator, which Lua 5.1
+// calls through C.
+bool CanYield(lua_State* L) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(L, level, &ar); ++level) {
+    if (!lua_getinfo(L, "nS", &ar)) return false;
+    if (std::strcmp(ar.what, "C") == 0) return false;
+    if (ar.namewhat != nullptr &&
+        (std::strcmp(ar.namewhat, "metamethod") == 0 ||
+         std::strcmp(ar.namewhat, "for iterator") == 0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void CountHook(lua_State* L, lua_Debug*) {
   if (current == nullptr || current->handler == nullptr) return;
-  if (!current->killed && !current->handler->Tick()) return;
+  if (!current->killed) {
+    const CallHandler::TickAction action = current->handler->Tick();
+    if (action == CallHandler::TickAction::kContinue) return;
+    if (action == CallHandler::TickAction::kYield) {
+      if (CanYield(L)) lua_yield(L, 0);
+      return;
+    }
+  }
   current->killed = true;
   // Raised again at every line, so that a pcall in the script cannot
   // swallow the kill.
   lua_sethook(L, CountHook, LUA_MASKLINE, 0);
-  RaiseTable(L, current->kill_source == KillSource::kFunction
-                    ? "ERR Script killed by user with FUNCTION KILL..."
-                    : "ERR Script killed by user with SCRIPT KILL...");
+  // Redis says SCRIPT KILL whichever command killed it.
+  RaiseTable(L, "ERR Script killed by user with SCRIPT KILL...");
 }
 
 bool ValidName(std::string_view name) {
@@ -663,19 +689,19 @@ void Engine::FlushScripts() {
   lua_gc(L_, LUA_GCCOLLECT, 0);
 }
 
-void Engine::RunScript(std::string_view sha, std::span<const std::string_view> keys,
-                       std::span<const std::string_view> argv, CallHandler& handler,
-                       resp::Writer& w) {
+Engine::RunStatus Engine::RunScript(std::string_view sha, std::span<const std::string_view> keys,
+                                   std::span<const std::string_view> argv, CallHandler& handler,
+                                   resp::Writer& w) {
   std::string lower(sha);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const Script& script = scripts_.at(lower);
-  Run(script.ref, false, lower, keys, argv, handler, w);
+  return Run(script.ref, false, lower, keys, argv, handler, w);
 }
 
-void Engine::RunFunction(const Function& fn, std::span<const std::string_view> keys,
-                         std::span<const std::string_view> argv, CallHandler& handler,
-                         resp::Writer& w) {
-  Run(fn.ref, true, fn.name, keys, argv, handler, w);
+Engine::RunStatus Engine::RunFunction(const Function& fn, std::span<const std::string_view> keys,
+                                     std::span<const std::string_view> argv,
+                                     CallHandler& handler, resp::Writer& w) {
+  return Run(fn.ref, true, fn.name, keys, argv, handler, w);
 }
 
 namespace {
@@ -686,23 +712,58 @@ void PushStringArray(lua_State* L, std::span<const std::string_view> items) {
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
 }
+
+// The error a dead coroutine ended with, as the reply's text: the table
+// redis.call raised, or {err = "ERR " .. message}, with the position of
+// the innermost Lua frame (the stack of a coroutine that failed is kept).
+std::string DeadThreadError(lua_State* co, std::string_view name) {
+  lua_Debug ar;
+  bool have = false;
+  for (int level = 0; lua_getstack(co, level, &ar); ++level) {
+    if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+      have = true;
+      break;
+    }
+  }
+  const int top = lua_gettop(co);
+  if (!lua_istable(co, top)) {
+    const char* s = lua_tostring(co, top);
+    std::string msg = "ERR ";
+    msg += s != nullptr ? s : (lua_isnil(co, top) ? "nil" : "unknown error");
+    lua_newtable(co);
+    lua_pushstring(co, "err");
+    lua_pushlstring(co, msg.data(), msg.size());
+    lua_rawset(co, -3);
+    lua_replace(co, top);
+  }
+  if (have) {
+    lua_pushstring(co, "source");
+    lua_pushstring(co, ar.source);
+    lua_rawset(co, top);
+    lua_pushstring(co, "line");
+    lua_pushinteger(co, ar.currentline);
+    lua_rawset(co, top);
+  }
+  return ErrorReplyText(co, name);
+}
 }  // namespace
 
-void Engine::Run(int ref, bool is_function, std::string_view name,
-                 std::span<const std::string_view> keys, std::span<const std::string_view> argv,
-                 CallHandler& handler, resp::Writer& w) {
+Engine::RunStatus Engine::Run(int ref, bool is_function, std::string_view name,
+                              std::span<const std::string_view> keys,
+                              std::span<const std::string_view> argv, CallHandler& handler,
+                              resp::Writer& w) {
   lua_State* L = L_;
-  RunContext ctx;
-  ctx.handler = &handler;
-  ctx.kill_source = kill_source_;
-  current = &ctx;
-  lua_pushcfunction(L, ErrorHandler);
-  const int handler_index = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  run_ = std::make_unique<RunState>();
+  run_->handler = &handler;
+  run_->kill_source = kill_source_;
+  run_name_.assign(name);
+  co_ = lua_newthread(L);
+  co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawgeti(co_, LUA_REGISTRYINDEX, ref);
   int nargs = 0;
   if (is_function) {
-    PushStringArray(L, keys);
-    PushStringArray(L, argv);
+    PushStringArray(co_, keys);
+    PushStringArray(co_, argv);
     nargs = 2;
   } else {
     lua_getfield(L, LUA_REGISTRYINDEX, kRunProxyKey);
@@ -714,18 +775,31 @@ void Engine::Run(int ref, bool is_function, std::string_view name,
     lua_rawset(L, -3);
     lua_pop(L, 1);
   }
-  lua_sethook(L, CountHook, LUA_MASKCOUNT, 100000);
-  const int rc = lua_pcall(L, nargs, 1, handler_index);
-  lua_sethook(L, nullptr, 0, 0);
-  if (rc != 0) {
-    const std::string text = ErrorReplyText(L, name);
-    w.Error("-" + text);
-  } else {
-    WriteLuaValue(L, -1, ctx.resp, w);
-  }
-  lua_settop(L, handler_index - 1);
+  lua_sethook(co_, CountHook, LUA_MASKCOUNT, 100000);
+  return Step(nargs, w);
+}
+
+Engine::RunStatus Engine::Resume(resp::Writer& w) { return Step(0, w); }
+
+Engine::RunStatus Engine::Step(int nargs, resp::Writer& w) {
+  current = run_.get();
+  const int rc = lua_resume(co_, nargs);
   current = nullptr;
+  if (rc == LUA_YIELD) return RunStatus::kSuspended;
+  if (rc != 0) {
+    w.Error("-" + DeadThreadError(co_, run_name_));
+  } else if (lua_gettop(co_) == 0) {
+    w.Null();
+  } else {
+    WriteLuaValue(co_, 1, run_->resp, w);
+  }
+  lua_sethook(co_, nullptr, 0, 0);
+  lua_settop(co_, 0);
+  luaL_unref(L_, LUA_REGISTRYINDEX, co_ref_);
+  co_ = nullptr;
+  run_.reset();
   ClearRunGlobals();
+  return RunStatus::kDone;
 }
 
 void Engine::ClearRunGlobals() {

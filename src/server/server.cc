@@ -135,6 +135,17 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
     auto it = connections_.find(id);
     if (it != connections_.end()) it->second->RerunRead(seq, std::move(args), db);
   };
+  uv_idle_init(&loop_, &script_idle_);
+  script_idle_.data = this;
+  state_.script_suspended = [this](bool suspended) {
+    if (!suspended) {
+      uv_idle_stop(&script_idle_);
+      return;
+    }
+    uv_idle_start(&script_idle_, [](uv_idle_t* handle) {
+      static_cast<Server*>(handle->data)->dispatcher_->ContinueScript();
+    });
+  };
   uv_prepare_init(&loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, OnPrepare);
@@ -632,8 +643,9 @@ void Server::OnPrepare(uv_prepare_t* handle) {
   // CLIENT UNPAUSE (or the end of a pause) takes effect before the loop
   // sleeps, and the replies of the resumed commands go out now.
   self->ResumeBlocked();
-  // Clients in BLPOP & co. whose keys the commands just run made ready.
-  self->dispatcher_->ServeBlocked();
+  // Clients in BLPOP & co. whose keys the commands just run made ready
+  // (not in the middle of a suspended script).
+  if (!self->state_.script_running) self->dispatcher_->ServeBlocked();
   // CLIENT TRACKING's BCAST batches, and the invalidations that no client's
   // command raised (a peer's state, expiry).
   self->dispatcher_->FlushInvalidations();
@@ -669,6 +681,9 @@ void Server::ArmBlockTimer() {
 }
 
 void Server::Cron() {
+  // A suspended script (past busy-reply-threshold) must not see keys
+  // expire, nor a snapshot or log rewrite take half of it.
+  if (state_.script_running) return;
   const int64_t now = command::WallClockMs();
   const int64_t period_us = 1000000 / std::max(1, state_.config.hz);
   // A pause also holds back what expiry would delete, as in Redis. Expiry
@@ -808,6 +823,7 @@ void Server::MaybeFinishShutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&block_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&script_idle_), nullptr);
 }
 
 void Server::AnnounceReady() {

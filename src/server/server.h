@@ -117,6 +117,9 @@ class Server {
   // Keeps the loop from blocking in poll while replies produced during the
   // prepare phase (a client resumed there) still wait to be flushed.
   uv_idle_t idle_;
+  // While a script is suspended past busy-reply-threshold: runs its next
+  // slice on every turn of the loop (ServerState::script_suspended).
+  uv_idle_t script_idle_;
   uv_timer_t timer_;
   // Fires at the earliest deadline of a client in a blocking command.
   uv_timer_t block_timer_;

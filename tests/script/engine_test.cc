@@ -28,7 +28,7 @@ class FakeHandler : public CallHandler {
     else if (name == "bool3") *reply = "#t\r\n";
     else *reply = "$" + std::to_string(args.back().size()) + "\r\n" + std::string(args.back()) + "\r\n";
   }
-  bool Tick() override { return false; }
+  TickAction Tick() override { return TickAction::kContinue; }
   std::vector<std::vector<std::string>> calls;
   int last_resp = 0;
 };

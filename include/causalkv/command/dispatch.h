@@ -32,6 +32,7 @@ class KeyspaceSurvey;
 class BlockedClients;
 class PubSub;
 class Tracking;
+class Monitors;
 class SlowLog;
 class Scripting;
 
@@ -90,6 +91,8 @@ class Dispatcher {
   // EXEC, with the script's own client state and reply writer.
   void DispatchFromScript(ClientState& client, std::span<const std::string_view> args,
                           resp::Writer& writer);
+  // Runs the next slice of a suspended script (ServerState::script_suspended).
+  void ContinueScript();
 
   // The command clock: milliseconds since the Unix epoch, as the store sees
   // them (Store::now_ms). Reading the wall clock for every command and socket
@@ -138,10 +141,15 @@ class Dispatcher {
 
   // Pub/sub subscriptions and delivery (command/pubsub.h).
   PubSub& pubsub() { return *pubsub_; }
+  // The client whose command Dispatch is running (0: none): the keyspace
+  // notifications it causes for itself follow its reply.
+  uint64_t executing_client() const { return executing_client_; }
   // Client-side caching (command/tracking.h). The server calls
   // FlushInvalidations before the loop sleeps: BCAST batches, and the
   // invalidations raised outside any client's command (peers, expiry).
   Tracking& tracking() { return *tracking_; }
+  // MONITOR's clients (command/monitor.h).
+  Monitors& monitors() { return *monitors_; }
   void FlushInvalidations();
   // A state merged from a peer changed `key` (clients may wait for it).
   void KeyChangedByPeer(int db, std::string_view key);
@@ -249,7 +257,9 @@ class Dispatcher {
   std::unique_ptr<KeyspaceSurvey> survey_;
   std::unique_ptr<BlockedClients> blocked_;
   std::unique_ptr<PubSub> pubsub_;
+  uint64_t executing_client_ = 0;
   std::unique_ptr<Tracking> tracking_;
+  std::unique_ptr<Monitors> monitors_;
   // The reply of a blocked command that ends without running (timeout,
   // CLIENT UNBLOCK), as the client's CLIENT REPLY OFF/SKIP leave it.
   std::string ReplyInsteadOfRunning(uint64_t id, std::string reply);

@@ -70,9 +70,12 @@ struct ServerState {
   // (other clients then get -BUSY).
   bool script_running = false;
   bool script_timed_out = false;
-  // Called by a script past busy-reply-threshold, every few thousand Lua
-  // instructions: the server serves other clients meanwhile (may be empty).
-  std::function<void()> serve_during_script;
+  // A script past busy-reply-threshold was suspended (true) so that the
+  // server serves others (-BUSY, SCRIPT KILL): until it is called with
+  // false, the server calls Dispatcher::ContinueScript on every turn of its
+  // loop, and runs no timer work (expiry, saves) and flushes no log record,
+  // so that nothing sees half a script. May be empty (never suspended).
+  std::function<void(bool suspended)> script_suspended;
   // Set by SHUTDOWN; the server stops after the current replies.
   bool shutdown_requested = false;
   // Called after CONFIG SET changed an option, so the server can apply it

@@ -61,9 +61,13 @@ class CallHandler {
   // appends its reply to *reply in RESP version `resp` (2 or 3, as the
   // script chose with redis.setresp). An error reply starts with '-'.
   virtual void Call(std::span<const std::string_view> args, int resp, std::string* reply) = 0;
-  // Called every few thousand Lua instructions: true kills the script now
-  // (SCRIPT KILL, FUNCTION KILL); the kill error cannot be caught by pcall.
-  virtual bool Tick() = 0;
+  // Called every hundred thousand Lua instructions. kKill ends the script
+  // with the kill error (SCRIPT KILL, FUNCTION KILL), which pcall cannot
+  // catch; kYield suspends it (Run* return kSuspended) where that is safe
+  // (not inside a C function, metamethod or iterator), so that the server
+  // can serve others; Resume goes on.
+  enum class TickAction { kContinue, kYield, kKill };
+  virtual TickAction Tick() = 0;
 
  protected:
   ~CallHandler() = default;
@@ -109,8 +113,12 @@ class Engine {
 
   // Runs a cached script with KEYS and ARGV set, and writes its reply
   // (or its error) with `w`. REQUIRES: FindScript(sha).
-  void RunScript(std::string_view sha, std::span<const std::string_view> keys,
-                 std::span<const std::string_view> argv, CallHandler& handler, resp::Writer& w);
+  enum class RunStatus { kDone, kSuspended };
+  RunStatus RunScript(std::string_view sha, std::span<const std::string_view> keys,
+                      std::span<const std::string_view> argv, CallHandler& handler,
+                      resp::Writer& w);
+  // Continues a suspended run; its reply is written with `w` once done.
+  RunStatus Resume(resp::Writer& w);
 
   // --- Functions ---
   // FUNCTION LOAD: runs the library's code (which must start with
@@ -125,8 +133,9 @@ class Engine {
   const Function* function(const std::string& name) const;
   size_t function_count() const { return functions_.size(); }
   // Calls a function with its keys and arguments, writing its reply.
-  void RunFunction(const Function& fn, std::span<const std::string_view> keys,
-                   std::span<const std::string_view> argv, CallHandler& handler, resp::Writer& w);
+  RunStatus RunFunction(const Function& fn, std::span<const std::string_view> keys,
+                        std::span<const std::string_view> argv, CallHandler& handler,
+                        resp::Writer& w);
   // FUNCTION DUMP / RESTORE: every library's code, in our own format
   // (payload.h). Restore loads them all or nothing; `policy` is "FLUSH",
   // "APPEND" or "REPLACE". False with *error as Redis words it.
@@ -144,9 +153,10 @@ class Engine {
     uint32_t flags = 0;
     int ref = 0;  // the compiled chunk, in the Lua registry
   };
-  void Run(int ref, bool is_function, std::string_view name,
-           std::span<const std::string_view> keys, std::span<const std::string_view> argv,
-           CallHandler& handler, resp::Writer& w);
+  RunStatus Run(int ref, bool is_function, std::string_view name,
+                std::span<const std::string_view> keys, std::span<const std::string_view> argv,
+                CallHandler& handler, resp::Writer& w);
+  RunStatus Step(int nargs, resp::Writer& w);
   void ClearRunGlobals();
   void RemoveLibrary(const std::string& name);
 
@@ -156,6 +166,12 @@ class Engine {
   std::map<std::string, Library> libraries_;
   std::map<std::string, Function> functions_;
   KillSource kill_source_ = KillSource::kScript;
+  // The run in progress: its coroutine (anchored in the registry), name,
+  // and state shared with the redis.* functions.
+  lua_State* co_ = nullptr;
+  int co_ref_ = 0;
+  std::string run_name_;
+  std::unique_ptr<struct RunState> run_;
 };
 
 // SHA1 of `data` as 40 lowercase hex digits (redis.sha1hex, script ids).
