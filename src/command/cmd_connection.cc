@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "pubsub.h"
 #include "tracking.h"
+#include "monitor.h"
 
 namespace causalkv::command {
 
@@ -493,6 +494,7 @@ void Reset(Context& ctx) {
   Dispatcher::DiscardTransaction(c);
   ctx.dispatcher.pubsub().UnsubscribeAll(c);
   ctx.dispatcher.tracking().Disable(c);
+  ctx.dispatcher.monitors().Remove(c);
   c.db = 0;
   c.protocol = 2;
   ctx.w.set_protocol(2);
@@ -566,6 +568,7 @@ void ClientHelp(Context& ctx) {
 std::string DescribeClient(const ClientState& c, int64_t now_ms) {
   const ClientIo io = c.io != nullptr ? c.io->Io() : ClientIo{};
   std::string flags;
+  if (c.monitor) flags += 'O';
   if (c.subscribed()) flags += 'P';
   if (c.in_multi) flags += 'x';
   if (c.blocked || c.blocked_on_keys) flags += 'b';

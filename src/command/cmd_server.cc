@@ -19,6 +19,7 @@
 #include "cmd_common.h"
 #include "errors.h"
 #include "keyspace_survey.h"
+#include "monitor.h"
 #include "pubsub.h"
 #include "tracking.h"
 #include "scripting.h"
@@ -660,6 +661,18 @@ void Time(Context& ctx) {
 
 }  // namespace
 
+namespace {
+
+// MONITOR: from now on the client receives every command's line. A second
+// MONITOR replies nothing, as in Redis.
+void MonitorCmd(Context& ctx) {
+  if (ctx.client.monitor) return;
+  ctx.dispatcher.monitors().Add(ctx.client);
+  ctx.w.Ok();
+}
+
+}  // namespace
+
 void RegisterServerCommands(std::vector<CommandSpec>* out) {
   const std::string g = "server";
   auto spec = [&](const char* name, int arity, uint32_t flags, Handler h, const char* since,
@@ -694,6 +707,8 @@ void RegisterServerCommands(std::vector<CommandSpec>* out) {
                                      "Returns helpful text about the different subcommands.",
                                      "O(1)", ""));
   out->push_back(std::move(command));
+  out->push_back(spec("monitor", 1, kAdmin | kNoScript | kLoading | kStale, MonitorCmd, "1.0.0",
+                      "Listens for all requests received by the server in real-time.", "", ""));
   out->push_back(spec("info", -1, kInfoFlags | kRandom, Info, "1.0.0",
                       "Returns information and statistics about the server.", "O(1)",
                       "[section:string...]"));

@@ -929,10 +929,12 @@ void Dispatcher::ExecQueued(ClientState& client, resp::Writer& w) {
   client.multi_error = false;
   w.ArrayHeader(static_cast<int64_t>(queued.size()));
   std::vector<std::string_view> views;
+  executing_queued_ = true;
   for (const std::vector<std::string>& command : queued) {
     views.assign(command.begin(), command.end());
     DispatchCommand(client, views, w);
   }
+  executing_queued_ = false;
 }
 
 void Dispatcher::DiscardTransaction(ClientState& client) {

@@ -82,6 +82,10 @@ void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t f
   engine_.set_kill_source(is_function ? script::KillSource::kFunction
                                       : script::KillSource::kScript);
   server_->script_running = true;
+  // Suspending holds the caller's reply: not for a command of EXEC (its
+  // reply is part of EXEC's), nor with peers (see scripting.h).
+  may_suspend_ = server_->script_suspended && dispatcher_->replicator() == nullptr &&
+                 !dispatcher_->executing_queued() && !ctx.client.peer;
 }
 
 void Scripting::AfterRun(Context& ctx, script::Engine::RunStatus status) {
@@ -112,6 +116,9 @@ void Scripting::Continue() {
   if (server_->script_suspended) server_->script_suspended(false);
   End();
   if (!reply.empty() && reply[0] == '-') ++server_->stats.total_error_replies;
+  // CLIENT REPLY OFF since: the reply is dropped, as Dispatch would.
+  auto caller = server_->clients.find(caller_id_);
+  if (caller != server_->clients.end() && caller->second->reply_off) reply.clear();
   if (server_->resume_client) server_->resume_client(caller_id_, caller_seq_, reply, false);
 }
 
@@ -210,8 +217,7 @@ script::CallHandler::TickAction Scripting::Tick() {
   // server serving others (BUSY, SCRIPT KILL) between them. Not with peers:
   // the keys it wrote are collected for replication by the command that
   // started it.
-  if (server_->script_timed_out && server_->script_suspended &&
-      dispatcher_->replicator() == nullptr && now - last_slice_ms_ >= 50) {
+  if (server_->script_timed_out && may_suspend_ && now - last_slice_ms_ >= 50) {
     return TickAction::kYield;
   }
   return TickAction::kContinue;

@@ -13,7 +13,8 @@ constexpr size_t kMaxArgs = 32;
 constexpr size_t kMaxArgBytes = 128;
 constexpr std::string_view kRedacted = "(redacted)";
 
-// Which arguments hold a secret.
+}  // namespace
+
 std::vector<bool> SecretArgs(std::string_view command, std::span<const std::string_view> args) {
   std::vector<bool> secret(args.size(), false);
   if (command == "auth") {
@@ -36,8 +37,6 @@ std::vector<bool> SecretArgs(std::string_view command, std::span<const std::stri
   }
   return secret;
 }
-
-}  // namespace
 
 void SlowLog::Push(SlowLogEntry entry, uint64_t max_len) {
   entry.id = next_id_++;

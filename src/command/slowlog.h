@@ -40,6 +40,11 @@ class SlowLog {
   uint64_t next_id_ = 0;
 };
 
+// Which of a command's arguments hold a secret, as Redis redacts them in
+// SLOWLOG and MONITOR: AUTH's arguments, HELLO's AUTH pair and the value of
+// CONFIG SET requirepass. `command` is the spec's name ("auth", "config|set").
+std::vector<bool> SecretArgs(std::string_view command, std::span<const std::string_view> args);
+
 // The arguments as Redis logs them: at most 32 (the 32nd then says how many
 // more there were), each cut at 128 bytes (with how many more there were),
 // and secrets replaced by "(redacted)": AUTH's arguments, HELLO's AUTH pair

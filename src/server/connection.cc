@@ -431,10 +431,12 @@ void Connection::Push(std::string_view bytes) {
 }
 
 const config::OutputBufferLimit& Connection::OutputLimit() const {
-  // A subscribed client is of Redis's pubsub class, whatever its protocol.
-  return server_->state().config.client_output_buffer_limit[client_.subscribed()
-                                                                ? config::kClientPubsub
-                                                                : config::kClientNormal];
+  // A monitor is of Redis's replica class; a subscribed client of the
+  // pubsub class, whatever its protocol.
+  const config::ClientClass cls = client_.monitor        ? config::kClientReplica
+                                  : client_.subscribed() ? config::kClientPubsub
+                                                         : config::kClientNormal;
+  return server_->state().config.client_output_buffer_limit[cls];
 }
 
 bool Connection::CheckOutputLimit(int64_t loop_ms) {

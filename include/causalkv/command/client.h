@@ -166,6 +166,11 @@ struct ClientState {
     return !channels.empty() || !patterns.empty() || !shard_channels.empty();
   }
   ClientTracking tracking;
+  // MONITOR: this client receives every command's line (command/monitor.h).
+  bool monitor = false;
+  // The client state a script's redis.call runs under (MONITOR shows it as
+  // "lua").
+  bool in_script = false;
 };
 
 // One CLIENT LIST line, with Redis's fields and their order (ends in "\n").

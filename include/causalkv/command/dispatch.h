@@ -93,6 +93,9 @@ class Dispatcher {
                           resp::Writer& writer);
   // Runs the next slice of a suspended script (ServerState::script_suspended).
   void ContinueScript();
+  // True while EXEC runs its queued commands (a script among them must
+  // finish inside EXEC, never be suspended).
+  bool executing_queued() const { return executing_queued_; }
 
   // The command clock: milliseconds since the Unix epoch, as the store sees
   // them (Store::now_ms). Reading the wall clock for every command and socket
@@ -278,6 +281,7 @@ class Dispatcher {
   uint64_t reap_scan_cursor_ = 0;
   std::unique_ptr<Persistence> persistence_;
   std::unique_ptr<Scripting> scripting_;
+  bool executing_queued_ = false;
   Replicator* replicator_ = nullptr;
   bool collecting_ = false;
   std::vector<std::pair<int, std::string>> written_keys_;
