@@ -192,7 +192,8 @@ void Scripting::Call(std::span<const std::string_view> args, int resp, std::stri
     w.Error("Wrong number of args calling Redis command from script");
     return;
   }
-  if (spec->flags & kNoScript) {
+  // Blocking commands are noscript in Redis 7 (BLPOP ... BZMPOP).
+  if ((spec->flags & kNoScript) || spec->blocking_args != nullptr) {
     w.Error("This Redis command is not allowed from script");
     return;
   }

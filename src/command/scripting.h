@@ -98,6 +98,7 @@ class Scripting : public script::CallHandler {
   bool wrote_ = false;
   bool kill_requested_ = false;
   bool suspended_ = false;
+  bool may_suspend_ = false;
   uint64_t caller_id_ = 0;
   uint64_t caller_seq_ = 0;
   int caller_protocol_ = 2;

@@ -1022,6 +1022,16 @@ bool Engine::RestoreLibraries(std::string_view payload, std::string_view policy,
     std::string n, e;
     for (const std::string& code : before) LoadLibrary(code, true, &n, &e);
   };
+  if (policy == "APPEND") {
+    // Redis words this collision without quotes (unlike FUNCTION LOAD's).
+    for (const std::string& code : codes) {
+      std::string name, ignored;
+      if (ParseLibraryShebang(code, &name, &ignored) && libraries_.contains(name)) {
+        *error = "ERR Library " + name + " already exists";
+        return false;
+      }
+    }
+  }
   if (policy == "FLUSH") FlushLibraries();
   for (const std::string& code : codes) {
     std::string name;

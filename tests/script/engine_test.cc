@@ -208,7 +208,7 @@ TEST_F(EngineTest, FunctionsLoadCallAndDump) {
   ASSERT_TRUE(engine.RestoreLibraries(dump, "APPEND", &error)) << error;
   EXPECT_NE(engine.FindFunction("echo"), nullptr);
   EXPECT_FALSE(engine.RestoreLibraries(dump, "APPEND", &error));
-  EXPECT_EQ(error, "ERR Library 'lib' already exists");
+  EXPECT_EQ(error, "ERR Library lib already exists");
   EXPECT_FALSE(engine.RestoreLibraries("garbage", "APPEND", &error));
   EXPECT_EQ(error, "ERR DUMP payload version or checksum are wrong");
 }
