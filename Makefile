@@ -7,7 +7,7 @@ CONF ?= conf/causalkv.conf
 
 # Every package the build, the server and the tests need (Debian names).
 DEB_PACKAGES := cmake g++ make pkg-config libuv1-dev libhiredis-dev libspdlog-dev \
-                libgtest-dev redis-tools redis-server python3 python3-redis python3-rq iptables clang \
+                libgtest-dev redis-tools redis-server python3 python3-redis python3-rq python3-celery iptables clang \
                 liblua5.1-0-dev lua-cjson-dev lua-bitop-dev \
                 libclang-rt-dev gnuplot-nox \
                 dpkg-dev debhelper lintian logrotate strace groff-base
