@@ -194,6 +194,7 @@ void SetBit(Context& ctx) {
   std::string bytes;
   bool old_bit = false;
   bool computed = false;
+  bool changed = false;
   const OpStatus status = ctx.db().Rewrite(
       ctx.args[1], [&](const SiblingSet* existing, std::string_view* value) {
         const std::string_view old = ValueOf(existing);
@@ -205,10 +206,13 @@ void SetBit(Context& ctx) {
         if (bytes.size() < needed) bytes.resize(needed, '\0');
         SetBitAt(&bytes, offset, on == 1);
         *value = bytes;
+        changed = true;
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Integer(old_bit ? 1 : 0);
+  if (!Stored(ctx, status)) return;
+  if (changed) Notify(ctx, config::kNotifyString, "setbit", ctx.args[1]);
+  ctx.w.Integer(old_bit ? 1 : 0);
 }
 
 void GetBit(Context& ctx) {
@@ -333,7 +337,7 @@ void BitOp(Context& ctx) {
   }
   const std::string_view dest = ctx.args[2];
   if (max_len == 0) {
-    ctx.db().Delete(dest);
+    if (ctx.db().Delete(dest)) Notify(ctx, config::kNotifyGeneric, "del", dest);
     ctx.w.Integer(0);
     return;
   }
@@ -361,6 +365,7 @@ void BitOp(Context& ctx) {
     }
   }
   if (Stored(ctx, ctx.db().Set(dest, result, store::TtlUpdate::Clear()))) {
+    Notify(ctx, config::kNotifyString, "set", dest);
     ctx.w.Integer(static_cast<int64_t>(max_len));
   }
 }
@@ -581,7 +586,15 @@ void BitFieldGeneric(Context& ctx, bool read_only_command) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) WriteFieldResults(ctx, results);
+  if (!Stored(ctx, status)) return;
+  // As Redis: "setbit" when any SET or INCRBY succeeded, changed bytes or not.
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].kind != FieldOp::Kind::kGet && results[i].has_value()) {
+      Notify(ctx, config::kNotifyString, "setbit", ctx.args[1]);
+      break;
+    }
+  }
+  WriteFieldResults(ctx, results);
 }
 
 void BitField(Context& ctx) { BitFieldGeneric(ctx, false); }

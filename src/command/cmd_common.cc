@@ -130,7 +130,8 @@ void WriteHelp(Context& ctx, std::span<const char* const> lines) {
 
 void PublishEvent(Context& ctx, uint32_t flags, uint32_t type, std::string_view event,
                   std::string_view key, int db) {
-  PublishKeyspaceEvent(ctx.dispatcher.pubsub(), flags, type, event, key, db);
+  PublishKeyspaceEvent(ctx.dispatcher.pubsub(), flags, type, event, key, db,
+                       ctx.dispatcher.executing_client());
 }
 
 bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** set) {

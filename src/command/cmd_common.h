@@ -94,6 +94,32 @@ bool LookupTyped(Context& ctx, std::string_view key, const T** value) {
   }
 }
 
+// LookupTyped for a write command's own lookup: Redis's write lookups
+// count no keyspace hit or miss and notify no keymiss.
+template <typename T>
+bool LookupTypedForWrite(Context& ctx, std::string_view key, const T** value) {
+  *value = nullptr;
+  if (ctx.db().FindTyped(key, value) != store::OpStatus::kWrongType) return true;
+  ctx.w.Error(err::kWrongType);
+  return false;
+}
+
+// What a change made by UpdateTypedValue did, for its events: `changed`
+// when fn reported a change, `emptied` when that left the value empty, so
+// the store deleted the key (Redis then notifies "del" after the event).
+struct Change {
+  bool changed = false;
+  bool emptied = false;
+};
+
+// The events of a change: `event` (class `type`) on `key` when it changed,
+// then "del" when it emptied.
+inline void NotifyChange(Context& ctx, const Change& change, uint32_t type,
+                         std::string_view event, std::string_view key) {
+  if (change.changed) Notify(ctx, type, event, key);
+  if (change.emptied) Notify(ctx, config::kNotifyGeneric, "del", key);
+}
+
 // Runs a change of the value of type T of `key` (store::Keyspace::
 // UpdateTyped): false, with the error written, when it could not run or
 // could not be stored. A missing key without `create` is not an error.
@@ -103,6 +129,18 @@ bool UpdateTypedValue(Context& ctx, std::string_view key, bool create, Fn&& fn) 
   if (status == store::OpStatus::kOk || status == store::OpStatus::kNotFound) return true;
   WriteStoreError(ctx.w, status);
   return false;
+}
+
+// The same, recording in *change what it did (for NotifyChange).
+template <typename T, typename Fn>
+bool UpdateTypedValue(Context& ctx, std::string_view key, bool create, Fn&& fn, Change* change) {
+  *change = Change{};
+  return UpdateTypedValue<T>(ctx, key, create, [&](T* value) {
+    const bool changed = fn(value);
+    change->changed = changed;
+    change->emptied = changed && value->size() == 0 && !store::KeepsEmptyKey<T>();
+    return changed;
+  });
 }
 
 // The random source of the commands that pick elements (HRANDFIELD, SPOP ...).

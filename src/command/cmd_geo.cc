@@ -398,7 +398,10 @@ void SearchGeneric(Context& ctx, size_t src, uint32_t flags) {
     std::vector<std::pair<std::string_view, double>> items;
     items.reserve(found.size());
     for (const Found& f : found) items.emplace_back(f.member, store_dist ? f.dist : f.score);
-    if (StoreZset(ctx, store_key, items)) ctx.w.Integer(static_cast<int64_t>(found.size()));
+    const char* event = (flags & kSearchStore) ? "geosearchstore" : "georadiusstore";
+    if (StoreZset(ctx, store_key, event, items)) {
+      ctx.w.Integer(static_cast<int64_t>(found.size()));
+    }
     return;
   }
   const int64_t options = (with_dist ? 1 : 0) + (with_hash ? 1 : 0) + (with_coords ? 1 : 0);

@@ -57,14 +57,18 @@ void HSet(Context& ctx) {
   if (!CheckFieldValuePairs(ctx)) return;
   bool stored;
   const int64_t added = SetPairs(ctx, &stored);
-  if (stored) ctx.w.Integer(added);
+  if (!stored) return;
+  Notify(ctx, config::kNotifyHash, "hset", ctx.args[1]);  // even when nothing changed
+  ctx.w.Integer(added);
 }
 
 void HMSet(Context& ctx) {
   if (!CheckFieldValuePairs(ctx)) return;
   bool stored;
   SetPairs(ctx, &stored);
-  if (stored) ctx.w.Ok();
+  if (!stored) return;
+  Notify(ctx, config::kNotifyHash, "hset", ctx.args[1]);
+  ctx.w.Ok();
 }
 
 void HSetNx(Context& ctx) {
@@ -76,7 +80,9 @@ void HSetNx(Context& ctx) {
     added = h->Set(ctx.args[2], ctx.args[3], limits);
     return true;
   });
-  if (stored) ctx.w.Integer(added ? 1 : 0);
+  if (!stored) return;
+  if (added) Notify(ctx, config::kNotifyHash, "hset", ctx.args[1]);
+  ctx.w.Integer(added ? 1 : 0);
 }
 
 void HGet(Context& ctx) {
@@ -106,13 +112,19 @@ void HMGet(Context& ctx) {
 
 void HDel(Context& ctx) {
   int64_t removed = 0;
-  const bool stored = UpdateHash(ctx, false, [&](HashValue* h) {
-    for (size_t i = 2; i < ctx.args.size() && h->size() > 0; ++i) {
-      removed += h->Erase(ctx.args[i]) ? 1 : 0;
-    }
-    return removed > 0;
-  });
-  if (stored) ctx.w.Integer(removed);
+  Change change;
+  const bool stored = UpdateTypedValue<HashValue>(
+      ctx, ctx.args[1], false,
+      [&](HashValue* h) {
+        for (size_t i = 2; i < ctx.args.size() && h->size() > 0; ++i) {
+          removed += h->Erase(ctx.args[i]) ? 1 : 0;
+        }
+        return removed > 0;
+      },
+      &change);
+  if (!stored) return;
+  NotifyChange(ctx, change, config::kNotifyHash, "hdel", ctx.args[1]);
+  ctx.w.Integer(removed);
 }
 
 void HLen(Context& ctx) {
@@ -186,7 +198,9 @@ void HIncrBy(Context& ctx) {
     computed = true;
     return true;
   });
-  if (stored && computed) ctx.w.Integer(result);
+  if (!stored || !computed) return;
+  Notify(ctx, config::kNotifyHash, "hincrby", ctx.args[1]);
+  ctx.w.Integer(result);
 }
 
 void HIncrByFloat(Context& ctx) {
@@ -217,7 +231,9 @@ void HIncrByFloat(Context& ctx) {
     h->Set(ctx.args[2], text, limits);
     return true;
   });
-  if (stored && !text.empty()) ctx.w.Bulk(text);
+  if (!stored || text.empty()) return;
+  Notify(ctx, config::kNotifyHash, "hincrbyfloat", ctx.args[1]);
+  ctx.w.Bulk(text);
 }
 
 void WriteRandomEntry(Context& ctx, std::string_view field, std::string_view value,

@@ -80,7 +80,9 @@ void PfAdd(Context& ctx) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Integer(updated ? 1 : 0);
+  if (!Stored(ctx, status)) return;
+  if (updated) Notify(ctx, config::kNotifyString, "pfadd", ctx.args[1]);
+  ctx.w.Integer(updated ? 1 : 0);
 }
 
 // PFCOUNT key [key ...]
@@ -150,7 +152,9 @@ void PfMerge(Context& ctx) {
         return true;
       });
   if (!computed && status != OpStatus::kWrongType) return;
-  if (Stored(ctx, status)) ctx.w.Ok();
+  if (!Stored(ctx, status)) return;
+  Notify(ctx, config::kNotifyString, "pfadd", ctx.args[1]);  // Redis's name for PFMERGE's
+  ctx.w.Ok();
 }
 
 }  // namespace

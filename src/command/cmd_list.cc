@@ -17,6 +17,8 @@
 namespace causalkv::command {
 namespace {
 
+using config::kNotifyList;
+
 using store::ListValue;
 using store::OpStatus;
 
@@ -60,8 +62,10 @@ void Push(ListValue* l, End end, std::string_view v, const store::CollectionLimi
 void PushGeneric(Context& ctx, End end, bool only_existing) {
   size_t length = 0;
   const store::CollectionLimits& limits = ctx.db().collection_limits();
-  const bool stored =
-      UpdateTypedValue<ListValue>(ctx, ctx.args[1], !only_existing, [&](ListValue* l) {
+  Change change;
+  const bool stored = UpdateTypedValue<ListValue>(
+      ctx, ctx.args[1], !only_existing,
+      [&](ListValue* l) {
         const auto values = ctx.args.subspan(2);
         if (end == End::kLeft) {
           l->PushFrontAll(values, limits);
@@ -70,8 +74,11 @@ void PushGeneric(Context& ctx, End end, bool only_existing) {
         }
         length = l->size();
         return true;
-      });
-  if (stored) ctx.w.Integer(static_cast<int64_t>(length));
+      },
+      &change);
+  if (!stored) return;
+  NotifyChange(ctx, change, kNotifyList, end == End::kLeft ? "lpush" : "rpush", ctx.args[1]);
+  ctx.w.Integer(static_cast<int64_t>(length));
 }
 void LPush(Context& ctx) { PushGeneric(ctx, End::kLeft, false); }
 void RPush(Context& ctx) { PushGeneric(ctx, End::kRight, false); }
@@ -80,13 +87,24 @@ void RPushX(Context& ctx) { PushGeneric(ctx, End::kRight, true); }
 
 // Pops up to `count` elements from one end of the list at `key`
 // (REQUIRES: a list there); the key goes when it empties.
+// Notifies the pop (lpop/rpop, then del when the list emptied).
 bool PopElements(Context& ctx, std::string_view key, End end, size_t count,
                  std::vector<std::string>* out) {
   const store::CollectionLimits& limits = ctx.db().collection_limits();
-  return UpdateTypedValue<ListValue>(ctx, key, false, [&](ListValue* l) {
-    for (size_t i = 0; i < count && l->size() > 0; ++i) out->push_back(Pop(l, end, limits));
-    return !out->empty();
-  });
+  Change change;
+  if (!UpdateTypedValue<ListValue>(
+          ctx, key, false,
+          [&](ListValue* l) {
+            for (size_t i = 0; i < count && l->size() > 0; ++i) {
+              out->push_back(Pop(l, end, limits));
+            }
+            return !out->empty();
+          },
+          &change)) {
+    return false;
+  }
+  NotifyChange(ctx, change, kNotifyList, end == End::kLeft ? "lpop" : "rpop", key);
+  return true;
 }
 
 void WriteArray(Context& ctx, const std::vector<std::string>& values) {
@@ -107,7 +125,7 @@ void PopGeneric(Context& ctx, End end) {
     return;
   }
   const ListValue* l;
-  if (!LookupTyped(ctx, ctx.args[1], &l)) return;
+  if (!LookupTypedForWrite(ctx, ctx.args[1], &l)) return;
   if (l == nullptr) {
     if (with_count) {
       ctx.w.NullArray();
@@ -160,7 +178,7 @@ void LIndex(Context& ctx) {
 
 void LSet(Context& ctx) {
   const ListValue* existing;
-  if (!LookupTyped(ctx, ctx.args[1], &existing)) return;
+  if (!LookupTypedForWrite(ctx, ctx.args[1], &existing)) return;
   if (existing == nullptr) {
     ctx.w.Error(err::kNoSuchKey);
     return;
@@ -180,6 +198,7 @@ void LSet(Context& ctx) {
         l->Set(at, ctx.args[3], limits);
         return true;
       })) {
+    Notify(ctx, kNotifyList, "lset", ctx.args[1]);
     ctx.w.Ok();
   }
 }
@@ -226,17 +245,22 @@ void LTrim(Context& ctx) {
   int64_t start, end;
   if (!ParseTwoInts(ctx, &start, &end)) return;
   const store::CollectionLimits& limits = ctx.db().collection_limits();
-  if (UpdateTypedValue<ListValue>(ctx, ctx.args[1], false, [&](ListValue* l) {
-        size_t first, last;
-        const size_t size = l->size();
-        if (!ResolveRange(start, end, size, &first, &last)) {
-          l->Erase(0, size, limits);
-          return true;
-        }
-        if (last + 1 < size) l->Erase(last + 1, size - last - 1, limits);
-        if (first > 0) l->Erase(0, first, limits);
-        return true;  // as Redis: a write even when it trims nothing (WATCH sees it)
-      })) {
+  Change change;
+  if (UpdateTypedValue<ListValue>(
+          ctx, ctx.args[1], false,
+          [&](ListValue* l) {
+            size_t first, last;
+            const size_t size = l->size();
+            if (!ResolveRange(start, end, size, &first, &last)) {
+              l->Erase(0, size, limits);
+              return true;
+            }
+            if (last + 1 < size) l->Erase(last + 1, size - last - 1, limits);
+            if (first > 0) l->Erase(0, first, limits);
+            return true;  // as Redis: a write even when it trims nothing (WATCH sees it)
+          },
+          &change)) {
+    NotifyChange(ctx, change, kNotifyList, "ltrim", ctx.args[1]);
     ctx.w.Ok();
   }
 }
@@ -264,15 +288,21 @@ void LRem(Context& ctx) {
   }
   int64_t removed = 0;
   const store::CollectionLimits& limits = ctx.db().collection_limits();
-  if (UpdateTypedValue<ListValue>(ctx, ctx.args[1], false, [&](ListValue* l) {
-        const size_t limit = count == INT64_MIN ? 0 : static_cast<size_t>(count < 0 ? -count : count);
-        std::vector<size_t> at = Matches(*l, ctx.args[3], count < 0, limit);
-        // Highest index first, so the others stay where they are.
-        std::sort(at.rbegin(), at.rend());
-        for (size_t i : at) l->Erase(i, 1, limits);
-        removed = static_cast<int64_t>(at.size());
-        return removed > 0;
-      })) {
+  Change change;
+  if (UpdateTypedValue<ListValue>(
+          ctx, ctx.args[1], false,
+          [&](ListValue* l) {
+            const size_t limit =
+                count == INT64_MIN ? 0 : static_cast<size_t>(count < 0 ? -count : count);
+            std::vector<size_t> at = Matches(*l, ctx.args[3], count < 0, limit);
+            // Highest index first, so the others stay where they are.
+            std::sort(at.rbegin(), at.rend());
+            for (size_t i : at) l->Erase(i, 1, limits);
+            removed = static_cast<int64_t>(at.size());
+            return removed > 0;
+          },
+          &change)) {
+    NotifyChange(ctx, change, kNotifyList, "lrem", ctx.args[1]);
     ctx.w.Integer(removed);
   }
 }
@@ -304,6 +334,7 @@ void LInsert(Context& ctx) {
         length = static_cast<int64_t>(l->size());
         return true;
       })) {
+    if (length > 0) Notify(ctx, kNotifyList, "linsert", ctx.args[1]);
     ctx.w.Integer(length);
   }
 }
@@ -385,26 +416,47 @@ void LPos(Context& ctx) {
 bool MoveElement(Context& ctx, std::string_view src, std::string_view dst, End from, End to,
                  std::string* moved) {
   const ListValue* source;
-  if (!LookupTyped(ctx, src, &source)) return false;
+  if (!LookupTypedForWrite(ctx, src, &source)) return false;
   if (source == nullptr) return false;
   const ListValue* destination;
-  if (!LookupTyped(ctx, dst, &destination)) return false;
+  if (!LookupTypedForWrite(ctx, dst, &destination)) return false;
   const store::CollectionLimits& limits = ctx.db().collection_limits();
+  // Redis's events: the push on `dst` first, then the pop on `src` (and its
+  // del when it emptied).
+  const char* push_event = to == End::kLeft ? "lpush" : "rpush";
+  const char* pop_event = from == End::kLeft ? "lpop" : "rpop";
   if (src == dst) {
     // A rotation, in one change: the list never empties, so it keeps its TTL.
-    return UpdateTypedValue<ListValue>(ctx, src, false, [&](ListValue* l) {
-      *moved = Pop(l, from, limits);
-      Push(l, to, *moved, limits);
-      return true;
-    });
-  }
-  std::vector<std::string> popped;
-  if (!PopElements(ctx, src, from, 1, &popped)) return false;
-  *moved = std::move(popped.front());
-  return UpdateTypedValue<ListValue>(ctx, dst, true, [&](ListValue* l) {
-    Push(l, to, *moved, limits);
+    if (!UpdateTypedValue<ListValue>(ctx, src, false, [&](ListValue* l) {
+          *moved = Pop(l, from, limits);
+          Push(l, to, *moved, limits);
+          return true;
+        })) {
+      return false;
+    }
+    Notify(ctx, kNotifyList, push_event, dst);
+    Notify(ctx, kNotifyList, pop_event, src);
     return true;
-  });
+  }
+  Change popped_change;
+  if (!UpdateTypedValue<ListValue>(
+          ctx, src, false,
+          [&](ListValue* l) {
+            *moved = Pop(l, from, limits);
+            return true;
+          },
+          &popped_change)) {
+    return false;
+  }
+  if (!UpdateTypedValue<ListValue>(ctx, dst, true, [&](ListValue* l) {
+        Push(l, to, *moved, limits);
+        return true;
+      })) {
+    return false;
+  }
+  Notify(ctx, kNotifyList, push_event, dst);
+  NotifyChange(ctx, popped_change, kNotifyList, pop_event, src);
+  return true;
 }
 
 void LMoveGeneric(Context& ctx, End from, End to) {
@@ -457,7 +509,7 @@ void BPopGeneric(Context& ctx, End end) {
   if (!CheckTimeout(ctx, ctx.args.back())) return;
   for (size_t i = 1; i + 1 < ctx.args.size(); ++i) {
     const ListValue* l;
-    if (!LookupTyped(ctx, ctx.args[i], &l)) return;
+    if (!LookupTypedForWrite(ctx, ctx.args[i], &l)) return;
     if (l == nullptr) continue;
     std::vector<std::string> popped;
     if (!PopElements(ctx, ctx.args[i], end, 1, &popped)) return;
@@ -509,7 +561,7 @@ void MPopGeneric(Context& ctx, size_t first) {
   if (first == 2 && !CheckTimeout(ctx, ctx.args[1])) return;
   for (size_t i = first + 1; i < first + 1 + static_cast<size_t>(numkeys); ++i) {
     const ListValue* l;
-    if (!LookupTyped(ctx, ctx.args[i], &l)) return;
+    if (!LookupTypedForWrite(ctx, ctx.args[i], &l)) return;
     if (l == nullptr) continue;
     std::vector<std::string> popped;
     if (!PopElements(ctx, ctx.args[i], end, static_cast<size_t>(count), &popped)) return;

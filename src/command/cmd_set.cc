@@ -16,6 +16,8 @@
 namespace causalkv::command {
 namespace {
 
+using config::kNotifySet;
+
 using store::OpStatus;
 using store::SetValue;
 
@@ -68,6 +70,7 @@ void SAdd(Context& ctx) {
       WriteStoreError(ctx.w, status);
       return;
     }
+    Notify(ctx, kNotifySet, "sadd", ctx.args[1]);
     ctx.w.Integer(added);
     return;
   }
@@ -78,18 +81,26 @@ void SAdd(Context& ctx) {
     for (size_t i = 2; i < ctx.args.size(); ++i) added += s->Add(ctx.args[i], limits) ? 1 : 0;
     return added > 0;
   });
-  if (stored) ctx.w.Integer(added);
+  if (!stored) return;
+  if (added > 0) Notify(ctx, kNotifySet, "sadd", ctx.args[1]);
+  ctx.w.Integer(added);
 }
 
 void SRem(Context& ctx) {
   int64_t removed = 0;
-  const bool stored = UpdateTypedValue<SetValue>(ctx, ctx.args[1], false, [&](SetValue* s) {
-    for (size_t i = 2; i < ctx.args.size() && s->size() > 0; ++i) {
-      removed += s->Remove(ctx.args[i]) ? 1 : 0;
-    }
-    return removed > 0;
-  });
-  if (stored) ctx.w.Integer(removed);
+  Change change;
+  const bool stored = UpdateTypedValue<SetValue>(
+      ctx, ctx.args[1], false,
+      [&](SetValue* s) {
+        for (size_t i = 2; i < ctx.args.size() && s->size() > 0; ++i) {
+          removed += s->Remove(ctx.args[i]) ? 1 : 0;
+        }
+        return removed > 0;
+      },
+      &change);
+  if (!stored) return;
+  NotifyChange(ctx, change, kNotifySet, "srem", ctx.args[1]);
+  ctx.w.Integer(removed);
 }
 
 void SMembers(Context& ctx) {
@@ -154,7 +165,7 @@ void SPop(Context& ctx) {
     return;
   }
   const SetValue* existing;
-  if (!LookupTyped(ctx, ctx.args[1], &existing)) return;
+  if (!LookupTypedForWrite(ctx, ctx.args[1], &existing)) return;
   if (existing == nullptr || (with_count && count == 0)) {
     if (with_count) {
       ctx.w.SetHeader(0);
@@ -167,11 +178,16 @@ void SPop(Context& ctx) {
       static_cast<size_t>(count) >= existing->size()
           ? MembersOf(*existing)
           : DistinctRandom(*existing, static_cast<size_t>(count));
-  const bool stored = UpdateTypedValue<SetValue>(ctx, ctx.args[1], false, [&](SetValue* s) {
-    for (const std::string& m : popped) s->Remove(m);
-    return true;
-  });
+  Change change;
+  const bool stored = UpdateTypedValue<SetValue>(
+      ctx, ctx.args[1], false,
+      [&](SetValue* s) {
+        for (const std::string& m : popped) s->Remove(m);
+        return true;
+      },
+      &change);
   if (!stored) return;
+  NotifyChange(ctx, change, kNotifySet, "spop", ctx.args[1]);
   if (!with_count) {
     ctx.w.Bulk(popped.front());
     return;
@@ -227,13 +243,13 @@ void SRandMember(Context& ctx) {
 void SMove(Context& ctx) {
   // As Redis: a missing source replies 0 before the destination's type is checked.
   const SetValue* src;
-  if (!LookupTyped(ctx, ctx.args[1], &src)) return;
+  if (!LookupTypedForWrite(ctx, ctx.args[1], &src)) return;
   if (src == nullptr) {
     ctx.w.Integer(0);
     return;
   }
   const SetValue* dst;
-  if (!LookupTyped(ctx, ctx.args[2], &dst)) return;
+  if (!LookupTypedForWrite(ctx, ctx.args[2], &dst)) return;
   if (!src->Contains(ctx.args[3])) {
     ctx.w.Integer(0);
     return;
@@ -243,11 +259,13 @@ void SMove(Context& ctx) {
     return;
   }
   const std::string member(ctx.args[3]);
-  if (!UpdateTypedValue<SetValue>(ctx, ctx.args[1], false, [&](SetValue* s) {
-        return s->Remove(member);
-      })) {
+  Change removed;
+  if (!UpdateTypedValue<SetValue>(
+          ctx, ctx.args[1], false, [&](SetValue* s) { return s->Remove(member); }, &removed)) {
     return;
   }
+  // Redis's events: srem on the source (and its del), then sadd.
+  NotifyChange(ctx, removed, kNotifySet, "srem", ctx.args[1]);
   const store::CollectionLimits& limits = ctx.db().collection_limits();
   if (dst == nullptr) {
     SetValue* s = SetValue::Create(member, 1, limits);
@@ -263,6 +281,7 @@ void SMove(Context& ctx) {
              })) {
     return;
   }
+  Notify(ctx, kNotifySet, "sadd", ctx.args[2]);
   ctx.w.Integer(1);
 }
 
@@ -345,8 +364,9 @@ void SetOpStore(Context& ctx, SetOp op) {
   if (!LoadSets(ctx, ctx.args.subspan(2), &sets)) return;
   const std::vector<std::string> members = Combine(sets, op);
   if (members.empty()) {
-    ctx.db().Delete(ctx.args[1]);
+    const bool existed = ctx.db().Delete(ctx.args[1]);
     ctx.w.Integer(0);
+    if (existed) Notify(ctx, config::kNotifyGeneric, "del", ctx.args[1]);
     return;
   }
   const OpStatus status = ctx.db().StoreTyped(ctx.args[1], store::ValueType::kSet,
@@ -355,7 +375,13 @@ void SetOpStore(Context& ctx, SetOp op) {
     WriteStoreError(ctx.w, status);
     return;
   }
+  // As Redis: the reply, then the event.
   ctx.w.Integer(static_cast<int64_t>(members.size()));
+  Notify(ctx, kNotifySet,
+         op == SetOp::kInter   ? "sinterstore"
+         : op == SetOp::kUnion ? "sunionstore"
+                               : "sdiffstore",
+         ctx.args[1]);
 }
 void SInterStore(Context& ctx) { SetOpStore(ctx, SetOp::kInter); }
 void SUnionStore(Context& ctx) { SetOpStore(ctx, SetOp::kUnion); }

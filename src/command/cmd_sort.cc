@@ -85,7 +85,7 @@ std::optional<std::string> LookupPattern(Context& ctx, std::string_view pattern,
   std::string key(key_pattern.substr(0, star));
   key.append(element);
   key.append(key_pattern.substr(star + 1));
-  const store::SiblingSet* set = ctx.db().FindReadOnly(key);
+  const store::SiblingSet* set = LookupRead(ctx, key);
   if (set == nullptr) return std::nullopt;
   const store::Sibling newest = set->newest();
   if (field.empty()) {
@@ -115,7 +115,7 @@ bool ParseWeight(const std::string& s, double* out) {
 void SortGeneric(Context& ctx, bool read_only) {
   SortOptions o;
   if (!ParseSortOptions(ctx, read_only, &o)) return;
-  const store::SiblingSet* set = ctx.db().FindReadOnly(ctx.args[1]);
+  const store::SiblingSet* set = LookupRead(ctx, ctx.args[1]);
   if (set != nullptr) {
     const store::ValueType type = set->newest().type;
     if (type != store::ValueType::kList && type != store::ValueType::kSet &&
@@ -220,7 +220,7 @@ void SortGeneric(Context& ctx, bool read_only) {
     return;
   }
   if (out.empty()) {
-    ctx.db().Delete(*o.store);
+    if (ctx.db().Delete(*o.store)) Notify(ctx, config::kNotifyGeneric, "del", *o.store);
     ctx.w.Integer(0);
     return;
   }
@@ -233,6 +233,7 @@ void SortGeneric(Context& ctx, bool read_only) {
     WriteStoreError(ctx.w, status);
     return;
   }
+  Notify(ctx, config::kNotifyList, "sortstore", *o.store);
   ctx.w.Integer(static_cast<int64_t>(out.size()));
 }
 

@@ -253,6 +253,9 @@ void ZAddPairs(Context& ctx, std::string_view key, const ZAddOptions& opts,
              })) {
     return;
   }
+  if (!t.nan && t.added + t.updated > 0) {
+    Notify(ctx, config::kNotifyZset, opts.incr ? "zincr" : "zadd", key);
+  }
   if (t.nan) {
     ctx.w.Error(err::kZsetNanScore);
   } else if (opts.incr) {
@@ -266,11 +269,11 @@ void ZAddPairs(Context& ctx, std::string_view key, const ZAddOptions& opts,
   }
 }
 
-bool StoreZset(Context& ctx, std::string_view dst,
+bool StoreZset(Context& ctx, std::string_view dst, std::string_view event,
                std::span<const std::pair<std::string_view, double>> items, ZsetBuild build,
                size_t size_hint) {
   if (items.empty()) {
-    ctx.db().Delete(dst);
+    if (ctx.db().Delete(dst)) Notify(ctx, config::kNotifyGeneric, "del", dst);
     return true;
   }
   const CollectionLimits& limits = ctx.db().collection_limits();
@@ -299,6 +302,7 @@ bool StoreZset(Context& ctx, std::string_view dst,
     WriteStoreError(ctx.w, status);
     return false;
   }
+  Notify(ctx, config::kNotifyZset, event, dst);
   return true;
 }
 
@@ -554,7 +558,8 @@ void RangeGeneric(Context& ctx, size_t key_index, bool store, RangeBy by, Direct
   }
   // Redis adds the members in the order of the range, to a set created for
   // the range's length when it is known (a rank range).
-  if (StoreZset(ctx, args[1], items, ZsetBuild::kAdded, by == RangeBy::kRank ? items.size() : 0)) {
+  if (StoreZset(ctx, args[1], "zrangestore", items, ZsetBuild::kAdded,
+                by == RangeBy::kRank ? items.size() : 0)) {
     ctx.w.Integer(static_cast<int64_t>(items.size()));
   }
 }
@@ -579,15 +584,20 @@ void ZRem(Context& ctx) {
   const ZsetValue* existing;
   if (!FindZsetForWrite(ctx, ctx.args[1], &existing)) return;
   int64_t removed = 0;
+  Change change;
   if (existing != nullptr &&
-      !UpdateTypedValue<ZsetValue>(ctx, ctx.args[1], false, [&](ZsetValue* z) {
-        for (size_t i = 2; i < ctx.args.size() && z->size() > 0; ++i) {
-          removed += z->Remove(ctx.args[i]) ? 1 : 0;
-        }
-        return removed > 0;
-      })) {
+      !UpdateTypedValue<ZsetValue>(
+          ctx, ctx.args[1], false,
+          [&](ZsetValue* z) {
+            for (size_t i = 2; i < ctx.args.size() && z->size() > 0; ++i) {
+              removed += z->Remove(ctx.args[i]) ? 1 : 0;
+            }
+            return removed > 0;
+          },
+          &change)) {
     return;
   }
+  NotifyChange(ctx, change, config::kNotifyZset, "zrem", ctx.args[1]);
   ctx.w.Integer(removed);
 }
 
@@ -621,20 +631,28 @@ void RemoveRangeGeneric(Context& ctx, RemoveBy by) {
     return;
   }
   size_t removed = 0;
-  if (UpdateTypedValue<ZsetValue>(ctx, ctx.args[1], false, [&](ZsetValue* z) {
-        switch (by) {
-          case RemoveBy::kRank:
-            removed = z->RemoveRankRange(first, last);
-            break;
-          case RemoveBy::kScore:
-            removed = z->RemoveScoreRange(score_range);
-            break;
-          case RemoveBy::kLex:
-            removed = z->RemoveLexRange(lex_range);
-            break;
-        }
-        return removed > 0;
-      })) {
+  Change change;
+  if (UpdateTypedValue<ZsetValue>(
+          ctx, ctx.args[1], false,
+          [&](ZsetValue* z) {
+            switch (by) {
+              case RemoveBy::kRank:
+                removed = z->RemoveRankRange(first, last);
+                break;
+              case RemoveBy::kScore:
+                removed = z->RemoveScoreRange(score_range);
+                break;
+              case RemoveBy::kLex:
+                removed = z->RemoveLexRange(lex_range);
+                break;
+            }
+            return removed > 0;
+          },
+          &change)) {
+    const char* event = by == RemoveBy::kRank    ? "zremrangebyrank"
+                        : by == RemoveBy::kScore ? "zremrangebyscore"
+                                                 : "zremrangebylex";
+    NotifyChange(ctx, change, config::kNotifyZset, event, ctx.args[1]);
     ctx.w.Integer(static_cast<int64_t>(removed));
   }
 }
@@ -683,13 +701,18 @@ void PopGeneric(Context& ctx, std::span<const std::string_view> keys, bool max, 
   z->ForRankRange(0, n - 1, max, [&](std::string_view member, double score) {
     popped.emplace_back(member, score);
   });
-  if (!UpdateTypedValue<ZsetValue>(ctx, key, false, [&](ZsetValue* v) {
-        const size_t size = v->size();
-        v->RemoveRankRange(max ? size - n : 0, max ? size - 1 : n - 1);
-        return true;
-      })) {
+  Change change;
+  if (!UpdateTypedValue<ZsetValue>(
+          ctx, key, false,
+          [&](ZsetValue* v) {
+            const size_t size = v->size();
+            v->RemoveRankRange(max ? size - n : 0, max ? size - 1 : n - 1);
+            return true;
+          },
+          &change)) {
     return;
   }
+  NotifyChange(ctx, change, config::kNotifyZset, max ? "zpopmax" : "zpopmin", key);
   const auto len = static_cast<int64_t>(n);
   if (!emit_key) {
     ctx.w.ArrayHeader(nested ? len : len * 2);
@@ -1107,7 +1130,10 @@ void SetOpGeneric(Context& ctx, SetOp op, bool store, bool card_only) {
     WriteScored(ctx, items, with_scores);
     return;
   }
-  if (StoreZset(ctx, args[1], items)) ctx.w.Integer(static_cast<int64_t>(items.size()));
+  const char* event = op == SetOp::kUnion   ? "zunionstore"
+                      : op == SetOp::kInter ? "zinterstore"
+                                            : "zdiffstore";
+  if (StoreZset(ctx, args[1], event, items)) ctx.w.Integer(static_cast<int64_t>(items.size()));
 }
 
 void ZUnion(Context& ctx) { SetOpGeneric(ctx, SetOp::kUnion, false, false); }

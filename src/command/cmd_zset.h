@@ -42,8 +42,9 @@ enum class ZsetBuild { kComputed, kAdded };
 // there are none: the *STORE commands' result. The encoding is Redis's:
 // listpack when it fits the zset-max-listpack-* limits. False, with the
 // error written, if it could not be stored. The views may point into the
-// keyspace (a source that is also `dst`).
-bool StoreZset(Context& ctx, std::string_view dst,
+// keyspace (a source that is also `dst`). Notifies `event` (class z) on
+// `dst` when stored, or "del" when it deleted an existing `dst`.
+bool StoreZset(Context& ctx, std::string_view dst, std::string_view event,
                std::span<const std::pair<std::string_view, double>> items,
                ZsetBuild build = ZsetBuild::kComputed, size_t size_hint = 0);
 

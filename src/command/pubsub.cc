@@ -91,6 +91,12 @@ void PubSub::Deliver(const std::vector<uint64_t>& receivers, std::string_view ki
     const int protocol = client->second->protocol;
     std::string& frame = frame_[protocol >= 3 ? 1 : 0];
     if (frame.empty()) EncodeMessage(protocol, kind, pattern, channel, message, &frame);
+    if (id == defer_to_) {
+      if (deferred_client_ != id) FlushDeferred();  // another command's, never left behind
+      deferred_client_ = id;
+      deferred_ += frame;
+      continue;
+    }
     server_->push_to_client(id, frame);
   }
 }
@@ -114,6 +120,21 @@ int64_t PubSub::Publish(std::string_view channel, std::string_view message, bool
     Deliver(receivers_, "pmessage", &pattern, channel, message);
   }
   return receivers;
+}
+
+int64_t PubSub::Publish(std::string_view channel, std::string_view message, bool shard,
+                        uint64_t defer_to) {
+  defer_to_ = defer_to;
+  const int64_t receivers = Publish(channel, message, shard);
+  defer_to_ = 0;
+  return receivers;
+}
+
+void PubSub::FlushDeferred() {
+  if (deferred_.empty()) return;
+  std::string frames;
+  frames.swap(deferred_);
+  if (server_->push_to_client) server_->push_to_client(deferred_client_, frames);
 }
 
 std::vector<std::string_view> PubSub::ActiveChannels(bool shard, std::string_view pattern) const {

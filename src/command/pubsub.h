@@ -49,6 +49,14 @@ class PubSub {
   // how many deliveries were made (a client subscribed to the channel and to
   // a matching pattern counts twice, as in Redis).
   int64_t Publish(std::string_view channel, std::string_view message, bool shard);
+  // The same, except that the frames for client `defer_to` (the client
+  // whose command is running) are kept until FlushDeferred: keyspace
+  // notifications reach the client that caused them after its command's
+  // reply, as Redis 7.2 delivers them (also inside MULTI/EXEC).
+  int64_t Publish(std::string_view channel, std::string_view message, bool shard,
+                  uint64_t defer_to);
+  // Pushes the kept frames (after the running command's reply).
+  void FlushDeferred();
 
   // PUBSUB CHANNELS / SHARDCHANNELS: the names with subscribers matching
   // `pattern` (every name when empty), in no particular order.
@@ -81,6 +89,9 @@ class PubSub {
   // Reused between deliveries (loop thread only).
   std::vector<uint64_t> receivers_;
   std::string frame_[2];
+  uint64_t defer_to_ = 0;  // 0: no client's frames are kept
+  uint64_t deferred_client_ = 0;
+  std::string deferred_;  // kept frames of deferred_client_
 };
 
 }  // namespace causalkv::command
