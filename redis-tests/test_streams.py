@@ -235,6 +235,9 @@ class EntryCommands(StreamCase):
             self.same_error("XDEL", "s", "1-1", "bad")
             self.same_error("XDEL", "s", "-")
             self.same("XDEL", "nokey", "1-1")
+            self.same("XDEL", "nokey", "bad")
+            self.same("SET", "str", "x")
+            self.same("XDEL", "str", "bad")
             self.same("XRANGE", "s", "-", "+")
             self.same("XREVRANGE", "s", "+", "-")
             for i in range(8):
@@ -524,6 +527,8 @@ class Info(StreamCase):
             self.same_error("XINFO", "STREAM", "s", "FOO")
             self.same("SET", "str", "x")
             self.same("XINFO", "STREAM", "str")
+            self.same("XINFO", "STREAM", "str", "FULL", "COUNT", "x")
+            self.same("XINFO", "STREAM", "nokey", "FOO")
             self.same("XINFO", "GROUPS", "str")
 
     def test_xinfo_consumers(self):

@@ -382,6 +382,12 @@ void XRange(Context& ctx) { RangeGeneric(ctx, false); }
 void XRevRange(Context& ctx) { RangeGeneric(ctx, true); }
 
 void XDel(Context& ctx) {
+  const StreamValue* existing;
+  if (!PeekStream(ctx, ctx.args[1], &existing)) return;
+  if (existing == nullptr) {
+    ctx.w.Integer(0);
+    return;
+  }
   std::vector<StreamId> ids;
   for (size_t i = 2; i < ctx.args.size(); ++i) {
     StreamId id;
@@ -1365,6 +1371,12 @@ void WriteEdgeEntry(Context& ctx, const StreamValue& s, bool last) {
 }
 
 void XInfoStream(Context& ctx) {
+  const StreamValue* s;
+  if (!LookupStream(ctx, ctx.args[2], &s)) return;
+  if (s == nullptr) {
+    ctx.w.Error(err::kNoSuchKey);
+    return;
+  }
   bool full = false;
   int64_t count = 10;
   const size_t argc = ctx.args.size();
@@ -1388,12 +1400,6 @@ void XInfoStream(Context& ctx) {
       }
       if (count < 0) count = 10;
     }
-  }
-  const StreamValue* s;
-  if (!LookupStream(ctx, ctx.args[2], &s)) return;
-  if (s == nullptr) {
-    ctx.w.Error(err::kNoSuchKey);
-    return;
   }
   MapOrArray(ctx, full ? 9 : 10);
   ctx.w.Bulk("length");

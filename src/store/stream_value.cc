@@ -471,7 +471,9 @@ StreamValue* StreamValue::Deserialize(std::string_view bytes, const CollectionLi
   s->entries_added_ = added;
   s->max_deleted_id_ = max_deleted;
   uint64_t groups;
-  if (!ReadVarint(&p, end, &groups) || groups > left() / 6) return fail();
+  // A group takes at least five bytes (name length, last ID, entries read,
+  // consumer count).
+  if (!ReadVarint(&p, end, &groups) || groups > left() / 5) return fail();
   const std::string* prev_group = nullptr;
   for (uint64_t i = 0; i < groups; ++i) {
     std::string_view name;

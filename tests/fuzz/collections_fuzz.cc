@@ -1,21 +1,23 @@
 // Fuzz target: the plain-data decoders of the collection values
-// (HashValue, SetValue, ZsetValue, ListValue ::Deserialize), which read what
-// peers send and what snapshots and logs hold.
+// (HashValue, SetValue, ZsetValue, ListValue, StreamValue ::Deserialize),
+// which read what peers send and what snapshots and logs hold.
 //
 // Checks, beyond not crashing or allocating without bound:
-//   - a decoded value is not empty, and its memory is counted;
+//   - a decoded value is not empty (a stream may be), and its memory is
+//     counted;
 //   - its form is stable: Serialize(Deserialize(Serialize(v))) equals
 //     Serialize(v), under both the default and tiny encoding limits, so a
 //     value decoded anywhere re-encodes to the same bytes;
 //   - Clone serializes to the same bytes.
-// Input: one byte choosing the type (low 2 bits) and the limits (bit 2),
-// then the bytes to decode.
+// Input: one byte choosing the type (low 2 bits, or bit 3 for a stream) and
+// the limits (bit 2), then the bytes to decode.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "causalkv/store/collections.h"
+#include "causalkv/store/keyspace.h"
 #include "causalkv/store/zset_value.h"
 #include "fuzz_support.h"
 
@@ -28,7 +30,7 @@ template <typename T>
 void Check(std::string_view bytes, const store::CollectionLimits& limits) {
   T* value = T::Deserialize(bytes, limits);
   if (value == nullptr) return;
-  FUZZ_REQUIRE(value->size() > 0 && value->memory_bytes() > 0,
+  FUZZ_REQUIRE((value->size() > 0 || store::KeepsEmptyKey<T>()) && value->memory_bytes() > 0,
                "decoded an empty or uncounted value from \"" + Escape(bytes) + "\"");
   std::string once;
   value->Serialize(&once);
@@ -62,6 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.zset_max_listpack_entries = 2;
     limits.zset_max_listpack_value = 4;
     limits.list_max_listpack_size = 2;
+    limits.stream_node_max_entries = 2;
+    limits.stream_node_max_bytes = 16;
+  }
+  if (data[0] & 8) {
+    Check<store::StreamValue>(bytes, limits);
+    return 0;
   }
   switch (data[0] & 3) {
     case 0:

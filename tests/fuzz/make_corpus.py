@@ -491,7 +491,7 @@ def glob_seeds():
 
 def collection(kind, *items):
     """The fuzz_collections input: a byte choosing the type (0 hash, 1 set,
-    2 sorted set, 3 list; +4 for tiny encoding limits), then the plain-data
+    2 sorted set, 3 list, 8 stream; +4 for tiny encoding limits), then the plain-data
     form (varint count, then each item's length-prefixed bytes; a sorted
     set's member is followed by its 8-byte little-endian score)."""
     out = bytes([kind]) + bytes([len(items)])
@@ -514,6 +514,14 @@ def collections_seeds():
         "zset": collection(2, (b"a", 1.5), (b"b", 2.0)),
         "list": collection(3, b"a", b"", b"ccc"),
         "list_tiny_limits": collection(7, b"a", b"b", b"c", b"d"),
+        # A stream (type byte 8): last ID 5-1, 2 added, no deletion, entries
+        # 1-0 {f: v} and 5-1 {a: 1, b: ""}, group "g" at 1-0 (1 read) whose
+        # consumer "c" holds 1-0 pending (StreamValue::Serialize).
+        "stream": bytes([8, 5, 1, 2, 0, 0, 2, 1, 0, 1, 1]) + b"f" + bytes([1]) + b"v" +
+                  bytes([4, 1, 2, 1]) + b"a" + bytes([1]) + b"1" + bytes([1]) + b"b" +
+                  bytes([0, 1, 1]) + b"g" + bytes([1, 0, 2, 1, 1]) + b"c" +
+                  bytes([14, 1, 1, 1, 0, 14, 1]),
+        "stream_empty_tiny_limits": bytes([12, 0, 0, 0, 0, 0, 0, 0]),
     }
 
 

@@ -253,6 +253,17 @@ TEST(StreamValueTest, SerializeRoundTripWithGroups) {
   EXPECT_EQ(back->size(), 0u);
 }
 
+TEST(StreamValueTest, SmallestGroupRoundTrips) {
+  // An empty stream with one group of an empty name and no consumers: the
+  // tightest form a count bound must still accept (found by fuzzing).
+  StreamPtr s(StreamValue::Create());
+  s->mutable_groups()[""].last_id = {118, 0};
+  const std::string bytes = Serialized(*s);
+  StreamPtr back(StreamValue::Deserialize(bytes, {}));
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(Serialized(*back), bytes);
+}
+
 TEST(StreamValueTest, HostileFormsNeverCrash) {
   CollectionLimits limits;
   limits.stream_node_max_entries = 3;
