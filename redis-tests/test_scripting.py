@@ -19,6 +19,7 @@ redis-server in causalkv's place, to validate the tests themselves.
 """
 
 import os
+import signal
 import threading
 import time
 import unittest
@@ -397,6 +398,26 @@ class BusyTest(unittest.TestCase):
         self.compare(("EVAL", "while true do end", "0"),
                      [("GET", "x"), ("FUNCTION", "KILL"), ("SHUTDOWN",), ("SCRIPT", "KILL")])
 
+    def test_the_scripts_own_pipeline_waits_for_it(self):
+        body = ("local s = redis.call('time') while true do local n = redis.call('time') "
+                "if (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 600000 then break end end "
+                "redis.call('set', 'after', 'yes') return 'done'")
+        results = []
+        for srv in (self.oracle, self.server):
+            runner = RawConnection(srv.port, timeout=30)
+            other = RawConnection(srv.port, timeout=30)
+            other.call("DEL", "after")
+            runner.send(harness.encode_command("EVAL", body, "0") +
+                        harness.encode_command("GET", "after"))
+            time.sleep(0.3)
+            busy = other.call("GET", "after")
+            results.append([busy, runner.read_reply(), runner.read_reply(),
+                            other.call("GET", "after")])
+            runner.close()
+            other.close()
+        self.assertEqual(results[1], results[0])
+        self.assertEqual(results[0][0][:5], b"-BUSY")
+
     def test_function_kill(self):
         for srv in (self.oracle, self.server):
             with RawConnection(srv.port) as c:
@@ -404,6 +425,25 @@ class BusyTest(unittest.TestCase):
                        "redis.register_function('spin', function() while true do end end)")
         self.compare(("FCALL", "spin", "0"),
                      [("SET", "a", "b"), ("SCRIPT", "KILL"), ("FUNCTION", "KILL")])
+
+    def test_sigterm_waits_for_the_script(self):
+        if harness.redis_as_subject():
+            self.skipTest("causalkv's own choice")
+        srv = harness.start_subject("--busy-reply-threshold", "100")
+        runner = RawConnection(srv.port, timeout=30)
+        runner.send(harness.encode_command("EVAL", "while true do end", "0"))
+        time.sleep(0.4)
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertIsNone(srv.proc.poll())
+        with RawConnection(srv.port) as other:
+            self.assertEqual(other.call("SCRIPT", "KILL"), b"+OK\r\n")
+        deadline = time.monotonic() + 10
+        while srv.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(srv.proc.poll(), 0)
+        runner.close()
+        srv.remove_dir()
 
     def test_unkillable_then_shutdown_nosave(self):
         srv = harness.start_subject("--busy-reply-threshold", "100")

@@ -169,6 +169,7 @@ Dispatcher::~Dispatcher() = default;
 bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view> args,
                            std::vector<std::string>* rewritten) {
   if (client.in_multi) return false;  // queued, and EXEC never blocks
+  if (server_->script_timed_out) return false;  // Dispatch answers -BUSY
   const CommandSpec* spec = table_->Find(args[0]);
   if (spec == nullptr || spec->blocking_args == nullptr) return false;
   if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
@@ -661,14 +662,47 @@ bool Dispatcher::MergePeerState(int db, std::string_view key, std::string_view e
   std::string_view in = encoded;
   if (!store::DecodeKeyState(&in, &state, &error) || !in.empty()) return false;
   NowMs();
+  const uint64_t siblings_before = SiblingsBefore(db, key);
   if (store_->db(db).MergeState(key, state, changed, take_evicted) != store::OpStatus::kOk) {
     return false;
   }
   if (*changed) {
     persistence_->LogKey(db, key);
     KeyChangedByPeer(db, key);
+    NotifySiblingsAfter(db, key, siblings_before);
   }
   return true;
+}
+
+namespace {
+
+// The versions of a key's siblings, hashed (FNV-1a over the raw versions,
+// which are distinct and sorted): two sibling sets agree when it does.
+uint64_t HashSiblings(const store::SiblingSet* set) {
+  uint64_t h = 1469598103934665603ull ^ set->size();
+  for (store::Sibling s : *set) {
+    uint64_t v = s.version.raw();
+    for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ (v & 0xff)) * 1099511628211ull;
+  }
+  return h | 1;  // never 0, which stands for "no siblings"
+}
+
+}  // namespace
+
+uint64_t Dispatcher::SiblingsBefore(int db, std::string_view key) {
+  if ((server_->config.notify_keyspace_events & config::kNotifyConflict) == 0) return 0;
+  // Peek: looking must neither expire the key nor count an access.
+  const store::SiblingSet* set = store_->db(db).Peek(key);
+  return set == nullptr ? 0 : HashSiblings(set);
+}
+
+void Dispatcher::NotifySiblingsAfter(int db, std::string_view key, uint64_t before) {
+  const uint32_t flags = server_->config.notify_keyspace_events;
+  if ((flags & config::kNotifyConflict) == 0) return;
+  const store::SiblingSet* set = store_->db(db).Peek(key);
+  if (set == nullptr || set->size() < 2 || HashSiblings(set) == before) return;
+  if (set->has_expire() && set->expire_at_ms() <= store_->now_ms()) return;
+  PublishSiblingEvent(*pubsub_, flags, key, db, set->size(), executing_client_);
 }
 
 int Dispatcher::database_count() const { return store_->database_count(); }

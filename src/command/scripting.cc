@@ -99,6 +99,7 @@ void Scripting::AfterRun(Context& ctx, script::Engine::RunStatus status) {
   client.cluster_wait = true;
   client.wait_is_read = false;
   client.wait_seq = client.next_wait_seq++;
+  client.wait_stops_input = true;
   caller_id_ = client.id;
   caller_seq_ = client.wait_seq;
   caller_protocol_ = client.protocol;
@@ -113,8 +114,8 @@ void Scripting::Continue() {
   last_slice_ms_ = WallClockMs();
   if (engine_.Resume(w) == script::Engine::RunStatus::kSuspended) return;
   suspended_ = false;
-  if (server_->script_suspended) server_->script_suspended(false);
   End();
+  if (server_->script_suspended) server_->script_suspended(false);
   if (!reply.empty() && reply[0] == '-') ++server_->stats.total_error_replies;
   // CLIENT REPLY OFF since: the reply is dropped, as Dispatch would.
   auto caller = server_->clients.find(caller_id_);

@@ -247,6 +247,12 @@ void Connection::ProcessInput() {
       client_.cluster_wait = false;
       held_.push_back(HeldReply{client_.wait_seq, false, {}, client_.wait_is_read});
       if (client_.wait_is_read) ++pending_reads_;
+      if (client_.wait_stops_input) {  // a busy script: resumed by ReleaseHeldReply
+        client_.wait_stops_input = false;
+        cluster_waiting_ = true;
+        UpdateReading();
+        break;
+      }
     } else if (!held_.empty() && out_.size() > reply_mark) {
       std::string later = out_.substr(reply_mark);
       out_.resize(reply_mark);

@@ -140,6 +140,13 @@ Server::Server(config::Config config, Launch launch) : launch_(launch) {
   state_.script_suspended = [this](bool suspended) {
     if (!suspended) {
       uv_idle_stop(&script_idle_);
+      if (signal_shutdown_pending_) {
+        signal_shutdown_pending_ = false;
+        if (!dispatcher_->persistence().SaveOnShutdown(false, false)) {
+          spdlog::warn("the final snapshot failed; exiting anyway");
+        }
+        RequestShutdown();
+      }
       return;
     }
     uv_idle_start(&script_idle_, [](uv_idle_t* handle) {
@@ -744,6 +751,12 @@ void Server::OnTimer(uv_timer_t* handle) { static_cast<Server*>(handle->data)->C
 
 void Server::OnSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Server*>(handle->data);
+  if (self->state_.script_running) {
+    spdlog::warn("received {} while a script runs: shutting down once it ends (SCRIPT KILL or "
+                 "SHUTDOWN NOSAVE end it sooner)", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    self->signal_shutdown_pending_ = true;
+    return;
+  }
   spdlog::info("received {}, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
   // A signal cannot be refused: the snapshot is attempted, then the server exits.
   if (!self->dispatcher_->persistence().SaveOnShutdown(false, false)) {

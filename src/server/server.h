@@ -143,6 +143,9 @@ class Server {
   int64_t last_sample_ms_ = 0;
   std::unordered_map<uint64_t, Connection*> connections_;
   bool shutting_down_ = false;
+  // SIGTERM/SIGINT arrived while a script was suspended: the final save and
+  // the shutdown wait for it to end (a snapshot must not hold half of it).
+  bool signal_shutdown_pending_ = false;
   bool finished_ = false;
   int exit_code_ = 0;
 };

@@ -152,6 +152,10 @@ struct ClientState {
   uint64_t wait_seq = 0;
   uint64_t next_wait_seq = 1;
   bool fetched = false;
+  // Set with cluster_wait by a script suspended past busy-reply-threshold:
+  // unlike a quorum wait, the client's later commands wait too (the
+  // client is inside its script, as in Redis).
+  bool wait_stops_input = false;
   int quorum_override = 0;
   // Pub/sub (command/pubsub.h): what this client is subscribed to. Kept by
   // the dispatcher's PubSub, which registers each name under the client's
