@@ -26,6 +26,8 @@ import shlex
 import time
 import unittest
 
+import redis
+
 import harness
 from harness import RawConnection, encode_command, decode
 
@@ -643,6 +645,180 @@ class MoreEvents(unittest.TestCase):
                 self.assertIn(names, ([b"expired", b"new", b"set"], [b"new", b"set"]), server)
             finally:
                 s.close()
+
+
+def event_pairs(frames):
+    """(channel, message) of each pmessage frame."""
+    return [tuple(decode(raw)[2:4]) for raw in frames]
+
+
+class VersionedAndSiblings(unittest.TestCase):
+    """causalkv's own classes on one node: v (vput, vdel) and c (sibling,
+    whose keyspace message is "sibling:<count>"). Not in A."""
+
+    @classmethod
+    def setUpClass(cls):
+        if harness.redis_as_subject():
+            raise unittest.SkipTest("causalkv's own events")
+        cls.server = harness.start_subject()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_a_does_not_include_v_or_c(self):
+        s = Session(self.server.port, "KEA", 2)
+        try:
+            s.client.call("VPUT", "cart", "0", "milk")
+            s.client.call("VPUT", "cart", "0", "eggs")
+            self.assertEqual(s.events(), [])
+            self.assertEqual(s.admin.call("CONFIG", "GET", "notify-keyspace-events"),
+                             b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n")
+        finally:
+            s.close()
+
+    def test_blind_vputs_make_siblings(self):
+        s = Session(self.server.port, "KEvc", 3)
+        try:
+            s.client.call("VPUT", "cart", "0", "milk")
+            self.assertEqual(event_pairs(s.events()), [
+                (b"__keyspace@0__:cart", b"vput"), (b"__keyevent@0__:vput", b"cart")])
+            s.client.call("VPUT", "cart", "0", "eggs")  # blind: a second sibling
+            self.assertEqual(event_pairs(s.events()), [
+                (b"__keyspace@0__:cart", b"vput"), (b"__keyevent@0__:vput", b"cart"),
+                (b"__keyspace@0__:cart", b"sibling:2"), (b"__keyevent@0__:sibling", b"cart")])
+            s.client.call("VPUT", "cart", "0", "bread")
+            self.assertEqual(event_pairs(s.events())[2:], [
+                (b"__keyspace@0__:cart", b"sibling:3"), (b"__keyevent@0__:sibling", b"cart")])
+            # A read fires nothing; a write with the context read merges:
+            # one sibling, no sibling event.
+            version = decode(s.client.call("VGET", "cart"))[0]
+            self.assertEqual(s.events(), [])
+            s.client.call("VPUT", "cart", str(version), "milk,eggs,bread")
+            self.assertEqual(event_pairs(s.events()), [
+                (b"__keyspace@0__:cart", b"vput"), (b"__keyevent@0__:vput", b"cart")])
+            # VDEL with a stale version removes nothing: no event.
+            s.client.call("VPUT", "cart", "0", "jam")  # sibling again
+            s.events()
+            s.client.call("VDEL", "cart", "1")
+            self.assertEqual(s.events(), [])
+            version = decode(s.client.call("VGET", "cart"))[0]
+            s.client.call("VDEL", "cart", str(version))
+            self.assertEqual(event_pairs(s.events()), [
+                (b"__keyspace@0__:cart", b"vdel"), (b"__keyevent@0__:vdel", b"cart")])
+            # A plain write over a key with siblings leaves one: nothing of c.
+            s.client.call("VPUT", "k", "0", "a")
+            s.client.call("VPUT", "k", "0", "b")
+            s.events()
+            s.client.call("SET", "k", "c")
+            self.assertEqual(s.events(), [])  # only v and c enabled
+        finally:
+            s.close()
+
+    def test_class_filters(self):
+        for flags, want in [("Kc", [(b"__keyspace@0__:x", b"sibling:2")]),
+                            ("Ec", [(b"__keyevent@0__:sibling", b"x")]),
+                            ("Ev", [(b"__keyevent@0__:vput", b"x")]),
+                            ("Kv", [(b"__keyspace@0__:x", b"vput")]),
+                            ("KE", []), ("vc", [])]:
+            s = Session(self.server.port, flags, 2)
+            try:
+                s.client.call("VPUT", "x", "0", "1")
+                s.events()
+                s.client.call("VPUT", "x", "0", "2")
+                self.assertEqual(event_pairs(s.events()), want, flags)
+            finally:
+                s.close()
+
+
+class ClusterSiblings(unittest.TestCase):
+    """Three nodes: each notifies what happens to its own keyspace. A VPUT
+    through A and a concurrent one through B: the node that takes the second
+    write and the nodes that merge the states fire `sibling` (count 2); the
+    notifications themselves are not forwarded (a subscriber on C hears C's
+    merge, once)."""
+
+    def setUp(self):
+        if harness.redis_as_subject():
+            self.skipTest("causalkv's own events")
+        import cluster_harness
+        self.cluster = cluster_harness.Cluster(
+            3, ["--peer-timeout", "400", "--anti-entropy-interval", "300",
+                "--notify-keyspace-events", "KEvc"])
+        self.a, self.b, self.c = self.cluster.nodes
+
+    def tearDown(self):
+        self.cluster.close()
+
+    def subscribe(self, node):
+        c = RawConnection(node.port, host=node.addr, timeout=0.3)
+        c.send(encode_command("PSUBSCRIBE", "__key*__:*"))
+        c.read_reply()
+        return c
+
+    def drain(self, conn, settle=1.5):
+        got = []
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            try:
+                got.append(tuple(decode(conn.read_reply())[2:4]))
+            except (TimeoutError, OSError):
+                pass
+        return got
+
+    def test_concurrent_writes_fire_sibling_where_merged(self):
+        subs = [self.subscribe(n) for n in (self.a, self.b, self.c)]
+        try:
+            self.a.client().execute_command("VPUT", "cart", "0", "milk")
+            self.cluster.wait_converged()
+            first = [self.drain(c) for c in subs]
+            # The write's node notifies vput; the others merge one sibling.
+            self.assertEqual(first[0], [(b"__keyspace@0__:cart", b"vput"),
+                                        (b"__keyevent@0__:vput", b"cart")])
+            self.assertEqual(first[1], [])
+            self.assertEqual(first[2], [])
+            self.b.client().execute_command("VPUT", "cart", "0", "eggs")  # blind
+            self.cluster.wait_converged()
+            second = [self.drain(c) for c in subs]
+            sibling = [(b"__keyspace@0__:cart", b"sibling:2"),
+                       (b"__keyevent@0__:sibling", b"cart")]
+            self.assertEqual(second[1], [(b"__keyspace@0__:cart", b"vput"),
+                                         (b"__keyevent@0__:vput", b"cart")] + sibling)
+            self.assertEqual(second[0], sibling)  # merged from B
+            self.assertEqual(second[2], sibling)
+            # Reads, and merges that change nothing, fire nothing.
+            for n in (self.a, self.b, self.c):
+                n.client().execute_command("VGET", "cart")
+            self.assertEqual([self.drain(c, 0.8) for c in subs], [[], [], []])
+        finally:
+            for c in subs:
+                c.close()
+
+    def test_concurrent_plain_writes_across_a_partition(self):
+        import cluster_harness
+        if not cluster_harness.can_partition():
+            self.skipTest("needs iptables")
+        subs = [self.subscribe(n) for n in (self.a, self.b, self.c)]
+        try:
+            self.cluster.partition([self.a], [self.b, self.c])
+            try:
+                self.a.client().execute_command("SET", "k", "from-a")
+            except redis.ResponseError as e:  # A alone: no quorum, the write is kept
+                self.assertIn("NOQUORUM", str(e))
+            self.b.client().execute_command("SET", "k", "from-b")
+            [self.drain(c, 0.5) for c in subs]
+            self.cluster.heal()
+            self.cluster.wait_links_up()
+            self.cluster.wait_converged()
+            after = [self.drain(c) for c in subs]
+            sibling = [(b"__keyspace@0__:k", b"sibling:2"),
+                       (b"__keyevent@0__:sibling", b"k")]
+            self.assertEqual(after[0], sibling)  # A merges B's write
+            self.assertIn(sibling[0], after[1] + after[2])  # and B, C merge A's
+        finally:
+            self.cluster.heal()
+            for c in subs:
+                c.close()
 
 
 if __name__ == "__main__":

@@ -152,6 +152,7 @@ void PeerMerge(Context& ctx) {
     PrefetchAhead(ctx, dbs, i);
     const std::string_view key = ctx.args[2 + 3 * i];
     bool changed = false;
+    const uint64_t siblings_before = ctx.dispatcher.SiblingsBefore(dbs[i], key);
     const store::OpStatus status =
         ctx.store.db(dbs[i]).MergeState(key, states[i], &changed, false);
     if (status != store::OpStatus::kOk) {
@@ -166,6 +167,7 @@ void PeerMerge(Context& ctx) {
       statuses[i] = '1';
       ctx.dispatcher.persistence().LogKey(dbs[i], key);
       ctx.dispatcher.KeyChangedByPeer(dbs[i], key);
+      ctx.dispatcher.NotifySiblingsAfter(dbs[i], key, siblings_before);
     }
   }
   ctx.w.Bulk(statuses);

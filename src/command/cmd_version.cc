@@ -151,6 +151,21 @@ void VGet(Context& ctx) {
   if (LookupString(ctx, ctx.args[1], &set)) WriteSiblings(ctx.w, set, with_versions);
 }
 
+// VPUT's and VDEL's events: `event` (class v), then `sibling` (class c)
+// when the key is left with more than one sibling, and not the ones it had.
+void NotifyVersioned(Context& ctx, std::string_view event, uint64_t siblings_before) {
+  Notify(ctx, config::kNotifyVersioned, event, ctx.args[1]);
+  ctx.dispatcher.NotifySiblingsAfter(ctx.client.db, ctx.args[1], siblings_before);
+}
+
+// The key's live sibling count (0: missing), for VDEL's event: it is
+// notified only when it removed something, as DEL's "del" is.
+uint32_t LiveSiblings(Context& ctx) {
+  if ((ctx.server.config.notify_keyspace_events & config::kNotifyVersioned) == 0) return 0;
+  const store::SiblingSet* set = ctx.db().FindWithoutTouch(ctx.args[1]);
+  return set == nullptr ? 0 : set->size();
+}
+
 // A VPUT the store refused: the reply, and for max-siblings a log line.
 void WriteVPutError(Context& ctx, store::OpStatus status) {
   if (status != store::OpStatus::kTooManySiblings) {
@@ -184,6 +199,7 @@ void VPut(Context& ctx) {
   int64_t at_ms;
   if (!ResolveExpire(trimmed, opts, &at_ms)) return;
   const store::TtlUpdate ttl = TtlFor(opts, at_ms);
+  const uint64_t siblings_before = ctx.dispatcher.SiblingsBefore(ctx.client.db, ctx.args[1]);
   if (ctx.store.causal()) {
     const store::SiblingSet* after = nullptr;
     const store::OpStatus status =
@@ -192,6 +208,7 @@ void VPut(Context& ctx) {
       WriteVPutError(ctx, status);
       return;
     }
+    NotifyVersioned(ctx, "vput", siblings_before);
     // From the block: no copy of the values.
     thread_local std::vector<store::VersionVector::Entry> entries;
     thread_local std::vector<store::SiblingRef> siblings;
@@ -215,6 +232,7 @@ void VPut(Context& ctx) {
     WriteVPutError(ctx, status);
     return;
   }
+  NotifyVersioned(ctx, "vput", siblings_before);
   WriteSiblings(ctx.w, after, false);
 }
 
@@ -225,6 +243,8 @@ void VDel(Context& ctx) {
     ctx.w.Error(err::kSyntax);
     return;
   }
+  const uint64_t siblings_before = ctx.dispatcher.SiblingsBefore(ctx.client.db, ctx.args[1]);
+  const uint32_t count_before = LiveSiblings(ctx);
   if (ctx.store.causal()) {
     store::VersionVector seen;
     if (!ParseContext(ctx, ctx.args[2], &seen)) return;
@@ -234,6 +254,7 @@ void VDel(Context& ctx) {
       WriteStoreError(ctx.w, status);
       return;
     }
+    if (LiveSiblings(ctx) != count_before) NotifyVersioned(ctx, "vdel", siblings_before);
     WriteState(ctx.w, after.context.empty() && after.tombstone() ? nullptr : &after, false);
     return;
   }
@@ -245,6 +266,7 @@ void VDel(Context& ctx) {
     WriteStoreError(ctx.w, status);
     return;
   }
+  if (LiveSiblings(ctx) != count_before) NotifyVersioned(ctx, "vdel", siblings_before);
   WriteSiblings(ctx.w, after, false);
 }
 

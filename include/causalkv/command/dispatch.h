@@ -156,6 +156,12 @@ class Dispatcher {
   void FlushInvalidations();
   // A state merged from a peer changed `key` (clients may wait for it).
   void KeyChangedByPeer(int db, std::string_view key);
+  // Keyspace notifications, class c (causalkv's `sibling` event): the
+  // fingerprint of a key's siblings before a change (0 when the class is
+  // off), and after the change the event, when the key now has more than
+  // one live sibling and they are not the ones it had.
+  uint64_t SiblingsBefore(int db, std::string_view key);
+  void NotifySiblingsAfter(int db, std::string_view key, uint64_t before);
   // SWAPDB gave database `db` other contents: any key waited for may be ready.
   void DatabaseReplaced(int db);
   size_t blocked_on_keys() const;
