@@ -163,6 +163,8 @@ EXCLUDED = {
     "shutdown": "stops the server",
     "bgsave": "background child timing (a second BGSAVE depends on the first)",
     "bgrewriteaof": "background child timing; the oracle runs without an AOF",
+    "xinfo": "idle times, and the 7.2 fields (inactive, active-time) the 7.0 oracle lacks; "
+             "test_streams.py compares the rest",
 }
 EXCLUDED_PREFIXES = ("peer.",)  # the replication protocol between causalkv nodes
 
@@ -318,6 +320,11 @@ SAFE_TIMEOUTS = [b"0", b"1", b"0.5", b"100", b"0.01", b"-1", b"-0", b"-0.5", b"a
 BITMAP_COMMANDS = ("setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro",
                    "lcs", "substr")
 HLL_COMMANDS = ("pfadd", "pfcount", "pfmerge")
+# Streams, generated only once causalkv lists them. Never `*` IDs (the two
+# clocks differ) nor BLOCK (it could hang the oracle); no reply that shows
+# an idle time or XINFO (see EXCLUDED).
+STREAM_COMMANDS = ("xadd", "xlen", "xrange", "xrevrange", "xdel", "xtrim", "xsetid", "xread",
+                   "xreadgroup", "xack", "xpending", "xclaim", "xautoclaim", "xgroup")
 ZSET_COMMANDS = ("zadd", "zincrby", "zcard", "zscore", "zmscore", "zrank", "zrevrank", "zcount",
                  "zlexcount", "zrange", "zrangebyscore", "zrevrangebyscore", "zrangebylex",
                  "zrevrangebylex", "zrevrange", "zrangestore", "zrem", "zremrangebyrank",
@@ -371,6 +378,8 @@ def family_of(name):
         return "zsets"
     if name in BITMAP_COMMANDS or name in HLL_COMMANDS:
         return "bits"
+    if name in STREAM_COMMANDS:
+        return "streams"
     return None
 
 
@@ -429,7 +438,8 @@ class Cmd:
         if not self.args:
             return ""
         n = self.args[0].decode("latin-1").upper()
-        if n in ("CLIENT", "CONFIG", "COMMAND", "SLOWLOG", "OBJECT") and len(self.args) > 1:
+        if n in ("CLIENT", "CONFIG", "COMMAND", "SLOWLOG", "OBJECT", "XGROUP") and \
+                len(self.args) > 1:
             return n + " " + self.args[1].decode("latin-1").upper()
         return n
 
@@ -505,7 +515,8 @@ class Generator:
         # so that lists, sets and hashes live long enough to grow and be
         # read (other types still land on the same keys).
         families = [f for f, probe in (("hashes", "hset"), ("lists", "rpush"), ("sets", "sadd"),
-                                       ("zsets", "zadd"), ("bits", "setbit"))
+                                       ("zsets", "zadd"), ("bits", "setbit"),
+                                       ("streams", "xadd"))
                     if self.has(probe)]
         self.focus = None
         if families and self.r.random() < 0.7:
@@ -1559,6 +1570,137 @@ class Generator:
             (1, "client|unblock", self.cmd_client_unblock),
         ]
 
+    def stream_id(self, special=True):
+        r = self.r
+        if special and r.random() < 0.15:
+            return r.choice([b"-", b"+", b"0", b"0-0", b"bad", b"1-x", b"(2-1", b"(-",
+                             b"18446744073709551615-18446744073709551615", b"3"])
+        return b"%d-%d" % (r.randint(0, 6), r.randint(0, 3))
+
+    def stream_fields(self):
+        r = self.r
+        out = []
+        for _ in range(r.choice([1, 1, 2, 3])):
+            out += [r.choice([b"f", b"g", b"name"]), r.choice([b"v", b"1", b"", b"abc"])]
+        return out
+
+    def stream_trim(self):
+        r = self.r
+        out = [r.choice([b"MAXLEN", b"MINID", b"maxlen"])]
+        out += r.choice([[], [b"="], [b"~"]])
+        out.append(self.stream_id(False) if out[0] == b"MINID" and r.random() < 0.7
+                   else str(r.randint(-1, 8)).encode())
+        if r.random() < 0.2:
+            out += [b"LIMIT", str(r.randint(-1, 20)).encode()]
+        return out
+
+    def stream_group(self):
+        return self.r.choice([b"g", b"g", b"h", b"nog"])
+
+    def stream_consumer(self):
+        return self.r.choice([b"alice", b"bob", b"carol"])
+
+    def cmd_xadd(self):
+        r = self.r
+        args = [b"XADD", self.key()]
+        if r.random() < 0.1:
+            args.append(b"NOMKSTREAM")
+        if r.random() < 0.2:
+            args += self.stream_trim()
+        if r.random() < 0.2:
+            args.append(b"%d-*" % r.randint(0, 7))
+        else:
+            args.append(self.stream_id(r.random() < 0.1))
+        return Cmd(args + self.stream_fields())
+
+    def cmd_xread(self, group):
+        r = self.r
+        args = [b"XREADGROUP", b"GROUP", self.stream_group(), self.stream_consumer()] \
+            if group else [b"XREAD"]
+        if r.random() < 0.4:
+            args += [b"COUNT", str(r.randint(-1, 4)).encode()]
+        if group and r.random() < 0.2:
+            args.append(b"NOACK")
+        keys = self.keys(1, 2)
+        ids = []
+        for _ in keys:
+            if group:
+                ids.append(b">" if r.random() < 0.6 else self.stream_id())
+            else:
+                ids.append(b"$" if r.random() < 0.15 else self.stream_id())
+        return Cmd(args + [b"STREAMS"] + keys + ids)
+
+    def cmd_xpending(self):
+        r = self.r
+        args = [b"XPENDING", self.key(), self.stream_group()]
+        if r.random() < 0.5:
+            # Only an IDLE no entry reaches: the reply shows no idle time.
+            args += [b"IDLE", b"100000000", self.stream_id(), self.stream_id(),
+                     str(r.randint(-1, 5)).encode()]
+            if r.random() < 0.3:
+                args.append(self.stream_consumer())
+        return Cmd(args)
+
+    def cmd_xclaim(self):
+        r = self.r
+        args = [b"XCLAIM", self.key(), self.stream_group(), self.stream_consumer(),
+                r.choice([b"0", b"0", b"100000000", b"x"])]
+        args += [self.stream_id(False) for _ in range(r.randint(1, 3))]
+        for opt in r.sample([[b"JUSTID"], [b"FORCE"], [b"RETRYCOUNT", b"3"],
+                             [b"LASTID", self.stream_id(False)], [b"IDLE", b"10"]],
+                            r.randint(0, 2)):
+            args += opt
+        return Cmd(args)
+
+    def cmd_xautoclaim(self):
+        r = self.r
+        args = [b"XAUTOCLAIM", self.key(), self.stream_group(), self.stream_consumer(),
+                r.choice([b"0", b"100000000"]), self.stream_id()]
+        if r.random() < 0.5:
+            args += [b"COUNT", str(r.randint(0, 4)).encode()]
+        if r.random() < 0.3:
+            args.append(b"JUSTID")
+        return Cmd(args)
+
+    def stream_table(self):
+        """(weight, command name, generator) for the gated stream commands."""
+        r = self.r
+        k = self.key
+        sid = self.stream_id
+        grp = self.stream_group
+        return [
+            (6, "xadd", self.cmd_xadd),
+            (2, "xlen", lambda: Cmd([b"XLEN", k()])),
+            (3, "xrange", lambda: Cmd([b"XRANGE", k(), sid(), sid()] + (
+                [b"COUNT", str(r.randint(-1, 4)).encode()] if r.random() < 0.3 else []))),
+            (2, "xrevrange", lambda: Cmd([b"XREVRANGE", k(), sid(), sid()] + (
+                [b"COUNT", str(r.randint(-1, 4)).encode()] if r.random() < 0.3 else []))),
+            (2, "xdel", lambda: Cmd([b"XDEL", k()] + [sid() for _ in range(r.randint(1, 3))])),
+            (1.5, "xtrim", lambda: Cmd([b"XTRIM", k()] + self.stream_trim())),
+            (1, "xsetid", lambda: Cmd([b"XSETID", k(), sid()] + r.choice([
+                [], [b"ENTRIESADDED", str(r.randint(-1, 20)).encode()],
+                [b"MAXDELETEDID", sid(False)]]))),
+            (3, "xread", lambda: self.cmd_xread(False)),
+            (3, "xreadgroup", lambda: self.cmd_xread(True)),
+            (2, "xack", lambda: Cmd([b"XACK", k(), grp()] +
+                                    [sid() for _ in range(r.randint(1, 3))])),
+            (2, "xpending", self.cmd_xpending),
+            (1.5, "xclaim", self.cmd_xclaim),
+            (1.5, "xautoclaim", self.cmd_xautoclaim),
+            (2, "xgroup", lambda: Cmd([b"XGROUP", b"CREATE", k(), grp(),
+                                              r.choice([b"$", b"0", sid()])] +
+                                             r.choice([[], [b"MKSTREAM"],
+                                                       [b"ENTRIESREAD", b"2"]]))),
+            (1, "xgroup", lambda: Cmd([b"XGROUP", b"SETID", k(), grp(),
+                                             r.choice([b"$", sid()])])),
+            (0.5, "xgroup", lambda: Cmd([b"XGROUP", b"DESTROY", k(), grp()])),
+            (1, "xgroup", lambda: Cmd([b"XGROUP", b"CREATECONSUMER", k(), grp(),
+                                                      self.stream_consumer()])),
+            (1, "xgroup", lambda: Cmd([b"XGROUP", b"DELCONSUMER", k(), grp(),
+                                                   self.stream_consumer()])),
+            (0.2, "xgroup", lambda: Cmd([b"XGROUP", b"HELP"])),
+        ]
+
     def add_follow_ups(self, cmd):
         """The commands a comparison needs right after `cmd`, in the same
         batch (so in the same state, on each server):
@@ -1702,7 +1844,7 @@ class Generator:
             table = [(w * FOCUS[1], g) for w, g in table]
         table += [(w * (FOCUS[0] if family_of(name) == self.focus else 1), g)
                   for w, name, g in self.hash_table() + self.collection_table() +
-                  self.bits_table() + self.zset_table()
+                  self.bits_table() + self.zset_table() + self.stream_table()
                   if self.has(name)]
         weights = [w for w, _ in table]
         cmd = r.choices(table, weights)[0][1]()

@@ -275,7 +275,17 @@ class EntryCommands(StreamCase):
             self.same("XREAD", "STREAMS", "a", "b", "99", "10-1")
             self.same("XREAD", "COUNT", "0", "STREAMS", "b", "10")
             self.same("XREAD", "COUNT", "-5", "STREAMS", "b", "10")
-            self.same_error("XREAD", "STREAMS", "a", "b", "0")
+            o, s = self.each("XREAD", "STREAMS", "a", "b", "0")
+            self.assertEqual(o, b"ERR Unbalanced XREAD list of streams: for each stream key an ID "
+                                b"or '$' must be specified.")
+            if not harness.redis_as_subject():  # 7.2 names the command, quoted
+                self.assertEqual(s, b"ERR Unbalanced 'xread' list of streams: for each stream "
+                                    b"key an ID or '$' must be specified.")
+            if not harness.redis_as_subject():
+                self.assertEqual(decode(self.s.call("XREADGROUP", "GROUP", "g", "c", "STREAMS",
+                                                    "a", "b", ">")),
+                                 b"ERR Unbalanced 'xreadgroup' list of streams: for each stream "
+                                 b"key an ID or '>' must be specified.")
             self.same_error("XREAD", "STREAMS", "a", "-")
             self.same_error("XREAD", "STREAMS", "a", ">")
             self.same_error("XREAD", "COUNT", "x", "STREAMS", "a", "0")

@@ -118,6 +118,11 @@ bool ParseRange(Context& ctx, std::string_view start_arg, std::string_view end_a
 
 void WriteId(Context& ctx, StreamId id) { ctx.w.Bulk(id.ToString()); }
 
+// An argument as Redis's "%s" prints it in an error: up to its first NUL.
+std::string CStr(std::string_view s, size_t max = std::string_view::npos) {
+  return std::string(s.substr(0, std::min(s.find('\0'), max)));
+}
+
 void WriteEntry(Context& ctx, StreamId id, const std::vector<std::string_view>& fv) {
   ctx.w.ArrayHeader(2);
   WriteId(ctx, id);
@@ -514,9 +519,11 @@ bool ParseReadArgs(std::span<const std::string_view> args, bool group, ReadArgs*
       r->streams = i + 1;
       const size_t n = args.size() - r->streams;
       if (n % 2 != 0) {
-        const char* name = group ? "XREADGROUP" : "XREAD";
-        return fail(std::string("Unbalanced ") + name +
-                    " list of streams: for each stream key an ID or '$' must be specified.");
+        // Redis 7.2's text (7.0 said XREAD for both, without quotes).
+        return fail(group ? "Unbalanced 'xreadgroup' list of streams: for each stream key an ID "
+                            "or '>' must be specified."
+                          : "Unbalanced 'xread' list of streams: for each stream key an ID or "
+                            "'$' must be specified.");
       }
       r->nkeys = n / 2;
       break;
@@ -697,8 +704,8 @@ void ReadGeneric(Context& ctx, bool group) {
     }
     if (group) {
       if (s == nullptr || s->groups().find(r.group) == s->groups().end()) {
-        ctx.w.Error("-NOGROUP No such key '" + std::string(key) + "' or consumer group '" +
-                    std::string(r.group) + "' in XREADGROUP with GROUP option");
+        ctx.w.Error("-NOGROUP No such key '" + CStr(key) + "' or consumer group '" +
+                    CStr(r.group) + "' in XREADGROUP with GROUP option");
         return;
       }
       if (arg == ">") {
@@ -809,8 +816,7 @@ void XReadGroup(Context& ctx) { ReadGeneric(ctx, true); }
 // --- XACK XPENDING XCLAIM XAUTOCLAIM ----------------------------------------
 
 std::string NoGroup(std::string_view key, std::string_view group) {
-  return "-NOGROUP No such key '" + std::string(key) + "' or consumer group '" +
-         std::string(group) + "'";
+  return "-NOGROUP No such key '" + CStr(key) + "' or consumer group '" + CStr(group) + "'";
 }
 
 void RemovePending(StreamGroup* g, std::map<StreamId, StreamPendingEntry>::iterator it) {
@@ -1009,7 +1015,7 @@ void XClaim(Context& ctx) {
     } else if (EqualsIgnoreCase(opt, "lastid") && more) {
       if (!ParseIdOrReply(ctx, ctx.args[++j], 0, true, &last_id)) return;
     } else {
-      ctx.w.Error("Unrecognized XCLAIM option '" + std::string(opt) + "'");
+      ctx.w.Error("Unrecognized XCLAIM option '" + CStr(opt) + "'");
       return;
     }
   }
@@ -1065,12 +1071,6 @@ void XClaim(Context& ctx) {
 }
 
 void XAutoClaim(Context& ctx) {
-  const StreamValue* existing;
-  if (!PeekStream(ctx, ctx.args[1], &existing)) return;
-  if (existing == nullptr || existing->groups().find(ctx.args[2]) == existing->groups().end()) {
-    ctx.w.Error(NoGroup(ctx.args[1], ctx.args[2]));
-    return;
-  }
   int64_t min_idle;
   if (!ParseInt64(ctx.args[4], &min_idle)) {
     ctx.w.Error("Invalid min-idle-time argument for XAUTOCLAIM");
@@ -1101,6 +1101,12 @@ void XAutoClaim(Context& ctx) {
       ctx.w.Error(err::kSyntax);
       return;
     }
+  }
+  const StreamValue* existing;
+  if (!PeekStream(ctx, ctx.args[1], &existing)) return;
+  if (existing == nullptr || existing->groups().find(ctx.args[2]) == existing->groups().end()) {
+    ctx.w.Error(NoGroup(ctx.args[1], ctx.args[2]));
+    return;
   }
   const int64_t now = ctx.store.now_ms();
   std::string_view name = ctx.args[3];
@@ -1180,8 +1186,8 @@ bool XGroupPreamble(Context& ctx, bool may_create, const StreamValue** s) {
 
 bool NeedGroup(Context& ctx, const StreamValue* s) {
   if (s->groups().find(ctx.args[3]) != s->groups().end()) return true;
-  ctx.w.Error("-NOGROUP No such consumer group '" + std::string(ctx.args[3]) +
-              "' for key name '" + std::string(ctx.args[2]) + "'");
+  ctx.w.Error("-NOGROUP No such consumer group '" + CStr(ctx.args[3]) + "' for key name '" +
+              CStr(ctx.args[2]) + "'");
   return false;
 }
 
@@ -1196,7 +1202,7 @@ void XGroupCreate(Context& ctx) {
       ++i;
     } else {
       ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
-                  std::string(ctx.args[1]) + "'. Try XGROUP HELP.");
+                  CStr(ctx.args[1], 128) + "'. Try XGROUP HELP.");
       return;
     }
   }
@@ -1204,7 +1210,7 @@ void XGroupCreate(Context& ctx) {
   if (!XGroupPreamble(ctx, mkstream, &s)) return;
   if (ctx.args.size() > 8) {
     ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
-                std::string(ctx.args[1]) + "'. Try XGROUP HELP.");
+                CStr(ctx.args[1], 128) + "'. Try XGROUP HELP.");
     return;
   }
   StreamId id;
@@ -1224,13 +1230,13 @@ void XGroupCreate(Context& ctx) {
 }
 
 void XGroupSetId(Context& ctx) {
-  const StreamValue* s;
-  if (!XGroupPreamble(ctx, false, &s) || !NeedGroup(ctx, s)) return;
   if (ctx.args.size() != 5 && ctx.args.size() != 7) {
     ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
-                std::string(ctx.args[1]) + "'. Try XGROUP HELP.");
+                CStr(ctx.args[1], 128) + "'. Try XGROUP HELP.");
     return;
   }
+  const StreamValue* s;
+  if (!XGroupPreamble(ctx, false, &s) || !NeedGroup(ctx, s)) return;
   StreamId id;
   const bool dollar = ctx.args[4] == "$";
   if (!dollar && !ParseIdOrReply(ctx, ctx.args[4], 0, false, &id)) return;
@@ -1238,7 +1244,7 @@ void XGroupSetId(Context& ctx) {
   if (ctx.args.size() == 7) {
     if (!EqualsIgnoreCase(ctx.args[5], "entriesread")) {
       ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
-                  std::string(ctx.args[1]) + "'. Try XGROUP HELP.");
+                  CStr(ctx.args[1], 128) + "'. Try XGROUP HELP.");
       return;
     }
     if (!ParseEntriesRead(ctx, ctx.args[6], &entries_read)) return;
@@ -1382,14 +1388,14 @@ void XInfoStream(Context& ctx) {
   const size_t argc = ctx.args.size();
   if (argc != 3 && argc != 4 && argc != 6) {
     ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
-                std::string(ctx.args[1]) + "'. Try XINFO HELP.");
+                CStr(ctx.args[1], 128) + "'. Try XINFO HELP.");
     return;
   }
   if (argc > 3) {
     if (!EqualsIgnoreCase(ctx.args[3], "full") ||
         (argc == 6 && !EqualsIgnoreCase(ctx.args[4], "count"))) {
       ctx.w.Error("unknown subcommand or wrong number of arguments for '" +
-                  std::string(ctx.args[1]) + "'. Try XINFO HELP.");
+                  CStr(ctx.args[1], 128) + "'. Try XINFO HELP.");
       return;
     }
     full = true;
@@ -1516,8 +1522,8 @@ void XInfoConsumers(Context& ctx) {
   }
   auto git = s->groups().find(ctx.args[3]);
   if (git == s->groups().end()) {
-    ctx.w.Error("-NOGROUP No such consumer group '" + std::string(ctx.args[3]) +
-                "' for key name '" + std::string(ctx.args[2]) + "'");
+    ctx.w.Error("-NOGROUP No such consumer group '" + CStr(ctx.args[3]) + "' for key name '" +
+                CStr(ctx.args[2]) + "'");
     return;
   }
   const int64_t now = ctx.store.now_ms();
