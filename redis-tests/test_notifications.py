@@ -306,6 +306,70 @@ sort_ro nosl
 lcs nol1 nol2
 """
 
+# Read commands on missing keys (keymiss, m) and writes that look their
+# keys up without counting a miss.
+KEYMISS = """
+object encoding nokey
+object idletime nokey
+exists nokey
+hmget nokey a b
+hstrlen nokey a
+hkeys nokey
+smismember nokey a
+srandmember nokey 2
+sintercard 2 nos1 nos2
+zintercard 2 noz1 noz2
+zmscore nokey a
+zcount nokey 0 1
+zlexcount nokey - +
+zrandmember nokey
+zrevrange nokey 0 1
+zrangebyscore nokey 0 1
+zunion 2 noz1 noz2
+zinter 2 noz1 noz2
+zdiff 2 noz1 noz2
+sdiff nos1 nos2
+sinter nos1 nos2
+sunion nos1 nos2
+lpos nokey a
+bitpos nokey 1
+bitfield_ro nokey get u8 0
+bitop or dest nob1 nob2
+substr nokey 0 1
+lcs nol1 nol2
+pfcount nohll1 nohll2
+georadius nogeo 15 37 200 km
+geosearch nogeo fromlonlat 15 37 byradius 1 km
+geohash nogeo a
+sort nokey by w_*
+hincrby newh f 1
+hsetnx newh2 f v
+lpushx nokey a
+linsert nokey before a b
+lset nokey 0 a
+ltrim nokey 0 1
+lrem nokey 0 a
+srem nokey a
+smove nokey other a
+spop nokey
+zrem nokey a
+zpopmin nokey
+zremrangebyrank nokey 0 1
+zadd nokey xx 1 a
+hdel nokey a
+incr nokey
+append nokey2 a
+setrange nokey3 0 a
+setbit nokey4 1 1
+pfadd nokey5 a
+pfmerge nokey6 nokey7
+getdel nokey8
+expire nokey 10
+persist nokey
+rename nokey x
+move nokey 1
+"""
+
 SERVER = """
 set a 1
 multi
@@ -442,6 +506,10 @@ class NotificationsOracle(unittest.TestCase):
 
     def test_transactions_swapdb_flush(self):
         self.family(SERVER)
+
+    def test_keymiss(self):
+        for flags in ("KEm", "Em", "KEA", "KEn"):
+            self.compare(flags, corpus(KEYMISS))
 
     def test_class_filters(self):
         commands = corpus(GENERIC_AND_STRINGS) + corpus(LISTS) + corpus(SETS) + \
