@@ -98,28 +98,29 @@ void Tracking::EnforceLimit() {
   // caching what would no longer be reported.
   while (max_keys != 0 && table_.size() > max_keys) {
     const std::string key = table_.begin()->first;
-    KeyChanged(key, 0);
+    InvalidateRemembered(key, 0);  // the key did not change: no BCAST client hears of it
+  }
+}
+
+void Tracking::InvalidateRemembered(std::string_view key, uint64_t by) {
+  auto it = table_.find(std::string(key));
+  if (it == table_.end()) return;
+  const std::vector<uint64_t> ids = std::move(it->second);
+  items_ -= ids.size();
+  table_.erase(it);
+  const std::vector<std::string_view> keys{key};
+  for (uint64_t id : ids) {
+    auto client = server_->clients.find(id);
+    if (client == server_->clients.end()) continue;
+    const ClientTracking& t = client->second->tracking;
+    if (!t.on || t.bcast) continue;  // stopped tracking since it read the key
+    if (t.noloop && id == by) continue;
+    Send(*client->second, &keys);
   }
 }
 
 void Tracking::KeyChanged(std::string_view key, uint64_t by) {
-  if (!table_.empty()) {
-    auto it = table_.find(std::string(key));
-    if (it != table_.end()) {
-      const std::vector<uint64_t> ids = std::move(it->second);
-      items_ -= ids.size();
-      table_.erase(it);
-      const std::vector<std::string_view> keys{key};
-      for (uint64_t id : ids) {
-        auto client = server_->clients.find(id);
-        if (client == server_->clients.end()) continue;
-        const ClientTracking& t = client->second->tracking;
-        if (!t.on || t.bcast) continue;  // stopped tracking since it read the key
-        if (t.noloop && id == by) continue;
-        Send(*client->second, &keys);
-      }
-    }
-  }
+  if (!table_.empty()) InvalidateRemembered(key, by);
   for (auto& [prefix, state] : prefixes_) {
     if (!key.starts_with(prefix)) continue;
     state.pending.emplace_back(std::string(key), by);

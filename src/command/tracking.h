@@ -91,7 +91,8 @@ class Tracking {
   // `client` redirects to.
   void Send(ClientState& client, const std::vector<std::string_view>* keys);
   void Deliver(uint64_t id, std::string bytes);
-  void Forget(std::string_view key);
+  // Tells the clients that remembered `key` (default mode) and forgets it.
+  void InvalidateRemembered(std::string_view key, uint64_t by);
   void EnforceLimit();
 
   ServerState* server_;
