@@ -92,5 +92,25 @@ TEST_F(PubSubTest, ActiveChannelsMatchTheGlob) {
   EXPECT_TRUE(pubsub_.ActiveChannels(true, "*").empty());
 }
 
+// Keyspace notifications a client's own command causes reach it after the
+// reply: Publish with `defer_to` keeps that client's frames (only its own)
+// until FlushDeferred, in order.
+TEST_F(PubSubTest, DeferredFramesWaitForFlushInOrder) {
+  pubsub_.Subscribe(clients_[3], PubSub::Kind::kPattern, "__key*__:*");
+  pubsub_.Subscribe(clients_[1], PubSub::Kind::kPattern, "__key*__:*");
+  EXPECT_EQ(pubsub_.Publish("__keyspace@0__:a", "set", false, /*defer_to=*/3), 2);
+  EXPECT_EQ(pubsub_.Publish("__keyevent@0__:set", "a", false, /*defer_to=*/3), 2);
+  EXPECT_EQ(received_[1].size(), 2u);  // another subscriber: at once
+  EXPECT_TRUE(received_[3].empty());
+  pubsub_.Publish("plain", "x", false);  // no deferral asked: PUBLISH as before
+  pubsub_.FlushDeferred();
+  ASSERT_EQ(received_[3].size(), 1u);
+  EXPECT_EQ(received_[3][0],
+            ">4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:a\r\n$3\r\nset\r\n"
+            ">4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$18\r\n__keyevent@0__:set\r\n$1\r\na\r\n");
+  pubsub_.FlushDeferred();  // nothing left
+  EXPECT_EQ(received_[3].size(), 1u);
+}
+
 }  // namespace
 }  // namespace causalkv::command

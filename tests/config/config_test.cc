@@ -1801,6 +1801,13 @@ TEST(ConfigTest, NotifyKeyspaceEventsParseAndNormalForm) {
   EXPECT_EQ(error, SetError("notify-keyspace-events",
                             "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."));
   EXPECT_EQ(Get(cfg, "notify-keyspace-events"), "AKE");  // unchanged on error
+  // CONFIG REWRITE writes the normal form, and it loads back.
+  ASSERT_TRUE(SetOption(&cfg, "notify-keyspace-events", {"KE$lvc"}, true, &error));
+  const std::string text = RewriteConfigText(cfg, "");
+  EXPECT_NE(text.find("notify-keyspace-events $lvcKE\n"), std::string::npos) << text;
+  Config loaded;
+  ASSERT_TRUE(Load(text, &loaded, &error)) << error;
+  EXPECT_EQ(loaded.notify_keyspace_events, cfg.notify_keyspace_events);
   ASSERT_TRUE(SetOption(&cfg, "notify-keyspace-events", {""}, true, &error));
   EXPECT_EQ(cfg.notify_keyspace_events, 0u);
 }
