@@ -334,6 +334,43 @@ class EntryCommands(StreamCase):
             self.same("EXEC")
 
 
+class Notifications(StreamCase):
+    def test_stream_events_match_redis(self):
+        self.connect(2)
+        subs = []
+        for srv, c in ((self.oracle, self.o), (self.server, self.s)):
+            self.assertEqual(c.call("CONFIG", "SET", "notify-keyspace-events", "KEA"), b"+OK\r\n")
+            self.addCleanup(c.call, "CONFIG", "SET", "notify-keyspace-events", "")
+            sub = RawConnection(srv.port)
+            self.addCleanup(sub.close)
+            sub.call("PSUBSCRIBE", "__keyevent@0__:*")
+            subs.append(sub)
+        script = [
+            ("XADD", "s", "1-1", "f", "v"), ("XADD", "s", "MAXLEN", "1", "2-1", "f", "v"),
+            ("XADD", "s", "3-1", "f", "v"), ("XDEL", "s", "3-1"), ("XDEL", "s", "9-9"),
+            ("XTRIM", "s", "MAXLEN", "0"), ("XADD", "s", "4-1", "f", "v"),
+            ("XGROUP", "CREATE", "s", "g", "0"), ("XGROUP", "CREATECONSUMER", "s", "g", "a"),
+            ("XREADGROUP", "GROUP", "g", "b", "STREAMS", "s", ">"),
+            ("XCLAIM", "s", "g", "a", "0", "4-1"), ("XGROUP", "SETID", "s", "g", "0"),
+            ("XGROUP", "DELCONSUMER", "s", "g", "b"), ("XSETID", "s", "10-0"),
+            ("XGROUP", "DESTROY", "s", "g"), ("XGROUP", "CREATE", "t", "g", "$", "MKSTREAM"),
+            ("DEL", "s", "t"), ("SET", "end", "1"),
+        ]
+        for cmd in script:
+            self.same(*cmd)
+        events = []
+        for sub in subs:
+            got = []
+            while True:
+                msg = decode(sub.read_reply())
+                got.append((msg[2], msg[3]))
+                if msg[3] == b"end":
+                    break
+            events.append(got)
+        self.assertEqual(events[1], events[0])
+        self.assertIn((b"__keyevent@0__:xgroup-createconsumer", b"s"), events[1])
+
+
 class GroupCommands(StreamCase):
     def test_xgroup(self):
         for _ in self.protocols():

@@ -33,6 +33,7 @@ using store::StreamId;
 using store::StreamPendingEntry;
 using store::StreamValue;
 
+constexpr uint32_t kStreamEvents = config::kNotifyStream;
 constexpr const char* kInvalidId = "Invalid stream ID specified as stream command argument";
 constexpr const char* kXaddTooSmall =
     "The ID specified in XADD is equal or smaller than the target stream top item";
@@ -162,6 +163,15 @@ bool PeekStream(Context& ctx, std::string_view key, const StreamValue** s) {
 template <typename Fn>
 bool UpdateStream(Context& ctx, std::string_view key, bool create, Fn&& fn) {
   return UpdateTypedValue<StreamValue>(ctx, key, create, fn);
+}
+
+// The consumer `name` of a group, created (and counted in *created) when
+// missing; its seen time is now, as every command naming it sets (7.2).
+StreamConsumer* SeeConsumer(StreamGroup* g, std::string_view name, int64_t now, bool* created) {
+  auto [it, fresh] = g->consumers.try_emplace(std::string(name));
+  if (fresh) *created = true;
+  it->second.seen_time = now;
+  return &it->second;
 }
 
 // --- Trimming arguments (XADD, XTRIM) ---------------------------------------
@@ -305,6 +315,7 @@ void XAdd(Context& ctx) {
   std::vector<std::string_view> fv(ctx.args.begin() + a.next, ctx.args.end());
   const store::CollectionLimits& limits = ctx.db().collection_limits();
   const int64_t now = ctx.store.now_ms();
+  bool added = false, trimmed = false;
   UpdateStream(ctx, ctx.args[1], true, [&](StreamValue* s) {
     const StreamId last = s->last_id();
     if (last == StreamId::Max()) {
@@ -340,9 +351,12 @@ void XAdd(Context& ctx) {
     }
     s->Append(id, fv, limits);
     WriteId(ctx, id);
-    ApplyTrim(s, a, limits);
+    trimmed = ApplyTrim(s, a, limits) > 0;
+    added = true;
     return true;
   });
+  if (added) Notify(ctx, kStreamEvents, "xadd", ctx.args[1]);
+  if (trimmed) Notify(ctx, kStreamEvents, "xtrim", ctx.args[1]);
 }
 
 void XLen(Context& ctx) {
@@ -406,6 +420,7 @@ void XDel(Context& ctx) {
       })) {
     return;
   }
+  if (deleted > 0) Notify(ctx, kStreamEvents, "xdel", ctx.args[1]);
   ctx.w.Integer(deleted);
 }
 
@@ -424,6 +439,7 @@ void XTrim(Context& ctx) {
       })) {
     return;
   }
+  if (removed > 0) Notify(ctx, kStreamEvents, "xtrim", ctx.args[1]);
   ctx.w.Integer(static_cast<int64_t>(removed));
 }
 
@@ -478,6 +494,7 @@ void XSetId(Context& ctx) {
     if (entries_added != -1) s->set_entries_added(static_cast<uint64_t>(entries_added));
     if (has_max_xdel) s->set_max_deleted_id(max_xdel);
     ctx.w.Ok();
+    Notify(ctx, kStreamEvents, "xsetid", ctx.args[1]);
     return true;
   });
 }
@@ -754,12 +771,14 @@ void ReadGeneric(Context& ctx, bool group) {
     if (group) {
       const int64_t now = ctx.store.now_ms();
       for (size_t k = 0; k < r.nkeys; ++k) {
+        bool created = false;
         UpdateStream(ctx, ctx.args[r.streams + k], false, [&](StreamValue* s) {
-          StreamGroup* g = s->FindGroup(r.group);
-          auto [c, fresh] = g->consumers.try_emplace(std::string(r.consumer));
-          c->second.seen_time = now;
-          return fresh;
+          SeeConsumer(s->FindGroup(r.group), r.consumer, now, &created);
+          return created;
         });
+        if (created) {
+          Notify(ctx, kStreamEvents, "xgroup-createconsumer", ctx.args[r.streams + k]);
+        }
       }
     }
     ctx.w.NullArray();
@@ -784,28 +803,30 @@ void ReadGeneric(Context& ctx, bool group) {
       continue;
     }
     const int64_t now = ctx.store.now_ms();
+    bool created = false;
     UpdateStream(ctx, key, false, [&](StreamValue* s) {
       StreamGroup* g = s->FindGroup(r.group);
-      StreamConsumer& c = g->consumers[std::string(r.consumer)];
-      c.seen_time = now;
+      StreamConsumer* c = SeeConsumer(g, r.consumer, now, &created);
       if (new_only[k]) {
-        DeliverNew(ctx, s, g, &c, r.consumer, count, r.noack, now);
+        DeliverNew(ctx, s, g, c, r.consumer, count, r.noack, now);
       } else {
-        DeliverHistory(ctx, s, g, &c, ids[k], count, now);
+        DeliverHistory(ctx, s, g, c, ids[k], count, now);
       }
       return true;
     });
+    if (created) Notify(ctx, kStreamEvents, "xgroup-createconsumer", key);
   }
   if (group) {
     // Streams not served still saw the consumer.
     const int64_t now = ctx.store.now_ms();
     for (size_t k = 0; k < r.nkeys; ++k) {
       if (std::find(served.begin(), served.end(), k) != served.end()) continue;
+      bool created = false;
       UpdateStream(ctx, ctx.args[r.streams + k], false, [&](StreamValue* s) {
-        auto [c, fresh] = s->FindGroup(r.group)->consumers.try_emplace(std::string(r.consumer));
-        c->second.seen_time = now;
-        return fresh;
+        SeeConsumer(s->FindGroup(r.group), r.consumer, now, &created);
+        return created;
       });
+      if (created) Notify(ctx, kStreamEvents, "xgroup-createconsumer", ctx.args[r.streams + k]);
     }
   }
 }
@@ -1021,11 +1042,11 @@ void XClaim(Context& ctx) {
   }
   if (delivery_time < 0 || delivery_time > now) delivery_time = now;
   std::string_view name = ctx.args[3];
+  bool created = false;
   UpdateStream(ctx, ctx.args[1], false, [&](StreamValue* s) {
     StreamGroup* g = s->FindGroup(ctx.args[2]);
     if (last_id > g->last_id) g->last_id = last_id;
-    StreamConsumer* consumer = &g->consumers[std::string(name)];
-    consumer->seen_time = now;
+    StreamConsumer* consumer = SeeConsumer(g, name, now, &created);
     std::vector<std::pair<StreamId, bool>> claimed;  // id, entry present
     std::vector<std::string_view> fv;
     for (StreamId id : ids) {
@@ -1068,6 +1089,7 @@ void XClaim(Context& ctx) {
     }
     return true;
   });
+  if (created) Notify(ctx, kStreamEvents, "xgroup-createconsumer", ctx.args[1]);
 }
 
 void XAutoClaim(Context& ctx) {
@@ -1110,10 +1132,10 @@ void XAutoClaim(Context& ctx) {
   }
   const int64_t now = ctx.store.now_ms();
   std::string_view name = ctx.args[3];
+  bool created = false;
   UpdateStream(ctx, ctx.args[1], false, [&](StreamValue* s) {
     StreamGroup* g = s->FindGroup(ctx.args[2]);
-    StreamConsumer* consumer = &g->consumers[std::string(name)];
-    consumer->seen_time = now;
+    StreamConsumer* consumer = SeeConsumer(g, name, now, &created);
     std::vector<StreamId> claimed, deleted;
     std::vector<std::string_view> fv;
     // Redis scans at most count * 10 PEL entries per call.
@@ -1157,6 +1179,7 @@ void XAutoClaim(Context& ctx) {
     for (StreamId id : deleted) WriteId(ctx, id);
     return true;
   });
+  if (created) Notify(ctx, kStreamEvents, "xgroup-createconsumer", ctx.args[1]);
 }
 
 // --- XGROUP -----------------------------------------------------------------
@@ -1216,6 +1239,7 @@ void XGroupCreate(Context& ctx) {
   StreamId id;
   const bool dollar = ctx.args[4] == "$";
   if (!dollar && !ParseIdOrReply(ctx, ctx.args[4], 0, true, &id)) return;
+  bool created = false;
   UpdateStream(ctx, ctx.args[2], true, [&](StreamValue* v) {
     if (v->FindGroup(ctx.args[3]) != nullptr) {
       ctx.w.Error("-BUSYGROUP Consumer Group name already exists");
@@ -1225,8 +1249,10 @@ void XGroupCreate(Context& ctx) {
     g.last_id = dollar ? v->last_id() : id;
     g.entries_read = entries_read;
     ctx.w.Ok();
+    created = true;
     return true;
   });
+  if (created) Notify(ctx, kStreamEvents, "xgroup-create", ctx.args[2]);
 }
 
 void XGroupSetId(Context& ctx) {
@@ -1256,6 +1282,7 @@ void XGroupSetId(Context& ctx) {
     return true;
   });
   ctx.w.Ok();
+  Notify(ctx, kStreamEvents, "xgroup-setid", ctx.args[2]);
 }
 
 void XGroupDestroy(Context& ctx) {
@@ -1267,6 +1294,7 @@ void XGroupDestroy(Context& ctx) {
     return destroyed;
   });
   ctx.w.Integer(destroyed ? 1 : 0);
+  if (destroyed) Notify(ctx, kStreamEvents, "xgroup-destroy", ctx.args[2]);
 }
 
 void XGroupCreateConsumer(Context& ctx) {
@@ -1281,12 +1309,14 @@ void XGroupCreateConsumer(Context& ctx) {
     return fresh;
   });
   ctx.w.Integer(created ? 1 : 0);
+  if (created) Notify(ctx, kStreamEvents, "xgroup-createconsumer", ctx.args[2]);
 }
 
 void XGroupDelConsumer(Context& ctx) {
   const StreamValue* s;
   if (!XGroupPreamble(ctx, false, &s) || !NeedGroup(ctx, s)) return;
   int64_t pending = 0;
+  bool deleted = false;
   UpdateStream(ctx, ctx.args[2], false, [&](StreamValue* v) {
     StreamGroup* g = v->FindGroup(ctx.args[3]);
     auto c = g->consumers.find(ctx.args[4]);
@@ -1294,9 +1324,11 @@ void XGroupDelConsumer(Context& ctx) {
     pending = static_cast<int64_t>(c->second.pending.size());
     for (StreamId id : c->second.pending) g->pel.erase(id);
     g->consumers.erase(c);
+    deleted = true;
     return true;
   });
   ctx.w.Integer(pending);
+  if (deleted) Notify(ctx, kStreamEvents, "xgroup-delconsumer", ctx.args[2]);
 }
 
 void XGroupHelp(Context& ctx) {
