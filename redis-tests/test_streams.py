@@ -803,5 +803,49 @@ class Persistence(unittest.TestCase):
         srv.stop(remove_dir=False)
 
 
+class InACluster(unittest.TestCase):
+    """Three nodes: a stream, its groups included, is written through any
+    node and read through any other (the whole value travels with each
+    write); a reader blocked on one node is woken by an XADD through
+    another."""
+
+    def setUp(self):
+        if harness.redis_as_subject():
+            self.skipTest("causalkv's cluster")
+        import cluster_harness
+        self.cluster = cluster_harness.Cluster(
+            3, ["--peer-timeout", "400", "--anti-entropy-interval", "300"])
+        self.addCleanup(self.cluster.close)
+        self.conns = []
+        for node in self.cluster.nodes:
+            c = RawConnection(node.port, host=node.addr)
+            self.addCleanup(c.close)
+            self.conns.append(c)
+
+    def test_stream_and_groups_through_three_nodes(self):
+        a, b, c = self.conns
+        self.assertEqual(a.call("XADD", "s", "1-1", "f", "v"), b"$3\r\n1-1\r\n")
+        self.assertEqual(b.call("XADD", "s", "2-1", "f", "w"), b"$3\r\n2-1\r\n")
+        self.assertEqual(decode(c.call("XLEN", "s")), 2)
+        self.assertEqual(c.call("XGROUP", "CREATE", "s", "g", "0"), b"+OK\r\n")
+        got = decode(a.call("XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "s", ">"))
+        self.assertEqual(got[0][1][0][0], b"1-1")
+        pending = decode(b.call("XPENDING", "s", "g"))
+        self.assertEqual(pending[:3], [1, b"1-1", b"1-1"])
+        self.assertEqual(decode(c.call("XACK", "s", "g", "1-1")), 1)
+        self.assertEqual(decode(a.call("XPENDING", "s", "g"))[0], 0)
+        self.assertEqual(a.call("TYPE", "s"), b"+stream\r\n")
+        # A reader blocked on one node, woken by a write through another.
+        b.send(encode_command("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"))
+        time.sleep(0.2)
+        self.assertEqual(c.call("XADD", "s", "3-1", "f", "x"), b"$3\r\n3-1\r\n")
+        got = decode(b.read_reply())
+        self.assertEqual(got[0][1][0][0], b"3-1")
+        self.cluster.wait_converged()
+        views = [conn.call("XINFO", "STREAM", "s", "FULL") for conn in self.conns]
+        self.assertEqual(views[1], views[0])
+        self.assertEqual(views[2], views[0])
+
+
 if __name__ == "__main__":
     harness.main()
