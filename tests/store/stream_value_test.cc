@@ -4,6 +4,7 @@
 // serialized form (round trip, hostile variants), Clone, and a randomized
 // run against a std::map model.
 #include "causalkv/store/stream_value.h"
+#include "causalkv/store/store.h"
 #include "value_test_support.h"
 
 #include <gtest/gtest.h>
@@ -381,6 +382,73 @@ TEST(StreamValueTest, RandomizedAgainstAModel) {
     ASSERT_NE(back, nullptr);
     EXPECT_EQ(Print(*back), Print(*s));
   }
+}
+
+// In the keyspace: an emptied stream keeps its key (unlike the other
+// collections), a stream created empty is stored, and its plain-data form
+// goes through Restore and the peers' KeyState encoding with its type;
+// malformed bytes change nothing.
+TEST(StreamKeyspaceTest, EmptyStreamsStayAndTheFormTravels) {
+  Store store(2, 7);
+  store.set_now_ms(1'700'000'000'000);
+  Keyspace& ks = store.db(0);
+  std::vector<std::string> fv = {"f", "v"};
+  ASSERT_EQ(ks.UpdateTyped<StreamValue>("s", true, [&](StreamValue* s) {
+    s->Append({1, 1}, Views(fv), ks.collection_limits());
+    return true;
+  }), OpStatus::kOk);
+  ASSERT_EQ(ks.UpdateTyped<StreamValue>("s", false, [](StreamValue* s) {
+    return s->Delete({1, 1});
+  }), OpStatus::kOk);
+  ValueType type;
+  ASSERT_TRUE(ks.TypeOf("s", &type));
+  EXPECT_EQ(type, ValueType::kStream);
+  EXPECT_EQ(TypeName(type), "stream");
+  ASSERT_EQ(ks.UpdateTyped<StreamValue>("mk", true, [](StreamValue* s) {
+    s->mutable_groups()["g"];
+    return true;
+  }), OpStatus::kOk);
+  const StreamValue* made = nullptr;
+  ASSERT_EQ(ks.FindTyped("mk", &made), OpStatus::kOk);
+  EXPECT_EQ(made->size(), 0u);
+  EXPECT_EQ(made->groups().size(), 1u);
+  EXPECT_EQ(TypedValueEncoding(ValueType::kStream, made), "stream");
+  // A no-op create stores nothing.
+  ASSERT_EQ(ks.UpdateTyped<StreamValue>("none", true, [](StreamValue*) { return false; }),
+            OpStatus::kOk);
+  EXPECT_EQ(ks.FindReadOnly("none"), nullptr);
+
+  std::string bytes;
+  SerializeTypedValue(ValueType::kStream, made, &bytes);
+  const Sibling loaded{Version(3), bytes, ValueType::kStream};
+  ASSERT_EQ(store.db(1).Restore("mk", SiblingSet::kNoExpire, {&loaded, 1}), OpStatus::kOk);
+  const StreamValue* restored = nullptr;
+  ASSERT_EQ(store.db(1).FindTyped("mk", &restored), OpStatus::kOk);
+  EXPECT_EQ(Serialized(*restored), bytes);
+  const Sibling broken{Version(4), "\x05garbage", ValueType::kStream};
+  EXPECT_EQ(store.db(1).Restore("mk", SiblingSet::kNoExpire, {&broken, 1}),
+            OpStatus::kMalformedValue);
+  // Between cluster nodes (causal mode): the state carries the type.
+  Store node_a(1, 7), node_b(1, 7);
+  node_a.EnableCausal(0x1111);
+  node_b.EnableCausal(0x2222);
+  ASSERT_EQ(node_a.db(0).UpdateTyped<StreamValue>("mk", true, [](StreamValue* s) {
+    s->mutable_groups()["g"];
+    return true;
+  }), OpStatus::kOk);
+  KeyState state;
+  ASSERT_TRUE(node_a.db(0).GetState("mk", &state));
+  bool changed = false;
+  ASSERT_EQ(node_b.db(0).MergeState("mk", state, &changed), OpStatus::kOk);
+  const StreamValue* merged = nullptr;
+  ASSERT_EQ(node_b.db(0).FindTyped("mk", &merged), OpStatus::kOk);
+  EXPECT_EQ(Serialized(*merged), bytes);
+  std::string encoded, why;
+  EncodeKeyState(state, &encoded);
+  std::string_view in = encoded;
+  KeyState decoded;
+  ASSERT_TRUE(DecodeKeyState(&in, &decoded, &why)) << why;
+  EXPECT_EQ(decoded.siblings[0].type, ValueType::kStream);
 }
 
 }  // namespace
