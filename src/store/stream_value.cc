@@ -203,7 +203,8 @@ void StreamValue::Append(StreamId id, const std::vector<std::string_view>& fv,
   } else {
     const size_t used = Header(node)->used;
     size_t memory = node_bytes_;
-    char* p = ResizeRange(&node, used, used, 0, entry_len, 0, &memory);
+    // Appending only grows: never give back slack here.
+    char* p = ResizeRange(&node, used, used, 0, entry_len, SIZE_MAX, &memory);
     node_bytes_ = memory;
     nodes_.rbegin()->second = node;
     *p++ = static_cast<char>(same ? kSameFields : 0);
