@@ -86,6 +86,25 @@ CONVERSIONS = [
     "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2), 1)}",
     "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
     "return tostring(loadstring('return 1')())",
+    "return {pcall(error, 'x')}",
+    "return {pcall(error, {err='E x'})}",
+    "return {pcall(function() error({err='E y'}) end)}",
+    "return {pcall(function() error('plain') end)}",
+    "return {pcall(function() return 1, 2, 3 end)}",
+    "return {pcall(redis.call, 'incr', 'str')}",
+    "return {pcall(function() return redis.call('incr', 'str') end)}",
+    "return {pcall(function(a, b) return a + b end, 2, 3)}",
+    "return {pcall(nil)}",
+    "local co = coroutine.wrap(function(a) local b = coroutine.yield(a + 1) return b * 2 end) "
+    "return {co(1), co(10)}",
+    "local co = coroutine.create(function() pcall(function() coroutine.yield(5) end) return 7 end) "
+    "local a, b = coroutine.resume(co) local c, d = coroutine.resume(co) return {tostring(a), b, "
+    "tostring(c), tostring(d)}",
+    "local co = coroutine.create(function(x) return x end) "
+    "return {coroutine.resume(co, 4)}",
+    "return {coroutine.resume(coroutine.create(function() error('in co') end))}",
+    "return coroutine.status(coroutine.create(function() end))",
+    "coroutine.yield(1) return 2",
     "return type(unpack)",
     "return redis.replicate_commands()",
     "return redis.set_repl(redis.REPL_ALL)",
@@ -417,6 +436,19 @@ class BusyTest(unittest.TestCase):
             other.close()
         self.assertEqual(results[1], results[0])
         self.assertEqual(results[0][0][:5], b"-BUSY")
+
+    def test_script_kill_inside_a_coroutine_of_the_script(self):
+        self.compare(("EVAL", "local co = coroutine.create(function() while true do end end) "
+                      "return {coroutine.resume(co)}", "0"),
+                     [("PING",), ("SCRIPT", "KILL")])
+
+    def test_script_kill_inside_pcall(self):
+        self.compare(("EVAL", "local ok, e = pcall(function() while true do end end) "
+                      "return {ok, e}", "0"), [("PING",), ("SCRIPT", "KILL")])
+
+    def test_script_kill_inside_pcall_raised_again_on_the_next_line(self):
+        self.compare(("EVAL", "local ok, e = pcall(function() while true do end end)\n"
+                      "return {ok, e}", "0"), [("PING",), ("SCRIPT", "KILL")])
 
     def test_function_kill(self):
         for srv in (self.oracle, self.server):

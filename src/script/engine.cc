@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -29,6 +30,12 @@ struct RunState {
   KillSource kill_source = KillSource::kScript;
   // FUNCTION LOAD in progress: where register_function puts what it gets.
   std::vector<Function>* registering = nullptr;
+  // The coroutine the run is in: the only thread a hook may yield (a
+  // coroutine of the script's own would return to the script instead).
+  lua_State* thread = nullptr;
+  // A hook asked to pause the run (set by the hook or Pause, taken by the
+  // pcall and coroutine wrappers and by Engine::Step).
+  bool pausing = false;
 };
 
 namespace {
@@ -244,30 +251,6 @@ int RedisNothing(lua_State*) { return 0; }
 
 int RegisterFunction(lua_State* L);
 
-// pcall as Redis gives it to scripts: an error table (what redis.call
-// raises) comes back as its err string.
-int ScriptPcall(lua_State* L) {
-  const int argc = lua_gettop(L);
-  luaL_checkany(L, 1);
-  lua_pushboolean(L, 1);
-  lua_insert(L, 1);
-  if (lua_pcall(L, argc - 1, LUA_MULTRET, 0) != 0) {
-    if (lua_istable(L, -1)) {
-      lua_getfield(L, -1, "err");
-      if (lua_isstring(L, -1)) {
-        lua_replace(L, -2);
-      } else {
-        lua_pop(L, 1);
-      }
-    }
-    lua_pushboolean(L, 0);
-    lua_replace(L, 1);
-    lua_settop(L, 2);
-    return 2;
-  }
-  return lua_gettop(L);
-}
-
 bool IsReadonlyProxy(lua_State* L, int index);
 
 // rawset, refused on the read-only tables (globals, libraries).
@@ -386,9 +369,9 @@ std::string ErrorReplyText(lua_State* L, std::string_view name) {
 // A yield from a hook unwinds only Lua frames: none may be a C function
 // (pcall, gsub's callback ...), a metamethod or an iterator, which Lua 5.1
 // calls through C.
-bool CanYield(lua_State* L) {
+bool CanYield(lua_State* L, int first_level = 0) {
   lua_Debug ar;
-  for (int level = 0; lua_getstack(L, level, &ar); ++level) {
+  for (int level = first_level; lua_getstack(L, level, &ar); ++level) {
     if (!lua_getinfo(L, "nS", &ar)) return false;
     if (std::strcmp(ar.what, "C") == 0) return false;
     if (ar.namewhat != nullptr &&
@@ -400,13 +383,25 @@ bool CanYield(lua_State* L) {
   return true;
 }
 
-void CountHook(lua_State* L, lua_Debug*) {
+void CountHook(lua_State* L, lua_Debug* ar) {
   if (current == nullptr || current->handler == nullptr) return;
+  // Once killed, the error is raised at the script's next line, not in the
+  // pcall/coroutine wrappers' own (kPauseWrappers): as in Redis, a kill
+  // caught by pcall on the line that called it stays caught.
+  if (current->killed && lua_getinfo(L, "S", ar) && std::strcmp(ar->source, "=pause_wrappers") == 0) {
+    return;
+  }
   if (!current->killed) {
     const CallHandler::TickAction action = current->handler->Tick();
     if (action == CallHandler::TickAction::kContinue) return;
     if (action == CallHandler::TickAction::kYield) {
-      if (CanYield(L)) lua_yield(L, 0);
+      // In a coroutine of the script's own (or a pcall, which runs its
+      // function as one: kPauseWrappers), the wrapper that resumed it
+      // passes the pause up to the run's thread.
+      if (CanYield(L)) {
+        current->pausing = true;
+        lua_yield(L, 0);
+      }
       return;
     }
   }
@@ -414,9 +409,93 @@ void CountHook(lua_State* L, lua_Debug*) {
   // Raised again at every line, so that a pcall in the script cannot
   // swallow the kill.
   lua_sethook(L, CountHook, LUA_MASKLINE, 0);
+  if (current->thread != nullptr && current->thread != L) {
+    lua_sethook(current->thread, CountHook, LUA_MASKLINE, 0);
+  }
   // Redis says SCRIPT KILL whichever command killed it.
   RaiseTable(L, "ERR Script killed by user with SCRIPT KILL...");
 }
+
+// For kPauseWrappers: whether a pause is under way (and takes it), pauses
+// the calling thread when it can, and tells Lua functions from C ones.
+int TakePause(lua_State* L) {
+  const bool pausing = current != nullptr && current->pausing;
+  if (pausing) current->pausing = false;
+  lua_pushboolean(L, pausing);
+  return 1;
+}
+int Pause(lua_State* L) {
+  if (current == nullptr || !CanYield(L, 1)) return 0;  // goes on unpaused
+  current->pausing = true;
+  return lua_yield(L, 0);
+}
+int InRunThread(lua_State* L) {
+  lua_pushboolean(L, current != nullptr && current->thread == L);
+  return 1;
+}
+int IsLuaFunction(lua_State* L) {
+  lua_pushboolean(L, lua_isfunction(L, 1) && !lua_iscfunction(L, 1));
+  return 1;
+}
+
+// pcall, coroutine.resume and coroutine.wrap as scripts see them. pcall
+// runs a Lua function as a coroutine (an error ends it, as pcall's would),
+// so that a long loop inside it can still be paused for the server to serve
+// others and be killed: a hook can only yield through Lua frames. A pause
+// inside a coroutine comes out of its resume as a yield with no values
+// while TakePause says so; the wrapper then pauses its own thread and
+// resumes the coroutine once it goes on. An error table (what redis.call
+// raises) comes out of pcall as its err string, as in Redis.
+constexpr const char* kPauseWrappers = R"lua(
+local take, pause, is_lua, in_run_thread = ...
+local create, resume, status = coroutine.create, coroutine.resume, coroutine.status
+local raw_pcall, select, unpack, type, error = pcall, select, unpack, type, error
+local function pack(...) return {n = select('#', ...), ...} end
+local function drive(co, ...)
+  local r = pack(resume(co, ...))
+  while r[1] and r.n == 1 and status(co) == 'suspended' and take() do
+    pause()
+    r = pack(resume(co))
+  end
+  return r
+end
+local function result(r)
+  if r[1] then return unpack(r, 1, r.n) end
+  local err = r[2]
+  if type(err) == 'table' and type(err.err) == 'string' then err = err.err end
+  return false, err
+end
+pcall = function(f, ...)
+  if not is_lua(f) then return result(pack(raw_pcall(f, ...))) end
+  local co = create(f)
+  local r = drive(co, ...)
+  -- A yield of the script's own inside pcall fails as Lua 5.1's C pcall
+  -- makes it fail.
+  if r[1] and status(co) == 'suspended' then
+    return false, 'attempt to yield across metamethod/C-call boundary'
+  end
+  return result(r)
+end
+local yield = coroutine.yield
+-- The script's own thread has nothing to yield to (in Redis it runs under
+-- a C pcall): fail as Lua does there.
+coroutine.yield = function(...)
+  if in_run_thread() then error('attempt to yield across metamethod/C-call boundary', 0) end
+  return yield(...)
+end
+coroutine.resume = function(co, ...)
+  local r = drive(co, ...)
+  return unpack(r, 1, r.n)
+end
+coroutine.wrap = function(f)
+  local co = create(f)
+  return function(...)
+    local r = drive(co, ...)
+    if r[1] then return unpack(r, 2, r.n) end
+    error(r[2], 0)
+  end
+end
+)lua";
 
 bool ValidName(std::string_view name) {
   if (name.empty()) return false;
@@ -584,8 +663,15 @@ Engine::Engine() : L_(luaL_newstate()) {
   OpenLib(L, luaopen_bit, "bit");
   OpenLib(L, OpenStruct, "struct");
   OpenLib(L, OpenCmsgpack, "cmsgpack");
-  lua_pushcfunction(L, ScriptPcall);
-  lua_setglobal(L, "pcall");
+  if (luaL_loadbuffer(L, kPauseWrappers, std::strlen(kPauseWrappers), "=pause_wrappers") != 0) {
+    spdlog::critical("scripting: {}", lua_tostring(L, -1));
+    std::abort();
+  }
+  lua_pushcfunction(L, TakePause);
+  lua_pushcfunction(L, Pause);
+  lua_pushcfunction(L, IsLuaFunction);
+  lua_pushcfunction(L, InRunThread);
+  lua_call(L, 4, 0);
   lua_pushcfunction(L, ScriptRawset);
   lua_setglobal(L, "rawset");
   // No file access: what reads files goes.
@@ -618,7 +704,7 @@ Engine::Engine() : L_(luaL_newstate()) {
   lua_pop(L, 1);
   // Library tables become read-only proxies.
   for (const char* name :
-       {"redis", "string", "table", "math", "cjson", "bit", "struct", "cmsgpack"}) {
+       {"redis", "string", "table", "math", "coroutine", "cjson", "bit", "struct", "cmsgpack"}) {
     lua_getglobal(L, name);
     PushReadonlyProxy(L, -1, false);
     lua_setglobal(L, name);
@@ -720,7 +806,8 @@ std::string DeadThreadError(lua_State* co, std::string_view name) {
   lua_Debug ar;
   bool have = false;
   for (int level = 0; lua_getstack(co, level, &ar); ++level) {
-    if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+    if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0 &&
+        std::strcmp(ar.source, "=pause_wrappers") != 0) {
       have = true;
       break;
     }
@@ -759,6 +846,7 @@ Engine::RunStatus Engine::Run(int ref, bool is_function, std::string_view name,
   run_name_.assign(name);
   co_ = lua_newthread(L);
   co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  run_->thread = co_;
   lua_rawgeti(co_, LUA_REGISTRYINDEX, ref);
   int nargs = 0;
   if (is_function) {
@@ -783,9 +871,19 @@ Engine::RunStatus Engine::Resume(resp::Writer& w) { return Step(0, w); }
 
 Engine::RunStatus Engine::Step(int nargs, resp::Writer& w) {
   current = run_.get();
-  const int rc = lua_resume(co_, nargs);
+  int rc = lua_resume(co_, nargs);
+  // A yield of the script's own outside any coroutine of its own: it has
+  // nobody to yield to, so it goes on at once.
+  while (rc == LUA_YIELD && !run_->pausing) {
+    lua_settop(co_, 0);
+    rc = lua_resume(co_, 0);
+  }
   current = nullptr;
-  if (rc == LUA_YIELD) return RunStatus::kSuspended;
+  if (rc == LUA_YIELD) {
+    run_->pausing = false;
+    lua_settop(co_, 0);
+    return RunStatus::kSuspended;
+  }
   if (rc != 0) {
     w.Error("-" + DeadThreadError(co_, run_name_));
   } else if (lua_gettop(co_) == 0) {

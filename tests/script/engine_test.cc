@@ -28,7 +28,14 @@ class FakeHandler : public CallHandler {
     else if (name == "bool3") *reply = "#t\r\n";
     else *reply = "$" + std::to_string(args.back().size()) + "\r\n" + std::string(args.back()) + "\r\n";
   }
-  TickAction Tick() override { return TickAction::kContinue; }
+  TickAction Tick() override {
+    ++ticks;
+    if (kill_at != 0 && ticks >= kill_at) return TickAction::kKill;
+    return yield_every ? TickAction::kYield : TickAction::kContinue;
+  }
+  bool yield_every = false;
+  int ticks = 0;
+  int kill_at = 0;
   std::vector<std::vector<std::string>> calls;
   int last_resp = 0;
 };
@@ -211,6 +218,40 @@ TEST_F(EngineTest, FunctionsLoadCallAndDump) {
   EXPECT_EQ(error, "ERR Library lib already exists");
   EXPECT_FALSE(engine.RestoreLibraries("garbage", "APPEND", &error));
   EXPECT_EQ(error, "ERR DUMP payload version or checksum are wrong");
+}
+
+// A script yielded by the hook (past busy-reply-threshold) goes on where
+// it stopped, also from inside pcall and a coroutine of its own, and a
+// yield of its own is still a yield for its coroutines.
+TEST_F(EngineTest, PausesAndResumesThroughPcallAndCoroutines) {
+  handler.yield_every = true;
+  const std::string body =
+      "local n = 0 for i = 1, 300000 do n = n + 1 end "
+      "local ok, m = pcall(function() local k = 0 for i = 1, 300000 do k = k + 1 end return k end) "
+      "local co = coroutine.wrap(function() local j = 0 for i = 1, 300000 do j = j + 1 end "
+      "coroutine.yield(j) return 'second' end) "
+      "return {n, tostring(ok), m, co(), co()}";
+  std::string sha, error;
+  ASSERT_TRUE(engine.LoadScript(body, &sha, &error)) << error;
+  std::string out;
+  resp::Writer w(&out);
+  int pauses = 0;
+  Engine::RunStatus status = engine.RunScript(sha, {}, {}, handler, w);
+  while (status == Engine::RunStatus::kSuspended) {
+    ++pauses;
+    ASSERT_TRUE(out.empty());
+    status = engine.Resume(w);
+  }
+  EXPECT_GE(pauses, 6);
+  EXPECT_EQ(out, "*5\r\n:300000\r\n$4\r\ntrue\r\n:300000\r\n:300000\r\n$6\r\nsecond\r\n");
+}
+
+TEST_F(EngineTest, KillEndsTheScriptEvenInsidePcall) {
+  handler.kill_at = 3;
+  EXPECT_EQ(Eval("local ok = pcall(function() while true do end end)\nreturn 'survived'"),
+            "-ERR Script killed by user with SCRIPT KILL... script: " +
+                Sha1Hex("local ok = pcall(function() while true do end end)\nreturn 'survived'") +
+                ", on @user_script:2.\r\n");
 }
 
 }  // namespace
