@@ -303,6 +303,11 @@ class ScriptingTest(unittest.TestCase):
         self.assertEqual(reply[1], b"milk")
         self.assertEqual(decode(self.s.call("VGET", "cart"))[1], [b"milk"])
 
+    def test_command_getkeys(self):
+        for numkeys in (("0",), ("x",), ("5", "a"), ("-1",), ("2", "a", "b", "c")):
+            self.same("COMMAND", "GETKEYS", "EVAL", "return 1", *numkeys)
+            self.same("COMMAND", "GETKEYS", "FCALL_RO", "f", *numkeys)
+
     def test_globals_do_not_leak(self):
         self.same("EVAL", "rawset(_G, 'leaked', 1) return 1", "0")
         self.same("EVAL", "return leaked", "0")

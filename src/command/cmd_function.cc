@@ -256,6 +256,7 @@ void RegisterFunctionCommands(std::vector<CommandSpec>* out) {
   out->push_back(spec("fcall_ro", -3, kNoScript | kStale | kReadOnly, FCallRo, "7.0.0",
                       "Invokes a read-only function.",
                       "Depends on the function that is executed.", kArgs));
+  for (size_t i = out->size() - 2; i < out->size(); ++i) (*out)[i].find_keys = ScriptKeys;
   CommandSpec fn = spec("function", -2, 0, nullptr, "7.0.0",
                         "A container for function commands.", "Depends on subcommand.", "");
   const uint32_t kChange = kWrite | kDenyOom | kNoScript;

@@ -115,6 +115,7 @@ void RegisterScriptCommands(std::vector<CommandSpec>* out) {
   out->push_back(spec("evalsha_ro", -3, kEval | kReadOnly, EvalShaRo, "7.0.0",
                       "Executes a read-only server-side Lua script by SHA1 digest.",
                       "Depends on the script that is executed.", kShaArgs));
+  for (size_t i = out->size() - 4; i < out->size(); ++i) (*out)[i].find_keys = ScriptKeys;
   CommandSpec script = spec("script", -2, 0, nullptr, "2.6.0",
                             "A container for Lua scripts management commands.",
                             "Depends on subcommand.", "");

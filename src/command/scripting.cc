@@ -24,6 +24,16 @@ bool ArityOk(int arity, size_t argc) {
 
 }  // namespace
 
+void ScriptKeys(std::span<const std::string_view> args, std::vector<std::string_view>* keys) {
+  int64_t numkeys = 0;
+  if (args.size() < 3 || !ParseInt64(args[2], &numkeys) || numkeys < 0 ||
+      static_cast<uint64_t>(numkeys) > args.size() - 3) {
+    return;
+  }
+  keys->insert(keys->end(), args.begin() + 3,
+               args.begin() + 3 + static_cast<std::ptrdiff_t>(numkeys));
+}
+
 Scripting::Scripting(Dispatcher* dispatcher, ServerState* server, const CommandTable* table)
     : dispatcher_(dispatcher), server_(server), table_(table) {}
 

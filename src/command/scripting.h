@@ -17,8 +17,9 @@
 // from inside it): the caller's reply is held like a quorum wait, the
 // server's idle handle resumes the script on every turn of the loop, and
 // meanwhile other clients get -BUSY (dispatch.cc), timers and the log
-// flush wait. A script cannot yield inside a C call (pcall, a gsub
-// callback), a metamethod or an iterator: a loop there is not served
+// flush wait. A script cannot yield inside a C callback (gsub,
+// table.sort), a metamethod or an iterator (pcall and coroutines are
+// wrapped so that it can: script/engine.cc): a loop there is not served
 // until it leaves them. Nor in a cluster (the written keys are collected
 // by the command that started the script).
 //
@@ -44,6 +45,11 @@
 namespace causalkv::command {
 
 class Dispatcher;
+
+// CommandSpec::find_keys of EVAL and FCALL and their variants: the numkeys
+// arguments after the third (none when numkeys is malformed), as Redis's
+// keynum key spec.
+void ScriptKeys(std::span<const std::string_view> args, std::vector<std::string_view>* keys);
 
 class Scripting : public script::CallHandler {
  public:
