@@ -97,16 +97,12 @@ void CommandGetKeys(Context& ctx) {
     ctx.w.Error("Invalid number of arguments specified for command");
     return;
   }
-  if (spec->first_key == 0) {
+  if (spec->first_key == 0 && spec->find_keys == nullptr) {
     ctx.w.Error("The command has no key arguments");
     return;
   }
-  const int last = spec->last_key < 0 ? static_cast<int>(cmd.size()) + spec->last_key
-                                      : spec->last_key;
   std::vector<std::string_view> keys;
-  for (int i = spec->first_key; i <= last && i < static_cast<int>(cmd.size());
-       i += spec->key_step)
-    keys.push_back(cmd[i]);
+  ForEachKeyArg(*spec, cmd, [&](std::string_view key) { keys.push_back(key); });
   ctx.w.ArrayHeader(static_cast<int64_t>(keys.size()));
   for (std::string_view k : keys) ctx.w.Bulk(k);
 }

@@ -1600,7 +1600,7 @@ void RegisterStreamCommands(std::vector<CommandSpec>* out) {
   add("xadd", -5, kWr | kFast, XAdd, "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.",
       "O(1) when adding a new entry, O(N) when trimming where N being the number of entries "
       "evicted.",
-      "key:key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold:string [LIMIT=count:integer]] "
+      "key:key [NOMKSTREAM] [MAXLEN|MINID] [~] [threshold:string] [LIMIT=count:integer] "
       "id:string field:string value:string...");
   add("xlen", 2, kReadOnly | kFast, XLen, "5.0.0", "Return the number of messages in a stream.",
       "O(1)", "key:key");
@@ -1618,7 +1618,7 @@ void RegisterStreamCommands(std::vector<CommandSpec>* out) {
   add("xtrim", -4, kWrite, XTrim, "5.0.0",
       "Deletes messages from the beginning of a stream.",
       "O(N), with N being the number of evicted entries.",
-      "key:key MAXLEN|MINID [=|~] threshold:string [LIMIT=count:integer]");
+      "key:key MAXLEN|MINID [~] threshold:string [LIMIT=count:integer]");
   add("xsetid", -3, kWr | kFast, XSetId, "5.0.0",
       "An internal command for replicating stream values.", "O(1)",
       "key:key last-id:string [ENTRIESADDED=entries-added:integer] "
@@ -1630,8 +1630,8 @@ void RegisterStreamCommands(std::vector<CommandSpec>* out) {
   add("xpending", -3, kReadOnly, XPending, "5.0.0",
       "Returns the information and entries from a stream consumer group's pending entries list.",
       "O(N) with N being the number of elements returned.",
-      "key:key group:string [[IDLE=min-idle-time:integer] start:string end:string "
-      "count:integer [consumer:string]]");
+      "key:key group:string [IDLE=min-idle-time:integer] [start:string] [end:string] "
+      "[count:integer] [consumer:string]");
   add("xclaim", -6, kWrite | kFast, XClaim, "5.0.0",
       "Changes, or acquires, ownership of a message in a consumer group, as if the message was "
       "delivered a consumer group member.",
@@ -1704,7 +1704,7 @@ void RegisterStreamCommands(std::vector<CommandSpec>* out) {
                                  args, {}});
   };
   isub("xinfo|stream", -3, XInfoStream, "Returns information about a stream.",
-       "key:key [FULL [COUNT=count:integer]]", true);
+       "key:key [FULL] [COUNT=count:integer]", true);
   isub("xinfo|groups", 3, XInfoGroups, "Returns a list of the consumer groups of a stream.",
        "key:key", true);
   isub("xinfo|consumers", 4, XInfoConsumers,
