@@ -762,11 +762,9 @@ void ReadGeneric(Context& ctx, bool group) {
       if (s->LastEntryId() > after) served.push_back(k);
     }
   }
-  if (group) {
-    // A consumer is created (and seen) by any read that names it, as 7.2.
-    // The key is changed (fresh version) only where something is served
-    // or the consumer is new.
-  }
+  // A group read creates (and sees) its consumer in every stream it names,
+  // as 7.2 does, served or not; a key takes a fresh version where something
+  // is served or the consumer is new.
   if (served.empty()) {
     if (group) {
       const int64_t now = ctx.store.now_ms();
@@ -1047,7 +1045,7 @@ void XClaim(Context& ctx) {
     StreamGroup* g = s->FindGroup(ctx.args[2]);
     if (last_id > g->last_id) g->last_id = last_id;
     StreamConsumer* consumer = SeeConsumer(g, name, now, &created);
-    std::vector<std::pair<StreamId, bool>> claimed;  // id, entry present
+    std::vector<StreamId> claimed;
     std::vector<std::string_view> fv;
     for (StreamId id : ids) {
       auto it = g->pel.find(id);
@@ -1055,14 +1053,15 @@ void XClaim(Context& ctx) {
         if (it != g->pel.end()) RemovePending(g, it);
         continue;
       }
-      bool created = false;
+      // FORCE makes a pending entry from nothing (no owner, no idle time).
+      bool forced = false;
       if (it == g->pel.end()) {
         if (!force) continue;
         it = g->pel.emplace(id, StreamPendingEntry{std::string(), now, 1}).first;
-        created = true;
+        forced = true;
       }
-      if (!created && min_idle > 0 && now - it->second.delivery_time < min_idle) continue;
-      if (created) {
+      if (!forced && min_idle > 0 && now - it->second.delivery_time < min_idle) continue;
+      if (forced) {
         it->second.consumer = std::string(name);
         consumer->pending.insert(id);
       } else {
@@ -1074,11 +1073,11 @@ void XClaim(Context& ctx) {
       } else if (!justid) {
         ++it->second.delivery_count;
       }
-      claimed.emplace_back(id, true);
+      claimed.push_back(id);
       consumer->active_time = now;
     }
     ctx.w.ArrayHeader(static_cast<int64_t>(claimed.size()));
-    for (const auto& [id, present] : claimed) {
+    for (StreamId id : claimed) {
       if (justid) {
         WriteId(ctx, id);
       } else if (s->Lookup(id, &fv)) {
@@ -1468,7 +1467,6 @@ void XInfoStream(Context& ctx) {
   WriteRange(ctx, *s, {}, StreamId::Max(), limit, false);
   ctx.w.Bulk("groups");
   ctx.w.ArrayHeader(static_cast<int64_t>(s->groups().size()));
-  const int64_t now = ctx.store.now_ms();
   for (const auto& [name, g] : s->groups()) {
     MapOrArray(ctx, 7);
     ctx.w.Bulk("name");
@@ -1516,7 +1514,6 @@ void XInfoStream(Context& ctx) {
         ctx.w.Integer(static_cast<int64_t>(pe.delivery_count));
       }
     }
-    (void)now;
   }
 }
 
