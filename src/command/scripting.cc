@@ -217,6 +217,13 @@ void Scripting::Call(std::span<const std::string_view> args, int resp, std::stri
   if (spec->flags & kWrite) wrote_ = true;
 }
 
+bool Scripting::CommandExists(std::span<const std::string_view> args) {
+  const CommandSpec* spec = table_->Find(args[0]);
+  if (spec == nullptr) return false;
+  return spec->subcommands.empty() || args.size() < 2 ||
+         CommandTable::FindSub(*spec, args[1]) != nullptr;
+}
+
 script::CallHandler::TickAction Scripting::Tick() {
   if (kill_requested_) return TickAction::kKill;
   const int64_t now = WallClockMs();

@@ -80,6 +80,7 @@ class Scripting : public script::CallHandler {
   // script::CallHandler
   void Call(std::span<const std::string_view> args, int resp, std::string* reply) override;
   TickAction Tick() override;
+  bool CommandExists(std::span<const std::string_view> args) override;
   // A run suspended past busy-reply-threshold goes on for a slice (the
   // server calls it on every turn of its loop while script_suspended).
   void Continue();

@@ -62,12 +62,19 @@ int RaiseAt(lua_State* L, int level, const char* msg) {
   return lua_error(L);
 }
 
-// Raises an error table {err = msg} (msg carries its own code).
-int RaiseTable(lua_State* L, const std::string& msg) {
+// Pushes an error table {err = msg} (msg carries its own code).
+void PushErrorTable(lua_State* L, std::string_view msg) {
   lua_newtable(L);
   lua_pushstring(L, "err");
   lua_pushlstring(L, msg.data(), msg.size());
   lua_rawset(L, -3);
+}
+
+// Raises {err = msg}. Like every lua_error here, it is only called where no
+// C++ object with a destructor is alive in the calling C function: Lua 5.1
+// unwinds with longjmp, which skips destructors.
+int RaiseTable(lua_State* L, const char* msg) {
+  PushErrorTable(L, msg);
   return lua_error(L);
 }
 
@@ -75,10 +82,11 @@ int ReadonlyNewIndex(lua_State* L) { return RaiseAt(L, 1, "Attempt to modify a r
 
 int MissingGlobal(lua_State* L) {
   const char* name = lua_tostring(L, 2);
-  std::string msg = "Script attempted to access nonexistent global variable '";
-  msg += name != nullptr ? name : "?";
-  msg += "'";
-  return RaiseAt(L, 1, msg.c_str());
+  luaL_where(L, 1);
+  lua_pushfstring(L, "Script attempted to access nonexistent global variable '%s'",
+                  name != nullptr ? name : "?");
+  lua_concat(L, 2);
+  return lua_error(L);
 }
 
 // Globals lookup of a script (upvalue 1: the table looked in): a missing
@@ -128,10 +136,14 @@ void NumberArg(lua_State* L, int i, std::string* out) {
   out->assign(buf, static_cast<size_t>(len));
 }
 
-int RedisCallGeneric(lua_State* L, bool raise) {
+// redis.call / redis.pcall: 1 with the reply's value pushed, or 0 with an
+// error table pushed for the caller to raise (once the strings here are
+// gone: see RaiseTable).
+int RedisCallImpl(lua_State* L, bool raise) {
   const int argc = lua_gettop(L);
   if (argc == 0) {
-    return RaiseTable(L, "ERR Please specify at least one argument for this redis lib call");
+    PushErrorTable(L, "ERR Please specify at least one argument for this redis lib call");
+    return 0;
   }
   thread_local std::vector<std::string> owned;
   thread_local std::vector<std::string_view> args;
@@ -147,26 +159,65 @@ int RedisCallGeneric(lua_State* L, bool raise) {
     } else if (t == LUA_TNUMBER) {
       NumberArg(L, i, &arg);
     } else {
-      return RaiseTable(L, "ERR Lua redis lib command arguments must be strings or integers");
+      PushErrorTable(L, "ERR Lua redis lib command arguments must be strings or integers");
+      return 0;
     }
   }
   for (const std::string& a : owned) args.emplace_back(a);
   if (current == nullptr || current->handler == nullptr) {
-    return RaiseTable(L, "ERR redis.call is not available here");
+    PushErrorTable(L, "ERR redis.call is not available here");
+    return 0;
   }
   std::string reply;
   current->handler->Call(args, current->resp, &reply);
   if (raise && !reply.empty() && reply[0] == '-') {
     size_t end = reply.find("\r\n");
     if (end == std::string::npos) end = reply.size();
-    return RaiseTable(L, reply.substr(1, end - 1));
+    PushErrorTable(L, std::string_view(reply).substr(1, end - 1));
+    return 0;
   }
-  if (!PushReply(L, reply)) return RaiseTable(L, "ERR unreadable reply from the command");
+  if (!PushReply(L, reply)) {
+    PushErrorTable(L, "ERR unreadable reply from the command");
+    return 0;
+  }
   return 1;
 }
 
-int RedisCall(lua_State* L) { return RedisCallGeneric(L, true); }
-int RedisPCall(lua_State* L) { return RedisCallGeneric(L, false); }
+int RedisCall(lua_State* L) { return RedisCallImpl(L, true) == 1 ? 1 : lua_error(L); }
+int RedisPCall(lua_State* L) { return RedisCallImpl(L, false) == 1 ? 1 : lua_error(L); }
+
+bool CheckCommand(lua_State* L) {
+  std::vector<std::string> owned;
+  for (int i = 1; i <= lua_gettop(L); ++i) {
+    std::string arg;
+    if (lua_type(L, i) == LUA_TNUMBER) {
+      NumberArg(L, i, &arg);
+    } else {
+      size_t len;
+      const char* s = lua_tolstring(L, i, &len);
+      arg.assign(s, len);
+    }
+    owned.push_back(std::move(arg));
+  }
+  std::vector<std::string_view> args(owned.begin(), owned.end());
+  return current != nullptr && current->handler != nullptr &&
+         current->handler->CommandExists(args);
+}
+
+int RedisAclCheckCmd(lua_State* L) {
+  const int argc = lua_gettop(L);
+  if (argc == 0) {
+    return RaiseTable(L, "ERR Please specify at least one argument for this redis lib call");
+  }
+  for (int i = 1; i <= argc; ++i) {
+    if (lua_type(L, i) != LUA_TSTRING && lua_type(L, i) != LUA_TNUMBER) {
+      return RaiseTable(L, "ERR Lua redis lib command arguments must be strings or integers");
+    }
+  }
+  if (!CheckCommand(L)) return RaiseTable(L, "ERR Invalid command passed to redis.acl_check_cmd()");
+  lua_pushboolean(L, 1);
+  return 1;
+}
 
 int RedisSha1Hex(lua_State* L) {
   if (lua_gettop(L) != 1) return RaiseTable(L, "ERR wrong number of arguments");
@@ -180,8 +231,11 @@ int RedisSha1Hex(lua_State* L) {
 // redis.error_reply / redis.status_reply: {err=...} / {ok=...}.
 int ReplyTable(lua_State* L, const char* field, const char* what) {
   if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
-    return RaiseTable(L, std::string("ERR wrong number or type of arguments to redis.") + what +
-                             "()");
+    lua_newtable(L);
+    lua_pushstring(L, "err");
+    lua_pushfstring(L, "ERR wrong number or type of arguments to redis.%s()", what);
+    lua_rawset(L, -3);
+    return lua_error(L);
   }
   lua_newtable(L);
   lua_pushstring(L, field);
@@ -528,67 +582,72 @@ int RaisePlain(lua_State* L, const char* msg) {
   return lua_error(L);
 }
 
-int RegisterFunction(lua_State* L) {
+// The checks and registration of redis.register_function: nullptr, or the
+// error to raise (raised by the caller once `fn` is gone: see RaiseTable).
+const char* RegisterFunctionImpl(lua_State* L) {
   if (current == nullptr || current->registering == nullptr) {
-    return RaisePlain(L, "redis.register_function can only be called on FUNCTION LOAD command");
+    return "redis.register_function can only be called on FUNCTION LOAD command";
   }
   Function fn;
+  auto fail = [&](const char* error) {
+    if (fn.ref != 0) luaL_unref(L, LUA_REGISTRYINDEX, fn.ref);
+    return error;
+  };
   const int argc = lua_gettop(L);
   if (argc == 1 && lua_istable(L, 1)) {
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
-      if (lua_type(L, -2) != LUA_TSTRING) return RaisePlain(L, "named argument key given to redis.register_function is not a string");
-      const std::string key = lua_tostring(L, -2);
+      if (lua_type(L, -2) != LUA_TSTRING) return fail("named argument key given to redis.register_function is not a string");
+      const std::string_view key = lua_tostring(L, -2);
       if (key == "function_name") {
-        if (lua_type(L, -1) != LUA_TSTRING) return RaisePlain(L, "function_name argument given to redis.register_function must be a string");
+        if (lua_type(L, -1) != LUA_TSTRING) return fail("function_name argument given to redis.register_function must be a string");
         fn.name = lua_tostring(L, -1);
       } else if (key == "description") {
-        if (lua_type(L, -1) != LUA_TSTRING) return RaisePlain(L, "description argument given to redis.register_function must be a string");
+        if (lua_type(L, -1) != LUA_TSTRING) return fail("description argument given to redis.register_function must be a string");
         fn.description = lua_tostring(L, -1);
       } else if (key == "callback") {
-        if (!lua_isfunction(L, -1)) return RaisePlain(L, "callback argument given to redis.register_function must be a function");
+        if (!lua_isfunction(L, -1)) return fail("callback argument given to redis.register_function must be a function");
         lua_pushvalue(L, -1);
         fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
       } else if (key == "flags") {
-        if (!lua_istable(L, -1)) return RaisePlain(L, "flags argument to redis.register_function must be a table representing function flags");
+        if (!lua_istable(L, -1)) return fail("flags argument to redis.register_function must be a table representing function flags");
         for (int i = 1;; ++i) {
           lua_rawgeti(L, -1, i);
           if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             break;
           }
-          if (lua_type(L, -1) != LUA_TSTRING) return RaisePlain(L, "unknown flag given");
-          if (!ParseFlag(lua_tostring(L, -1), &fn.flags)) return RaisePlain(L, "unknown flag given");
+          if (lua_type(L, -1) != LUA_TSTRING) return fail("unknown flag given");
+          if (!ParseFlag(lua_tostring(L, -1), &fn.flags)) return fail("unknown flag given");
           lua_pop(L, 1);
         }
       } else {
-        return RaisePlain(L, "unknown argument given to redis.register_function");
+        return fail("unknown argument given to redis.register_function");
       }
       lua_pop(L, 1);
     }
-    if (fn.name.empty() && fn.ref == 0) return RaisePlain(L, "redis.register_function must get a function name argument");
-    if (fn.name.empty()) return RaisePlain(L, "redis.register_function must get a function name argument");
-    if (fn.ref == 0) return RaisePlain(L, "redis.register_function must get a callback argument");
+    if (fn.name.empty() && fn.ref == 0) return fail("redis.register_function must get a function name argument");
+    if (fn.name.empty()) return fail("redis.register_function must get a function name argument");
+    if (fn.ref == 0) return fail("redis.register_function must get a callback argument");
   } else {
-    if (argc != 2) return RaisePlain(L, "wrong number of arguments to redis.register_function");
-    if (lua_type(L, 1) != LUA_TSTRING) return RaisePlain(L, "first argument to redis.register_function must be a string");
-    if (!lua_isfunction(L, 2)) return RaisePlain(L, "second argument to redis.register_function must be a function");
+    if (argc != 2) return fail("wrong number of arguments to redis.register_function");
+    if (lua_type(L, 1) != LUA_TSTRING) return fail("first argument to redis.register_function must be a string");
+    if (!lua_isfunction(L, 2)) return fail("second argument to redis.register_function must be a function");
     fn.name = lua_tostring(L, 1);
     lua_pushvalue(L, 2);
     fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  if (!ValidName(fn.name)) {
-    luaL_unref(L, LUA_REGISTRYINDEX, fn.ref);
-    return RaisePlain(L, kBadFunctionName);
-  }
+  if (!ValidName(fn.name)) return fail(kBadFunctionName);
   for (const Function& other : *current->registering) {
-    if (other.name == fn.name) {
-      luaL_unref(L, LUA_REGISTRYINDEX, fn.ref);
-      return RaisePlain(L, "Function already exists in the library");
-    }
+    if (other.name == fn.name) return fail("Function already exists in the library");
   }
   current->registering->push_back(std::move(fn));
-  return 0;
+  return nullptr;
+}
+
+int RegisterFunction(lua_State* L) {
+  const char* error = RegisterFunctionImpl(L);
+  return error == nullptr ? 0 : RaisePlain(L, error);
 }
 
 void OpenLib(lua_State* L, lua_CFunction open, const char* name) {
@@ -684,6 +743,7 @@ Engine::Engine() : L_(luaL_newstate()) {
   SetFunc(L, "call", RedisCall);
   SetFunc(L, "pcall", RedisPCall);
   SetFunc(L, "sha1hex", RedisSha1Hex);
+  SetFunc(L, "acl_check_cmd", RedisAclCheckCmd);
   SetFunc(L, "error_reply", RedisErrorReply);
   SetFunc(L, "status_reply", RedisStatusReply);
   SetFunc(L, "set_repl", RedisSetRepl);

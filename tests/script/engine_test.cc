@@ -33,6 +33,9 @@ class FakeHandler : public CallHandler {
     if (kill_at != 0 && ticks >= kill_at) return TickAction::kKill;
     return yield_every ? TickAction::kYield : TickAction::kContinue;
   }
+  bool CommandExists(std::span<const std::string_view> args) override {
+    return args[0] != "nosuch";
+  }
   bool yield_every = false;
   int ticks = 0;
   int kill_at = 0;

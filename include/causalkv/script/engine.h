@@ -68,6 +68,9 @@ class CallHandler {
   // can serve others; Resume goes on.
   enum class TickAction { kContinue, kYield, kKill };
   virtual TickAction Tick() = 0;
+  // redis.acl_check_cmd: whether `args` names a known command (and
+  // subcommand). causalkv has no ACL users: every known command is allowed.
+  virtual bool CommandExists(std::span<const std::string_view> args) = 0;
 
  protected:
   ~CallHandler() = default;
