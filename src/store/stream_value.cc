@@ -12,6 +12,10 @@ namespace {
 
 using namespace codec;  // value_codec.h
 
+// Whatever the limits say (0: none), a node stops growing here, which keeps
+// its header's uint32 sizes in range.
+constexpr size_t kMaxNodeBytes = size_t{1} << 30;
+
 // The bytes a std::map node costs besides its key and value (three
 // pointers, the colour, the allocator's header), for the estimates.
 constexpr size_t kMapNodeOverhead = 48;
@@ -175,8 +179,10 @@ void StreamValue::Append(StreamId id, const std::vector<std::string_view>& fv,
     entry_len += VarintLength(fv.size() / 2);
     for (std::string_view s : fv) entry_len += StringLength(s);
   }
-  if (node != nullptr && limits.stream_node_max_bytes != 0 &&
-      Header(node)->used + entry_len > limits.stream_node_max_bytes) {
+  if (node != nullptr &&
+      ((limits.stream_node_max_bytes != 0 &&
+        Header(node)->used + entry_len > limits.stream_node_max_bytes) ||
+       Header(node)->used + entry_len > kMaxNodeBytes)) {
     node = nullptr;
   }
   if (node == nullptr) {

@@ -19,9 +19,9 @@
 //                  varint length, value.
 //
 // A node takes new entries until it holds stream_node_max_entries entries
-// or the next entry would take it past stream_node_max_bytes (0: no limit),
-// as Redis's stream-node-max-* options; an entry bigger than the byte limit
-// still gets a node of its own. XDEL flags an entry; a node whose entries
+// or the next entry would take it past stream_node_max_bytes (0: no limit;
+// 1 GB at most whatever the limit), as Redis's stream-node-max-* options; an
+// entry bigger than the byte limit still gets a node of its own. XDEL flags an entry; a node whose entries
 // are all flagged is freed. Entries are never moved between nodes.
 //
 // Beside the entries, as Redis 7: last_id (the top ID ever added; XADD must
