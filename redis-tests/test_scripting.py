@@ -205,6 +205,7 @@ FUNCTION_ERRORS = [
     "#!lua name=x\nredis.register_function('a', function() end) "
     "redis.register_function('a', function() end)",
     "#!lua name=x\nredis.register_function('echo', function() end)",
+    "#!lua name=x\nwhile true do end",
 ]
 
 

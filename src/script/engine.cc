@@ -36,6 +36,8 @@ struct RunState {
   // A hook asked to pause the run (set by the hook or Pause, taken by the
   // pcall and coroutine wrappers and by Engine::Step).
   bool pausing = false;
+  // FUNCTION LOAD: when the library's code has run too long.
+  std::chrono::steady_clock::time_point load_deadline;
 };
 
 namespace {
@@ -468,6 +470,15 @@ void CountHook(lua_State* L, lua_Debug* ar) {
   }
   // Redis says SCRIPT KILL whichever command killed it.
   RaiseTable(L, "ERR Script killed by user with SCRIPT KILL...");
+}
+
+// FUNCTION LOAD's code may run 500 ms at most, as in Redis; the error is
+// raised again at every line so that pcall cannot keep it running.
+void LoadHook(lua_State* L, lua_Debug*) {
+  if (current == nullptr || std::chrono::steady_clock::now() < current->load_deadline) return;
+  lua_sethook(L, LoadHook, LUA_MASKLINE | LUA_MASKCOUNT, 1000);
+  lua_pushstring(L, "FUNCTION LOAD timeout");
+  lua_error(L);
 }
 
 // For kPauseWrappers: whether a pause is under way (and takes it), pauses
@@ -1106,11 +1117,14 @@ bool Engine::LoadLibrary(std::string_view code, bool replace, std::string* name,
   std::vector<Function> registered;
   RunContext ctx;
   ctx.registering = &registered;
+  ctx.load_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   RunContext* saved = current;
   current = &ctx;
   lua_pushcfunction(L, ErrorHandler);
   lua_insert(L, -2);
+  lua_sethook(L, LoadHook, LUA_MASKCOUNT, 100000);
   const int rc = lua_pcall(L, 0, 0, -2);
+  lua_sethook(L, nullptr, 0, 0);
   current = saved;
   auto drop = [&] {
     for (const Function& fn : registered) luaL_unref(L, LUA_REGISTRYINDEX, fn.ref);

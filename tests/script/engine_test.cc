@@ -223,6 +223,44 @@ TEST_F(EngineTest, FunctionsLoadCallAndDump) {
   EXPECT_EQ(error, "ERR DUMP payload version or checksum are wrong");
 }
 
+// Every error path of the C functions, for the sanitizers: Lua 5.1 unwinds
+// with longjmp, so an error raised with a C++ string alive would leak.
+TEST_F(EngineTest, ErrorPathsLeaveNothingBehind) {
+  for (const char* body : {
+           "return redis.call()", "return redis.call({})", "return redis.call('err')",
+           "return redis.pcall('err')", "return redis.sha1hex()", "return redis.log()",
+           "return redis.log('x', 'y')", "return redis.log(9, 'y')", "return redis.setresp(5)",
+           "return redis.set_repl(9)", "return redis.error_reply(1)",
+           "return redis.status_reply()", "return redis.acl_check_cmd('nosuch')",
+           "return redis.acl_check_cmd()", "return struct.pack('z')",
+           "return struct.pack('i9', 1)", "return struct.unpack('>I4', 'ab')",
+           "return struct.size('s')", "return struct.pack('c5', 'ab')",
+           "return cmsgpack.unpack('\\193')", "return cmsgpack.unpack_one('', -1)",
+           "return cmsgpack.unpack_limit('\\1', 1, 5)", "return cmsgpack.pack()",
+           "return cjson.decode('{')", "return nosuchglobal", "x = 1", "string.x = 1",
+           "rawset(string, 'x', 1)", "error()", "error(nil)", "error({})",
+           "return loadstring('x =')", "coroutine.yield()"}) {
+    const std::string reply = Eval(body);
+    EXPECT_FALSE(reply.empty()) << body;
+  }
+  std::string name, error;
+  for (const char* code : {
+           "#!lua name=l\nredis.register_function{function_name='f', callback=function() end, "
+           "flags={'bad'}}",
+           "#!lua name=l\nredis.register_function{callback=function() end, foo=1}",
+           "#!lua name=l\nredis.register_function('f-1', function() end)",
+           "#!lua name=l\nredis.register_function('f', function() end) "
+           "redis.register_function('f', function() end)",
+           "#!lua name=l\nredis.register_function('f', 1)", "#!lua name=l\nerror('x')",
+           "#!lua name=l\nreturn nosuch"}) {
+    EXPECT_FALSE(engine.LoadLibrary(code, false, &name, &error)) << code;
+  }
+  EXPECT_EQ(engine.function_count(), 0u);
+  EXPECT_FALSE(engine.LoadLibrary("#!lua name=l\npcall(function() while true do end end)\n"
+                                  "while true do end", false, &name, &error));
+  EXPECT_EQ(error, "ERR Error registering functions: ERR FUNCTION LOAD timeout");
+}
+
 // A script yielded by the hook (past busy-reply-threshold) goes on where
 // it stopped, also from inside pcall and a coroutine of its own, and a
 // yield of its own is still a yield for its coroutines.
