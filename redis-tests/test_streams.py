@@ -333,6 +333,21 @@ class EntryCommands(StreamCase):
             self.same("XLEN", "s")
             self.same("EXEC")
 
+    def test_from_scripts(self):
+        for _ in self.protocols():
+            self.same("XADD", "s", "1-1", "f", "v")
+            self.same("XGROUP", "CREATE", "s", "g", "0")
+            self.same("EVAL", "return redis.pcall('xread', 'STREAMS', KEYS[1], '0')", "1", "s")
+            self.same("EVAL", "return redis.pcall('xread', 'STREAMS', KEYS[1], '$')", "1", "s")
+            self.same("EVAL", "return redis.pcall('xreadgroup', 'GROUP', 'g', 'c', 'STREAMS', "
+                      "KEYS[1], '>')", "1", "s")
+            self.same("EVAL", "return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', KEYS[1], '$')",
+                      "1", "s")
+            self.same("EVAL", "return redis.pcall('XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', 0, "
+                      "'STREAMS', KEYS[1], '>')", "1", "s")
+            self.same("EVAL", "redis.call('xadd', KEYS[1], '2-1', 'a', 'b') "
+                      "return redis.call('xrange', KEYS[1], '-', '+')", "1", "s")
+
 
 class Notifications(StreamCase):
     def test_stream_events_match_redis(self):

@@ -515,7 +515,7 @@ struct ReadArgs {
 // Parses XREAD / XREADGROUP options; `error` (nullable) receives Redis's
 // error text. The IDs are checked by the caller.
 bool ParseReadArgs(std::span<const std::string_view> args, bool group, ReadArgs* r,
-                   std::string* error) {
+                   std::string* error, bool in_script = false) {
   auto fail = [&](std::string text) {
     if (error != nullptr) *error = std::move(text);
     return false;
@@ -524,6 +524,9 @@ bool ParseReadArgs(std::span<const std::string_view> args, bool group, ReadArgs*
     const size_t more = args.size() - 1 - i;
     std::string_view opt = args[i];
     if (EqualsIgnoreCase(opt, "block") && more > 0) {
+      if (in_script) {
+        return fail(CStr(args[0]) + " command is not allowed with BLOCK option from scripts");
+      }
       ++i;
       if (!ParseInt64(args[i], &r->block_ms)) return fail("timeout is not an integer or out of range");
       if (r->block_ms < 0) return fail("timeout is negative");
@@ -703,7 +706,7 @@ void DeliverHistory(Context& ctx, StreamValue* s, StreamGroup* g, StreamConsumer
 void ReadGeneric(Context& ctx, bool group) {
   ReadArgs r;
   std::string error;
-  if (!ParseReadArgs(ctx.args, group, &r, &error)) {
+  if (!ParseReadArgs(ctx.args, group, &r, &error, ctx.client.in_script)) {
     ctx.w.Error(error);
     return;
   }

@@ -203,8 +203,10 @@ void Scripting::Call(std::span<const std::string_view> args, int resp, std::stri
     w.Error("Wrong number of args calling Redis command from script");
     return;
   }
-  // Blocking commands are noscript in Redis 7 (BLPOP ... BZMPOP).
-  if ((spec->flags & kNoScript) || spec->blocking_args != nullptr) {
+  // Blocking commands are noscript in Redis 7 (BLPOP ... BZMPOP); XREAD
+  // and XREADGROUP (would_block) run, and refuse BLOCK themselves.
+  if ((spec->flags & kNoScript) ||
+      (spec->blocking_args != nullptr && spec->would_block == nullptr)) {
     w.Error("This Redis command is not allowed from script");
     return;
   }
@@ -215,6 +217,23 @@ void Scripting::Call(std::span<const std::string_view> args, int resp, std::stri
   script_client_.protocol = resp;
   dispatcher_->DispatchFromScript(script_client_, args, w);
   if (spec->flags & kWrite) wrote_ = true;
+}
+
+bool Scripting::MayWrite(std::span<const std::string_view> args) {
+  if (args.size() < 2) return false;
+  uint32_t flags = 0;
+  if (EqualsIgnoreCase(args[0], "eval")) {
+    if (!script::Engine::ScriptFlags(args[1], &flags)) return false;
+    return !(flags & script::kNoWrites);
+  }
+  if (EqualsIgnoreCase(args[0], "evalsha")) {
+    return engine_.FindScript(args[1], &flags) && !(flags & script::kNoWrites);
+  }
+  if (EqualsIgnoreCase(args[0], "fcall")) {
+    const script::Function* fn = engine_.FindFunction(args[1]);
+    return fn != nullptr && !(fn->flags & script::kNoWrites);
+  }
+  return false;
 }
 
 bool Scripting::CommandExists(std::span<const std::string_view> args) {
