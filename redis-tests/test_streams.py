@@ -349,6 +349,91 @@ class EntryCommands(StreamCase):
                       "return redis.call('xrange', KEYS[1], '-', '+')", "1", "s")
 
 
+class RandomizedAgainstRedis(StreamCase):
+    """Random XADD / XDEL / XTRIM (exact and approximate) / reads over small
+    nodes (stream-node-max-entries 5, so node boundaries and whole-node
+    trims are exercised), every reply compared with redis-server."""
+
+    def test_random_operations(self):
+        import random
+        self.connect(2)
+        for c in (self.o, self.s):
+            c.call("CONFIG", "SET", "stream-node-max-entries", "5")
+        self.addCleanup(lambda: [c.call("CONFIG", "SET", "stream-node-max-entries", "100")
+                                 for c in (self.o, self.s)])
+        for seed in range(int(os.environ.get("STREAM_RANDOM_SEEDS", "4"))):
+            rng = random.Random(seed)
+            self.same("DEL", "s")
+            # The consumers exist from the start: 7.0 (the oracle) creates a
+            # reader's consumer only when something is served, 7.2 always.
+            self.same("XGROUP", "CREATE", "s", "g", "0", "MKSTREAM")
+            for name in ("a", "b", "c"):
+                self.same("XGROUP", "CREATECONSUMER", "s", "g", name)
+            ms = 1
+            for _ in range(700):
+                op = rng.random()
+                if op < 0.25:
+                    g = rng.random()
+                    who = rng.choice(["a", "b", "c"])
+                    if g < 0.35:
+                        self.same("XREADGROUP", "GROUP", "g", who, "COUNT",
+                                  str(rng.randint(1, 4)), "STREAMS", "s",
+                                  ">" if rng.random() < 0.8 else "0")
+                    elif g < 0.5:
+                        self.same("XACK", "s", "g", *["%d-%d" % (rng.randint(0, ms + 2),
+                                                               rng.randint(0, 3))
+                                                      for _ in range(rng.randint(1, 3))])
+                    elif g < 0.6:
+                        self.same("XCLAIM", "s", "g", who, "0",
+                                  "%d-%d" % (rng.randint(0, ms), rng.randint(0, 3)), "JUSTID")
+                    elif g < 0.7:
+                        self.same("XAUTOCLAIM", "s", "g", who, "0", "0", "COUNT",
+                                  str(rng.randint(1, 5)))
+                    elif g < 0.8:
+                        self.same("XPENDING", "s", "g")
+                    elif g < 0.9:
+                        self.same("XINFO", "GROUPS", "s")
+                    else:
+                        self.same("XGROUP", "SETID", "s", "g",
+                                  "%d-%d" % (rng.randint(0, ms), rng.randint(0, 3)))
+                    continue
+                op = rng.random()
+                rid = lambda: "%d-%d" % (rng.randint(0, ms + 2), rng.randint(0, 3))
+                if op < 0.45:
+                    ms += rng.choice([0, 0, 1, 2])
+                    args = ["XADD", "s"]
+                    if rng.random() < 0.1:
+                        args += ["MAXLEN", rng.choice(["=", "~"]), str(rng.randint(0, 40))]
+                    args.append("%d-*" % ms if rng.random() < 0.8 else rid())
+                    args += ["f", str(rng.randint(0, 9))] * rng.choice([1, 1, 2])
+                    self.same(*args)
+                elif op < 0.6:
+                    self.same("XDEL", "s", *[rid() for _ in range(rng.randint(1, 4))])
+                elif op < 0.68:
+                    if rng.random() < 0.5:
+                        self.same("XTRIM", "s", "MAXLEN", rng.choice(["=", "~"]),
+                                  str(rng.randint(0, 60)))
+                    else:
+                        self.same("XTRIM", "s", "MINID", rng.choice(["=", "~"]), rid())
+                elif op < 0.8:
+                    cmd = rng.choice(["XRANGE", "XREVRANGE"])
+                    a, b = (rid(), rid()) if rng.random() < 0.7 else ("-", "+")
+                    extra = ["COUNT", str(rng.randint(1, 7))] if rng.random() < 0.5 else []
+                    self.same(cmd, "s", a, b, *extra)
+                elif op < 0.9:
+                    self.same("XREAD", "COUNT", str(rng.randint(0, 6)), "STREAMS", "s", rid())
+                else:
+                    o, s = self.each("XINFO", "STREAM", "s")
+                    if isinstance(o, list):
+                        strip = lambda v: [kv for kv in as_pairs(v)
+                                           if not kv[0].startswith(b"radix-tree")]
+                        self.assertEqual(strip(s), strip(o))
+                    else:
+                        self.assertEqual(s, o)
+            self.same("XLEN", "s")
+            self.same("XRANGE", "s", "-", "+")
+
+
 class Notifications(StreamCase):
     def test_stream_events_match_redis(self):
         self.connect(2)
