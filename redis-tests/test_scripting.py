@@ -317,6 +317,29 @@ class ScriptingTest(unittest.TestCase):
             self.same("COMMAND", "GETKEYS", "EVAL", "return 1", *numkeys)
             self.same("COMMAND", "GETKEYS", "FCALL_RO", "f", *numkeys)
 
+    def test_client_pause_write_holds_scripts_that_may_write(self):
+        self.both("SCRIPT", "LOAD", "return 1")
+        self.both("FUNCTION", "LOAD", LIB)
+        cases = [(("EVAL", "return 1", "0"), True),
+                 (("EVAL_RO", "return 1", "0"), False),
+                 (("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), False),
+                 (("EVAL", "#!lua\nreturn 1", "0"), True),
+                 (("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"), True),
+                 (("FCALL", "setit", "1", "k", "v"), True),
+                 (("FCALL", "getit", "1", "k"), False),
+                 (("FCALL", "nosuch", "0"), True),
+                 (("FCALL_RO", "nosuch", "0"), False),
+                 (("EVALSHA", "f" * 40, "0"), True),
+                 (("EVALSHA_RO", "f" * 40, "0"), False)]
+        for command, held in cases:
+            for c in (self.o, self.s):
+                c.call("CLIENT", "PAUSE", "400", "WRITE")
+                start = time.monotonic()
+                c.call(*command)
+                waited = time.monotonic() - start
+                c.call("CLIENT", "UNPAUSE")
+                self.assertEqual(waited > 0.3, held, (command, c.port, waited))
+
     def test_globals_do_not_leak(self):
         self.same("EVAL", "rawset(_G, 'leaked', 1) return 1", "0")
         self.same("EVAL", "return leaked", "0")

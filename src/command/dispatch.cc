@@ -1022,6 +1022,7 @@ bool Dispatcher::MustWaitForPause(const ClientState& client,
     if (!spec->subcommands.empty() && command.size() >= 2) {
       if (const CommandSpec* sub = CommandTable::FindSub(*spec, command[1])) spec = sub;
     }
+    if (spec->find_keys == ScriptKeys) return scripting().MayWrite(command);
     return (spec->flags & kWrite) != 0;
   };
   if (writes(args)) return true;

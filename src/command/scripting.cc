@@ -219,6 +219,23 @@ void Scripting::Call(std::span<const std::string_view> args, int resp, std::stri
   if (spec->flags & kWrite) wrote_ = true;
 }
 
+bool Scripting::MayWrite(std::span<const std::string_view> args) {
+  if (args.size() < 2) return false;
+  uint32_t flags = 0;
+  if (EqualsIgnoreCase(args[0], "eval")) {
+    if (!script::Engine::ScriptFlags(args[1], &flags)) return false;
+    return !(flags & script::kNoWrites);
+  }
+  if (EqualsIgnoreCase(args[0], "evalsha")) {
+    return !engine_.FindScript(args[1], &flags) || !(flags & script::kNoWrites);
+  }
+  if (EqualsIgnoreCase(args[0], "fcall")) {
+    const script::Function* fn = engine_.FindFunction(args[1]);
+    return fn == nullptr || !(fn->flags & script::kNoWrites);
+  }
+  return false;
+}
+
 bool Scripting::CommandExists(std::span<const std::string_view> args) {
   const CommandSpec* spec = table_->Find(args[0]);
   if (spec == nullptr) return false;

@@ -62,6 +62,11 @@ class Scripting : public script::CallHandler {
   // FCALL[_RO]: `cmd function numkeys key... arg...`.
   void FCall(Context& ctx, bool read_only);
 
+  // CLIENT PAUSE WRITE holds back EVAL, EVALSHA and FCALL when their
+  // script may write, as Redis: one without a shebang, or whose flags lack
+  // no-writes (an unknown script or function too: it is held, then fails).
+  bool MayWrite(std::span<const std::string_view> args);
+
   bool running() const { return running_; }
   bool running_function() const { return running_ && is_function_; }
   // The name and command line of the running function (FUNCTION STATS).

@@ -829,6 +829,13 @@ bool Engine::LoadScript(std::string_view body, std::string* sha, std::string* er
   return true;
 }
 
+bool Engine::ScriptFlags(std::string_view body, uint32_t* flags) {
+  *flags = 0;
+  if (!body.starts_with("#!")) return true;
+  std::string error;
+  return ParseScriptShebang(body.substr(0, body.find('\n')), flags, &error);
+}
+
 bool Engine::FindScript(std::string_view sha, uint32_t* flags) const {
   if (sha.size() != 40) return false;
   std::string lower(sha);

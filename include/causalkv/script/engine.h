@@ -110,6 +110,10 @@ class Engine {
   // The flags of a cached script; false if `sha` is not cached (any case).
   bool FindScript(std::string_view sha, uint32_t* flags) const;
   void FlushScripts();
+  // The shebang flags of a script body (0 without a shebang; kHasShebang
+  // with one), without compiling or caching it. False if the shebang is
+  // malformed.
+  static bool ScriptFlags(std::string_view body, uint32_t* flags);
   size_t script_count() const { return scripts_.size(); }
   // Bytes of script bodies held by the cache.
   size_t scripts_memory() const { return scripts_bytes_; }
