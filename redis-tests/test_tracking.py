@@ -300,9 +300,10 @@ class TrackingBehaviour(unittest.TestCase):
     def test_eviction_invalidates(self):
         c = self.tracking_client()
         with RawConnection(self.srv.port) as other:
-            other.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+            # volatile-lru: the only key with a TTL is the only one that may go.
+            other.call("CONFIG", "SET", "maxmemory-policy", "volatile-lru")
             try:
-                other.call("SET", "victim", "x" * 1000)
+                other.call("SET", "victim", "x" * 1000, "EX", "1000")
                 c.call("GET", "victim")
                 used = int(dict(line.split(":", 1) for line in other.call(
                     "INFO", "memory").decode().split("\r\n") if ":" in line)["used_memory"])
