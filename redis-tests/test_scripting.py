@@ -340,6 +340,22 @@ class ScriptingTest(unittest.TestCase):
                 c.call("CLIENT", "UNPAUSE")
                 self.assertEqual(waited > 0.3, held, (command, c.port, waited))
 
+    def test_maxmemory_and_allow_oom(self):
+        self.both("CONFIG", "SET", "maxmemory", "1")
+        try:
+            for body in ("return redis.call('set', 'a', 'b')", "return 1",
+                         "#!lua\nreturn redis.call('set', 'a', 'b')", "#!lua\nreturn 1",
+                         "#!lua flags=allow-oom\nreturn redis.call('set', 'a', 'b')",
+                         "#!lua flags=no-writes\nreturn redis.call('get', 'a')",
+                         "return redis.call('get', 'a')", "return redis.call('del', 'a')"):
+                self.same("EVAL", body, "0")
+            self.both("FUNCTION", "LOAD", LIB)
+            self.same("FCALL", "echo", "0", "x")
+            self.same("FCALL", "getit", "1", "a")
+            self.same("FCALL_RO", "getit", "1", "a")
+        finally:
+            self.both("CONFIG", "SET", "maxmemory", "0")
+
     def test_globals_do_not_leak(self):
         self.same("EVAL", "rawset(_G, 'leaked', 1) return 1", "0")
         self.same("EVAL", "return leaked", "0")

@@ -895,7 +895,7 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     store_->set_evict_protected(client.db, own_keys);
     const bool under_limit = EnforceMaxmemory();
     store_->set_evict_protected(0, {});
-    if (!under_limit && (spec->flags & kDenyOom)) {
+    if (!under_limit && (spec->flags & kDenyOom) && !client.allow_oom) {
       reject("-OOM command not allowed when used memory > 'maxmemory'.");
       return;
     }

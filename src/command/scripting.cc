@@ -80,6 +80,7 @@ void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t f
   c.reply_off = false;
   c.skip_next_reply = false;
   c.quorum_override = ctx.client.quorum_override;
+  c.allow_oom = (flags & script::kAllowOom) != 0;
   running_ = true;
   is_function_ = is_function;
   read_only_ = read_only;
@@ -140,6 +141,19 @@ void Scripting::End() {
   running_command_.clear();
 }
 
+bool Scripting::RefusedForMemory(Context& ctx, uint32_t flags) {
+  // As Redis: a script that declares its flags and may write does not even
+  // start over maxmemory, unless allow-oom (one without a shebang starts,
+  // and its writes fail).
+  if (!(flags & script::kHasShebang) || (flags & (script::kAllowOom | script::kNoWrites))) {
+    return false;
+  }
+  const uint64_t limit = server_->config.maxmemory;
+  if (limit == 0 || dispatcher_->UsedMemory() <= limit) return false;
+  ctx.w.Error("-OOM command not allowed when used memory > 'maxmemory'.");
+  return true;
+}
+
 void Scripting::Eval(Context& ctx, bool by_sha, bool read_only) {
   std::vector<std::string> keys, argv;
   if (!SplitKeys(ctx, &keys, &argv)) return;
@@ -163,6 +177,7 @@ void Scripting::Eval(Context& ctx, bool by_sha, bool read_only) {
     ctx.w.Error("Can not execute a script with write flag using *_ro command.");
     return;
   }
+  if (RefusedForMemory(ctx, flags)) return;
   const bool no_writes = read_only || (flags & script::kNoWrites);
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
   std::vector<std::string_view> arg_views(argv.begin(), argv.end());
@@ -182,6 +197,8 @@ void Scripting::FCall(Context& ctx, bool read_only) {
     ctx.w.Error("Can not execute a script with write flag using *_ro command.");
     return;
   }
+  // Functions always declare their flags (Redis treats them as a shebang).
+  if (RefusedForMemory(ctx, fn->flags | script::kHasShebang)) return;
   const bool no_writes = read_only || (fn->flags & script::kNoWrites);
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
   std::vector<std::string_view> arg_views(argv.begin(), argv.end());

@@ -175,6 +175,8 @@ struct ClientState {
   // The client state a script's redis.call runs under (MONITOR shows it as
   // "lua").
   bool in_script = false;
+  // A script flagged allow-oom: its writes run even over maxmemory.
+  bool allow_oom = false;
 };
 
 // One CLIENT LIST line, with Redis's fields and their order (ends in "\n").
