@@ -134,6 +134,11 @@ void PublishEvent(Context& ctx, uint32_t flags, uint32_t type, std::string_view 
                        ctx.dispatcher.executing_client());
 }
 
+void CountMiss(Context& ctx, std::string_view key) {
+  ++ctx.server.stats.keyspace_misses;
+  Notify(ctx, config::kNotifyKeyMiss, "keymiss", key);
+}
+
 bool LookupString(Context& ctx, std::string_view key, const store::SiblingSet** set) {
   *set = LookupRead(ctx, key);
   if (*set == nullptr || (*set)->holds_string()) return true;

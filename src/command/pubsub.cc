@@ -130,8 +130,7 @@ int64_t PubSub::Publish(std::string_view channel, std::string_view message, bool
   return receivers;
 }
 
-void PubSub::FlushDeferred() {
-  if (deferred_.empty()) return;
+void PubSub::PushDeferred() {
   std::string frames;
   frames.swap(deferred_);
   if (server_->push_to_client) server_->push_to_client(deferred_client_, frames);

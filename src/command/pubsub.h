@@ -55,8 +55,11 @@ class PubSub {
   // reply, as Redis 7.2 delivers them (also inside MULTI/EXEC).
   int64_t Publish(std::string_view channel, std::string_view message, bool shard,
                   uint64_t defer_to);
-  // Pushes the kept frames (after the running command's reply).
-  void FlushDeferred();
+  // Pushes the kept frames (after the running command's reply). Inline: it
+  // runs after every command, and almost always has nothing to do.
+  void FlushDeferred() {
+    if (!deferred_.empty()) PushDeferred();
+  }
 
   // PUBSUB CHANNELS / SHARDCHANNELS: the names with subscribers matching
   // `pattern` (every name when empty), in no particular order.
@@ -79,6 +82,7 @@ class PubSub {
   static void EncodeMessage(int protocol, std::string_view kind, const std::string* pattern,
                             std::string_view channel, std::string_view message,
                             std::string* out);
+  void PushDeferred();
   void Deliver(const std::vector<uint64_t>& receivers, std::string_view kind,
                const std::string* pattern, std::string_view channel, std::string_view message);
 
