@@ -681,6 +681,8 @@ class ClusterScriptTest(unittest.TestCase):
                 self.assertEqual(r.get("k"), b"v")
                 self.assertEqual(r.lrange("l", 0, -1), [b"x", b"y"])
             self.assertEqual(b.eval("return redis.call('incr', 'counter')", 0), 2)
+            with self.assertRaisesRegex(redis.ResponseError, "no-cluster"):
+                a.eval("#!lua flags=no-cluster\nreturn 1", 0)
             c.execute_command("SELECT", 1)
             self.assertEqual(c.get("k"), b"db1")
             cluster.wait_converged()

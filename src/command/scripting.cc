@@ -141,6 +141,12 @@ void Scripting::End() {
   running_command_.clear();
 }
 
+bool Scripting::RefusedForCluster(Context& ctx, uint32_t flags) {
+  if (!(flags & script::kNoCluster) || dispatcher_->replicator() == nullptr) return false;
+  ctx.w.Error("Can not run script on cluster, 'no-cluster' flag is set.");
+  return true;
+}
+
 bool Scripting::RefusedForMemory(Context& ctx, uint32_t flags) {
   // As Redis: a script that declares its flags and may write does not even
   // start over maxmemory, unless allow-oom (one without a shebang starts,
@@ -177,7 +183,7 @@ void Scripting::Eval(Context& ctx, bool by_sha, bool read_only) {
     ctx.w.Error("Can not execute a script with write flag using *_ro command.");
     return;
   }
-  if (RefusedForMemory(ctx, flags)) return;
+  if (RefusedForCluster(ctx, flags) || RefusedForMemory(ctx, flags)) return;
   const bool no_writes = read_only || (flags & script::kNoWrites);
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
   std::vector<std::string_view> arg_views(argv.begin(), argv.end());
@@ -198,7 +204,10 @@ void Scripting::FCall(Context& ctx, bool read_only) {
     return;
   }
   // Functions always declare their flags (Redis treats them as a shebang).
-  if (RefusedForMemory(ctx, fn->flags | script::kHasShebang)) return;
+  if (RefusedForCluster(ctx, fn->flags) ||
+      RefusedForMemory(ctx, fn->flags | script::kHasShebang)) {
+    return;
+  }
   const bool no_writes = read_only || (fn->flags & script::kNoWrites);
   std::vector<std::string_view> key_views(keys.begin(), keys.end());
   std::vector<std::string_view> arg_views(argv.begin(), argv.end());

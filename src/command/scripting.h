@@ -93,6 +93,9 @@ class Scripting : public script::CallHandler {
  private:
   // Parses numkeys: false with the error written.
   bool SplitKeys(Context& ctx, std::vector<std::string>* keys, std::vector<std::string>* argv);
+  // With peers, a script flagged no-cluster does not run (as in Redis
+  // Cluster): the error is written and true returned.
+  bool RefusedForCluster(Context& ctx, uint32_t flags);
   // Writes -OOM and returns true when the script must not start.
   bool RefusedForMemory(Context& ctx, uint32_t flags);
   void Begin(Context& ctx, bool is_function, bool read_only, uint32_t flags, std::string name);
