@@ -790,6 +790,11 @@ class BlockingReads(unittest.TestCase):
             b.send(encode_command("XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "BLOCK", "0",
                                   "STREAMS", "s", ">"))
             self.wait_blocked(c, 2)
+            if srv is self.server and not harness.redis_as_subject():
+                # 7.2: a waiting XREADGROUP has created its consumer.
+                names = [dict(as_pairs(x))[b"name"]
+                         for x in decode(c.call("XINFO", "CONSUMERS", "s", "g"))]
+                self.assertEqual(names, [b"alice", b"bob"])
             c.call("XADD", "s", "1-1", "f", "one")
             self.assertIn(b"one", a.read_reply())
             self.wait_blocked(c, 1)

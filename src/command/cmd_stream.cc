@@ -832,6 +832,24 @@ void ReadGeneric(Context& ctx, bool group) {
   }
 }
 
+// An XREADGROUP that starts waiting has created (and seen) its consumer in
+// every stream it names, as 7.2's first run does.
+void XReadGroupOnBlock(Context& ctx) {
+  ReadArgs r;
+  if (!ParseReadArgs(ctx.args, true, &r, nullptr)) return;
+  const int64_t now = ctx.store.now_ms();
+  for (size_t k = 0; k < r.nkeys; ++k) {
+    std::string_view key = ctx.args[r.streams + k];
+    bool created = false;
+    UpdateStream(ctx, key, false, [&](StreamValue* s) {
+      StreamGroup* g = s->FindGroup(r.group);
+      if (g != nullptr) SeeConsumer(g, r.consumer, now, &created);
+      return created;
+    });
+    if (created) Notify(ctx, kStreamEvents, "xgroup-createconsumer", key);
+  }
+}
+
 void XRead(Context& ctx) { ReadGeneric(ctx, false); }
 void XReadGroup(Context& ctx) { ReadGeneric(ctx, true); }
 
@@ -1669,6 +1687,7 @@ void RegisterStreamCommands(std::vector<CommandSpec>* out) {
   xreadgroup.blocking_args = XReadBlockingArgs;
   xreadgroup.blocking_timeout_ms = true;
   xreadgroup.would_block = XReadGroupWouldBlock;
+  xreadgroup.on_block = XReadGroupOnBlock;
   xreadgroup.find_keys = XReadKeys;
   out->push_back(std::move(xreadgroup));
 

@@ -86,6 +86,10 @@ struct CommandSpec {
   // Its waiters are woken by any write of a key, existing or not.
   bool (*would_block)(store::Keyspace& ks, std::span<const std::string_view> args,
                       std::vector<std::string>* rewritten) = nullptr;
+  // Runs once when the client starts waiting, its reply discarded: what
+  // Redis 7.2's first run of a blocking command leaves behind (XREADGROUP
+  // creates its consumers). Local, like Redis's: not logged nor replicated.
+  Handler on_block = nullptr;
   // Key arguments that first_key/last_key/key_step cannot describe (XREAD's
   // keys after STREAMS); used instead of them when set.
   void (*find_keys)(std::span<const std::string_view> args,

@@ -204,6 +204,12 @@ bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view
       if (ks.FindWithoutTouch(key) != nullptr) return run_now();
     }
   }
+  if (spec->on_block != nullptr && !blocked_->IsWaiting(client.id)) {
+    std::string discarded;
+    resp::Writer w(&discarded, client.protocol);
+    Context ctx{*this, *server_, *store_, *table_, client, w, args};
+    spec->on_block(ctx);
+  }
   blocked_->Wait(client.id, client.db, keys, timeout_ms == 0 ? 0 : now + timeout_ms,
                  client.protocol, /*wake_when_missing=*/spec->would_block != nullptr);
   client.last_command = spec->name;  // CLIENT LIST shows what it waits in (cmd=)
