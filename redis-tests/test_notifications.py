@@ -812,7 +812,7 @@ class ClusterSiblings(unittest.TestCase):
         import cluster_harness
         self.cluster = cluster_harness.Cluster(
             3, ["--peer-timeout", "400", "--anti-entropy-interval", "300",
-                "--notify-keyspace-events", "KEvc"])
+                "--notify-keyspace-events", "KEvcn"])
         self.a, self.b, self.c = self.cluster.nodes
 
     def tearDown(self):
@@ -840,11 +840,13 @@ class ClusterSiblings(unittest.TestCase):
             self.a.client().execute_command("VPUT", "cart", "0", "milk")
             self.cluster.wait_converged()
             first = [self.drain(c) for c in subs]
-            # The write's node notifies vput; the others merge one sibling.
-            self.assertEqual(first[0], [(b"__keyspace@0__:cart", b"vput"),
-                                        (b"__keyevent@0__:vput", b"cart")])
-            self.assertEqual(first[1], [])
-            self.assertEqual(first[2], [])
+            # The write's node notifies new and vput; the others merge one
+            # sibling, which creates the key there (new).
+            new = [(b"__keyspace@0__:cart", b"new"), (b"__keyevent@0__:new", b"cart")]
+            self.assertEqual(first[0], new + [(b"__keyspace@0__:cart", b"vput"),
+                                              (b"__keyevent@0__:vput", b"cart")])
+            self.assertEqual(first[1], new)
+            self.assertEqual(first[2], new)
             self.b.client().execute_command("VPUT", "cart", "0", "eggs")  # blind
             self.cluster.wait_converged()
             second = [self.drain(c) for c in subs]

@@ -19,6 +19,9 @@ void BuildChannel(std::string* out, std::string_view kind, int db, std::string_v
 void Publish(PubSub& pubsub, uint32_t flags, std::string_view event,
              std::string_view keyspace_message, std::string_view key, int db,
              uint64_t defer_to) {
+  // Nobody listening (a snapshot loading with `n` on, a server nobody
+  // subscribed to): no channel name is built.
+  if (pubsub.ChannelCount(false) == 0 && pubsub.PatternCount() == 0) return;
   // Reused (loop thread only); a subscriber's delivery never publishes.
   thread_local std::string channel;
   if (flags & config::kNotifyKeyspace) {
