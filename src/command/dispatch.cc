@@ -128,8 +128,10 @@ void Dispatcher::ApplyStoreSettings() {
                                 executing_client_);
             break;
           case store::kKeyEvicted:
+            // Eviction runs before the command does (as in Redis 7.2, where
+            // these events reach even the command's own client at once).
             NotifyKeyspaceEvent(*pubsub_, flags, config::kNotifyEvicted, "evicted", key, db,
-                                executing_client_);
+                                /*defer_to=*/0);
             break;
         }
         if (tracking_->active()) tracking_->KeyChanged(key, 0);
