@@ -54,7 +54,6 @@ size_t OptionSize(lua_State* L, char opt, const char** fmt, FormatState* h) {
     case ' ': return 0;
     case '<': h->little = true; return 0;
     case '>': h->little = false; return 0;
-    case '=': h->little = true; return 0;
     case '!': {
       const int a = ReadNumber(fmt, kNativeAlign);
       if (a & (a - 1)) luaL_error(L, "alignment %d is not a power of 2", a);
@@ -536,13 +535,14 @@ void Decode(lua_State* L, Cursor* c, int depth) {
         c->Skip(9);
         break;
       }
-      case 0xc4: case 0xd9:
+      // No bin 8/16/32 (0xc4-0xc6): Redis's cmsgpack reads them as bad data.
+      case 0xd9:
         if (c->Need(2)) DecodeString(L, c, 2, c->Big(1, 1));
         break;
-      case 0xc5: case 0xda:
+      case 0xda:
         if (c->Need(3)) DecodeString(L, c, 3, c->Big(1, 2));
         break;
-      case 0xc6: case 0xdb:
+      case 0xdb:
         if (c->Need(5)) DecodeString(L, c, 5, c->Big(1, 4));
         break;
       case 0xdc:
@@ -577,6 +577,9 @@ int UnpackFull(lua_State* L, int limit, int offset, bool all) {
     return luaL_error(L, "Start offset %d greater than input length %d.", offset,
                       static_cast<int>(len));
   }
+  // As Redis's: no limit and no offset decodes everything, with no offset
+  // returned (unpack_limit(s, 0) is unpack(s)).
+  if (limit == 0 && offset == 0) all = true;
   if (all) limit = INT_MAX;
   lua_settop(L, 1);
   Cursor c{reinterpret_cast<const unsigned char*>(s) + offset, len - static_cast<size_t>(offset)};

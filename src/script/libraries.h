@@ -4,7 +4,7 @@
 //
 // struct: pack(fmt, ...), unpack(fmt, data [, init]), size(fmt), with the
 // format of Roberto Ierusalimschy's struct library as Redis embeds it:
-// < > = ! endianness and alignment, x padding, b B h H l L T i[n] I[n]
+// < > ! endianness and alignment, x padding, b B h H l L T i[n] I[n]
 // integers, f d floats, c[n] fixed strings, s zero-terminated strings.
 //
 // cmsgpack: pack(...), unpack(data), unpack_one(data [, offset]),
