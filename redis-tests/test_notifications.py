@@ -310,6 +310,43 @@ sort_ro nosl
 lcs nol1 nol2
 """
 
+# Streams (cmd_stream.cc notifies them; explicit IDs keep it deterministic).
+# XCLAIM/XAUTOCLAIM name an existing consumer: 7.2 creates (and notifies) a
+# new one even when nothing is claimed, 7.0 does not. Not XREAD of a missing
+# key: Redis looks each key up twice (two keymiss), causalkv once.
+STREAMS = """
+xadd s 1-1 f v
+xadd s 2-1 f v
+xadd s nomkstream 3-1 f v
+xadd nos nomkstream 3-1 f v
+xadd s maxlen 1 4-1 f v
+xtrim s maxlen 0
+xtrim s maxlen 0
+xadd s 5-1 f v
+xdel s 5-1
+xdel s 5-1
+xsetid s 10-1
+xgroup create s g $
+xgroup create s g $
+xgroup create s2 g $ mkstream
+xgroup createconsumer s g c1
+xgroup createconsumer s g c1
+xgroup setid s g 0
+xadd s 11-1 f v
+xreadgroup group g c2 count 1 streams s >
+xack s g 11-1
+xclaim s g c2 0 11-1
+xautoclaim s g c2 0 0
+xgroup delconsumer s g c1
+xgroup destroy s g
+xgroup destroy s g
+xlen nos
+xrange nos - +
+xrevrange nos + -
+xpending nos g
+del s
+"""
+
 # Read commands on missing keys (keymiss, m) and writes that look their
 # keys up without counting a miss.
 KEYMISS = """
@@ -510,6 +547,11 @@ class NotificationsOracle(unittest.TestCase):
 
     def test_transactions_swapdb_flush(self):
         self.family(SERVER)
+
+    def test_streams(self):
+        self.family(STREAMS)
+        for flags in ("Kt", "Eg", "KEm", "KEn"):
+            self.compare(flags, corpus(STREAMS))
 
     def test_keymiss(self):
         for flags in ("KEm", "Em", "KEA", "KEn"):
