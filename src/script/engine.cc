@@ -231,13 +231,11 @@ int RedisSha1Hex(lua_State* L) {
 }
 
 // redis.error_reply / redis.status_reply: {err=...} / {ok=...}.
-int ReplyTable(lua_State* L, const char* field, const char* what) {
+int ReplyTable(lua_State* L, const char* field) {
+  // As Redis: the error is returned (as an error table), not raised.
   if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
-    lua_newtable(L);
-    lua_pushstring(L, "err");
-    lua_pushfstring(L, "ERR wrong number or type of arguments to redis.%s()", what);
-    lua_rawset(L, -3);
-    return lua_error(L);
+    PushErrorTable(L, "ERR wrong number or type of arguments");
+    return 1;
   }
   lua_newtable(L);
   lua_pushstring(L, field);
@@ -255,9 +253,9 @@ int RedisErrorReply(lua_State* L) {
       lua_replace(L, 1);
     }
   }
-  return ReplyTable(L, "err", "error_reply");
+  return ReplyTable(L, "err");
 }
-int RedisStatusReply(lua_State* L) { return ReplyTable(L, "ok", "status_reply"); }
+int RedisStatusReply(lua_State* L) { return ReplyTable(L, "ok"); }
 
 int RedisLog(lua_State* L) {
   const int argc = lua_gettop(L);
@@ -293,7 +291,7 @@ int RedisSetResp(lua_State* L) {
 // Effects are always replicated as key states (the script never is), so
 // the replication mode has nothing to choose: accepted and ignored.
 int RedisSetRepl(lua_State* L) {
-  if (lua_gettop(L) != 1) return RaiseTable(L, "ERR redis.set_repl() requires one argument.");
+  if (lua_gettop(L) != 1) return RaiseTable(L, "ERR redis.set_repl() requires two arguments.");
   const int v = static_cast<int>(lua_tonumber(L, 1));
   if (v < 0 || v > 3) return RaiseTable(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
   return 0;

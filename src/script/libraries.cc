@@ -16,7 +16,9 @@ namespace {
 
 // ---------------------------------------------------------------- struct
 
-constexpr int kMaxIntSize = 8;
+// Integers of up to 32 bytes, as Redis's struct allows; past 8 bytes the
+// value is padded with zero bytes (and only its low 8 bytes are read).
+constexpr int kMaxIntSize = 32;
 // The strictest alignment of this platform ("!" without a number).
 constexpr int kNativeAlign = 8;  // a double or a pointer on x86-64
 
@@ -77,7 +79,7 @@ size_t Gap(char opt, size_t size, size_t total, const FormatState& h) {
 void PutInteger(luaL_Buffer* b, uint64_t v, bool little, size_t size) {
   char buf[kMaxIntSize];
   for (size_t i = 0; i < size; ++i) {
-    const char byte = static_cast<char>(v >> (8 * i));
+    const char byte = i < 8 ? static_cast<char>(v >> (8 * i)) : '\0';
     buf[little ? i : size - 1 - i] = byte;
   }
   luaL_addlstring(b, buf, size);
@@ -126,13 +128,14 @@ int StructPack(lua_State* L) {
       case 'c': case 's': {
         size_t len;
         const char* s = luaL_checklstring(L, arg, &len);
+        // As Redis's struct: 's' takes the whole string (zeros included)
+        // plus a terminating zero; the error names the next argument.
         if (opt == 's') {
-          luaL_argcheck(L, std::strlen(s) == len, arg, "string contains zeros");
           size = len + 1;
           luaL_addlstring(&b, s, size);
         } else {
           if (size == 0) size = len;
-          luaL_argcheck(L, len >= size, arg, "string too short");
+          luaL_argcheck(L, len >= size, arg + 1, "string too short");
           luaL_addlstring(&b, s, size);
         }
         ++arg;
@@ -149,7 +152,7 @@ int StructPack(lua_State* L) {
 
 uint64_t GetInteger(const char* p, bool little, size_t size) {
   uint64_t v = 0;
-  for (size_t i = 0; i < size; ++i) {
+  for (size_t i = 0; i < size && i < 8; ++i) {
     const unsigned char byte = static_cast<unsigned char>(p[little ? i : size - 1 - i]);
     v |= uint64_t{byte} << (8 * i);
   }
@@ -236,8 +239,8 @@ int StructSize(lua_State* L) {
     const char opt = *fmt++;
     const size_t size = OptionSize(L, opt, &fmt, &h);
     pos += Gap(opt, size, pos, h);
-    if (opt == 's') luaL_argerror(L, 1, "options 'c0' - 's' have undefined sizes");
-    if (opt == 'c' && size == 0) luaL_argerror(L, 1, "options 'c0' - 's' have undefined sizes");
+    if (opt == 's') luaL_argerror(L, 1, "option 's' has no fixed size");
+    if (opt == 'c' && size == 0) luaL_argerror(L, 1, "option 'c0' has no fixed size");
     pos += size;
   }
   lua_pushinteger(L, static_cast<lua_Integer>(pos));
@@ -570,8 +573,9 @@ int UnpackFull(lua_State* L, int limit, int offset, bool all) {
   size_t len;
   const char* s = luaL_checklstring(L, 1, &len);
   if (offset < 0 || limit < 0) {
+    // Redis's text calls the input's length "limit": kept word for word.
     return luaL_error(L, "Invalid request to unpack with offset of %d and limit of %d.", offset,
-                      limit);
+                      static_cast<int>(len));
   }
   if (static_cast<size_t>(offset) > len) {
     return luaL_error(L, "Start offset %d greater than input length %d.", offset,
