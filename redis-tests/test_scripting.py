@@ -19,6 +19,7 @@ redis-server in causalkv's place, to validate the tests themselves.
 """
 
 import os
+import random
 import signal
 import threading
 import time
@@ -300,6 +301,29 @@ FUNCTION_ERRORS = [
 ]
 
 
+def random_lua_value(rng, depth=0):
+    """A Lua literal: numbers (integers of every msgpack width, floats),
+    strings of every length class, booleans, arrays and one-key maps (a
+    map's order is the hash table's, left out)."""
+    kind = rng.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return str(rng.choice([0, 1, -1, 127, 128, -32, -33, 255, 256, 65535, 65536, -32768,
+                               -32769, 2**31, -2**31 - 1, 2**32, 2**40, -2**40, 2**52]))
+    if kind == 1:
+        return repr(rng.choice([0.5, -1.25, 3.14159, 1e10 + 0.5, -2.5e-5, 1e300]))
+    if kind == 2:
+        n = rng.choice([0, 1, 31, 32, 255, 256, 300])
+        return "string.rep('%s', %d)" % (rng.choice("abz"), n)
+    if kind == 3:
+        return rng.choice(["true", "false"])
+    if kind == 4:
+        return "'%s'" % "".join(rng.choice("xyz09") for _ in range(rng.randrange(5)))
+    if kind in (5, 6):
+        n = rng.choice([0, 1, 2, 15, 16, 17])
+        return "{" + ", ".join(random_lua_value(rng, depth + 1) for _ in range(n)) + "}"
+    return "{k=%s}" % random_lua_value(rng, depth + 1)
+
+
 def sorted_libraries(reply):
     """FUNCTION LIST's libraries, and each one's functions, sorted (Redis
     lists both in its dictionaries' order)."""
@@ -348,6 +372,26 @@ class ScriptingTest(unittest.TestCase):
             self.both("HELLO", protocol)
             for body in CONVERSIONS + RESP3_CONVERSIONS:
                 self.same("EVAL", body, "2", "k1", "k2", "a1")
+
+    def test_random_library_vectors(self):
+        """cmsgpack, cjson and struct on random values, byte for byte."""
+        rng = random.Random(7)
+        for _ in range(150):
+            value = random_lua_value(rng)
+            self.same("EVAL", "return cmsgpack.pack(%s)" % value, "0")
+            self.same("EVAL", "local v = cmsgpack.unpack(cmsgpack.pack(%s)) "
+                      "return cmsgpack.pack(v)" % value, "0")
+            self.same("EVAL", "return cjson.encode(%s)" % value, "0")
+        formats = ["b", "B", "h", "H", "i", "I", "l", "L", "i3", "I5", ">i2", "<I6", "d", "f",
+                   "!4bi", "!8bhd", ">!2bI"]
+        for _ in range(150):
+            fmt = "".join(rng.choice(formats) for _ in range(rng.randrange(1, 4)))
+            count = sum(1 for c in fmt if c.isalpha())
+            values = ", ".join(str(rng.choice([0, 1, -1, 127, 200, -300, 70000, 2**33, 1.5]))
+                               for _ in range(count))
+            self.same("EVAL", "return struct.pack('%s', %s)" % (fmt, values), "0")
+            self.same("EVAL", "return {struct.unpack('%s', struct.pack('%s', %s))}"
+                      % (fmt, fmt, values), "0")
 
     def test_errors(self):
         for protocol in ("2", "3"):
