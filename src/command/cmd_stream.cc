@@ -515,7 +515,7 @@ struct ReadArgs {
 // Parses XREAD / XREADGROUP options; `error` (nullable) receives Redis's
 // error text. The IDs are checked by the caller.
 bool ParseReadArgs(std::span<const std::string_view> args, bool group, ReadArgs* r,
-                   std::string* error, bool in_script = false) {
+                   std::string* error, bool in_script = false, int64_t now_ms = 0) {
   auto fail = [&](std::string text) {
     if (error != nullptr) *error = std::move(text);
     return false;
@@ -530,6 +530,8 @@ bool ParseReadArgs(std::span<const std::string_view> args, bool group, ReadArgs*
       ++i;
       if (!ParseInt64(args[i], &r->block_ms)) return fail("timeout is not an integer or out of range");
       if (r->block_ms < 0) return fail("timeout is negative");
+      // Redis 7.2 checks that the deadline fits (7.0 wrapped around).
+      if (r->block_ms > INT64_MAX - now_ms) return fail("timeout is out of range");
       r->block = true;
     } else if (EqualsIgnoreCase(opt, "count") && more > 0) {
       ++i;
@@ -706,7 +708,7 @@ void DeliverHistory(Context& ctx, StreamValue* s, StreamGroup* g, StreamConsumer
 void ReadGeneric(Context& ctx, bool group) {
   ReadArgs r;
   std::string error;
-  if (!ParseReadArgs(ctx.args, group, &r, &error, ctx.client.in_script)) {
+  if (!ParseReadArgs(ctx.args, group, &r, &error, ctx.client.in_script, ctx.store.now_ms())) {
     ctx.w.Error(error);
     return;
   }
