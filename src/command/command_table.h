@@ -88,7 +88,8 @@ struct CommandSpec {
                       std::vector<std::string>* rewritten) = nullptr;
   // Runs once when the client starts waiting, its reply discarded: what
   // Redis 7.2's first run of a blocking command leaves behind (XREADGROUP
-  // creates its consumers). Local, like Redis's: not logged nor replicated.
+  // creates its consumers). Local, like Redis's: not logged; skipped in a
+  // cluster, where a version no peer gets would conflict with later writes.
   Handler on_block = nullptr;
   // Key arguments that first_key/last_key/key_step cannot describe (XREAD's
   // keys after STREAMS); used instead of them when set.

@@ -206,7 +206,9 @@ bool Dispatcher::MustBlock(ClientState& client, std::span<const std::string_view
       if (ks.FindWithoutTouch(key) != nullptr) return run_now();
     }
   }
-  if (spec->on_block != nullptr && !blocked_->IsWaiting(client.id)) {
+  // Not in a cluster: an unreplicated version there would stand concurrent
+  // to the next write made through another node.
+  if (spec->on_block != nullptr && replicator_ == nullptr && !blocked_->IsWaiting(client.id)) {
     std::string discarded;
     resp::Writer w(&discarded, client.protocol);
     Context ctx{*this, *server_, *store_, *table_, client, w, args};
