@@ -393,6 +393,26 @@ class ScriptingTest(unittest.TestCase):
             self.same("EVAL", "return {struct.unpack('%s', struct.pack('%s', %s))}"
                       % (fmt, fmt, values), "0")
 
+    def test_self_containing_tables_stop_at_the_lua_stack_limit(self):
+        """Nesting is bounded by the Lua stack as in Redis: the reply stops
+        with an error element at the same depth, byte for byte (read raw:
+        the reply nests too deep for the harness's parser)."""
+        suffix = b"-ERR reached lua stack limit\r\n"
+        for body in ("local t = {} t[1] = t return t",
+                     "local t = {} t.map = {} t.map[1] = t return t"):
+            replies = []
+            for c in (self.o, self.s):
+                c.send(harness.encode_command("EVAL", body, "0"))
+                data = b""
+                deadline = time.monotonic() + 10
+                while not data.endswith(suffix) and time.monotonic() < deadline:
+                    data += c.sock.recv(1 << 20)
+                replies.append(data)
+            self.assertEqual(replies[1], replies[0])
+            self.assertTrue(replies[0].endswith(suffix))
+        self.same("EVAL", "local t = {} local c = t for i = 1, 500 do c[1] = {} c = c[1] end "
+                  "return t", "0")
+
     def test_errors(self):
         for protocol in ("2", "3"):
             self.both("HELLO", protocol)

@@ -188,8 +188,12 @@ std::string ToText(lua_State* L, int index) {
 }
 
 void Write(lua_State* L, int index, int script_resp, resp::Writer& w, int depth) {
-  if (depth > kMaxDepth || !lua_checkstack(L, 4)) {
-    w.Error("ERR reached lua stack limit");
+  // As Redis, nesting is bounded by the Lua stack (about 8000 levels: a
+  // table that contains itself ends there, with this error as an element).
+  (void)depth;
+  // Room for 5 more (not the 4 used) puts the limit at Redis's very level.
+  if (!lua_checkstack(L, 5)) {
+    w.Error("reached lua stack limit");
     return;
   }
   switch (lua_type(L, index)) {
