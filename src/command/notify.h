@@ -5,7 +5,8 @@
 // in that order, each only when its letter and the event's class are both
 // enabled. Delivered to this node's subscribers only (never forwarded to
 // peers, as in Redis Cluster): each node notifies what happens to its own
-// keyspace, states merged in from peers included. As in Redis 7.2, a RESP3
+// keyspace. A state merged in from a peer carries no command: it notifies
+// `new` (the store's hook) and `sibling` only. As in Redis 7.2, a RESP3
 // client subscribed to the events its own command causes receives them
 // after that command's reply.
 //
