@@ -52,9 +52,8 @@ void FunctionDelete(Context& ctx) {
 }
 
 void FunctionFlush(Context& ctx) {
-  if (ctx.args.size() > 3 ||
-      (ctx.args.size() == 3 && !EqualsIgnoreCase(ctx.args[2], "async") &&
-       !EqualsIgnoreCase(ctx.args[2], "sync"))) {
+  if (ctx.args.size() > 3 || (ctx.args.size() == 3 && !EqualsIgnoreCase(ctx.args[2], "async") &&
+                              !EqualsIgnoreCase(ctx.args[2], "sync"))) {
     ctx.w.Error("FUNCTION FLUSH only supports SYNC|ASYNC option");
     return;
   }
@@ -234,8 +233,7 @@ void FunctionHelp(Context& ctx) {
   static constexpr std::array<const char*, 4> kTail = {
       "      libraries with the new libraries (notice that even on this option there is a "
       "chance of failure",
-      "      in case of functions name collision with another library).",
-      "HELP",
+      "      in case of functions name collision with another library).", "HELP",
       "    Prints this help."};
   std::vector<const char*> lines(kLines.begin(), kLines.end());
   lines.insert(lines.end(), kTail.begin(), kTail.end());
@@ -254,23 +252,21 @@ void RegisterFunctionCommands(std::vector<CommandSpec>* out) {
   out->push_back(spec("fcall", -3, kNoScript | kStale, FCall, "7.0.0", "Invokes a function.",
                       "Depends on the function that is executed.", kArgs));
   out->push_back(spec("fcall_ro", -3, kNoScript | kStale | kReadOnly, FCallRo, "7.0.0",
-                      "Invokes a read-only function.",
-                      "Depends on the function that is executed.", kArgs));
+                      "Invokes a read-only function.", "Depends on the function that is executed.",
+                      kArgs));
   for (size_t i = out->size() - 2; i < out->size(); ++i) (*out)[i].find_keys = ScriptKeys;
-  CommandSpec fn = spec("function", -2, 0, nullptr, "7.0.0",
-                        "A container for function commands.", "Depends on subcommand.", "");
+  CommandSpec fn = spec("function", -2, 0, nullptr, "7.0.0", "A container for function commands.",
+                        "Depends on subcommand.", "");
   const uint32_t kChange = kWrite | kDenyOom | kNoScript;
-  fn.subcommands.push_back(spec("function|load", -3, kChange, FunctionLoad, "7.0.0",
-                                "Creates a library.",
-                                "O(1) (considering compilation time is redundant)",
-                                "[REPLACE] function-code:string"));
-  fn.subcommands.push_back(spec("function|delete", 3, kWrite | kNoScript, FunctionDelete,
-                                "7.0.0", "Deletes a library and its functions.", "O(1)",
+  fn.subcommands.push_back(
+      spec("function|load", -3, kChange, FunctionLoad, "7.0.0", "Creates a library.",
+           "O(1) (considering compilation time is redundant)", "[REPLACE] function-code:string"));
+  fn.subcommands.push_back(spec("function|delete", 3, kWrite | kNoScript, FunctionDelete, "7.0.0",
+                                "Deletes a library and its functions.", "O(1)",
                                 "library-name:string"));
-  fn.subcommands.push_back(spec("function|flush", -2, kWrite | kNoScript, FunctionFlush,
-                                "7.0.0", "Deletes all libraries and functions.",
-                                "O(N) where N is the number of functions deleted",
-                                "[ASYNC|SYNC]"));
+  fn.subcommands.push_back(spec("function|flush", -2, kWrite | kNoScript, FunctionFlush, "7.0.0",
+                                "Deletes all libraries and functions.",
+                                "O(N) where N is the number of functions deleted", "[ASYNC|SYNC]"));
   fn.subcommands.push_back(spec("function|list", -2, kNoScript, FunctionList, "7.0.0",
                                 "Returns information about all libraries.",
                                 "O(N) where N is the number of functions",
@@ -283,13 +279,13 @@ void RegisterFunctionCommands(std::vector<CommandSpec>* out) {
                                 "O(N) where N is the number of functions on the payload",
                                 "serialized-value:string [FLUSH|APPEND|REPLACE]"));
   fn.subcommands.push_back(spec("function|stats", 2, kNoScript, FunctionStats, "7.0.0",
-                                "Returns information about a function during execution.",
-                                "O(1)", ""));
+                                "Returns information about a function during execution.", "O(1)",
+                                ""));
   fn.subcommands.push_back(spec("function|kill", 2, kNoScript, FunctionKill, "7.0.0",
                                 "Terminates a function during execution.", "O(1)", ""));
   fn.subcommands.push_back(spec("function|help", 2, kLoading | kStale, FunctionHelp, "7.0.0",
-                                "Returns helpful text about the different subcommands.",
-                                "O(1)", ""));
+                                "Returns helpful text about the different subcommands.", "O(1)",
+                                ""));
   out->push_back(std::move(fn));
 }
 

@@ -89,7 +89,9 @@ void ScriptHelp(Context& ctx) {
       "    Load a script into the scripts cache without executing it.",
       "HELP",
       "    Prints this help.",
-      nullptr, nullptr, nullptr};
+      nullptr,
+      nullptr,
+      nullptr};
   WriteHelp(ctx, std::span<const char* const>(kLines.data(), 17));
 }
 
@@ -116,9 +118,9 @@ void RegisterScriptCommands(std::vector<CommandSpec>* out) {
                       "Executes a read-only server-side Lua script by SHA1 digest.",
                       "Depends on the script that is executed.", kShaArgs));
   for (size_t i = out->size() - 4; i < out->size(); ++i) (*out)[i].find_keys = ScriptKeys;
-  CommandSpec script = spec("script", -2, 0, nullptr, "2.6.0",
-                            "A container for Lua scripts management commands.",
-                            "Depends on subcommand.", "");
+  CommandSpec script =
+      spec("script", -2, 0, nullptr, "2.6.0", "A container for Lua scripts management commands.",
+           "Depends on subcommand.", "");
   script.subcommands.push_back(spec("script|debug", 3, kNoScript, ScriptDebug, "3.2.0",
                                     "Sets the debug mode of server-side Lua scripts.", "O(1)",
                                     "YES|SYNC|NO"));
@@ -133,15 +135,15 @@ void RegisterScriptCommands(std::vector<CommandSpec>* out) {
                                     "O(N) with N being the number of scripts in cache",
                                     "[ASYNC|SYNC]"));
   script.subcommands.push_back(spec("script|kill", 2, kNoScript, ScriptKill, "2.6.0",
-                                    "Terminates a server-side Lua script during execution.",
-                                    "O(1)", ""));
+                                    "Terminates a server-side Lua script during execution.", "O(1)",
+                                    ""));
   script.subcommands.push_back(spec("script|load", 3, kNoScript | kStale, ScriptLoad, "2.6.0",
                                     "Loads a server-side Lua script to the script cache.",
                                     "O(N) with N being the length in bytes of the script body.",
                                     "script:string"));
   script.subcommands.push_back(spec("script|help", 2, kLoading | kStale, ScriptHelp, "5.0.0",
-                                    "Returns helpful text about the different subcommands.",
-                                    "O(1)", ""));
+                                    "Returns helpful text about the different subcommands.", "O(1)",
+                                    ""));
   out->push_back(std::move(script));
 }
 

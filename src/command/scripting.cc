@@ -1,9 +1,8 @@
 #include "scripting.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -37,9 +36,7 @@ void ScriptKeys(std::span<const std::string_view> args, std::vector<std::string_
 Scripting::Scripting(Dispatcher* dispatcher, ServerState* server, const CommandTable* table)
     : dispatcher_(dispatcher), server_(server), table_(table) {}
 
-int64_t Scripting::running_ms() const {
-  return running_ ? WallClockMs() - started_ms_ : 0;
-}
+int64_t Scripting::running_ms() const { return running_ ? WallClockMs() - started_ms_ : 0; }
 
 bool Scripting::SplitKeys(Context& ctx, std::vector<std::string>* keys,
                           std::vector<std::string>* argv) {
@@ -204,8 +201,7 @@ void Scripting::FCall(Context& ctx, bool read_only) {
     return;
   }
   // Functions always declare their flags (Redis treats them as a shebang).
-  if (RefusedForCluster(ctx, fn->flags) ||
-      RefusedForMemory(ctx, fn->flags | script::kHasShebang)) {
+  if (RefusedForCluster(ctx, fn->flags) || RefusedForMemory(ctx, fn->flags | script::kHasShebang)) {
     return;
   }
   const bool no_writes = read_only || (fn->flags & script::kNoWrites);

@@ -48,9 +48,9 @@ constexpr const char* kRedisVersion = "7.2.4";
 constexpr int kRedisVersionNum = 0x070204;
 
 // Registry keys.
-constexpr const char* kGlobalsKey = "causalkv.globals";          // the real globals
-constexpr const char* kLoadRedisKey = "causalkv.load_redis";     // redis during FUNCTION LOAD
-constexpr const char* kRunProxyKey = "causalkv.run_globals";     // what scripts see as globals
+constexpr const char* kGlobalsKey = "causalkv.globals";       // the real globals
+constexpr const char* kLoadRedisKey = "causalkv.load_redis";  // redis during FUNCTION LOAD
+constexpr const char* kRunProxyKey = "causalkv.run_globals";  // what scripts see as globals
 
 using RunContext = RunState;
 RunContext* current = nullptr;
@@ -112,8 +112,8 @@ bool IsReadonlyProxy(lua_State* L, int index) {
 // it (strict: a missing key is an error), writes fail.
 void PushReadonlyProxy(lua_State* L, int index, bool strict) {
   if (index < 0) index = lua_gettop(L) + 1 + index;
-  lua_newtable(L);                    // proxy
-  lua_newtable(L);                    // its metatable
+  lua_newtable(L);  // proxy
+  lua_newtable(L);  // its metatable
   if (strict) {
     lua_pushvalue(L, index);
     lua_pushcclosure(L, StrictIndex, 1);
@@ -202,8 +202,7 @@ bool CheckCommand(lua_State* L) {
     owned.push_back(std::move(arg));
   }
   std::vector<std::string_view> args(owned.begin(), owned.end());
-  return current != nullptr && current->handler != nullptr &&
-         current->handler->CommandExists(args);
+  return current != nullptr && current->handler != nullptr && current->handler->CommandExists(args);
 }
 
 int RedisAclCheckCmd(lua_State* L) {
@@ -272,10 +271,18 @@ int RedisLog(lua_State* L) {
     msg.append(s, len);
   }
   switch (level) {
-    case 0: spdlog::debug("script: {}", msg); break;
-    case 1: spdlog::info("script: {}", msg); break;  // verbose
-    case 2: spdlog::info("script: {}", msg); break;  // notice
-    default: spdlog::warn("script: {}", msg); break;
+    case 0:
+      spdlog::debug("script: {}", msg);
+      break;
+    case 1:
+      spdlog::info("script: {}", msg);
+      break;  // verbose
+    case 2:
+      spdlog::info("script: {}", msg);
+      break;  // notice
+    default:
+      spdlog::warn("script: {}", msg);
+      break;
   }
   return 0;
 }
@@ -293,7 +300,9 @@ int RedisSetResp(lua_State* L) {
 int RedisSetRepl(lua_State* L) {
   if (lua_gettop(L) != 1) return RaiseTable(L, "ERR redis.set_repl() requires two arguments.");
   const int v = static_cast<int>(lua_tonumber(L, 1));
-  if (v < 0 || v > 3) return RaiseTable(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+  if (v < 0 || v > 3)
+    return RaiseTable(
+        L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
   return 0;
 }
 
@@ -428,9 +437,8 @@ bool CanYield(lua_State* L, int first_level = 0) {
   for (int level = first_level; lua_getstack(L, level, &ar); ++level) {
     if (!lua_getinfo(L, "nS", &ar)) return false;
     if (std::strcmp(ar.what, "C") == 0) return false;
-    if (ar.namewhat != nullptr &&
-        (std::strcmp(ar.namewhat, "metamethod") == 0 ||
-         std::strcmp(ar.namewhat, "for iterator") == 0)) {
+    if (ar.namewhat != nullptr && (std::strcmp(ar.namewhat, "metamethod") == 0 ||
+                                   std::strcmp(ar.namewhat, "for iterator") == 0)) {
       return false;
     }
   }
@@ -442,7 +450,8 @@ void CountHook(lua_State* L, lua_Debug* ar) {
   // Once killed, the error is raised at the script's next line, not in the
   // pcall/coroutine wrappers' own (kPauseWrappers): as in Redis, a kill
   // caught by pcall on the line that called it stays caught.
-  if (current->killed && lua_getinfo(L, "S", ar) && std::strcmp(ar->source, "=pause_wrappers") == 0) {
+  if (current->killed && lua_getinfo(L, "S", ar) &&
+      std::strcmp(ar->source, "=pause_wrappers") == 0) {
     return;
   }
   if (!current->killed) {
@@ -576,12 +585,18 @@ constexpr const char* kBadLibraryName =
     "one character long";
 
 bool ParseFlag(std::string_view name, uint32_t* flags) {
-  if (name == "no-writes") *flags |= kNoWrites;
-  else if (name == "allow-oom") *flags |= kAllowOom;
-  else if (name == "allow-stale") *flags |= kAllowStale;
-  else if (name == "no-cluster") *flags |= kNoCluster;
-  else if (name == "allow-cross-slot-keys") *flags |= kAllowCrossSlotKeys;
-  else return false;
+  if (name == "no-writes")
+    *flags |= kNoWrites;
+  else if (name == "allow-oom")
+    *flags |= kAllowOom;
+  else if (name == "allow-stale")
+    *flags |= kAllowStale;
+  else if (name == "no-cluster")
+    *flags |= kNoCluster;
+  else if (name == "allow-cross-slot-keys")
+    *flags |= kAllowCrossSlotKeys;
+  else
+    return false;
   return true;
 }
 
@@ -606,20 +621,27 @@ const char* RegisterFunctionImpl(lua_State* L) {
   if (argc == 1 && lua_istable(L, 1)) {
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
-      if (lua_type(L, -2) != LUA_TSTRING) return fail("named argument key given to redis.register_function is not a string");
+      if (lua_type(L, -2) != LUA_TSTRING)
+        return fail("named argument key given to redis.register_function is not a string");
       const std::string_view key = lua_tostring(L, -2);
       if (key == "function_name") {
-        if (lua_type(L, -1) != LUA_TSTRING) return fail("function_name argument given to redis.register_function must be a string");
+        if (lua_type(L, -1) != LUA_TSTRING)
+          return fail("function_name argument given to redis.register_function must be a string");
         fn.name = lua_tostring(L, -1);
       } else if (key == "description") {
-        if (lua_type(L, -1) != LUA_TSTRING) return fail("description argument given to redis.register_function must be a string");
+        if (lua_type(L, -1) != LUA_TSTRING)
+          return fail("description argument given to redis.register_function must be a string");
         fn.description = lua_tostring(L, -1);
       } else if (key == "callback") {
-        if (!lua_isfunction(L, -1)) return fail("callback argument given to redis.register_function must be a function");
+        if (!lua_isfunction(L, -1))
+          return fail("callback argument given to redis.register_function must be a function");
         lua_pushvalue(L, -1);
         fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
       } else if (key == "flags") {
-        if (!lua_istable(L, -1)) return fail("flags argument to redis.register_function must be a table representing function flags");
+        if (!lua_istable(L, -1))
+          return fail(
+              "flags argument to redis.register_function must be a table representing function "
+              "flags");
         for (int i = 1;; ++i) {
           lua_rawgeti(L, -1, i);
           if (lua_isnil(L, -1)) {
@@ -635,13 +657,16 @@ const char* RegisterFunctionImpl(lua_State* L) {
       }
       lua_pop(L, 1);
     }
-    if (fn.name.empty() && fn.ref == 0) return fail("redis.register_function must get a function name argument");
+    if (fn.name.empty() && fn.ref == 0)
+      return fail("redis.register_function must get a function name argument");
     if (fn.name.empty()) return fail("redis.register_function must get a function name argument");
     if (fn.ref == 0) return fail("redis.register_function must get a callback argument");
   } else {
     if (argc != 2) return fail("wrong number of arguments to redis.register_function");
-    if (lua_type(L, 1) != LUA_TSTRING) return fail("first argument to redis.register_function must be a string");
-    if (!lua_isfunction(L, 2)) return fail("second argument to redis.register_function must be a function");
+    if (lua_type(L, 1) != LUA_TSTRING)
+      return fail("first argument to redis.register_function must be a string");
+    if (!lua_isfunction(L, 2))
+      return fail("second argument to redis.register_function must be a function");
     fn.name = lua_tostring(L, 1);
     lua_pushvalue(L, 2);
     fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -679,7 +704,8 @@ bool ParseScriptShebang(std::string_view line, uint32_t* flags, std::string* err
     pos = end;
   }
   if (parts.empty() || parts[0] != "#!lua") {
-    *error = "ERR Unexpected engine in script shebang: " + std::string(parts.empty() ? line : parts[0]);
+    *error =
+        "ERR Unexpected engine in script shebang: " + std::string(parts.empty() ? line : parts[0]);
     return false;
   }
   *flags = kHasShebang;
@@ -852,8 +878,8 @@ void Engine::FlushScripts() {
 }
 
 Engine::RunStatus Engine::RunScript(std::string_view sha, std::span<const std::string_view> keys,
-                                   std::span<const std::string_view> argv, CallHandler& handler,
-                                   resp::Writer& w) {
+                                    std::span<const std::string_view> argv, CallHandler& handler,
+                                    resp::Writer& w) {
   std::string lower(sha);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const Script& script = scripts_.at(lower);
@@ -861,8 +887,8 @@ Engine::RunStatus Engine::RunScript(std::string_view sha, std::span<const std::s
 }
 
 Engine::RunStatus Engine::RunFunction(const Function& fn, std::span<const std::string_view> keys,
-                                     std::span<const std::string_view> argv,
-                                     CallHandler& handler, resp::Writer& w) {
+                                      std::span<const std::string_view> argv, CallHandler& handler,
+                                      resp::Writer& w) {
   return Run(fn.ref, true, fn.name, keys, argv, handler, w);
 }
 
@@ -1137,8 +1163,10 @@ bool Engine::LoadLibrary(std::string_view code, bool replace, std::string* name,
   };
   if (rc != 0) {
     std::string msg;
-    if (lua_istable(L, -1)) msg = FieldString(L, lua_gettop(L), "err");
-    else if (const char* s = lua_tostring(L, -1)) msg = s;
+    if (lua_istable(L, -1))
+      msg = FieldString(L, lua_gettop(L), "err");
+    else if (const char* s = lua_tostring(L, -1))
+      msg = s;
     lua_pop(L, 2);
     drop();
     *error = "ERR Error registering functions: " + msg;

@@ -40,29 +40,48 @@ int ReadNumber(const char** fmt, int def) {
 // the endianness and alignment options, which have size 0.
 size_t OptionSize(lua_State* L, char opt, const char** fmt, FormatState* h) {
   switch (opt) {
-    case 'B': case 'b': return 1;
-    case 'H': case 'h': return 2;
-    case 'L': case 'l': return sizeof(long);
-    case 'T': return sizeof(size_t);
-    case 'f': return sizeof(float);
-    case 'd': return sizeof(double);
-    case 'x': return 1;
-    case 'c': return static_cast<size_t>(ReadNumber(fmt, 1));
-    case 'i': case 'I': {
+    case 'B':
+    case 'b':
+      return 1;
+    case 'H':
+    case 'h':
+      return 2;
+    case 'L':
+    case 'l':
+      return sizeof(long);
+    case 'T':
+      return sizeof(size_t);
+    case 'f':
+      return sizeof(float);
+    case 'd':
+      return sizeof(double);
+    case 'x':
+      return 1;
+    case 'c':
+      return static_cast<size_t>(ReadNumber(fmt, 1));
+    case 'i':
+    case 'I': {
       const int n = ReadNumber(fmt, sizeof(int));
-      if (n > kMaxIntSize) luaL_error(L, "integral size %d is larger than limit of %d", n, kMaxIntSize);
+      if (n > kMaxIntSize)
+        luaL_error(L, "integral size %d is larger than limit of %d", n, kMaxIntSize);
       return static_cast<size_t>(n);
     }
-    case ' ': return 0;
-    case '<': h->little = true; return 0;
-    case '>': h->little = false; return 0;
+    case ' ':
+      return 0;
+    case '<':
+      h->little = true;
+      return 0;
+    case '>':
+      h->little = false;
+      return 0;
     case '!': {
       const int a = ReadNumber(fmt, kNativeAlign);
       if (a & (a - 1)) luaL_error(L, "alignment %d is not a power of 2", a);
       h->max_align = a;
       return 0;
     }
-    case 's': return 0;
+    case 's':
+      return 0;
     default:
       luaL_argerror(L, 1, lua_pushfstring(L, "invalid format option '%c'", opt));
       return 0;
@@ -99,7 +118,15 @@ int StructPack(lua_State* L) {
     total += gap;
     for (size_t i = 0; i < gap; ++i) luaL_addchar(&b, '\0');
     switch (opt) {
-      case 'b': case 'B': case 'h': case 'H': case 'l': case 'L': case 'T': case 'i': case 'I': {
+      case 'b':
+      case 'B':
+      case 'h':
+      case 'H':
+      case 'l':
+      case 'L':
+      case 'T':
+      case 'i':
+      case 'I': {
         const lua_Number n = luaL_checknumber(L, arg++);
         const bool is_signed = opt == 'b' || opt == 'h' || opt == 'l' || opt == 'i';
         const uint64_t v = is_signed ? static_cast<uint64_t>(static_cast<int64_t>(n))
@@ -125,7 +152,8 @@ int StructPack(lua_State* L) {
         PutInteger(&b, bits, h.little, 8);
         break;
       }
-      case 'c': case 's': {
+      case 'c':
+      case 's': {
         size_t len;
         const char* s = luaL_checklstring(L, arg, &len);
         // As Redis's struct: 's' takes the whole string (zeros included)
@@ -175,7 +203,15 @@ int StructUnpack(lua_State* L) {
     luaL_argcheck(L, pos <= len && size <= len - pos, 2, "data string too short");
     luaL_checkstack(L, 2, "too many results");
     switch (opt) {
-      case 'b': case 'B': case 'h': case 'H': case 'l': case 'L': case 'T': case 'i': case 'I': {
+      case 'b':
+      case 'B':
+      case 'h':
+      case 'H':
+      case 'l':
+      case 'L':
+      case 'T':
+      case 'i':
+      case 'I': {
         uint64_t v = GetInteger(data + pos, h.little, size);
         const bool is_signed = opt == 'b' || opt == 'h' || opt == 'l' || opt == 'i';
         if (is_signed && size < 8 && (v >> (8 * size - 1)) & 1) v |= ~uint64_t{0} << (8 * size);
@@ -204,7 +240,8 @@ int StructUnpack(lua_State* L) {
       }
       case 'c': {
         if (size == 0) {
-          if (results == 0 || !lua_isnumber(L, -1)) luaL_error(L, "format 'c0' needs a previous size");
+          if (results == 0 || !lua_isnumber(L, -1))
+            luaL_error(L, "format 'c0' needs a previous size");
           size = static_cast<size_t>(lua_tonumber(L, -1));
           lua_pop(L, 1);
           --results;
@@ -259,18 +296,38 @@ void PutBig(luaL_Buffer* b, uint64_t v, int bytes) {
 void PackInteger(luaL_Buffer* b, int64_t v) {
   if (v >= 0) {
     const uint64_t u = static_cast<uint64_t>(v);
-    if (u <= 127) PutByte(b, static_cast<unsigned char>(u));
-    else if (u <= 0xff) { PutByte(b, 0xcc); PutBig(b, u, 1); }
-    else if (u <= 0xffff) { PutByte(b, 0xcd); PutBig(b, u, 2); }
-    else if (u <= 0xffffffffull) { PutByte(b, 0xce); PutBig(b, u, 4); }
-    else { PutByte(b, 0xcf); PutBig(b, u, 8); }
+    if (u <= 127)
+      PutByte(b, static_cast<unsigned char>(u));
+    else if (u <= 0xff) {
+      PutByte(b, 0xcc);
+      PutBig(b, u, 1);
+    } else if (u <= 0xffff) {
+      PutByte(b, 0xcd);
+      PutBig(b, u, 2);
+    } else if (u <= 0xffffffffull) {
+      PutByte(b, 0xce);
+      PutBig(b, u, 4);
+    } else {
+      PutByte(b, 0xcf);
+      PutBig(b, u, 8);
+    }
   } else {
     const uint64_t u = static_cast<uint64_t>(v);
-    if (v >= -32) PutByte(b, static_cast<unsigned char>(u));
-    else if (v >= -128) { PutByte(b, 0xd0); PutBig(b, u, 1); }
-    else if (v >= -32768) { PutByte(b, 0xd1); PutBig(b, u, 2); }
-    else if (v >= -2147483648LL) { PutByte(b, 0xd2); PutBig(b, u, 4); }
-    else { PutByte(b, 0xd3); PutBig(b, u, 8); }
+    if (v >= -32)
+      PutByte(b, static_cast<unsigned char>(u));
+    else if (v >= -128) {
+      PutByte(b, 0xd0);
+      PutBig(b, u, 1);
+    } else if (v >= -32768) {
+      PutByte(b, 0xd1);
+      PutBig(b, u, 2);
+    } else if (v >= -2147483648LL) {
+      PutByte(b, 0xd2);
+      PutBig(b, u, 4);
+    } else {
+      PutByte(b, 0xd3);
+      PutBig(b, u, 8);
+    }
   }
 }
 
@@ -295,10 +352,18 @@ void PackNumber(luaL_Buffer* b, double n) {
 }
 
 void PackString(luaL_Buffer* b, const char* s, size_t len) {
-  if (len < 32) PutByte(b, static_cast<unsigned char>(0xa0 | len));
-  else if (len <= 0xff) { PutByte(b, 0xd9); PutBig(b, len, 1); }
-  else if (len <= 0xffff) { PutByte(b, 0xda); PutBig(b, len, 2); }
-  else { PutByte(b, 0xdb); PutBig(b, len, 4); }
+  if (len < 32)
+    PutByte(b, static_cast<unsigned char>(0xa0 | len));
+  else if (len <= 0xff) {
+    PutByte(b, 0xd9);
+    PutBig(b, len, 1);
+  } else if (len <= 0xffff) {
+    PutByte(b, 0xda);
+    PutBig(b, len, 2);
+  } else {
+    PutByte(b, 0xdb);
+    PutBig(b, len, 4);
+  }
   luaL_addlstring(b, s, len);
 }
 
@@ -370,9 +435,15 @@ void PackValue(lua_State* L, std::string* out, int level) {
       }
       size_t n;
       if (IsArray(L, &n)) {
-        if (n < 16) out->push_back(static_cast<char>(0x90 | n));
-        else if (n <= 0xffff) { out->push_back(static_cast<char>(0xdc)); AppendBig(out, n, 2); }
-        else { out->push_back(static_cast<char>(0xdd)); AppendBig(out, n, 4); }
+        if (n < 16)
+          out->push_back(static_cast<char>(0x90 | n));
+        else if (n <= 0xffff) {
+          out->push_back(static_cast<char>(0xdc));
+          AppendBig(out, n, 2);
+        } else {
+          out->push_back(static_cast<char>(0xdd));
+          AppendBig(out, n, 4);
+        }
         for (size_t i = 1; i <= n; ++i) {
           lua_rawgeti(L, -1, static_cast<int>(i));
           PackValue(L, out, level + 1);
@@ -386,9 +457,15 @@ void PackValue(lua_State* L, std::string* out, int level) {
         lua_pop(L, 1);
         ++pairs;
       }
-      if (pairs < 16) out->push_back(static_cast<char>(0x80 | pairs));
-      else if (pairs <= 0xffff) { out->push_back(static_cast<char>(0xde)); AppendBig(out, pairs, 2); }
-      else { out->push_back(static_cast<char>(0xdf)); AppendBig(out, pairs, 4); }
+      if (pairs < 16)
+        out->push_back(static_cast<char>(0x80 | pairs));
+      else if (pairs <= 0xffff) {
+        out->push_back(static_cast<char>(0xde));
+        AppendBig(out, pairs, 2);
+      } else {
+        out->push_back(static_cast<char>(0xdf));
+        AppendBig(out, pairs, 4);
+      }
       lua_pushnil(L);
       while (lua_next(L, -2) != 0) {
         lua_pushvalue(L, -2);
@@ -509,17 +586,42 @@ void Decode(lua_State* L, Cursor* c, int depth) {
     DecodeMap(L, c, 1, t & 0x0f, depth);
   } else {
     switch (t) {
-      case 0xc0: lua_pushnil(L); c->Skip(1); break;
-      case 0xc2: lua_pushboolean(L, 0); c->Skip(1); break;
-      case 0xc3: lua_pushboolean(L, 1); c->Skip(1); break;
-      case 0xcc: number(1, false); break;
-      case 0xcd: number(2, false); break;
-      case 0xce: number(4, false); break;
-      case 0xcf: number(8, false); break;
-      case 0xd0: number(1, true); break;
-      case 0xd1: number(2, true); break;
-      case 0xd2: number(4, true); break;
-      case 0xd3: number(8, true); break;
+      case 0xc0:
+        lua_pushnil(L);
+        c->Skip(1);
+        break;
+      case 0xc2:
+        lua_pushboolean(L, 0);
+        c->Skip(1);
+        break;
+      case 0xc3:
+        lua_pushboolean(L, 1);
+        c->Skip(1);
+        break;
+      case 0xcc:
+        number(1, false);
+        break;
+      case 0xcd:
+        number(2, false);
+        break;
+      case 0xce:
+        number(4, false);
+        break;
+      case 0xcf:
+        number(8, false);
+        break;
+      case 0xd0:
+        number(1, true);
+        break;
+      case 0xd1:
+        number(2, true);
+        break;
+      case 0xd2:
+        number(4, true);
+        break;
+      case 0xd3:
+        number(8, true);
+        break;
       case 0xca: {
         if (!c->Need(5)) return;
         const uint32_t bits = static_cast<uint32_t>(c->Big(1, 4));

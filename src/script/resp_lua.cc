@@ -206,8 +206,10 @@ void Write(lua_State* L, int index, int script_resp, resp::Writer& w, int depth)
     case LUA_TBOOLEAN: {
       const bool b = lua_toboolean(L, index) != 0;
       if (script_resp == 2) {
-        if (b) w.Integer(1);
-        else w.Null();
+        if (b)
+          w.Integer(1);
+        else
+          w.Null();
       } else {
         w.Bool(b);
       }
@@ -217,10 +219,14 @@ void Write(lua_State* L, int index, int script_resp, resp::Writer& w, int depth)
       const double d = lua_tonumber(L, index);
       // As C's cast: truncated toward zero (out of range: the nearest end).
       int64_t v;
-      if (std::isnan(d)) v = INT64_MIN;
-      else if (d >= 9.2233720368547758e18) v = INT64_MIN;
-      else if (d <= -9.2233720368547758e18) v = INT64_MIN;
-      else v = static_cast<int64_t>(d);
+      if (std::isnan(d))
+        v = INT64_MIN;
+      else if (d >= 9.2233720368547758e18)
+        v = INT64_MIN;
+      else if (d <= -9.2233720368547758e18)
+        v = INT64_MIN;
+      else
+        v = static_cast<int64_t>(d);
       w.Integer(v);
       return;
     }

@@ -18,15 +18,25 @@ class FakeHandler : public CallHandler {
     calls.emplace_back(args.begin(), args.end());
     last_resp = resp;
     const std::string name(args[0]);
-    if (name == "int") *reply = ":42\r\n";
-    else if (name == "nil") *reply = "$-1\r\n";
-    else if (name == "status") *reply = "+PONG\r\n";
-    else if (name == "err") *reply = "-WRONGTYPE bad type\r\n";
-    else if (name == "arr") *reply = "*3\r\n$1\r\na\r\n:1\r\n*-1\r\n";
-    else if (name == "map") *reply = "%1\r\n$1\r\nk\r\n,1.5\r\n";
-    else if (name == "null3") *reply = "_\r\n";
-    else if (name == "bool3") *reply = "#t\r\n";
-    else *reply = "$" + std::to_string(args.back().size()) + "\r\n" + std::string(args.back()) + "\r\n";
+    if (name == "int")
+      *reply = ":42\r\n";
+    else if (name == "nil")
+      *reply = "$-1\r\n";
+    else if (name == "status")
+      *reply = "+PONG\r\n";
+    else if (name == "err")
+      *reply = "-WRONGTYPE bad type\r\n";
+    else if (name == "arr")
+      *reply = "*3\r\n$1\r\na\r\n:1\r\n*-1\r\n";
+    else if (name == "map")
+      *reply = "%1\r\n$1\r\nk\r\n,1.5\r\n";
+    else if (name == "null3")
+      *reply = "_\r\n";
+    else if (name == "bool3")
+      *reply = "#t\r\n";
+    else
+      *reply =
+          "$" + std::to_string(args.back().size()) + "\r\n" + std::string(args.back()) + "\r\n";
   }
   TickAction Tick() override {
     ++ticks;
@@ -177,8 +187,11 @@ TEST_F(EngineTest, CmsgpackKnownVectors) {
             "$8\r\n\xff\xcc\xc8\xce\x00\x01\x11\x70\r\n"s);
   EXPECT_EQ(Eval("return cmsgpack.pack(1.5)"), "$5\r\n\xca\x3f\xc0\x00\x00\r\n"s);
   EXPECT_EQ(Eval("return cmsgpack.pack('abc', true, false)"),
-            "$6\r\n\xa3" "abc\xc3\xc2\r\n");
-  EXPECT_EQ(Eval("return cmsgpack.pack({a=1})"), "$4\r\n\x81\xa1" "a\x01\r\n");
+            "$6\r\n\xa3"
+            "abc\xc3\xc2\r\n");
+  EXPECT_EQ(Eval("return cmsgpack.pack({a=1})"),
+            "$4\r\n\x81\xa1"
+            "a\x01\r\n");
   EXPECT_EQ(Eval("local t = cmsgpack.unpack(cmsgpack.pack({1, {x='y'}, 'z'})) "
                  "return {t[1], t[2].x, t[3]}"),
             "*3\r\n:1\r\n$1\r\ny\r\n$1\r\nz\r\n");
@@ -194,7 +207,8 @@ TEST_F(EngineTest, FunctionsLoadCallAndDump) {
       "#!lua name=lib\nredis.register_function('echo', function(keys, args) return args[1] end)\n"
       "redis.register_function{function_name='ro', callback=function() return 1 end, "
       "flags={'no-writes'}, description='d'}",
-      false, &name, &error)) << error;
+      false, &name, &error))
+      << error;
   EXPECT_EQ(name, "lib");
   const Function* fn = engine.FindFunction("ro");
   ASSERT_NE(fn, nullptr);
@@ -208,10 +222,11 @@ TEST_F(EngineTest, FunctionsLoadCallAndDump) {
   EXPECT_FALSE(engine.LoadLibrary("#!lua name=lib\nredis.register_function('x', function() end)",
                                   false, &name, &error));
   EXPECT_EQ(error, "ERR Library 'lib' already exists");
-  EXPECT_FALSE(engine.LoadLibrary("#!lua name=other\nredis.call('get', 'x')", false, &name,
-                                  &error));
-  EXPECT_EQ(error, "ERR Error registering functions: ERR user_function:2: Script attempted to "
-                   "access nonexistent global variable 'call'");
+  EXPECT_FALSE(
+      engine.LoadLibrary("#!lua name=other\nredis.call('get', 'x')", false, &name, &error));
+  EXPECT_EQ(error,
+            "ERR Error registering functions: ERR user_function:2: Script attempted to "
+            "access nonexistent global variable 'call'");
   const std::string dump = engine.DumpLibraries();
   engine.FlushLibraries();
   EXPECT_EQ(engine.FindFunction("echo"), nullptr);
@@ -226,38 +241,59 @@ TEST_F(EngineTest, FunctionsLoadCallAndDump) {
 // Every error path of the C functions, for the sanitizers: Lua 5.1 unwinds
 // with longjmp, so an error raised with a C++ string alive would leak.
 TEST_F(EngineTest, ErrorPathsLeaveNothingBehind) {
-  for (const char* body : {
-           "return redis.call()", "return redis.call({})", "return redis.call('err')",
-           "return redis.pcall('err')", "return redis.sha1hex()", "return redis.log()",
-           "return redis.log('x', 'y')", "return redis.log(9, 'y')", "return redis.setresp(5)",
-           "return redis.set_repl(9)", "return redis.error_reply(1)",
-           "return redis.status_reply()", "return redis.acl_check_cmd('nosuch')",
-           "return redis.acl_check_cmd()", "return struct.pack('z')",
-           "return struct.pack('i9', 1)", "return struct.unpack('>I4', 'ab')",
-           "return struct.size('s')", "return struct.pack('c5', 'ab')",
-           "return cmsgpack.unpack('\\193')", "return cmsgpack.unpack_one('', -1)",
-           "return cmsgpack.unpack_limit('\\1', 1, 5)", "return cmsgpack.pack()",
-           "return cjson.decode('{')", "return nosuchglobal", "x = 1", "string.x = 1",
-           "rawset(string, 'x', 1)", "error()", "error(nil)", "error({})",
-           "return loadstring('x =')", "coroutine.yield()"}) {
+  for (const char* body : {"return redis.call()",
+                           "return redis.call({})",
+                           "return redis.call('err')",
+                           "return redis.pcall('err')",
+                           "return redis.sha1hex()",
+                           "return redis.log()",
+                           "return redis.log('x', 'y')",
+                           "return redis.log(9, 'y')",
+                           "return redis.setresp(5)",
+                           "return redis.set_repl(9)",
+                           "return redis.error_reply(1)",
+                           "return redis.status_reply()",
+                           "return redis.acl_check_cmd('nosuch')",
+                           "return redis.acl_check_cmd()",
+                           "return struct.pack('z')",
+                           "return struct.pack('i9', 1)",
+                           "return struct.unpack('>I4', 'ab')",
+                           "return struct.size('s')",
+                           "return struct.pack('c5', 'ab')",
+                           "return cmsgpack.unpack('\\193')",
+                           "return cmsgpack.unpack_one('', -1)",
+                           "return cmsgpack.unpack_limit('\\1', 1, 5)",
+                           "return cmsgpack.pack()",
+                           "return cjson.decode('{')",
+                           "return nosuchglobal",
+                           "x = 1",
+                           "string.x = 1",
+                           "rawset(string, 'x', 1)",
+                           "error()",
+                           "error(nil)",
+                           "error({})",
+                           "return loadstring('x =')",
+                           "coroutine.yield()"}) {
     const std::string reply = Eval(body);
     EXPECT_FALSE(reply.empty()) << body;
   }
   std::string name, error;
-  for (const char* code : {
-           "#!lua name=l\nredis.register_function{function_name='f', callback=function() end, "
-           "flags={'bad'}}",
-           "#!lua name=l\nredis.register_function{callback=function() end, foo=1}",
-           "#!lua name=l\nredis.register_function('f-1', function() end)",
-           "#!lua name=l\nredis.register_function('f', function() end) "
-           "redis.register_function('f', function() end)",
-           "#!lua name=l\nredis.register_function('f', 1)", "#!lua name=l\nerror('x')",
-           "#!lua name=l\nreturn nosuch"}) {
+  for (const char* code :
+       {"#!lua name=l\nredis.register_function{function_name='f', callback=function() end, "
+        "flags={'bad'}}",
+        "#!lua name=l\nredis.register_function{callback=function() end, foo=1}",
+        "#!lua name=l\nredis.register_function('f-1', function() end)",
+        "#!lua name=l\nredis.register_function('f', function() end) "
+        "redis.register_function('f', function() end)",
+        "#!lua name=l\nredis.register_function('f', 1)", "#!lua name=l\nerror('x')",
+        "#!lua name=l\nreturn nosuch"}) {
     EXPECT_FALSE(engine.LoadLibrary(code, false, &name, &error)) << code;
   }
   EXPECT_EQ(engine.function_count(), 0u);
-  EXPECT_FALSE(engine.LoadLibrary("#!lua name=l\npcall(function() while true do end end)\n"
-                                  "while true do end", false, &name, &error));
+  EXPECT_FALSE(
+      engine.LoadLibrary("#!lua name=l\npcall(function() while true do end end)\n"
+                         "while true do end",
+                         false, &name, &error));
   EXPECT_EQ(error, "ERR Error registering functions: ERR FUNCTION LOAD timeout");
 }
 
