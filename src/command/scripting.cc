@@ -87,8 +87,6 @@ void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t f
   started_ms_ = WallClockMs();
   running_name_ = std::move(name);
   running_command_.assign(ctx.args.begin(), ctx.args.end());
-  engine_.set_kill_source(is_function ? script::KillSource::kFunction
-                                      : script::KillSource::kScript);
   server_->script_running = true;
   // Suspending holds the caller's reply: not for a command of EXEC (its
   // reply is part of EXEC's), nor with peers (see scripting.h).

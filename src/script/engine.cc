@@ -27,7 +27,6 @@ struct RunState {
   CallHandler* handler = nullptr;
   int resp = 2;
   bool killed = false;
-  KillSource kill_source = KillSource::kScript;
   // FUNCTION LOAD in progress: where register_function puts what it gets.
   std::vector<Function>* registering = nullptr;
   // The coroutine the run is in: the only thread a hook may yield (a
@@ -944,7 +943,6 @@ Engine::RunStatus Engine::Run(int ref, bool is_function, std::string_view name,
   lua_State* L = L_;
   run_ = std::make_unique<RunState>();
   run_->handler = &handler;
-  run_->kill_source = kill_source_;
   run_name_.assign(name);
   co_ = lua_newthread(L);
   co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -15,7 +15,14 @@
 //   global variable"), and whatever a script manages to store in it anyway
 //   (rawset) is wiped when the run ends, with KEYS and ARGV.
 // - One run at a time: Run* is never re-entered (the command layer refuses
-//   EVAL and FCALL inside a script: they are flagged noscript).
+//   EVAL and FCALL inside a script: they are flagged noscript), and no run
+//   starts while one is suspended (the command layer answers -BUSY).
+// - A run is a Lua coroutine, so that it can be suspended past the busy
+//   threshold (Run* and Resume return kSuspended) and go on later. A hook
+//   can only yield through Lua frames: pcall and the coroutine functions
+//   scripts see are wrappers that keep this true (engine.cc), so only a
+//   loop inside a C callback (gsub, table.sort), a metamethod or an
+//   iterator cannot be suspended or killed until it returns.
 // - Errors reach the client as Redis 7 words them: "<error> script: <sha or
 //   function name>, on @user_script:<line>."
 //
@@ -62,10 +69,10 @@ class CallHandler {
   // script chose with redis.setresp). An error reply starts with '-'.
   virtual void Call(std::span<const std::string_view> args, int resp, std::string* reply) = 0;
   // Called every hundred thousand Lua instructions. kKill ends the script
-  // with the kill error (SCRIPT KILL, FUNCTION KILL), which pcall cannot
-  // catch; kYield suspends it (Run* return kSuspended) where that is safe
-  // (not inside a C function, metamethod or iterator), so that the server
-  // can serve others; Resume goes on.
+  // with the kill error (SCRIPT KILL, FUNCTION KILL), raised again at the
+  // script's next line if a pcall caught it; kYield suspends it (Run*
+  // return kSuspended) where that is safe, so that the server can serve
+  // others; Resume goes on.
   enum class TickAction { kContinue, kYield, kKill };
   virtual TickAction Tick() = 0;
   // redis.acl_check_cmd: whether `args` names a known command (and
@@ -75,9 +82,6 @@ class CallHandler {
  protected:
   ~CallHandler() = default;
 };
-
-// "Script killed by user with ..." (SCRIPT KILL or FUNCTION KILL).
-enum class KillSource { kScript, kFunction };
 
 struct Function {
   std::string name;
@@ -149,8 +153,6 @@ class Engine {
   std::string DumpLibraries() const;
   bool RestoreLibraries(std::string_view payload, std::string_view policy, std::string* error);
 
-  // Where a kill comes from, for its error text.
-  void set_kill_source(KillSource source) { kill_source_ = source; }
   // Bytes the Lua heap uses (used_memory_lua).
   size_t lua_memory() const;
 
@@ -172,7 +174,6 @@ class Engine {
   size_t scripts_bytes_ = 0;
   std::map<std::string, Library> libraries_;
   std::map<std::string, Function> functions_;
-  KillSource kill_source_ = KillSource::kScript;
   // The run in progress: its coroutine (anchored in the registry), name,
   // and state shared with the redis.* functions.
   lua_State* co_ = nullptr;
