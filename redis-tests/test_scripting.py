@@ -87,6 +87,19 @@ CONVERSIONS = [
     "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2), 1)}",
     "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
     "return tostring(loadstring('return 1')())",
+    "return type(getmetatable(''))",
+    "return type(getmetatable('').__index)",
+    "return ('abc'):upper() .. string.len('xy')",
+    "return type(collectgarbage)",
+    "return collectgarbage('count') > 0",
+    "return type(gcinfo)",
+    "return type(_G)",
+    "return _VERSION",
+    "return {xpcall(function() error('x') end, function(e) return 'handled: ' .. e end)}",
+    "return {xpcall(error, function(e) return 'h' end)}",
+    "return {xpcall(function() return 1, 2 end, function(e) return e end)}",
+    "return {xpcall(function() redis.call('nosuch') end, function(e) return type(e) end)}",
+    "return {xpcall(function() error('x') end, function(e) error('again') end)}",
     # cjson
     "return cjson.encode({1.5, 1e100, 'a\"b', true, {x={}}})",
     "return cjson.encode({[1]=1, [3]=3})",
@@ -209,6 +222,14 @@ ERRORS = [
     "return require",
     "return loadfile",
     "return dofile",
+    "return setfenv",
+    "return getfenv",
+    "return newproxy",
+    "return print",
+    "return module",
+    "return debug",
+    "getmetatable('').__index.x = 1 return 1",
+    "getmetatable('').foo = 1 return 1",
     "error('boom')",
     "error({err='CUSTOM failure'})",
     "local a = nil return a.b",
@@ -657,6 +678,11 @@ class BusyTest(unittest.TestCase):
     def test_script_kill_inside_pcall_raised_again_on_the_next_line(self):
         self.compare(("EVAL", "local ok, e = pcall(function() while true do end end)\n"
                       "return {ok, e}", "0"), [("PING",), ("SCRIPT", "KILL")])
+
+    def test_script_kill_inside_xpcall(self):
+        self.compare(("EVAL", "local ok, e = xpcall(function() while true do end end, "
+                      "function(e) return e end)\nreturn {ok, e}", "0"),
+                     [("PING",), ("SCRIPT", "KILL")])
 
     def test_function_kill(self):
         for srv in (self.oracle, self.server):

@@ -520,7 +520,8 @@ int IsLuaFunction(lua_State* L) {
 constexpr const char* kPauseWrappers = R"lua(
 local take, pause, is_lua, in_run_thread = ...
 local create, resume, status = coroutine.create, coroutine.resume, coroutine.status
-local raw_pcall, select, unpack, type, error = pcall, select, unpack, type, error
+local raw_pcall, raw_xpcall, select, unpack, type, error = pcall, xpcall, select, unpack, type,
+                                                        error
 local function pack(...) return {n = select('#', ...), ...} end
 local function drive(co, ...)
   local r = pack(resume(co, ...))
@@ -553,6 +554,24 @@ local yield = coroutine.yield
 coroutine.yield = function(...)
   if in_run_thread() then error('attempt to yield across metamethod/C-call boundary', 0) end
   return yield(...)
+end
+-- The handler runs after the function's coroutine died rather than at the
+-- error (no traceback is available to scripts anyway); an error inside it
+-- reads as Lua's own "error in error handling".
+local function handle(handler, err)
+  local ok, v = raw_pcall(handler, err)
+  if ok then return false, v end
+  return false, 'error in error handling'
+end
+xpcall = function(f, handler)
+  if not is_lua(f) then return raw_xpcall(f, handler) end
+  local co = create(f)
+  local r = drive(co)
+  if r[1] and status(co) == 'suspended' then
+    return handle(handler, 'attempt to yield across metamethod/C-call boundary')
+  end
+  if r[1] then return unpack(r, 1, r.n) end
+  return handle(handler, r[2])
 end
 coroutine.resume = function(co, ...)
   local r = drive(co, ...)
@@ -767,8 +786,9 @@ Engine::Engine() : L_(luaL_newstate()) {
   lua_call(L, 4, 0);
   lua_pushcfunction(L, ScriptRawset);
   lua_setglobal(L, "rawset");
-  // No file access: what reads files goes.
-  for (const char* name : {"loadfile", "dofile"}) {
+  // As Redis 7: no file access, no changing environments (which could
+  // reach the real globals), no print, no userdata factory.
+  for (const char* name : {"loadfile", "dofile", "setfenv", "getfenv", "newproxy", "print"}) {
     lua_pushnil(L);
     lua_setglobal(L, name);
   }
@@ -804,6 +824,16 @@ Engine::Engine() : L_(luaL_newstate()) {
     lua_setglobal(L, name);
     lua_pop(L, 1);
   }
+  // Strings' metatable: its __index becomes the read-only string library,
+  // and getmetatable('') sees a read-only proxy of it, so that no script
+  // can change what string methods do for the next one.
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1);
+  lua_getglobal(L, "string");
+  lua_setfield(L, -2, "__index");
+  PushReadonlyProxy(L, -1, false);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 2);
   // What scripts see as their globals: a strict read-only proxy of _G.
   // It becomes the thread's globals too, so that what loadstring compiles,
   // and getfenv(0), see the proxy rather than the real table.
