@@ -347,6 +347,15 @@ xpending nos g
 del s
 """
 
+# Scripts: the events of the commands a script runs, in order; for a RESP3
+# caller subscribed to them, after the script's reply.
+SCRIPTS = """
+eval "redis.call('set', KEYS[1], 'x'); return redis.call('incr', KEYS[2])" 2 sa sb
+eval "redis.call('rpush', KEYS[1], 'a', 'b'); redis.call('lpop', KEYS[1]); return redis.call('lpop', KEYS[1])" 1 sl
+eval "return redis.call('get', KEYS[1])" 1 nokey
+eval "redis.call('del', KEYS[1]); return redis.call('expire', KEYS[2], 100)" 2 sa sb
+"""
+
 # Read commands on missing keys (keymiss, m) and writes that look their
 # keys up without counting a miss.
 KEYMISS = """
@@ -552,6 +561,10 @@ class NotificationsOracle(unittest.TestCase):
         self.family(STREAMS)
         for flags in ("Kt", "Eg", "KEm", "KEn"):
             self.compare(flags, corpus(STREAMS))
+
+    def test_scripts(self):
+        self.family(SCRIPTS)
+        self.compare("KEm", corpus(SCRIPTS))
 
     def test_keymiss(self):
         for flags in ("KEm", "Em", "KEA", "KEn"):
