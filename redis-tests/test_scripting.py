@@ -603,6 +603,14 @@ class ScriptingTest(unittest.TestCase):
         self.assertEqual(fields["number_of_functions"], "4")
         self.assertEqual(fields["number_of_libraries"], "1")
         self.assertGreater(int(fields["used_memory_lua"]), 0)
+        self.assertEqual(int(fields["used_memory_functions"]), len(LIB))
+        self.assertEqual(int(fields["used_memory_scripts"]), len(LIB) + len("return 1"))
+        # Every scripting field Redis reports, so clients parsing INFO find them.
+        with RawConnection(self.oracle.port) as o:
+            oracle = decode(o.call("INFO", "memory")).decode()
+        names = [l.split(":")[0] for l in oracle.splitlines() if "memory_lua" in l or
+                 "scripts" in l or "functions" in l or "libraries" in l or "_vm_" in l]
+        self.assertEqual([n for n in names if n not in fields], [])
 
 
 class BusyTest(unittest.TestCase):

@@ -210,16 +210,25 @@ void InfoMemory(Context& ctx, std::string* s) {
   Line(s, "used_memory_rss_human", HumanBytes(rss));
   Line(s, "used_memory_dataset", ctx.store.MemoryBytes());
   {
-    Scripting& scripting = ctx.dispatcher.scripting();
-    const uint64_t lua = scripting.engine().lua_memory();
+    // Redis 7's fields and order. One Lua VM runs both EVAL scripts and
+    // functions here: its heap is reported as the eval VM's.
+    const script::Engine& engine = ctx.dispatcher.scripting().engine();
+    const uint64_t lua = engine.lua_memory();
+    const uint64_t scripts = engine.scripts_memory();
+    const uint64_t functions = engine.functions_memory();
     Line(s, "used_memory_lua", lua);
     Line(s, "used_memory_vm_eval", lua);
     Line(s, "used_memory_lua_human", HumanBytes(lua));
-    Line(s, "used_memory_scripts_eval", static_cast<uint64_t>(scripting.engine().scripts_memory()));
-    Line(s, "number_of_cached_scripts", static_cast<uint64_t>(scripting.engine().script_count()));
-    Line(s, "number_of_functions", static_cast<uint64_t>(scripting.engine().function_count()));
-    Line(s, "number_of_libraries", static_cast<uint64_t>(scripting.engine().libraries().size()));
-    Line(s, "used_memory_scripts", static_cast<uint64_t>(scripting.engine().scripts_memory()));
+    Line(s, "used_memory_scripts_eval", scripts);
+    Line(s, "number_of_cached_scripts", static_cast<uint64_t>(engine.script_count()));
+    Line(s, "number_of_functions", static_cast<uint64_t>(engine.function_count()));
+    Line(s, "number_of_libraries", static_cast<uint64_t>(engine.libraries().size()));
+    Line(s, "used_memory_vm_functions", uint64_t{0});
+    Line(s, "used_memory_vm_total", lua);
+    Line(s, "used_memory_vm_total_human", HumanBytes(lua));
+    Line(s, "used_memory_functions", functions);
+    Line(s, "used_memory_scripts", scripts + functions);
+    Line(s, "used_memory_scripts_human", HumanBytes(scripts + functions));
   }
   Line(s, "maxmemory", ctx.server.config.maxmemory);
   Line(s, "maxmemory_human", HumanBytes(ctx.server.config.maxmemory));

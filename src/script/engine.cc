@@ -1054,6 +1054,12 @@ const Function* Engine::FindFunction(std::string_view name) const {
 
 const Function* Engine::function(const std::string& name) const { return FindFunction(name); }
 
+size_t Engine::functions_memory() const {
+  size_t bytes = 0;
+  for (const auto& [name, lib] : libraries_) bytes += lib.code.size();
+  return bytes;
+}
+
 void Engine::RemoveLibrary(const std::string& name) {
   auto it = libraries_.find(name);
   if (it == libraries_.end()) return;

@@ -143,6 +143,8 @@ class Engine {
   const std::map<std::string, Library>& libraries() const { return libraries_; }
   const Function* function(const std::string& name) const;
   size_t function_count() const { return functions_.size(); }
+  // Bytes of library code held.
+  size_t functions_memory() const;
   // Calls a function with its keys and arguments, writing its reply.
   RunStatus RunFunction(const Function& fn, std::span<const std::string_view> keys,
                         std::span<const std::string_view> argv, CallHandler& handler,
