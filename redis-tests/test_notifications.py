@@ -923,6 +923,22 @@ class ClusterSiblings(unittest.TestCase):
             for c in subs:
                 c.close()
 
+    def test_own_events_follow_a_reply_held_for_its_quorum(self):
+        """W=2 of 3: the reply waits for a peer's ack; a RESP3 client
+        subscribed to its own events still reads the reply first."""
+        with RawConnection(self.a.port, host=self.a.addr) as c:
+            c.call("HELLO", "3")
+            c.call("PSUBSCRIBE", "__keyevent@0__:*")
+            for args in (["VPUT", "k", "0", "v"], ["VPUT", "k", "0", "w"]):
+                c.send(encode_command(*args))
+                reply = c.read_reply()
+                self.assertTrue(reply.startswith(b"*2\r\n"), reply)
+                pushes = [decode(c.read_reply()) for _ in range(2)]
+                self.assertEqual([p[2] for p in pushes],
+                                 [b"__keyevent@0__:new", b"__keyevent@0__:vput"]
+                                 if args[3] == "v" else
+                                 [b"__keyevent@0__:vput", b"__keyevent@0__:sibling"])
+
     def test_concurrent_plain_writes_across_a_partition(self):
         import cluster_harness
         if not cluster_harness.can_partition():

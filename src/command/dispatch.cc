@@ -298,7 +298,10 @@ void Dispatcher::ClientGone(uint64_t id) {
   monitors_->Remove(*client->second);
 }
 
-void Dispatcher::FlushInvalidations() { tracking_->Flush(); }
+void Dispatcher::FlushInvalidations() {
+  tracking_->Flush();
+  pubsub_->FlushDeferred();  // those kept behind a held reply
+}
 
 void Dispatcher::DatabaseReplaced(int db) { blocked_->DatabaseChanged(db); }
 
@@ -441,7 +444,10 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   // keyspace notifications it sent its own client (Redis 7.2's order).
   tracking_->Flush();
   executing_client_ = outer_client;
-  pubsub_->FlushDeferred();
+  // A reply held for its quorum (or a read's replicas) is queued by the
+  // connection once this returns: the frames wait for the loop's next turn
+  // (FlushInvalidations), or for the next delivery, and so follow it.
+  if (!client.cluster_wait) pubsub_->FlushDeferred();
 }
 
 bool Dispatcher::IsReadOnly(std::string_view name) const {

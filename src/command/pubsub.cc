@@ -97,6 +97,8 @@ void PubSub::Deliver(const std::vector<uint64_t>& receivers, std::string_view ki
       deferred_ += frame;
       continue;
     }
+    // Frames kept for this client go first: its messages stay in order.
+    if (id == deferred_client_) FlushDeferred();
     server_->push_to_client(id, frame);
   }
 }

@@ -55,8 +55,10 @@ class PubSub {
   // reply, as Redis 7.2 delivers them (also inside MULTI/EXEC).
   int64_t Publish(std::string_view channel, std::string_view message, bool shard,
                   uint64_t defer_to);
-  // Pushes the kept frames (after the running command's reply). Inline: it
-  // runs after every command, and almost always has nothing to do.
+  // Pushes the kept frames (after the running command's reply, or once a
+  // reply held for a quorum is queued). Inline: it runs after every
+  // command, and almost always has nothing to do. A delivery to the client
+  // whose frames are kept pushes them first.
   void FlushDeferred() {
     if (!deferred_.empty()) PushDeferred();
   }
