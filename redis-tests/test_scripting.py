@@ -603,8 +603,9 @@ class ScriptingTest(unittest.TestCase):
         self.assertEqual(fields["number_of_functions"], "4")
         self.assertEqual(fields["number_of_libraries"], "1")
         self.assertGreater(int(fields["used_memory_lua"]), 0)
-        self.assertEqual(int(fields["used_memory_functions"]), len(LIB))
-        self.assertEqual(int(fields["used_memory_scripts"]), len(LIB) + len("return 1"))
+        if not harness.redis_as_subject():  # Redis counts its own overheads
+            self.assertEqual(int(fields["used_memory_functions"]), len(LIB))
+            self.assertEqual(int(fields["used_memory_scripts"]), len(LIB) + len("return 1"))
         # Every scripting field Redis reports, so clients parsing INFO find them.
         with RawConnection(self.oracle.port) as o:
             oracle = decode(o.call("INFO", "memory")).decode()
