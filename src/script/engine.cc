@@ -51,8 +51,8 @@ constexpr const char* kGlobalsKey = "causalkv.globals";       // the real global
 constexpr const char* kLoadRedisKey = "causalkv.load_redis";  // redis during FUNCTION LOAD
 constexpr const char* kRunProxyKey = "causalkv.run_globals";  // what scripts see as globals
 
-using RunContext = RunState;
-RunContext* current = nullptr;
+// The run (or FUNCTION LOAD) in progress: what the C functions work for.
+RunState* current = nullptr;
 
 // Raises `msg` from a C function with the position of the Lua code that
 // called it, as a Lua runtime error would read ("user_script:1: ...").
@@ -1052,8 +1052,6 @@ const Function* Engine::FindFunction(std::string_view name) const {
   return it == functions_.end() ? nullptr : &it->second;
 }
 
-const Function* Engine::function(const std::string& name) const { return FindFunction(name); }
-
 size_t Engine::functions_memory() const {
   size_t bytes = 0;
   for (const auto& [name, lib] : libraries_) bytes += lib.code.size();
@@ -1180,10 +1178,10 @@ bool Engine::LoadLibrary(std::string_view code, bool replace, std::string* name,
   const int env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_setfenv(L, -2);
   std::vector<Function> registered;
-  RunContext ctx;
+  RunState ctx;
   ctx.registering = &registered;
   ctx.load_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-  RunContext* saved = current;
+  RunState* saved = current;
   current = &ctx;
   lua_pushcfunction(L, ErrorHandler);
   lua_insert(L, -2);

@@ -141,7 +141,6 @@ class Engine {
   void FlushLibraries();
   const Function* FindFunction(std::string_view name) const;
   const std::map<std::string, Library>& libraries() const { return libraries_; }
-  const Function* function(const std::string& name) const;
   size_t function_count() const { return functions_.size(); }
   // Bytes of library code held.
   size_t functions_memory() const;
