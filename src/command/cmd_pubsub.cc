@@ -74,7 +74,11 @@ void PUnsubscribe(Context& ctx) { UnsubscribeFrom(ctx, Kind::kPattern, "punsubsc
 void SUnsubscribe(Context& ctx) { UnsubscribeFrom(ctx, Kind::kShard, "sunsubscribe"); }
 
 void PublishTo(Context& ctx, bool shard) {
-  const int64_t receivers = ctx.dispatcher.pubsub().Publish(ctx.args[1], ctx.args[2], shard);
+  // A RESP3 publisher subscribed to the channel gets the message after the
+  // PUBLISH reply (and after EXEC's whole reply inside MULTI), as in Redis
+  // 7.2; 7.0 pushed it before, into the middle of an EXEC reply.
+  const int64_t receivers = ctx.dispatcher.pubsub().Publish(ctx.args[1], ctx.args[2], shard,
+                                                            ctx.dispatcher.executing_client());
   Replicator* replicator = ctx.dispatcher.replicator();
   if (replicator != nullptr && !ctx.client.peer) {
     replicator->Publish(std::string(ctx.args[1]), std::string(ctx.args[2]), shard);
