@@ -314,6 +314,80 @@ def start_redis_oracle(*extra_args):
     return _start("redis-server(oracle)", argv, None)
 
 
+class Session:
+    """Named raw connections to one server that record every reply and every
+    frame pushed to them (messages, invalidations) in `log`, so that the logs
+    of the same steps on two servers can be compared. Subclasses may rename
+    what differs between servers (normalize, shown)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conns = {}
+        self.log = []
+
+    def conn(self, name):
+        if name not in self.conns:
+            self.conns[name] = RawConnection(self.port)
+            self.connected(name, self.conns[name])
+        return self.conns[name]
+
+    def connected(self, name, conn):
+        """Called once per new connection."""
+
+    def normalize(self, raw):
+        return raw
+
+    def shown(self, args):
+        return args
+
+    def call(self, name, *args, replies=1, sort_replies=False, transform=None):
+        """Sends one command and records `replies` frames (its reply and
+        what is pushed with it); `sort_replies`: as a sorted group, for
+        frames whose order Redis leaves to chance."""
+        c = self.conn(name)
+        c.send(encode_command(*args))
+        self._record(name, self.shown(args), [c.read_reply() for _ in range(replies)],
+                     sort_replies, transform)
+
+    def read(self, name, frames=1, sort_frames=False):
+        """Records frames that arrive without a command."""
+        c = self.conn(name)
+        self._record(name, "(pushed)", [c.read_reply() for _ in range(frames)], sort_frames, None)
+
+    def _record(self, name, what, frames, sort, transform):
+        frames = [self.normalize(f) for f in frames]
+        if sort:
+            frames.sort()
+        for raw in frames:
+            self.log.append((name, what, transform(raw) if transform else raw))
+
+    def close(self):
+        for c in self.conns.values():
+            c.close()
+
+
+class OracleCase(unittest.TestCase):
+    """A test case with the server under test (cls.subject, also named
+    cls.server) and a real redis-server to compare with (cls.oracle), both
+    started once for the class and always stopped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oracle = start_redis_oracle()
+        try:
+            cls.subject = cls.server = start_subject()
+        except BaseException:
+            cls.oracle.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.subject.stop()
+        finally:
+            cls.oracle.stop()
+
+
 # --------------------------------------------------------------------------
 # RESP encoding and parsing
 # --------------------------------------------------------------------------

@@ -13,7 +13,6 @@ CAUSALKV_TEST_SUBJECT=redis-server runs it with Redis on both sides."""
 import re
 import subprocess
 import time
-import unittest
 
 import harness
 from harness import RawConnection, encode_command
@@ -31,17 +30,7 @@ def normalized(raw, ports):
     return b"[%s %s] %s" % (m.group(3), origin, m.group(5))
 
 
-class MonitorOracle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.subject = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.subject.stop()
-        cls.oracle.stop()
-
+class MonitorOracle(harness.OracleCase):
     COMMANDS = [
         ("SET", "k", b'a "q"\n\x01\xff\\ z\t\x07\x08\r'),
         ("GET", "k"),

@@ -485,17 +485,7 @@ class Session:
             c.close()
 
 
-class NotificationsOracle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.subject = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.subject.stop()
-        cls.oracle.stop()
-
+class NotificationsOracle(harness.OracleCase):
     def compare(self, flags, commands, protocol=2, pattern="__key*__:*"):
         logs = []
         for server in (self.oracle, self.subject):
@@ -648,17 +638,7 @@ def run_expiry(testcase, server):
         s.close()
 
 
-class ExpiryAndEviction(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.subject = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.subject.stop()
-        cls.oracle.stop()
-
+class ExpiryAndEviction(harness.OracleCase):
     def test_expired(self):
         want = run_expiry(self, self.oracle)
         got = run_expiry(self, self.subject)
@@ -666,17 +646,7 @@ class ExpiryAndEviction(unittest.TestCase):
         self.assertEqual(len(got), 6)
 
 
-class MoreEvents(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.subject = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.subject.stop()
-        cls.oracle.stop()
-
+class MoreEvents(harness.OracleCase):
     def run_eviction(self, server):
         """Fills past maxmemory under allkeys-lru: what each server says it
         evicted (the evicted keys are Redis's choice, so only the shape of

@@ -6,7 +6,6 @@ databases, and the version counter (no version is ever issued twice).
 """
 
 import os
-import signal
 import subprocess
 import time
 import unittest

@@ -21,7 +21,6 @@ CAUSALKV_TEST_SUBJECT=redis-server runs the suite with a second redis-server
 in causalkv's place, which validates the tests themselves.
 """
 
-import re
 import socket
 import time
 import unittest
@@ -44,61 +43,13 @@ def sorted_array(raw):
     return raw[:head_end], sorted(elements)
 
 
-class Session:
-    """Named raw connections to one server, recording what each step read."""
-
-    def __init__(self, port):
-        self.port = port
-        self.conns = {}
-        self.log = []
-
-    def conn(self, name):
-        if name not in self.conns:
-            self.conns[name] = RawConnection(self.port)
-        return self.conns[name]
-
-    def call(self, name, *args, replies=1, unordered=False, unordered_replies=False):
-        c = self.conn(name)
-        c.send(encode_command(*args))
-        got = [c.read_reply() for _ in range(replies)]
-        if unordered_replies:
-            got.sort()
-        for raw in got:
-            self.log.append((name, args, sorted_array(raw) if unordered else raw))
-
-    def read(self, name, frames=1, unordered=False):
-        """Message frames that arrive without a command; `unordered`: as a
-        sorted group (the pmessages of several matching patterns come in
-        Redis's dict order)."""
-        c = self.conn(name)
-        got = [c.read_reply() for _ in range(frames)]
-        if unordered:
-            got.sort()
-        for raw in got:
-            self.log.append((name, "(message)", raw))
-
-    def close(self):
-        for c in self.conns.values():
-            c.close()
-
-
-class PubSubOracle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.subject = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.subject.stop()
-        cls.oracle.stop()
-
+class PubSubOracle(harness.OracleCase):
     def run_both(self, scenario):
         logs = []
         for server in (self.oracle, self.subject):
             with RawConnection(server.port) as admin:
                 admin.call("FLUSHALL")
-            session = Session(server.port)
+            session = harness.Session(server.port)
             try:
                 scenario(session)
             finally:
@@ -143,7 +94,7 @@ class PubSubOracle(unittest.TestCase):
             s.call("pub", "PUBSUB", "NUMSUB", "a", "b", "c")
             s.call("pub", "PUBSUB", "NUMSUB")
             s.call("pub", "PUBSUB", "NUMPAT")
-            s.call("pub", "PUBSUB", "CHANNELS", unordered=True)
+            s.call("pub", "PUBSUB", "CHANNELS", transform=sorted_array)
             s.call("pub", "PUBSUB", "CHANNELS", "[a]")
             s.call("pub", "PUBSUB", "CHANNELS", "zzz*")
             s.call("sub", "UNSUBSCRIBE", "a")
@@ -165,7 +116,7 @@ class PubSubOracle(unittest.TestCase):
             s.call("sub", "PSUBSCRIBE", "news.*", "*", replies=2)
             s.call("other", "PSUBSCRIBE", "news.[ab]rt")
             s.call("pub", "PUBLISH", "news.art", "picture")
-            s.read("sub", 3, unordered=True)
+            s.read("sub", 3, sort_frames=True)
             s.read("other")
             s.call("pub", "PUBLISH", "sports", "goal")
             s.read("sub")
@@ -181,7 +132,7 @@ class PubSubOracle(unittest.TestCase):
             # Redis 7.2 replies first and then pushes the message; the 7.0
             # oracle pushes first: compared as a pair here, the 7.2 order is
             # checked in PubSubBehaviour.
-            s.call("sub", "PUBLISH", "c", "to-self", replies=2, unordered_replies=True)
+            s.call("sub", "PUBLISH", "c", "to-self", replies=2, sort_replies=True)
             s.call("pub", "PUBLISH", "c", "from-other")
             s.read("sub")
             s.call("sub", "PING")
@@ -209,7 +160,7 @@ class PubSubOracle(unittest.TestCase):
             s.call("pub", "PUBLISH", "plain", "plain-msg")
             s.read("sub")
             s.read("psub")
-            s.call("pub", "PUBSUB", "SHARDCHANNELS", unordered=True)
+            s.call("pub", "PUBSUB", "SHARDCHANNELS", transform=sorted_array)
             s.call("pub", "PUBSUB", "SHARDCHANNELS", "{u1}*")
             s.call("pub", "PUBSUB", "SHARDNUMSUB", "plain", "{u1}feed", "none")
             s.call("pub", "PUBSUB", "NUMSUB", "plain")

@@ -354,17 +354,7 @@ def sorted_libraries(reply):
     return sorted((norm(lib) for lib in decode(reply)), key=repr)
 
 
-class ScriptingTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        cls.server = harness.start_subject()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.oracle.stop()
-
+class ScriptingTest(harness.OracleCase):
     def setUp(self):
         self.o = RawConnection(self.oracle.port)
         self.s = RawConnection(self.server.port)

@@ -25,9 +25,7 @@ in causalkv's place (7.2-only checks are then skipped).
 import os
 import re
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import unittest
 
@@ -46,23 +44,7 @@ def as_pairs(v):
     return list(zip(v[0::2], v[1::2]))
 
 
-class StreamCase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        try:
-            cls.server = harness.start_subject()
-        except BaseException:
-            cls.oracle.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.oracle.stop()
-
+class StreamCase(harness.OracleCase):
     def connect(self, proto):
         self.proto = proto
         self.o = RawConnection(self.oracle.port)
@@ -704,19 +686,9 @@ class Info(StreamCase):
             self.same_error("XINFO", "CONSUMERS", "nokey", "g")
 
 
-class BlockingReads(unittest.TestCase):
+class BlockingReads(harness.OracleCase):
     """Blocking XREAD / XREADGROUP across clients, on causalkv and (for the
     replies that do not depend on timing) on the oracle."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.oracle.stop()
 
     def servers(self):
         for srv in (self.oracle, self.server):

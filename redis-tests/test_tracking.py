@@ -21,27 +21,19 @@ import time
 import unittest
 
 import harness
-from harness import RawConnection, encode_command
+from harness import RawConnection
 
 
-class Session:
-    """Named raw connections to one server, recording what each step read.
-    `ids` maps each connection's client id to its name, so that logs of two
-    servers compare equal."""
+class Session(harness.Session):
+    """harness.Session with each connection's client id (which differs between
+    servers) shown as the connection's name, in arguments and replies."""
 
     def __init__(self, port):
-        self.port = port
-        self.conns = {}
+        super().__init__(port)
         self.ids = {}
-        self.log = []
 
-    def conn(self, name):
-        if name not in self.conns:
-            c = RawConnection(self.port)
-            self.conns[name] = c
-            client_id = c.call("CLIENT", "ID")[1:-2].decode()
-            self.ids[client_id] = name
-        return self.conns[name]
+    def connected(self, name, conn):
+        self.ids[conn.call("CLIENT", "ID")[1:-2].decode()] = name
 
     def id_of(self, name):
         self.conn(name)
@@ -52,44 +44,18 @@ class Session:
             raw = raw.replace(b":%s\r\n" % client_id.encode(), b":<%s>\r\n" % name.encode())
         return raw
 
-    def call(self, name, *args, replies=1):
-        c = self.conn(name)
-        c.send(encode_command(*args))
-        shown = tuple("<%s>" % self.ids[a] if a in self.ids else a for a in args)
-        for _ in range(replies):
-            self.log.append((name, shown, self.normalize(c.read_reply())))
-
-    def read(self, name, frames=1):
-        c = self.conn(name)
-        for _ in range(frames):
-            self.log.append((name, "(push)", self.normalize(c.read_reply())))
+    def shown(self, args):
+        return tuple("<%s>" % self.ids[a] if a in self.ids else a for a in args)
 
     def nothing_pending(self, name):
         """No frame arrives for `name` after a round trip through it."""
-        c = self.conn(name)
-        c.send(encode_command("PING"))
-        raw = c.read_reply()
-        self.log.append((name, "(nothing before PING)", raw))
+        self.call(name, "PING")
 
     def hello3(self, name):
         self.conn(name).call("HELLO", "3")  # its map names the server: not compared
 
-    def close(self):
-        for c in self.conns.values():
-            c.close()
 
-
-class TrackingOracle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.subject = harness.start_subject()
-        cls.oracle = harness.start_redis_oracle()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.subject.stop()
-        cls.oracle.stop()
-
+class TrackingOracle(harness.OracleCase):
     def run_both(self, scenario):
         logs = []
         for server in (self.oracle, self.subject):

@@ -40,7 +40,6 @@ import os
 import random
 import re
 import shutil
-import threading
 import time
 import unittest
 
