@@ -870,6 +870,50 @@ class ClusterScriptTest(unittest.TestCase):
         finally:
             cluster.close()
 
+    def test_busy_script_in_a_cluster(self):
+        """Past busy-reply-threshold a script in a cluster is paused as on
+        one node (other clients get -BUSY, SCRIPT KILL answers), and the writes
+        of all its slices reach the peers together once it ends: its reply
+        waits for their write quorum."""
+        if harness.redis_as_subject():
+            self.skipTest("causalkv's cluster")
+        import cluster_harness
+        cluster = cluster_harness.Cluster(3, ["--peer-timeout", "2000", "--write-quorum", "3",
+                                              "--busy-reply-threshold", "100"])
+        try:
+            cluster.wait_links_up()
+            a, b = cluster.nodes[0], cluster.nodes[1]
+            body = ("redis.call('set', KEYS[1], 'first') local n = 0 "
+                    "for i = 1, 600000000 do n = n + 1 end "
+                    "redis.call('set', KEYS[2], 'last') return n")
+            runner = a.client(timeout=60)
+            result = {}
+            thread = threading.Thread(
+                target=lambda: result.update(reply=runner.eval(body, 2, "s1", "s2")))
+            thread.start()
+            other = a.client()
+            deadline = time.monotonic() + 10
+            busy = None
+            while busy is None and time.monotonic() < deadline:
+                try:
+                    other.ping()
+                    time.sleep(0.02)
+                except redis.ResponseError as e:
+                    busy = str(e)
+            self.assertIsNotNone(busy, "no -BUSY while the script ran")
+            self.assertTrue(busy.startswith("BUSY"), busy)
+            with self.assertRaisesRegex(redis.ResponseError, "UNKILLABLE"):
+                other.execute_command("SCRIPT", "KILL")  # it wrote already
+            # Nothing of a script still running reaches the peers.
+            self.assertIsNone(b.client().get("s1"))
+            thread.join(60)
+            self.assertEqual(result.get("reply"), 600000000)
+            for node in cluster.nodes[1:]:
+                r = node.client()
+                self.assertEqual((r.get("s1"), r.get("s2")), (b"first", b"last"))
+        finally:
+            cluster.close()
+
 
 if __name__ == "__main__":
     harness.main()

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <string>
 
@@ -426,7 +427,11 @@ void Dispatcher::Dispatch(ClientState& client, std::span<const std::string_view>
   if (skip_this || client.reply_off) out.resize(reply_start);
   if (collecting_) {
     collecting_ = false;
-    if (!written_keys_.empty()) ReplicateCollected(client, w, reply_start);
+    if (scripting_ != nullptr && scripting_->suspended()) {
+      EndScriptSlice();  // the script goes on later: its writes leave when it ends
+    } else if (!written_keys_.empty()) {
+      ReplicateCollected(client, w, reply_start);
+    }
   }
   // An error reply (WRONGTYPE, syntax) reads nothing worth checking.
   if (checked_read && !client.cluster_wait && out.size() > reply_start &&
@@ -572,20 +577,44 @@ void Dispatcher::CollectWrittenKeys(const CommandSpec& spec, const ClientState& 
   }
 }
 
-void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t reply_start) {
+std::vector<KeyStateUpdate> Dispatcher::TakeStates(
+    std::vector<std::pair<int, std::string>>* keys) {
   std::vector<KeyStateUpdate> updates;
-  updates.reserve(written_keys_.size());
-  std::sort(written_keys_.begin(), written_keys_.end());
-  written_keys_.erase(std::unique(written_keys_.begin(), written_keys_.end()),
-                      written_keys_.end());
-  for (auto& [db, key] : written_keys_) {
+  updates.reserve(keys->size());
+  std::sort(keys->begin(), keys->end());
+  keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
+  for (auto& [db, key] : *keys) {
     KeyStateUpdate update;
     if (!ExportState(db, key, &update.state)) continue;  // never existed: nothing to send
     update.db = db;
     update.key = std::move(key);
     updates.push_back(std::move(update));
   }
+  keys->clear();
+  return updates;
+}
+
+void Dispatcher::EndScriptSlice() {
+  collecting_ = false;
+  std::move(written_keys_.begin(), written_keys_.end(), std::back_inserter(script_written_keys_));
   written_keys_.clear();
+}
+
+void Dispatcher::FinishSuspendedScript(uint64_t id, uint64_t seq, std::string reply) {
+  std::vector<KeyStateUpdate> updates = TakeStates(&script_written_keys_);
+  const int needed = config::EffectiveWriteQuorum(server_->config);
+  if (updates.empty() || replicator_ == nullptr || needed <= 1 || reply.empty()) {
+    if (!updates.empty() && replicator_ != nullptr) {
+      replicator_->Replicate(std::move(updates), 1, nullptr);
+    }
+    if (server_->resume_client) server_->resume_client(id, seq, std::move(reply), false);
+    return;
+  }
+  ReplicateThenRelease(std::move(updates), needed, id, seq, std::move(reply));
+}
+
+void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t reply_start) {
+  std::vector<KeyStateUpdate> updates = TakeStates(&written_keys_);
   if (updates.empty()) return;
   const int needed = client.quorum_override > 0 ? client.quorum_override
                                                  : config::EffectiveWriteQuorum(server_->config);
@@ -603,11 +632,15 @@ void Dispatcher::ReplicateCollected(ClientState& client, resp::Writer& w, size_t
   client.cluster_wait = true;
   client.wait_is_read = false;
   client.wait_seq = client.next_wait_seq++;
+  ReplicateThenRelease(std::move(updates), needed, client.id, client.wait_seq, std::move(held));
+}
+
+void Dispatcher::ReplicateThenRelease(std::vector<KeyStateUpdate> updates, int needed,
+                                      uint64_t id, uint64_t seq, std::string held) {
   const int replicas = replicator_->replicas();
   replicator_->Replicate(
       std::move(updates), needed,
-      [server = server_, id = client.id, seq = client.wait_seq, held = std::move(held), needed,
-       replicas](int holders) {
+      [server = server_, id, seq, held = std::move(held), needed, replicas](int holders) {
         if (!server->resume_client) return;
         if (holders >= needed) {
           server->resume_client(id, seq, held, false);

@@ -89,9 +89,9 @@ void Scripting::Begin(Context& ctx, bool is_function, bool read_only, uint32_t f
   running_command_.assign(ctx.args.begin(), ctx.args.end());
   server_->script_running = true;
   // Suspending holds the caller's reply: not for a command of EXEC (its
-  // reply is part of EXEC's), nor with peers (see scripting.h).
-  may_suspend_ = server_->script_suspended && dispatcher_->replicator() == nullptr &&
-                 !dispatcher_->executing_queued() && !ctx.client.peer;
+  // reply is part of EXEC's).
+  may_suspend_ = server_->script_suspended && !dispatcher_->executing_queued() &&
+                 !ctx.client.peer;
 }
 
 void Scripting::AfterRun(Context& ctx, script::Engine::RunStatus status) {
@@ -118,7 +118,10 @@ void Scripting::Continue() {
   std::string reply;
   resp::Writer w(&reply, caller_protocol_);
   last_slice_ms_ = WallClockMs();
-  if (engine_.Resume(w) == script::Engine::RunStatus::kSuspended) return;
+  dispatcher_->BeginScriptSlice();
+  const script::Engine::RunStatus status = engine_.Resume(w);
+  dispatcher_->EndScriptSlice();
+  if (status == script::Engine::RunStatus::kSuspended) return;
   suspended_ = false;
   End();
   if (server_->script_suspended) server_->script_suspended(false);
@@ -126,7 +129,7 @@ void Scripting::Continue() {
   // CLIENT REPLY OFF since: the reply is dropped, as Dispatch would.
   auto caller = server_->clients.find(caller_id_);
   if (caller != server_->clients.end() && caller->second->reply_off) reply.clear();
-  if (server_->resume_client) server_->resume_client(caller_id_, caller_seq_, reply, false);
+  dispatcher_->FinishSuspendedScript(caller_id_, caller_seq_, std::move(reply));
 }
 
 void Scripting::End() {

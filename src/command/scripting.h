@@ -20,8 +20,9 @@
 // flush wait. A script cannot yield inside a C callback (gsub,
 // table.sort), a metamethod or an iterator (pcall and coroutines are
 // wrapped so that it can: script/engine.cc): a loop there is not served
-// until it leaves them. Nor in a cluster (the written keys are collected
-// by the command that started the script).
+// until it leaves them. In a cluster the keys a suspended script writes are
+// collected across its slices and replicated once it ends, its reply held
+// for their write quorum (Dispatcher::FinishSuspendedScript).
 //
 // Functions are persisted in `dir`/functions.lua-libraries (the payload of
 // FUNCTION DUMP, written to a temporary file and renamed durably after
@@ -69,6 +70,8 @@ class Scripting : public script::CallHandler {
 
   bool running() const { return running_; }
   bool running_function() const { return running_ && is_function_; }
+  // Paused past busy-reply-threshold, its caller's reply held.
+  bool suspended() const { return suspended_; }
   // The name and command line of the running function (FUNCTION STATS).
   const std::string& running_name() const { return running_name_; }
   const std::vector<std::string>& running_command() const { return running_command_; }

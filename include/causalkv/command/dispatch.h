@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "causalkv/command/client.h"
+#include "causalkv/command/replicator.h"
 #include "causalkv/command/server_state.h"
 #include "causalkv/command/watch_registry.h"
 #include "causalkv/resp/writer.h"
@@ -93,6 +94,14 @@ class Dispatcher {
                           resp::Writer& writer);
   // Runs the next slice of a suspended script (ServerState::script_suspended).
   void ContinueScript();
+  // Cluster: a suspended script's slices collect the keys its writes change
+  // (Begin/End around each slice, kept together with those of its first
+  // slice); once it has ended, FinishSuspendedScript sends their states to
+  // the peers and releases its reply (`seq` of client `id`) when the write
+  // quorum is reached, as for any write: peers never see half a script.
+  void BeginScriptSlice() { collecting_ = replicator_ != nullptr; }
+  void EndScriptSlice();
+  void FinishSuspendedScript(uint64_t id, uint64_t seq, std::string reply);
   // True while EXEC runs its queued commands (a script among them must
   // finish inside EXEC, never be suspended).
   bool executing_queued() const { return executing_queued_; }
@@ -246,6 +255,13 @@ class Dispatcher {
   // Cluster: sends the collected keys' states; with a write quorum above 1,
   // holds the reply written since `reply_start` until it is reached.
   void ReplicateCollected(ClientState& client, resp::Writer& w, size_t reply_start);
+  // The states of the collected keys (each once; keys that never existed
+  // are left out); empties `keys`.
+  std::vector<KeyStateUpdate> TakeStates(std::vector<std::pair<int, std::string>>* keys);
+  // Sends `updates` and gives client `id` the reply `held` (its wait `seq`)
+  // once `needed` replicas hold them, or -NOQUORUM after peer-timeout.
+  void ReplicateThenRelease(std::vector<KeyStateUpdate> updates, int needed, uint64_t id,
+                            uint64_t seq, std::string held);
   // Cluster, R > 1: the read just ran on this node's state; its reply is
   // held while the other replicas are asked, and released as it is, or
   // replaced by a rerun when their answers changed the keys.
@@ -291,6 +307,8 @@ class Dispatcher {
   Replicator* replicator_ = nullptr;
   bool collecting_ = false;
   std::vector<std::pair<int, std::string>> written_keys_;
+  // Those of a suspended script, until it ends (FinishSuspendedScript).
+  std::vector<std::pair<int, std::string>> script_written_keys_;
 };
 
 // Milliseconds since the Unix epoch (the clock commands and TTLs use).
