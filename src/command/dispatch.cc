@@ -960,19 +960,12 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
   ++server_->stats.total_commands_processed;
   Context ctx{*this, *server_, *store_, *table_, client, w, args};
   const size_t reply_start = w.buffer()->size();
-  // CLIENT TRACKING: which keys a write really changed (their fingerprints
-  // before and after), so that a write that changed nothing (SET NX on an
-  // existing key, DEL of a missing one) invalidates nothing, as in Redis.
+  // CLIENT TRACKING and MONITOR watch commands: one branch when nobody does.
+  const bool observed = tracking_->active() || !monitors_->empty();
   std::vector<TrackedKey> tracked;
-  if ((spec->flags & kWrite) && tracking_->active()) TrackedKeysBefore(*spec, client, args, &tracked);
-  // MONITOR shows a command once it ran, but a script's command before the
-  // commands its script runs (as Redis orders them).
-  const bool monitored = !monitors_->empty() && !(spec->flags & kAdmin);
-  const bool runs_script = monitored && IsScriptCall(spec->name);
-  if (runs_script) monitors_->Feed(client, spec->name, args);
+  const bool fed_before = observed && ObserveBefore(*spec, client, args, &tracked);
   const uint64_t started = util::CycleClock::Now();
   spec->handler(ctx);
-  if (monitored && !runs_script && !monitors_->empty()) monitors_->Feed(client, spec->name, args);
   const int64_t elapsed_ns = util::CycleClock::ToNanos(util::CycleClock::Now() - started);
   const bool failed = w.buffer()->size() > reply_start && (*w.buffer())[reply_start] == '-';
   RecordCall(*spec, client, args, elapsed_ns, failed);
@@ -981,26 +974,46 @@ void Dispatcher::DispatchCommand(ClientState& client, std::span<const std::strin
     if (!failed) persistence_->LogWrite(*spec, client, args);
     if (!failed && collecting_) CollectWrittenKeys(*spec, client, args);
     if (!failed) SignalKeysChanged(*spec, client, args);
-    for (const TrackedKey& k : tracked) {
-      if (Fingerprint(k.db, k.key) != k.before) tracking_->KeyChanged(k.key, client.id);
-    }
-  } else if ((spec->flags & kReadOnly) && client.tracking.on) {
-    std::vector<std::string_view> keys;
-    ForEachKeyArg(*spec, args, [&](std::string_view key) { keys.push_back(key); });
-    tracking_->RememberKeys(client, keys);
   }
+  if (observed) ObserveAfter(*spec, client, args, tracked, fed_before);
 }
 
-void Dispatcher::TrackedKeysBefore(const CommandSpec& spec, const ClientState& client,
-                                   std::span<const std::string_view> args,
-                                   std::vector<TrackedKey>* out) {
-  ForEachKeyArg(spec, args, [&](std::string_view key) {
-    out->push_back({client.db, key, Fingerprint(client.db, key)});
-  });
-  int db;
-  std::string_view key;
-  if (ExtraWrittenKey(spec, args, client.db, store_->database_count(), &db, &key)) {
-    out->push_back({db, key, Fingerprint(db, key)});
+bool Dispatcher::ObserveBefore(const CommandSpec& spec, const ClientState& client,
+                               std::span<const std::string_view> args,
+                               std::vector<TrackedKey>* tracked) {
+  // CLIENT TRACKING: which keys a write really changed (their fingerprints
+  // before and after), so that a write that changed nothing (SET NX on an
+  // existing key, DEL of a missing one) invalidates nothing, as in Redis.
+  if ((spec.flags & kWrite) && tracking_->active()) {
+    ForEachKeyArg(spec, args, [&](std::string_view key) {
+      tracked->push_back({client.db, key, Fingerprint(client.db, key)});
+    });
+    int db;
+    std::string_view key;
+    if (ExtraWrittenKey(spec, args, client.db, store_->database_count(), &db, &key)) {
+      tracked->push_back({db, key, Fingerprint(db, key)});
+    }
+  }
+  // MONITOR shows a command once it ran, but a script's command before the
+  // commands its script runs (as Redis orders them).
+  if (monitors_->empty() || (spec.flags & kAdmin) || !IsScriptCall(spec.name)) return false;
+  monitors_->Feed(client, spec.name, args);
+  return true;
+}
+
+void Dispatcher::ObserveAfter(const CommandSpec& spec, ClientState& client,
+                              std::span<const std::string_view> args,
+                              const std::vector<TrackedKey>& tracked, bool fed_before) {
+  if (!fed_before && !monitors_->empty() && !(spec.flags & kAdmin)) {
+    monitors_->Feed(client, spec.name, args);
+  }
+  for (const TrackedKey& k : tracked) {
+    if (Fingerprint(k.db, k.key) != k.before) tracking_->KeyChanged(k.key, client.id);
+  }
+  if ((spec.flags & kReadOnly) && !(spec.flags & kWrite) && client.tracking.on) {
+    std::vector<std::string_view> keys;
+    ForEachKeyArg(spec, args, [&](std::string_view key) { keys.push_back(key); });
+    tracking_->RememberKeys(client, keys);
   }
 }
 

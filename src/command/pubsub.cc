@@ -32,6 +32,7 @@ std::set<std::string, std::less<>>& PubSub::NamesOf(ClientState& client, Kind ki
 
 bool PubSub::Subscribe(ClientState& client, Kind kind, std::string_view name) {
   if (!NamesOf(client, kind).emplace(name).second) return false;
+  ++client.subscriptions;
   RegistryOf(kind)[std::string(name)].push_back(client.id);
   return true;
 }
@@ -41,6 +42,7 @@ bool PubSub::Unsubscribe(ClientState& client, Kind kind, std::string_view name) 
   auto mine = names.find(name);
   if (mine == names.end()) return false;
   names.erase(mine);
+  --client.subscriptions;
   Registry& registry = RegistryOf(kind);
   auto it = registry.find(std::string(name));
   if (it != registry.end()) {

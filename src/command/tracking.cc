@@ -174,7 +174,7 @@ void Tracking::Deliver(uint64_t id, std::string bytes) {
   deferred_.emplace_back(id, std::move(bytes));
 }
 
-void Tracking::Flush() {
+void Tracking::FlushPending() {
   if (pending_bcast_) {
     pending_bcast_ = false;
     std::vector<std::string_view> keys;

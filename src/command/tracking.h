@@ -73,8 +73,11 @@ class Tracking {
   // FLUSHALL / FLUSHDB: every tracking client is told to drop everything.
   void Flushed();
   // Sends what waited for the end of the current command, and the BCAST
-  // batches (before the loop sleeps).
-  void Flush();
+  // batches (before the loop sleeps). Inline: it runs after every command
+  // and almost never has anything to do.
+  void Flush() {
+    if (pending_bcast_ || !deferred_.empty()) FlushPending();
+  }
 
   size_t tracked_keys() const { return table_.size(); }
   size_t tracked_items() const { return items_; }
@@ -91,6 +94,7 @@ class Tracking {
   // `client` redirects to.
   void Send(ClientState& client, const std::vector<std::string_view>* keys);
   void Deliver(uint64_t id, std::string bytes);
+  void FlushPending();
   // Tells the clients that remembered `key` (default mode) and forgets it.
   void InvalidateRemembered(std::string_view key, uint64_t by);
   void EnforceLimit();

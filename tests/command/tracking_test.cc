@@ -115,6 +115,7 @@ TEST_F(TrackingTest, TheLimitForgetsKeysWithoutTellingBcastClients) {
 TEST_F(TrackingTest, RedirectsAndBrokenRedirects) {
   clients_[2].protocol = 2;
   clients_[2].channels.emplace("__redis__:invalidate");
+  clients_[2].subscriptions = 1;
   Tracking::Options options;
   options.redirect = 2;
   Enable(1, options);

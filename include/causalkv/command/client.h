@@ -166,9 +166,10 @@ struct ClientState {
   // Subscribed to anything (Redis's CLIENT_PUBSUB): in RESP2 only the
   // subscription commands, PING, QUIT and RESET run, and the pubsub class
   // of client-output-buffer-limit applies.
-  bool subscribed() const {
-    return !channels.empty() || !patterns.empty() || !shard_channels.empty();
-  }
+  // (One load: it is checked for every command.)
+  bool subscribed() const { return subscriptions != 0; }
+  // channels + patterns + shard_channels sizes, kept by PubSub.
+  uint32_t subscriptions = 0;
   ClientTracking tracking;
   // MONITOR: this client receives every command's line (command/monitor.h).
   bool monitor = false;

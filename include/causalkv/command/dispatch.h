@@ -297,8 +297,16 @@ class Dispatcher {
     std::string_view key;
     KeyFingerprint before;
   };
-  void TrackedKeysBefore(const CommandSpec& spec, const ClientState& client,
-                         std::span<const std::string_view> args, std::vector<TrackedKey>* out);
+  // CLIENT TRACKING and MONITOR around a command, when either is in use:
+  // before it, the fingerprints of the keys a write may change, and the
+  // MONITOR line of a script call (true if fed); after it, the other MONITOR
+  // lines, the invalidations of the keys it changed and the keys a tracking
+  // client read.
+  bool ObserveBefore(const CommandSpec& spec, const ClientState& client,
+                     std::span<const std::string_view> args, std::vector<TrackedKey>* tracked);
+  void ObserveAfter(const CommandSpec& spec, ClientState& client,
+                    std::span<const std::string_view> args,
+                    const std::vector<TrackedKey>& tracked, bool fed_before);
   int reap_scan_db_ = 0;            // where OldTombstones goes on
   uint64_t reap_scan_cursor_ = 0;
   std::unique_ptr<Persistence> persistence_;
