@@ -126,25 +126,9 @@ def rss_bytes(pid):
 # Comparison base
 # --------------------------------------------------------------------------
 
-class HashTestCase(unittest.TestCase):
+class HashTestCase(harness.OracleCase):
     """One oracle + subject pair per class; fresh connections, FLUSHALL and
     Redis's default hash thresholds before every test."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        try:
-            cls.server = harness.start_subject()
-        except BaseException:
-            cls.oracle.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.oracle.stop()
 
     def setUp(self):
         self.o = RawConnection(self.oracle.port)

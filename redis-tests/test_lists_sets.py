@@ -100,30 +100,18 @@ def encoding_for_subject(redis_enc, causalkv_enc):
 # Comparison base
 # --------------------------------------------------------------------------
 
-class CompareCase(unittest.TestCase):
+class CompareCase(harness.OracleCase):
     """One oracle + subject pair per class; fresh connections, FLUSHALL and
     the default set-max-intset-entries before every test."""
 
     @classmethod
     def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        try:
-            cls.server = harness.start_subject()
-        except BaseException:
-            cls.oracle.stop()
-            raise
+        super().setUpClass()
         # A blocking command's timeout ends, on Redis, at the next event
         # loop turn (100 ms at the default hz 10).
         for srv in (cls.oracle, cls.server):
             with RawConnection(srv.port) as c:
                 c.call("CONFIG", "SET", "hz", "100")  # (causalkv may refuse it)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.oracle.stop()
 
     def setUp(self):
         self.o = RawConnection(self.oracle.port)

@@ -136,25 +136,9 @@ def spans(raw):
     return out
 
 
-class ZsetTestCase(unittest.TestCase):
+class ZsetTestCase(harness.OracleCase):
     """One oracle + subject pair per class; fresh connections, FLUSHALL and
     Redis's default zset thresholds before every test."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        try:
-            cls.server = harness.start_subject()
-        except BaseException:
-            cls.oracle.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.oracle.stop()
 
     def setUp(self):
         self.o = RawConnection(self.oracle.port)

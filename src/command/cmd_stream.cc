@@ -198,8 +198,11 @@ bool ParseTrimArgs(Context& ctx, bool xadd, TrimArgs* a) {
     std::string_view opt = ctx.args[i];
     if (xadd && opt == "*") {
       break;
-    } else if (EqualsIgnoreCase(opt, "maxlen") && more > 0) {
-      if (a->strategy == TrimArgs::Strategy::kMinId) {
+    } else if ((EqualsIgnoreCase(opt, "maxlen") || EqualsIgnoreCase(opt, "minid")) && more > 0) {
+      const bool maxlen = EqualsIgnoreCase(opt, "maxlen");
+      const TrimArgs::Strategy other =
+          maxlen ? TrimArgs::Strategy::kMinId : TrimArgs::Strategy::kMaxLen;
+      if (a->strategy == other) {
         ctx.w.Error("syntax error, MAXLEN and MINID options at the same time are not compatible");
         return false;
       }
@@ -208,6 +211,12 @@ bool ParseTrimArgs(Context& ctx, bool xadd, TrimArgs* a) {
       if (more >= 2 && (next == "~" || next == "=")) {
         a->approx = next == "~";
         ++i;
+      }
+      if (!maxlen) {
+        if (!ParseIdOrReply(ctx, ctx.args[i + 1], 0, false, &a->minid)) return false;
+        a->strategy = TrimArgs::Strategy::kMinId;
+        ++i;
+        continue;
       }
       int64_t n;
       if (!ParseInt64(ctx.args[i + 1], &n)) {
@@ -220,20 +229,6 @@ bool ParseTrimArgs(Context& ctx, bool xadd, TrimArgs* a) {
       }
       a->maxlen = static_cast<uint64_t>(n);
       a->strategy = TrimArgs::Strategy::kMaxLen;
-      ++i;
-    } else if (EqualsIgnoreCase(opt, "minid") && more > 0) {
-      if (a->strategy == TrimArgs::Strategy::kMaxLen) {
-        ctx.w.Error("syntax error, MAXLEN and MINID options at the same time are not compatible");
-        return false;
-      }
-      a->approx = false;
-      std::string_view next = ctx.args[i + 1];
-      if (more >= 2 && (next == "~" || next == "=")) {
-        a->approx = next == "~";
-        ++i;
-      }
-      if (!ParseIdOrReply(ctx, ctx.args[i + 1], 0, false, &a->minid)) return false;
-      a->strategy = TrimArgs::Strategy::kMinId;
       ++i;
     } else if (EqualsIgnoreCase(opt, "limit") && more > 0) {
       int64_t n;
