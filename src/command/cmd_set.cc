@@ -137,6 +137,7 @@ void SCard(Context& ctx) {
 
 // `count` distinct random members of `s` (count < size).
 std::vector<std::string> DistinctRandom(const SetValue& s, size_t count) {
+  if (count == 1) return {s.Random(CommandRandom())};  // SPOP's common case
   // Few draws when count is well below the size; otherwise draw the members
   // left out, as Redis's SPOP/SRANDMEMBER do for large counts.
   const bool pick_kept = count * 3 <= s.size();

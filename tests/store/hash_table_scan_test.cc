@@ -259,6 +259,46 @@ TEST(HashTableScanTest, RandomReturnsOnlyStoredEntriesAndReachesThemAll) {
   EXPECT_GE(drawn.size(), 1000u) << "keys on both tables must be reachable";
 }
 
+TEST(HashTableScanTest, UniformRandomIsUniformOnBothTablesOfAResize) {
+  Table t(91);
+  std::mt19937_64 rng(3);
+  EXPECT_EQ(t.raw().UniformRandom(rng), nullptr);
+  for (int i = 0; i < 1000; ++i) t.Insert(Key(i));
+  t.FinishRehash();
+  for (int i = 1000; i < 1100; ++i) t.Insert(Key(i));
+  t.raw().RehashStep(300);
+  ASSERT_TRUE(t.raw().IsRehashing()) << "sample a half-moved table";
+  std::map<std::string, int> hits;
+  const int kPerKey = 400;
+  for (int i = 0; i < kPerKey * 1100; ++i) {
+    SiblingSet* e = t.raw().UniformRandom(rng);
+    ASSERT_NE(e, nullptr);
+    ++hits[std::string(e->key())];
+  }
+  ASSERT_EQ(hits.size(), 1100u);
+  // Binomial(440000, 1/1100): mean 400, deviation 20; 7 deviations either way.
+  for (const auto& [key, count] : hits) {
+    ASSERT_TRUE(t.keys().contains(key)) << key;
+    EXPECT_GT(count, 260) << key;
+    EXPECT_LT(count, 540) << key;
+  }
+}
+
+TEST(HashTableScanTest, UniformRandomReachesEveryEntryOfChainsLongerThanItsBound) {
+  // Without RehashStep the table never gets past its first resize (4 + 8
+  // buckets): chains of about 25, far beyond kUniformChainBound, whose tails
+  // must stay reachable.
+  Table t(5);
+  for (int i = 0; i < 200; ++i) t.Insert(Key(i));
+  ASSERT_LE(t.raw().bucket_count(), 12u);
+  std::mt19937_64 rng(4);
+  std::set<std::string> drawn;
+  for (int i = 0; i < 200000 && drawn.size() < 200; ++i) {
+    drawn.insert(std::string(t.raw().UniformRandom(rng)->key()));
+  }
+  EXPECT_EQ(drawn.size(), 200u);
+}
+
 // --- Through Keyspace -------------------------------------------------------
 
 class KeyspaceScanTest : public testing::Test {

@@ -133,16 +133,20 @@ class IntrusiveTable {
   // as with Redis's dictGetRandomKey). `rnd` is a caller-supplied random source.
   template <typename Rng>
   Entry* Random(Rng& rnd) const;
-  // A uniformly random entry, or nullptr when empty: Random()'s chain is
-  // kept with probability len / kUniformChainBound, which makes every entry
-  // equally likely while no chain is longer than that bound (longer chains
-  // are always kept, so their entries stay reachable). With a seeded hash and
-  // a load of at most 1 such a chain is practically impossible (about 1e-15
-  // per bucket). Costs about kUniformChainBound / load bucket probes (16 to
-  // 128 between the resize thresholds), against Random()'s 1 to 8.
+  // A uniformly random entry, or nullptr when empty. Rejection sampling over
+  // (bucket, rank) pairs, rank < kUniformChainBound: a pair is kept when its
+  // bucket's chain has an entry at that rank, so every entry is equally
+  // likely while no chain is longer than the bound. Rank bound - 1 of a
+  // longer chain stands for the whole tail, so its entries stay reachable,
+  // a little less likely; with a seeded hash and a load of at most 1 such a
+  // chain is practically impossible (about 1e-6 per bucket). A pick costs
+  // about kUniformChainBound / load pairs (8 to 64 between the resize
+  // thresholds); they are drawn in batches whose bucket slots, then chain
+  // heads, are prefetched together, so a pick waits for a few cache misses,
+  // not for one per pair (SPOP on a large set is bound by these misses).
   template <typename Rng>
   Entry* UniformRandom(Rng& rnd) const;
-  static constexpr size_t kUniformChainBound = 16;
+  static constexpr size_t kUniformChainBound = 8;
 
   // Calls fn(const void*) with each bucket array: the blocks the table
   // itself allocated (tests check memory accounting with it).
@@ -438,16 +442,51 @@ Entry* IntrusiveTable<Entry, Traits>::Random(Rng& rnd) const {
 template <typename Entry, typename Traits>
 template <typename Rng>
 Entry* IntrusiveTable<Entry, Traits>::UniformRandom(Rng& rnd) const {
+  static_assert(std::has_single_bit(kUniformChainBound));
   if (size_ == 0) return nullptr;
+  // The live buckets, numbered 0..span-1: table 0 from rehash_index_, then table 1.
+  const size_t n0 = table_[0].mask + 1;
+  const size_t skip = IsRehashing() ? rehash_index_ : 0;
+  const size_t span = n0 - skip + (IsRehashing() ? table_[1].mask + 1 : 0);
+  constexpr int kBatch = 8;
+  Entry* const* slot[kBatch];
+  uint32_t rank[kBatch];
+  // One draw from the caller's generator seeds a SplitMix64 sequence for the
+  // pairs: a pick may take dozens, and mt19937_64 costs several times more.
+  uint64_t state = static_cast<uint64_t>(rnd());
+  auto next = [&state] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
   for (;;) {
-    size_t len;
-    Entry* e = RandomChain(rnd, &len);
-    // P(this chain) is the same for every non-empty bucket, so keeping it
-    // with probability len / bound makes P(an entry) = 1 / (buckets * bound).
-    if (len < kUniformChainBound && rnd() % kUniformChainBound >= len) continue;
-    size_t pick = rnd() % len;
-    while (pick-- > 0) e = *Traits::NextSlot(e);
-    return e;
+    for (int c = 0; c < kBatch; ++c) {
+      const uint64_t r = next();
+      // The bucket from the high bits (multiply-shift, no division), the rank
+      // from the low ones, which barely move the product: independent draws.
+      const size_t i =
+          skip + static_cast<size_t>((static_cast<unsigned __int128>(r) * span) >> 64);
+      slot[c] = i < n0 ? &table_[0].buckets[i] : &table_[1].buckets[i - n0];
+      rank[c] = static_cast<uint32_t>(r & (kUniformChainBound - 1));
+      __builtin_prefetch(slot[c]);
+    }
+    for (int c = 0; c < kBatch; ++c) {
+      Entry* head = *slot[c];
+      if (head != nullptr && rank[c] != 0) __builtin_prefetch(Traits::NextSlot(head));
+    }
+    // In draw order, so that the first kept pair is a plain rejection sample.
+    for (int c = 0; c < kBatch; ++c) {
+      Entry* e = *slot[c];
+      for (uint32_t k = rank[c]; e != nullptr && k > 0; --k) e = *Traits::NextSlot(e);
+      if (e == nullptr) continue;
+      if (rank[c] == kUniformChainBound - 1 && *Traits::NextSlot(e) != nullptr) {
+        size_t tail = 0;
+        for (Entry* t = e; t != nullptr; t = *Traits::NextSlot(t)) ++tail;
+        for (size_t pick = next() % tail; pick > 0; --pick) e = *Traits::NextSlot(e);
+      }
+      return e;
+    }
   }
 }
 
