@@ -66,6 +66,29 @@ void WriteState(resp::Writer& w, const store::KeyState* state, bool with_version
   }
 }
 
+// WriteState for a live block, from views into it (no copy of the values):
+// VGET's common case and every VPUT reply.
+void WriteBlockState(Context& ctx, const store::SiblingSet* set, bool with_versions) {
+  thread_local std::vector<store::VersionVector::Entry> entries;
+  thread_local std::vector<store::SiblingRef> siblings;
+  thread_local std::string token;
+  ctx.db().BlockView(set, &entries, &siblings, nullptr);
+  store::EncodeContextToken(entries, &token);
+  ctx.w.ArrayHeader(2);
+  ctx.w.Bulk(token);
+  int64_t strings = 0;
+  for (const store::SiblingRef& s : siblings) strings += s.type == store::ValueType::kString;
+  ctx.w.ArrayHeader(strings);
+  for (const store::SiblingRef& s : siblings) {
+    if (s.type != store::ValueType::kString) continue;
+    if (with_versions) {
+      ctx.w.ArrayHeader(2);
+      ctx.w.Bulk(store::FormatDot(s.dot));
+    }
+    ctx.w.Bulk(s.value);
+  }
+}
+
 int Replicas(Context& ctx) {
   Replicator* r = ctx.dispatcher.replicator();
   return r == nullptr ? 1 : r->replicas();
@@ -128,11 +151,19 @@ void VGet(Context& ctx) {
     with_versions = true;
   }
   if (ctx.store.causal()) {
+    // A live block of strings only (the common case) replies from the block.
+    const store::SiblingSet* set = ctx.db().FindReadOnly(ctx.args[1]);
+    if (set != nullptr && !set->has_typed()) {
+      ++ctx.server.stats.keyspace_hits;
+      WriteBlockState(ctx, set, with_versions);
+      return;
+    }
     // Live keys only: a tombstone or an expired key reads as a missing key,
     // but its context is still the one to write with, so that a write after
     // a delete does not come back as a sibling of it.
     store::KeyState state;
-    const bool found = ctx.db().ReadState(ctx.args[1], &state);
+    const bool found =
+        set != nullptr ? (state = ctx.db().PeekState(set), true) : ctx.db().ReadState(ctx.args[1], &state);
     const bool live = found && !state.tombstone();
     if (live && state.newest().type != store::ValueType::kString) {
       ++ctx.server.stats.keyspace_hits;
@@ -209,21 +240,7 @@ void VPut(Context& ctx) {
       return;
     }
     NotifyVersioned(ctx, "vput", siblings_before);
-    // From the block: no copy of the values.
-    thread_local std::vector<store::VersionVector::Entry> entries;
-    thread_local std::vector<store::SiblingRef> siblings;
-    store::Dot stamp;
-    ctx.db().BlockView(after, &entries, &siblings, &stamp);
-    thread_local std::string token;
-    store::EncodeContextToken(entries, &token);
-    ctx.w.ArrayHeader(2);
-    ctx.w.Bulk(token);
-    int64_t strings = 0;
-    for (const store::SiblingRef& s : siblings) strings += s.type == store::ValueType::kString;
-    ctx.w.ArrayHeader(strings);
-    for (const store::SiblingRef& s : siblings) {
-      if (s.type == store::ValueType::kString) ctx.w.Bulk(s.value);
-    }
+    WriteBlockState(ctx, after, false);
     return;
   }
   const store::SiblingSet* after = nullptr;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <climits>
 #include <cmath>
+#include <cstring>
 
 #include "args.h"
 
@@ -113,7 +114,18 @@ void CommandTable::Add(CommandSpec spec) {
 }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
-  if (name.size() > 32) return nullptr;  // no such name; do not hash a huge argument
+  if (name.size() > kMaxName) return nullptr;  // no such name; do not hash a huge argument
+  if (name.size() == last_name_size_ &&
+      (name.empty() || std::memcmp(name.data(), last_name_, name.size()) == 0)) {
+    return last_spec_;
+  }
+  last_spec_ = FindInIndex(name);
+  if (!name.empty()) std::memcpy(last_name_, name.data(), name.size());
+  last_name_size_ = name.size();
+  return last_spec_;
+}
+
+const CommandSpec* CommandTable::FindInIndex(std::string_view name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &specs_[it->second];
 }

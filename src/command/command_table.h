@@ -129,7 +129,9 @@ void ForEachKeyArg(const CommandSpec& spec, std::span<const std::string_view> ar
 class CommandTable {
  public:
   CommandTable();
-  // nullptr if unknown. Case-insensitive.
+  // nullptr if unknown. Case-insensitive. Remembers the last name it was
+  // asked (so not thread-safe: the loop thread's): one command is looked up
+  // by each dispatch stage in turn, and a pipeline repeats one name.
   const CommandSpec* Find(std::string_view name) const;
   // For a container command: the subcommand, or nullptr.
   static const CommandSpec* FindSub(const CommandSpec& container, std::string_view sub);
@@ -162,7 +164,14 @@ class CommandTable {
   };
 
   void Add(CommandSpec spec);
+  const CommandSpec* FindInIndex(std::string_view name) const;
   std::vector<CommandSpec> specs_;
+  // Find's last name, byte for byte (a name longer than any command is
+  // never kept), and its answer.
+  static constexpr size_t kMaxName = 32;
+  mutable char last_name_[kMaxName];
+  mutable size_t last_name_size_ = kMaxName + 1;
+  mutable const CommandSpec* last_spec_ = nullptr;
   std::unordered_map<std::string, size_t, FoldedHash, FoldedEqual> index_;
   size_t id_count_ = 0;
 };

@@ -150,7 +150,23 @@ void Writer::Error(std::string_view text) {
 void Writer::Integer(int64_t v) { Header(':', v); }
 
 void Writer::Bulk(std::string_view s) {
-  Header('$', static_cast<int64_t>(s.size()));
+  // A short bulk string (most replies) is one append: each append costs a
+  // capacity check and a call.
+  constexpr size_t kShort = 64;
+  char buf[1 + 20 + 2 + kShort + 2];
+  buf[0] = '$';
+  char* p = std::to_chars(buf + 1, buf + 21, s.size()).ptr;
+  *p++ = '\r';
+  *p++ = '\n';
+  if (s.size() <= kShort) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());  // data() may be null
+    p += s.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    out_->append(buf, static_cast<size_t>(p - buf));
+    return;
+  }
+  out_->append(buf, static_cast<size_t>(p - buf));
   out_->append(s);
   out_->append(kCrlf);
 }

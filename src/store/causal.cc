@@ -15,12 +15,21 @@ void PutFixed64(std::string* out, uint64_t v) {
   out->append(b, 8);
 }
 
-void PutVarint(std::string* out, uint64_t v) {
+// Writes v as a base-128 varint at p (at most 10 bytes); returns the end.
+char* WriteVarint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// One append per varint: byte-by-byte push_back cost about 80 instructions
+// a varint, and every replicated state carries several.
+void PutVarint(std::string* out, uint64_t v) {
+  char buf[10];
+  out->append(buf, static_cast<size_t>(WriteVarint(buf, v) - buf));
 }
 
 // A sibling length from here up names a typed sibling (no string is that long).
@@ -76,28 +85,27 @@ uint32_t Fnv1a(std::string_view bytes) {
 constexpr char kBase64Url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+// Unpadded: 4 characters per 3 bytes, then 2 or 3 for a rest of 1 or 2.
 void AppendBase64Url(std::string_view in, std::string* appended_to) {
   std::string& out = *appended_to;
-  out.reserve(out.size() + (in.size() * 4 + 2) / 3);
+  const size_t start = out.size();
+  out.resize(start + (in.size() * 4 + 2) / 3);
+  char* p = out.data() + start;
+  const auto* b = reinterpret_cast<const uint8_t*>(in.data());
   size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) |
-                       (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
-    out.push_back(kBase64Url[(n >> 18) & 63]);
-    out.push_back(kBase64Url[(n >> 12) & 63]);
-    out.push_back(kBase64Url[(n >> 6) & 63]);
-    out.push_back(kBase64Url[n & 63]);
+    const uint32_t n = (uint32_t{b[i]} << 16) | (uint32_t{b[i + 1]} << 8) | b[i + 2];
+    *p++ = kBase64Url[(n >> 18) & 63];
+    *p++ = kBase64Url[(n >> 12) & 63];
+    *p++ = kBase64Url[(n >> 6) & 63];
+    *p++ = kBase64Url[n & 63];
   }
   const size_t rest = in.size() - i;
-  if (rest == 1) {
-    const uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    out.push_back(kBase64Url[(n >> 18) & 63]);
-    out.push_back(kBase64Url[(n >> 12) & 63]);
-  } else if (rest == 2) {
-    const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out.push_back(kBase64Url[(n >> 18) & 63]);
-    out.push_back(kBase64Url[(n >> 12) & 63]);
-    out.push_back(kBase64Url[(n >> 6) & 63]);
+  if (rest > 0) {
+    const uint32_t n = (uint32_t{b[i]} << 16) | (rest == 2 ? uint32_t{b[i + 1]} << 8 : 0);
+    *p++ = kBase64Url[(n >> 18) & 63];
+    *p++ = kBase64Url[(n >> 12) & 63];
+    if (rest == 2) *p++ = kBase64Url[(n >> 6) & 63];
   }
 }
 
@@ -281,18 +289,24 @@ void EncodeContextToken(std::span<const VersionVector::Entry> context, std::stri
     out->push_back('0');
     return;
   }
-  // Scratch kept between calls: every VPUT reply carries a token.
-  thread_local std::string bytes;
-  bytes.clear();
-  bytes.push_back(static_cast<char>(kTokenFormat));
-  PutVarint(&bytes, context.size());
+  // Written through a pointer into a buffer sized for the longest encoding:
+  // on the stack for a cluster of up to 8 nodes, else scratch kept between
+  // calls (every VGET and VPUT reply carries a token).
+  constexpr size_t kEntryBytes = 8 + 10;
+  const size_t most = 1 + 10 + context.size() * kEntryBytes + 4;
+  char small[1 + 10 + 8 * kEntryBytes + 4];
+  thread_local std::string large;
+  char* const begin = most <= sizeof small ? small : (large.resize(most), large.data());
+  char* p = begin;
+  *p++ = static_cast<char>(kTokenFormat);
+  p = WriteVarint(p, context.size());
   for (const auto& [actor, counter] : context) {
-    PutFixed64(&bytes, actor);
-    PutVarint(&bytes, counter);
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(actor >> (8 * i));
+    p = WriteVarint(p, counter);
   }
-  const uint32_t sum = Fnv1a(bytes);
-  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>(sum >> (8 * i)));
-  AppendBase64Url(bytes, out);
+  const uint32_t sum = Fnv1a({begin, static_cast<size_t>(p - begin)});
+  for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(sum >> (8 * i));
+  AppendBase64Url({begin, static_cast<size_t>(p - begin)}, out);
 }
 
 bool DecodeContextToken(std::string_view token, VersionVector* out, std::string* error) {

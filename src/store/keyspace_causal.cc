@@ -380,7 +380,7 @@ void Keyspace::BlockView(const SiblingSet* set, std::vector<VersionVector::Entry
   SortAndFold(context);
   std::sort(siblings->begin(), siblings->end(),
             [](const SiblingRef& a, const SiblingRef& b) { return a.dot < b.dot; });
-  *ttl_stamp = BlockStamp(set);
+  if (ttl_stamp != nullptr) *ttl_stamp = BlockStamp(set);
 }
 
 bool Keyspace::StateDigest(std::string_view key, uint64_t* digest) {

@@ -353,7 +353,8 @@ class Keyspace {
                       TtlUpdate ttl, const SiblingSet** after);
   // A live block's state as views: the context folded and sorted by actor,
   // the siblings in dot order (their values point into the block), the TTL
-  // stamp. The vectors are replaced.
+  // stamp (unless ttl_stamp is null: a reply does not show it). The vectors
+  // are replaced.
   void BlockView(const SiblingSet* set, std::vector<VersionVector::Entry>* context,
                  std::vector<SiblingRef>* siblings, Dot* ttl_stamp) const;
   OpStatus VDelCausal(std::string_view key, const VersionVector& seen, KeyState* after);
