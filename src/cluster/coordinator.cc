@@ -335,6 +335,11 @@ void Coordinator::FlushOutbox() {
     peers_[p].bytes_queued = 0;
   }
   std::vector<std::string_view> argv;
+  // Peers usually get the same states in the same order (every write goes
+  // to every replica): a batch encoded for one peer is reused for the next
+  // when its entries are the same ones.
+  std::string encoded;
+  std::vector<uint32_t> encoded_entries;
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
     if (!orders[p]) continue;
@@ -343,18 +348,27 @@ void Coordinator::FlushOutbox() {
     while (begin < order->size()) {
       size_t end = begin;
       size_t bytes = 0;
-      argv.assign(1, "PEER.MERGE");
       while (end < order->size() && end - begin < kMergeBatchKeys && bytes < kMergeBatchBytes) {
         const Outgoing& e = (*batch)[(*order)[end]];
-        argv.push_back(DbName(e.db));
-        argv.push_back(e.key);
-        argv.push_back(e.state);
         bytes += e.key.size() + e.state.size();
         ++end;
       }
+      const auto first = order->begin() + static_cast<std::ptrdiff_t>(begin);
+      const auto last = order->begin() + static_cast<std::ptrdiff_t>(end);
+      if (!std::equal(first, last, encoded_entries.begin(), encoded_entries.end())) {
+        argv.assign(1, "PEER.MERGE");
+        for (auto it = first; it != last; ++it) {
+          const Outgoing& e = (*batch)[*it];
+          argv.push_back(DbName(e.db));
+          argv.push_back(e.key);
+          argv.push_back(e.state);
+        }
+        PeerLink::FormatCommand(argv, &encoded);
+        encoded_entries.assign(first, last);
+      }
       peer.bytes_in_flight += bytes;
-      const bool sent = peer.link->Send(
-          argv, [this, batch, order, p, begin, end, bytes](const redisReply* reply) {
+      const bool sent = peer.link->SendFormatted(
+          encoded, [this, batch, order, p, begin, end, bytes](const redisReply* reply) {
             peers_[p].bytes_in_flight -= bytes;
             ResolveMerges(p, *batch, *order, begin, end, reply);
           });

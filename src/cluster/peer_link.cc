@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace causalkv::cluster {
@@ -323,27 +324,53 @@ bool PeerLink::Send(const std::vector<std::string_view>& argv, ReplyCallback cb)
   return true;
 }
 
-bool PeerLink::Queue(const std::vector<std::string_view>& argv, Request request) {
-  // RESP formatted here, once: hiredis's own formatting (sdscatfmt per
-  // argument) was a visible share of a coordinator's profile.
-  std::string& out = command_scratch_;
-  out.clear();
-  size_t bytes = 16;
-  for (std::string_view arg : argv) bytes += arg.size() + 16;
-  out.reserve(bytes);
-  char digits[24];
-  auto put_header = [&](char type, size_t n) {
-    out.push_back(type);
-    const auto result = std::to_chars(digits, digits + sizeof digits, n);
-    out.append(digits, result.ptr);
-    out.append("\r\n");
+bool PeerLink::SendFormatted(std::string_view command, ReplyCallback cb) {
+  if (state_ != PeerLinkState::kUp || command.empty() || requests_.size() >= options_.max_pending) {
+    return false;
+  }
+  Request request;
+  request.cb = std::move(cb);
+  if (!QueueFormatted(command, std::move(request))) return false;
+  ++requests_sent_;
+  return true;
+}
+
+void PeerLink::FormatCommand(const std::vector<std::string_view>& argv, std::string* out) {
+  // RESP formatted here, through a pointer into a buffer sized for the
+  // longest headers: hiredis's own formatting (sdscatfmt per argument), and
+  // then appends per header, were a visible share of a coordinator's profile.
+  constexpr size_t kHeaderMax = 1 + 20 + 2;
+  size_t most = kHeaderMax;
+  for (std::string_view arg : argv) most += kHeaderMax + arg.size() + 2;
+  out->resize(most);
+  char* const begin = out->data();
+  char* p = begin;
+  auto put_header = [&p](char type, size_t n) {
+    *p++ = type;
+    p = std::to_chars(p, p + 20, n).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
   };
   put_header('*', argv.size());
   for (std::string_view arg : argv) {
     put_header('$', arg.size());
-    out.append(arg);
-    out.append("\r\n");
+    if (!arg.empty()) std::memcpy(p, arg.data(), arg.size());
+    p += arg.size();
+    *p++ = '\r';
+    *p++ = '\n';
   }
+  out->resize(static_cast<size_t>(p - begin));
+}
+
+bool PeerLink::Queue(const std::vector<std::string_view>& argv, Request request) {
+  FormatCommand(argv, &command_scratch_);
+  const bool queued = QueueFormatted(command_scratch_, std::move(request));
+  // A large batch's scratch is not kept for ever.
+  if (command_scratch_.capacity() > (4u << 20)) std::string().swap(command_scratch_);
+  return queued;
+}
+
+bool PeerLink::QueueFormatted(std::string_view out, Request request) {
   if (redisAsyncFormattedCommand(ac_, &PeerLink::OnReply, this, out.data(), out.size()) !=
       REDIS_OK) {
     return false;
@@ -353,8 +380,6 @@ bool PeerLink::Queue(const std::vector<std::string_view>& argv, Request request)
   uint64_t deadline = request.sent_ms + options_.request_timeout_ms;
   requests_.push_back(std::move(request));
   if (request_timer_due_ == 0 || deadline < request_timer_due_) ArmRequestTimer();
-  // A large batch's scratch is not kept for ever.
-  if (out.capacity() > (4u << 20)) std::string().swap(out);
   return true;
 }
 

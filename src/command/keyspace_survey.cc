@@ -10,17 +10,24 @@ namespace causalkv::command {
 void KeyspaceSurvey::Step(store::Store& store, int64_t now_ms, int64_t budget_us,
                           uint32_t sibling_limit) {
   if (!in_pass_) {
-    if (now_ms - started_ms_ < kMinPassIntervalMs) return;
+    if (now_ms - started_ms_ < interval_ms_) return;
     in_pass_ = true;
     started_ms_ = now_ms;
+    work_us_ = 0;
     db_ = 0;
     cursor_ = 0;
     current_ = SurveyResult{};
     ttl_sums_.clear();
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(budget_us);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::microseconds(budget_us);
+  auto count_work = [&] {
+    work_us_ += std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - start).count();
+  };
   for (int calls = 0;; ++calls) {
     if (db_ >= store.database_count()) {
+      count_work();
       Finish(now_ms);
       return;
     }
@@ -36,7 +43,10 @@ void KeyspaceSurvey::Step(store::Store& store, int64_t now_ms, int64_t budget_us
       cursor_ = 0;
     }
     if (cursor_ == 0) ++db_;
-    if (calls % 64 == 63 && std::chrono::steady_clock::now() >= deadline) return;
+    if (calls % 64 == 63 && std::chrono::steady_clock::now() >= deadline) {
+      count_work();
+      return;
+    }
   }
 }
 
@@ -70,6 +80,7 @@ void KeyspaceSurvey::Finish(int64_t now_ms) {
   }
   current_.completed_ms = now_ms;
   current_.duration_ms = now_ms - started_ms_;
+  interval_ms_ = std::max(kMinPassIntervalMs, work_us_ * kIntervalMsPerWorkUs);
   last_ = std::move(current_);
   current_ = SurveyResult{};
   in_pass_ = false;

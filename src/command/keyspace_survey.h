@@ -4,8 +4,11 @@
 // O(1) however large the keyspace is. INFO shows the last completed pass:
 // a new pass starts at most once a second, and a pass over a small keyspace
 // completes in one timer tick, so small keyspaces are at most about a second
-// behind; a large one is behind by its pass time (keys / keys visited per
-// millisecond of budget).
+// behind. Passes are spaced so that they take at most 0.1% of the loop's
+// time (a pass that worked w microseconds waits w milliseconds before the
+// next starts): on an idle node with 100k keys a pass a second was 1% of a
+// core. So a large keyspace is behind by up to about keys / 10 ms (100 s
+// for 1M keys), plus its pass time.
 //
 // Thread-compatibility: loop thread only (owned by the Dispatcher).
 #pragma once
@@ -38,15 +41,22 @@ class KeyspaceSurvey {
   // (0: none), for keys_at_limit.
   void Step(store::Store& store, int64_t now_ms, int64_t budget_us, uint32_t sibling_limit);
   const SurveyResult& last() const { return last_; }
+  // The least time from one pass's start to the next's.
+  int64_t pass_interval_ms() const { return interval_ms_; }
 
  private:
   static constexpr int64_t kMinPassIntervalMs = 1000;
+  // Milliseconds between pass starts per microsecond a pass worked: 1000 x
+  // its work, at most 0.1% of the time.
+  static constexpr int64_t kIntervalMsPerWorkUs = 1;
 
   void Visit(const store::SiblingSet& set, int db, int64_t now_ms, uint32_t sibling_limit);
   void Finish(int64_t now_ms);
 
   bool in_pass_ = false;
   int64_t started_ms_ = -kMinPassIntervalMs;
+  int64_t interval_ms_ = kMinPassIntervalMs;  // from the last pass's work
+  int64_t work_us_ = 0;                       // of the pass in progress
   int db_ = 0;
   uint64_t cursor_ = 0;
   SurveyResult current_;

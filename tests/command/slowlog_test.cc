@@ -115,6 +115,28 @@ TEST(KeyspaceSurveyTest, SiblingsAndAverageTtl) {
   EXPECT_EQ(survey.last().max_siblings_db, -1);
 }
 
+TEST(KeyspaceSurveyTest, PassesOverALargeKeyspaceAreSpacedByTheirWork) {
+  store::Store store(1, 11);
+  store.set_now_ms(1'000'000);
+  // Half a million keys take milliseconds to visit on any machine.
+  for (int i = 0; i < 500'000; ++i) {
+    ASSERT_EQ(store.db(0).Set("key:" + std::to_string(i), "v", store::TtlUpdate::Clear()),
+              store::OpStatus::kOk);
+  }
+  KeyspaceSurvey survey;
+  EXPECT_EQ(survey.pass_interval_ms(), 1000);
+  survey.Step(store, 1'000'000, 60'000'000, 0);
+  ASSERT_EQ(survey.last().keys, 500'000u);
+  const int64_t interval = survey.pass_interval_ms();
+  EXPECT_GT(interval, 1000) << "a pass of more than a millisecond waits more than a second";
+  store.FlushAll();
+  survey.Step(store, 1'000'000 + interval - 1, 60'000'000, 0);
+  EXPECT_EQ(survey.last().keys, 500'000u);
+  survey.Step(store, 1'000'000 + interval, 60'000'000, 0);
+  EXPECT_EQ(survey.last().keys, 0u);
+  EXPECT_EQ(survey.pass_interval_ms(), 1000) << "an empty keyspace is surveyed each second again";
+}
+
 TEST(KeyspaceSurveyTest, ExpiryTimesNearTheEndOfTimeDoNotOverflowTheAverage) {
   // Found by CI's sanitize run of the differential test: EXPIREAT takes times
   // near 2^63 ms, and two of them summed overflowed int64 (UBSan aborts).

@@ -110,6 +110,12 @@ class PeerLink {
   // dropped, or Close() was called. A reply that arrives after its request
   // timed out is discarded.
   bool Send(const std::vector<std::string_view>& argv, ReplyCallback cb);
+  // Send() of a command FormatCommand() encoded: a coordinator sending one
+  // batch to several peers encodes it once. REQUIRES: `command` is one
+  // complete RESP array of bulk strings.
+  bool SendFormatted(std::string_view command, ReplyCallback cb);
+  // The RESP array of bulk strings for `argv`, into *out (replaced).
+  static void FormatCommand(const std::vector<std::string_view>& argv, std::string* out);
 
   // Fails every pending callback with nullptr, disconnects, stops the
   // timers and begins closing every libuv handle the link created.
@@ -169,6 +175,7 @@ class PeerLink {
   void RequestFlush();
   void Flush();
   bool Queue(const std::vector<std::string_view>& argv, Request request);
+  bool QueueFormatted(std::string_view command, Request request);
   void HandleReply(const redisReply* reply);
   void HandleHandshakeReply(const redisReply* reply);
   void BecomeUp();
