@@ -171,7 +171,8 @@ void PeerMerge(Context& ctx) {
     }
   }
   ctx.w.Bulk(statuses);
-  for (store::KeyState& state : states) state = store::KeyState();  // values not kept
+  // Values not kept; the vectors are, for the next batch's decoding.
+  for (store::KeyState& state : states) state.siblings.clear();
 }
 
 void PeerGet(Context& ctx) {

@@ -421,10 +421,15 @@ bool DecodeKeyState(std::string_view* in, KeyState* out, std::string* error) {
   };
   std::string_view p = *in;
   uint64_t n;
+  KeyState state;
+  state.siblings = std::move(out->siblings);
+  state.siblings.clear();
+  std::vector<VersionVector::Entry> entries = out->context.Release();
+  entries.clear();
+  *out = KeyState();
   // Each entry takes at least 9 bytes, so a count above that is a lie that
   // must not reserve memory.
   if (!GetVarint(&p, &n) || n > p.size() / 9) return fail("bad context count");
-  std::vector<VersionVector::Entry> entries;
   entries.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t actor, counter;
@@ -434,7 +439,6 @@ bool DecodeKeyState(std::string_view* in, KeyState* out, std::string* error) {
     }
     entries.emplace_back(actor, counter);
   }
-  KeyState state;
   state.context = VersionVector(std::move(entries));
   if (!GetVarint(&p, &n) || n > p.size() / 10) return fail("bad sibling count");
   state.siblings.reserve(n);

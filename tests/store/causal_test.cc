@@ -997,13 +997,19 @@ TEST(CausalEncoding, RoundTrip) {
   }
   all += "trailing";
   std::string_view in = all;
+  // One state decoded into again and again, as a peer does with each batch:
+  // nothing of the state before may stay in it.
+  KeyState got;
   for (const KeyState& s : states) {
-    KeyState got;
     std::string error;
     ASSERT_TRUE(DecodeKeyState(&in, &got, &error)) << error;
     EXPECT_EQ(Print(got), Print(s));
+    EXPECT_EQ(got, s);
   }
   EXPECT_EQ(in, "trailing");
+  std::string error;
+  ASSERT_FALSE(DecodeKeyState(&in, &got, &error));
+  EXPECT_EQ(got, KeyState()) << "a failed decode leaves the state empty";
 }
 
 // Decodes what remains of `bytes` either not at all or into a Valid state

@@ -82,6 +82,9 @@ class VersionVector {
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
   const std::vector<Entry>& entries() const { return entries_; }
+  // Hands over the entries (leaving this vector empty), so that a decoder
+  // can reuse their storage.
+  std::vector<Entry> Release() { return std::move(entries_); }
   bool operator==(const VersionVector&) const = default;
 
  private:
@@ -165,9 +168,11 @@ struct SiblingRef {
 void EncodeKeyStateParts(const std::vector<VersionVector::Entry>& context,
                          const std::vector<SiblingRef>& siblings, int64_t expire_at_ms,
                          const Dot& ttl_stamp, std::string* out);
-// Decodes one state from the front of `in`, advancing it. False, with
-// *error, for malformed input (bounds-checked; never reads past `in`); a
-// decoded state always passes Valid().
+// Decodes one state from the front of `in`, advancing it, into *out, whose
+// vectors' storage it reuses (a peer decodes every batch into the same
+// states). False, with *error, for malformed input (bounds-checked; never
+// reads past `in`), and *out is then left empty; a decoded state always
+// passes Valid().
 bool DecodeKeyState(std::string_view* in, KeyState* out, std::string* error);
 
 }  // namespace causalkv::store
