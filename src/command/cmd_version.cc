@@ -162,8 +162,12 @@ void VGet(Context& ctx) {
     // but its context is still the one to write with, so that a write after
     // a delete does not come back as a sibling of it.
     store::KeyState state;
-    const bool found =
-        set != nullptr ? (state = ctx.db().PeekState(set), true) : ctx.db().ReadState(ctx.args[1], &state);
+    bool found = set != nullptr;
+    if (found) {
+      state = ctx.db().PeekState(set);  // a block with a collection sibling
+    } else {
+      found = ctx.db().ReadState(ctx.args[1], &state);
+    }
     const bool live = found && !state.tombstone();
     if (live && state.newest().type != store::ValueType::kString) {
       ++ctx.server.stats.keyspace_hits;

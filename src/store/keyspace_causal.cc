@@ -184,11 +184,10 @@ SiblingSet* Keyspace::Pack(std::string_view key, const KeyState& state, OpStatus
 
 namespace {
 
-// The bytes a key state's digest hash covers. Values are left out: a dot
-// names exactly one value. Reuses one buffer: this runs on every write.
-// The bytes a state's digest hashes: the key, then 64-bit words. Sized once
-// for `words` Put()s and written through a pointer: every write and merge
-// hashes a block or two, and an append per word cost more than the hash.
+// The bytes a key state's digest hash covers: the key, then 64-bit words.
+// Values are left out: a dot names exactly one value. One buffer, sized
+// once for `words` Put()s and written through a pointer: every write and
+// merge hashes a block or two, and an append per word cost more than the hash.
 class HashInput {
  public:
   HashInput(std::string_view key, size_t words) {
@@ -196,7 +195,7 @@ class HashInput {
     if (!key.empty()) std::memcpy(bytes_.data(), key.data(), key.size());
     end_ = bytes_.data() + key.size();
   }
-  // REQUIRES: fewer calls than `words`.
+  // REQUIRES: at most `words` calls.
   void Put(uint64_t v) {
     assert(end_ + sizeof v <= bytes_.data() + bytes_.size());
     std::memcpy(end_, &v, sizeof v);
