@@ -487,21 +487,29 @@ void Coordinator::FlushReads() {
     if (!peers_[p].read_outbox.empty()) orders[p] = order_pool_.Share(&peers_[p].read_outbox);
   }
   std::vector<std::string_view> argv;
+  // As in FlushOutbox: a batch encoded for one peer is reused for the next.
+  std::string encoded;
+  std::vector<uint32_t> encoded_entries;
   for (size_t p = 0; p < peers_.size(); ++p) {
     Peer& peer = peers_[p];
     if (!orders[p]) continue;
     auto order = std::move(orders[p]);
     for (size_t begin = 0; begin < order->size();) {
       const size_t end = std::min(order->size(), begin + kMergeBatchKeys);
-      argv.assign(1, "PEER.MGET");
-      for (size_t k = begin; k < end; ++k) {
-        const uint32_t i = (*order)[k];
-        argv.push_back(DbName((*batch)[i].db));
-        argv.push_back((*batch)[i].key);
-        argv.push_back(digests[i]);
+      const auto first = order->begin() + static_cast<std::ptrdiff_t>(begin);
+      const auto last = order->begin() + static_cast<std::ptrdiff_t>(end);
+      if (!std::equal(first, last, encoded_entries.begin(), encoded_entries.end())) {
+        argv.assign(1, "PEER.MGET");
+        for (auto it = first; it != last; ++it) {
+          argv.push_back(DbName((*batch)[*it].db));
+          argv.push_back((*batch)[*it].key);
+          argv.push_back(digests[*it]);
+        }
+        PeerLink::FormatCommand(argv, &encoded);
+        encoded_entries.assign(first, last);
       }
-      const bool sent = peer.link->Send(argv, [this, batch, order, p, begin, end](
-                                                  const redisReply* reply) {
+      const bool sent = peer.link->SendFormatted(encoded, [this, batch, order, p, begin, end](
+                                                              const redisReply* reply) {
         ResolveReads(p, *batch, *order, begin, end, reply);
       });
       if (!sent) ResolveReads(p, *batch, *order, begin, end, nullptr);

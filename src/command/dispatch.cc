@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 #include <chrono>
+#include <cstring>
 #include <string>
 
 #include "args.h"
@@ -475,32 +476,66 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
   const int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
   // What the reply was computed from (each key's state digest; 0: none): if
   // it differs once the replicas answered (their answers, or anything else
-  // that arrived meanwhile), the read runs again.
+  // that arrived meanwhile), the read runs again. Every R > 1 read makes
+  // one, so it is one allocation (the arguments and digests packed in one
+  // string) and its callback captures one pointer.
   struct PendingRead {
+    Dispatcher* dispatcher;
     uint64_t client_id;
     uint64_t seq;
     int db;
     int needed;
     int first_key, last_key, key_step;
     std::string held;
-    std::vector<std::string> args;
-    std::vector<uint64_t> seen;
+    // The digests seen (uint64), then each argument as a uint32 size and
+    // its bytes.
+    std::string packed;
+    size_t keys = 0;
+    uint64_t seen(size_t n) const {
+      uint64_t d;
+      std::memcpy(&d, packed.data() + n * sizeof d, sizeof d);
+      return d;
+    }
+    std::vector<std::string> args() const {
+      std::vector<std::string> out;
+      size_t at = keys * sizeof(uint64_t);
+      while (at < packed.size()) {
+        uint32_t size;
+        std::memcpy(&size, packed.data() + at, sizeof size);
+        at += sizeof size;
+        out.emplace_back(packed, at, size);
+        at += size;
+      }
+      return out;
+    }
   };
   auto read = std::make_shared<PendingRead>();
   std::vector<KeyRef> keys;
+  size_t packed_size = 0;
+  for (std::string_view arg : args) packed_size += sizeof(uint32_t) + arg.size();
   for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
     uint64_t digest = 0;
     StateDigest(client.db, args[i], &digest);
     keys.push_back(KeyRef{client.db, std::string(args[i]), true, digest});
-    read->seen.push_back(digest);
   }
   if (keys.empty()) return;
+  read->keys = keys.size();
+  read->packed.reserve(keys.size() * sizeof(uint64_t) + packed_size);
+  for (const KeyRef& k : keys) {
+    read->packed.append(reinterpret_cast<const char*>(&k.digest), sizeof k.digest);
+  }
+  for (std::string_view arg : args) {
+    const auto size = static_cast<uint32_t>(arg.size());
+    read->packed.append(reinterpret_cast<const char*>(&size), sizeof size);
+    read->packed.append(arg);
+  }
   std::string& out = *w.buffer();
   read->held.assign(out, reply_start);
   out.resize(reply_start);
   client.cluster_wait = true;
   client.wait_is_read = true;
   client.wait_seq = client.next_wait_seq++;
+  read->dispatcher = this;
   read->client_id = client.id;
   read->seq = client.wait_seq;
   read->db = client.db;
@@ -508,14 +543,14 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
   read->first_key = spec->first_key;
   read->last_key = last;
   read->key_step = spec->key_step;
-  read->args.assign(args.begin(), args.end());
-  replicator_->Fetch(std::move(keys), needed, [this, read](int answered, bool changed) {
-    ServerState* server = server_;
+  replicator_->Fetch(std::move(keys), needed, [read](int answered, bool changed) {
+    Dispatcher& self = *read->dispatcher;
+    ServerState* server = self.server_;
     if (answered < read->needed) {
       if (server->resume_client) {
         server->resume_client(read->client_id, read->seq,
                               "-NOQUORUM the read reached " + std::to_string(answered) + " of " +
-                                  std::to_string(replicator_->replicas()) + " replicas (" +
+                                  std::to_string(self.replicator_->replicas()) + " replicas (" +
                                   std::to_string(read->needed) +
                                   " needed) within peer-timeout\r\n",
                               false);
@@ -527,13 +562,14 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
     // still what the read saw.
     bool same = true;
     if (changed) {
-      const int argc = static_cast<int>(read->args.size());
+      const std::vector<std::string> args = read->args();
+      const int argc = static_cast<int>(args.size());
       size_t n = 0;
       for (int i = read->first_key; same && i <= read->last_key && i < argc;
            i += read->key_step, ++n) {
         uint64_t now = 0;
-        StateDigest(read->db, read->args[static_cast<size_t>(i)], &now);
-        same = now == read->seen[n];
+        self.StateDigest(read->db, args[static_cast<size_t>(i)], &now);
+        same = now == read->seen(n);
       }
     }
     if (same) {
@@ -541,7 +577,7 @@ void Dispatcher::CheckReadWithReplicas(ClientState& client,
         server->resume_client(read->client_id, read->seq, std::move(read->held), false);
       }
     } else if (server->rerun_read) {
-      server->rerun_read(read->client_id, read->seq, std::move(read->args), read->db);
+      server->rerun_read(read->client_id, read->seq, read->args(), read->db);
     }
   });
 }
