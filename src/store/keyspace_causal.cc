@@ -369,9 +369,6 @@ bool Keyspace::EncodeState(std::string_view key, std::string* out) {
   thread_local std::vector<SiblingRef> siblings;
   Dot ttl_stamp;
   BlockView(set, &context, &siblings, &ttl_stamp);
-  size_t bytes = 32 + 16 * context.size();
-  for (const SiblingRef& s : siblings) bytes += 24 + s.value.size();
-  out->reserve(bytes);
   EncodeKeyStateParts(context, siblings, set->expire_at_ms(), ttl_stamp, out);
   return true;
 }

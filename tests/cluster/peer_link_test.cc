@@ -379,6 +379,21 @@ TEST_F(PeerLinkTest, ComesUpAndAnswersInOrder) {
   EXPECT_EQ(*chain, (std::vector<std::string>{"string \"0\"", "string \"1\"", "string \"2\"",
                                              "string \"3\"", "string \"4\""}));
   EXPECT_FALSE(link->Send({}, [](const redisReply*) {})) << "an empty command is refused";
+
+  // One encoding sent twice (a coordinator's batch to two peers).
+  std::string encoded;
+  PeerLink::FormatCommand(Args({"ECHO", "", "x"}), &encoded);
+  EXPECT_EQ(encoded, "*3\r\n$4\r\nECHO\r\n$0\r\n\r\n$1\r\nx\r\n");
+  PeerLink::FormatCommand(Args({"ECHO", "again"}), &encoded);
+  EXPECT_EQ(encoded, "*2\r\n$4\r\nECHO\r\n$5\r\nagain\r\n") << "the buffer is replaced";
+  const uint64_t sent_before = link->bytes_sent();
+  Replies twice = NewReplies();
+  ASSERT_TRUE(link->SendFormatted(encoded, Into(twice)));
+  ASSERT_TRUE(link->SendFormatted(encoded, Into(twice)));
+  ASSERT_TRUE(loop_.RunUntil([&] { return twice->size() == 2; }));
+  EXPECT_EQ(*twice, (std::vector<std::string>{"string \"again\"", "string \"again\""}));
+  EXPECT_EQ(link->bytes_sent(), sent_before + 2 * encoded.size());
+  EXPECT_FALSE(link->SendFormatted("", [](const redisReply*) {})) << "an empty command is refused";
 }
 
 TEST_F(PeerLinkTest, WrongSecretStaysDownAndWarnsOnce) {

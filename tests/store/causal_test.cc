@@ -980,6 +980,26 @@ std::vector<KeyState> SampleStates() {
   return states;
 }
 
+TEST(CausalEncoding, PartsEncodeTheSameBytesAsTheState) {
+  // EncodeKeyStateParts (a block's views) must append exactly what
+  // EncodeKeyState writes: peers decode both with one decoder.
+  KeyState typed;
+  ApplyWrite(&typed, VersionVector(), Dot{7, 3}, nullptr);
+  typed.siblings.push_back(SiblingValue{Dot{9, 4}, "plain-data", ValueType::kHash});
+  typed.context.Advance(9, 4);
+  std::vector<KeyState> states = SampleStates();
+  states.push_back(typed);
+  for (const KeyState& s : states) {
+    std::string whole = "prefix";
+    EncodeKeyState(s, &whole);
+    std::vector<SiblingRef> refs;
+    for (const SiblingValue& v : s.siblings) refs.push_back(SiblingRef{v.dot, v.value, v.type});
+    std::string parts = "prefix";
+    EncodeKeyStateParts(s.context.entries(), refs, s.expire_at_ms, s.ttl_stamp, &parts);
+    EXPECT_EQ(parts, whole) << Print(s);
+  }
+}
+
 TEST(CausalEncoding, RoundTrip) {
   const std::vector<KeyState> states = SampleStates();
   ASSERT_GT(states.size(), 100u);
