@@ -314,14 +314,12 @@ void PeerLink::OnReply(redisAsyncContext* ac, void* reply, void* privdata) {
 }
 
 bool PeerLink::Send(const std::vector<std::string_view>& argv, ReplyCallback cb) {
-  if (state_ != PeerLinkState::kUp || argv.empty() || requests_.size() >= options_.max_pending) {
-    return false;
-  }
-  Request request;
-  request.cb = std::move(cb);
-  if (!Queue(argv, std::move(request))) return false;
-  ++requests_sent_;
-  return true;
+  if (state_ != PeerLinkState::kUp || argv.empty()) return false;
+  FormatCommand(argv, &command_scratch_);
+  const bool sent = SendFormatted(command_scratch_, std::move(cb));
+  // A large batch's scratch is not kept for ever.
+  if (command_scratch_.capacity() > (4u << 20)) std::string().swap(command_scratch_);
+  return sent;
 }
 
 bool PeerLink::SendFormatted(std::string_view command, ReplyCallback cb) {

@@ -239,15 +239,21 @@ TEST(HashTableScanTest, ScanUnderRandomResizesReturnsEveryStableKey) {
   }
 }
 
+// Fills `t` with 1100 keys and leaves it growing, `moved` buckets into the
+// move: random draws must reach the keys on both of its tables.
+void FillHalfMoved(Table& t, int moved) {
+  for (int i = 0; i < 1000; ++i) t.Insert(Key(i));
+  t.FinishRehash();
+  for (int i = 1000; i < 1100; ++i) t.Insert(Key(i));
+  t.raw().RehashStep(moved);
+  ASSERT_TRUE(t.raw().IsRehashing()) << "sample a half-moved table";
+}
+
 TEST(HashTableScanTest, RandomReturnsOnlyStoredEntriesAndReachesThemAll) {
   Table t(77);
   std::mt19937 rng(1);
   EXPECT_EQ(t.raw().Random(rng), nullptr);
-  for (int i = 0; i < 1000; ++i) t.Insert(Key(i));
-  t.FinishRehash();
-  for (int i = 1000; i < 1100; ++i) t.Insert(Key(i));
-  t.raw().RehashStep(5);
-  ASSERT_TRUE(t.raw().IsRehashing()) << "sample a half-moved table too";
+  ASSERT_NO_FATAL_FAILURE(FillHalfMoved(t, 5));
   std::set<std::string> drawn;
   for (int i = 0; i < 30000; ++i) {
     SiblingSet* e = t.raw().Random(rng);
@@ -263,11 +269,7 @@ TEST(HashTableScanTest, UniformRandomIsUniformOnBothTablesOfAResize) {
   Table t(91);
   std::mt19937_64 rng(3);
   EXPECT_EQ(t.raw().UniformRandom(rng), nullptr);
-  for (int i = 0; i < 1000; ++i) t.Insert(Key(i));
-  t.FinishRehash();
-  for (int i = 1000; i < 1100; ++i) t.Insert(Key(i));
-  t.raw().RehashStep(300);
-  ASSERT_TRUE(t.raw().IsRehashing()) << "sample a half-moved table";
+  ASSERT_NO_FATAL_FAILURE(FillHalfMoved(t, 300));
   std::map<std::string, int> hits;
   const int kPerKey = 400;
   for (int i = 0; i < kPerKey * 1100; ++i) {

@@ -221,7 +221,7 @@ class PeerLink {
   uint64_t backoff_ms_;
   std::string last_failure_;
 
-  std::string command_scratch_;  // Queue()'s RESP encoding, reused across sends
+  std::string command_scratch_;  // Send()'s and Queue()'s RESP encoding, reused
 
   int64_t last_reply_ms_ = 0;
   uint64_t bytes_sent_ = 0;
