@@ -26,7 +26,6 @@ test allocates 512 MB in either server.
 """
 
 import random
-import unittest
 
 import harness
 from harness import RawConnection, decode, encode_command
@@ -57,25 +56,11 @@ def mask_cache(raw):
     return raw[:start] + value[:8] + b"\x00" * 8 + value[16:] + b"\r\n"
 
 
-class BitmapHllTestCase(unittest.TestCase):
+class BitmapHllTestCase(harness.OracleCase):
     """One oracle + causalkv pair per class; fresh connections and FLUSHALL
     before every test, Redis's defaults for the options tests change."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        try:
-            cls.server = harness.start_server()
-        except BaseException:
-            cls.oracle.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.oracle.stop()
+    start_subject = staticmethod(harness.start_server)
 
     def setUp(self):
         self.oc = RawConnection(self.oracle.port, timeout=60)
@@ -134,7 +119,7 @@ class BitmapHllTestCase(unittest.TestCase):
             reply = c.call(*args)
             self.assertFalse(reply.startswith(b"-"), "%r on %d: %r" % (args, c.port, reply))
 
-    def subject(self, *args):
+    def ask_subject(self, *args):
         return self.sc.call(*args)
 
 
@@ -738,7 +723,7 @@ class KnownDifferences(BitmapHllTestCase):
 
     def expect(self, args, reply):
         with self.subTest(command=args):
-            self.assertEqual(self.subject(*args), reply)
+            self.assertEqual(self.ask_subject(*args), reply)
 
     def test_bitcount_bitpos_check_arguments_first_as_redis_7_2(self):
         self.both_call("RPUSH", "list", "x")
@@ -759,9 +744,9 @@ class KnownDifferences(BitmapHllTestCase):
 
     def test_pfcount_leaves_the_cache_stale(self):
         self.both_call("PFADD", "h", "a", "b", "c")
-        before = self.subject("GET", "h")
-        self.assertEqual(self.subject("PFCOUNT", "h"), b":3\r\n")
-        self.assertEqual(self.subject("GET", "h"), before)  # no write, no new version
+        before = self.ask_subject("GET", "h")
+        self.assertEqual(self.ask_subject("PFCOUNT", "h"), b":3\r\n")
+        self.assertEqual(self.ask_subject("GET", "h"), before)  # no write, no new version
         value = decode(before)
         self.assertEqual(value[15] & 0x80, 0x80)
         # Redis writes the count into bytes 8-15; everything else is the same.

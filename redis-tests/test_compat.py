@@ -33,7 +33,6 @@ text instead of the oracle):
 """
 
 import time
-import unittest
 
 import harness
 from harness import RawConnection, decode, encode_command
@@ -41,24 +40,10 @@ from harness import RawConnection, decode, encode_command
 ALL_KEYS_GLOB = b"*"
 
 
-class CompatTestCase(unittest.TestCase):
+class CompatTestCase(harness.OracleCase):
     """One oracle + causalkv pair per class; fresh connections per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.oracle = harness.start_redis_oracle()
-        try:
-            cls.server = harness.start_server()
-        except BaseException:
-            cls.oracle.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.oracle.stop()
+    start_subject = staticmethod(harness.start_server)
 
     def setUp(self):
         self.oc = RawConnection(self.oracle.port)
